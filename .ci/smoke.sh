@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# Smoke test of the real identityd binary, driven by the real grpcurl binary.
+#
+#   bash .ci/smoke.sh path/to/identityd
+#
+# grpcurl is taken from $GRPCURL (set by .ci/run), else from PATH.
+# Starts `identityd serve` on a free loopback port with a fresh data dir, then
+# checks reflection, health, authentication with the bootstrap token, one write
+# (CreateRole) and its activity event, and a graceful SIGTERM shutdown.
+# The bootstrap token is never printed: output shown on failure is redacted.
+set -euo pipefail
+
+if [[ $# -ne 1 ]]; then
+  echo "usage: $0 path/to/identityd" >&2
+  exit 2
+fi
+
+BIN=$1
+[[ -x "$BIN" ]] || { echo "smoke: FAIL: $BIN is not an executable file" >&2; exit 1; }
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+
+GRPCURL=${GRPCURL:-grpcurl}
+command -v "$GRPCURL" >/dev/null || { echo "smoke: FAIL: grpcurl not found (set GRPCURL)" >&2; exit 1; }
+
+STARTUP_TIMEOUT=60
+SHUTDOWN_TIMEOUT=15
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/identityd-smoke.XXXXXX")
+data_dir="$tmp/data"
+log="$tmp/server.log"
+token_file="$data_dir/bootstrap-token"
+server_pid=""
+token=""
+
+# Replaces every occurrence of the bootstrap token in stdin with a placeholder.
+redact() {
+  local text
+  text=$(cat)
+  if [[ -z "$token" && -f "$token_file" ]]; then
+    token=$(head -n 1 "$token_file" 2>/dev/null || true)
+  fi
+  if [[ -n "$token" ]]; then
+    text=${text//"$token"/<bootstrap token redacted>}
+  fi
+  printf '%s\n' "$text"
+}
+
+cleanup() {
+  local rc=$?
+  set +e
+  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid" 2>/dev/null
+    for _ in $(seq 50); do
+      kill -0 "$server_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$server_pid" 2>/dev/null
+    wait "$server_pid" 2>/dev/null
+  fi
+  if [[ $rc -ne 0 ]]; then
+    echo "smoke: failed; last 200 lines of the server log:" >&2
+    echo "----- server.log -----" >&2
+    tail -n 200 "$log" 2>/dev/null | redact >&2
+    echo "----- end of server.log -----" >&2
+  fi
+  if [[ "${SMOKE_KEEP_TMP:-}" == 1 ]]; then
+    echo "smoke: kept $tmp" >&2
+  else
+    rm -rf "$tmp"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# fail MESSAGE [OUTPUT]: report a failed check, with the (redacted) output that failed it.
+fail() {
+  echo "smoke: FAIL: $1" >&2
+  if [[ $# -ge 2 ]]; then
+    printf '%s\n' "$2" | redact | sed 's/^/    /' >&2
+  fi
+  exit 1
+}
+
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+addr="127.0.0.1:$port"
+
+# Plain grpcurl call: gc ARGS...
+gc() {
+  "$GRPCURL" -plaintext -connect-timeout 5 -max-time 20 "$@" </dev/null
+}
+
+# Authenticated grpcurl call: gca ARGS... The token reaches grpcurl through its
+# environment (-expand-headers), so it is neither on a command line nor printed.
+gca() {
+  # shellcheck disable=SC2016 # ${IDENTITYD_SMOKE_TOKEN} is expanded by grpcurl, not bash
+  IDENTITYD_SMOKE_TOKEN="$token" \
+    "$GRPCURL" -plaintext -connect-timeout 5 -max-time 20 \
+    -expand-headers -H 'authorization: Bearer ${IDENTITYD_SMOKE_TOKEN}' "$@" </dev/null
+}
+
+echo "== smoke: starting $BIN serve on $addr (data dir $data_dir)"
+# Run from the temp dir so that no identityd.toml of the caller's is picked up,
+# and without any IDENTITYD__* settings of the caller's besides the two below.
+unset_args=()
+while IFS= read -r name; do
+  [[ "$name" == IDENTITYD__* ]] && unset_args+=(-u "$name")
+done < <(compgen -e)
+(
+  cd "$tmp"
+  exec env "${unset_args[@]}" \
+    IDENTITYD__DATA_DIR="$data_dir" \
+    IDENTITYD__SERVER__LISTEN="$addr" \
+    "$BIN" serve </dev/null >"$log" 2>&1
+) &
+server_pid=$!
+
+echo "== smoke: waiting up to ${STARTUP_TIMEOUT}s for the bootstrap token and the gRPC listener"
+deadline=$((SECONDS + STARTUP_TIMEOUT))
+ready=0
+while ((SECONDS < deadline)); do
+  if ! kill -0 "$server_pid" 2>/dev/null; then
+    wait "$server_pid" && rc=0 || rc=$?
+    server_pid=""
+    fail "identityd exited during startup with status $rc"
+  fi
+  if [[ -s "$token_file" ]] && gc -max-time 3 "$addr" list >/dev/null 2>&1; then
+    ready=1
+    break
+  fi
+  sleep 0.5
+done
+((ready)) || fail "identityd did not write $token_file and answer 'grpcurl list' within ${STARTUP_TIMEOUT}s"
+echo "ready after ${SECONDS}s"
+
+echo "== smoke: bootstrap token file"
+mode=$(stat -c %a "$token_file")
+[[ "$mode" == 600 ]] || fail "bootstrap-token has mode $mode, want 600"
+[[ "$(grep -c . "$token_file")" -eq 1 ]] || fail "bootstrap-token should hold exactly one non-empty line"
+token=$(grep . "$token_file")
+[[ -n "$token" ]] || fail "bootstrap-token is empty"
+[[ "$token" != *[[:space:]]* ]] || fail "bootstrap-token line contains whitespace"
+echo "bootstrap-token: mode 600, one line, ${#token} characters"
+
+echo "== smoke: grpcurl list"
+out=$(gc "$addr" list 2>&1) || fail "grpcurl list failed" "$out"
+printf '%s\n' "$out"
+for svc in identity.v1.AdminService grpc.health.v1.Health; do
+  grep -qxF "$svc" <<<"$out" || fail "grpcurl list does not show $svc" "$out"
+done
+
+echo "== smoke: grpc.health.v1.Health/Check"
+out=$(gc "$addr" grpc.health.v1.Health/Check 2>&1) || fail "Health/Check failed" "$out"
+printf '%s\n' "$out"
+grep -Eq '"status": *"SERVING"' <<<"$out" || fail "Health/Check is not SERVING" "$out"
+
+echo "== smoke: describe identity.v1.AdminService (server reflection)"
+out=$(gc "$addr" describe identity.v1.AdminService 2>&1) || fail "describe identity.v1.AdminService failed" "$out"
+for rpc in ListPermissions CreateRole ListActivity; do
+  grep -q "rpc $rpc " <<<"$out" || fail "describe does not show rpc $rpc" "$out"
+done
+echo "reflection describes identity.v1.AdminService ($(grep -c '^ *rpc ' <<<"$out") rpcs)"
+
+echo "== smoke: unauthenticated ListPermissions is refused"
+if out=$(gc "$addr" identity.v1.AdminService/ListPermissions 2>&1); then
+  fail "ListPermissions without a token succeeded" "$out"
+fi
+grep -q 'Code: Unauthenticated' <<<"$out" || fail "ListPermissions without a token did not fail with Unauthenticated" "$out"
+echo "refused: Code: Unauthenticated"
+
+echo "== smoke: authenticated ListPermissions"
+out=$(gca "$addr" identity.v1.AdminService/ListPermissions 2>&1) \
+  || fail "ListPermissions with the bootstrap token failed" "$out"
+grep -q '"roles\.write"' <<<"$out" || fail "ListPermissions does not list roles.write" "$out"
+echo "permissions: $(grep -c '"name":' <<<"$out"), including roles.write"
+
+echo "== smoke: CreateRole"
+out=$(gca -d '{"name":"Smoke support","kind":"ROLE_KIND_API","permissions":["users.read"]}' \
+  "$addr" identity.v1.AdminService/CreateRole 2>&1) || fail "CreateRole failed" "$out"
+role_id=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["role"]["id"])' <<<"$out" 2>/dev/null) \
+  || fail "CreateRole's response has no role.id" "$out"
+[[ -n "$role_id" ]] || fail "CreateRole returned an empty role id" "$out"
+echo "created role $role_id"
+
+echo "== smoke: ListActivity shows role.created"
+out=$(gca "$addr" identity.v1.AdminService/ListActivity 2>&1) || fail "ListActivity failed" "$out"
+grep -q '"role\.created"' <<<"$out" || fail "ListActivity has no role.created event" "$out"
+grep -qF "\"$role_id\"" <<<"$out" || fail "ListActivity has no event naming role $role_id" "$out"
+echo "activity has role.created for $role_id"
+
+echo "== smoke: SIGTERM shuts down gracefully within ${SHUTDOWN_TIMEOUT}s"
+kill -TERM "$server_pid"
+stop_deadline=$((SECONDS + SHUTDOWN_TIMEOUT))
+while kill -0 "$server_pid" 2>/dev/null && ((SECONDS < stop_deadline)); do
+  sleep 0.1
+done
+if kill -0 "$server_pid" 2>/dev/null; then
+  fail "identityd still running ${SHUTDOWN_TIMEOUT}s after SIGTERM"
+fi
+wait "$server_pid" && rc=0 || rc=$?
+server_pid=""
+[[ $rc -eq 0 ]] || fail "identityd exited with status $rc after SIGTERM, want 0"
+echo "identityd exited with status 0"
+
+echo "smoke: ok"

@@ -1,0 +1,30 @@
+//! identityd's database schema, one migration a file, named by date.
+//!
+//! Migrations use plain table and column identifiers, never the application's
+//! entities, so an old migration never changes when an entity does.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_create_roles;
+mod m20261124_000002_create_users;
+mod m20261124_000003_create_api_credentials;
+mod m20261124_000004_create_activity_events;
+mod m20261124_000005_create_idempotency_keys;
+mod m20261124_000006_create_settings;
+
+/// Every migration of identityd, in the order they apply.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261124_000001_create_roles::Migration),
+            Box::new(m20261124_000002_create_users::Migration),
+            Box::new(m20261124_000003_create_api_credentials::Migration),
+            Box::new(m20261124_000004_create_activity_events::Migration),
+            Box::new(m20261124_000005_create_idempotency_keys::Migration),
+            Box::new(m20261124_000006_create_settings::Migration),
+        ]
+    }
+}

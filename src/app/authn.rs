@@ -1,0 +1,98 @@
+//! Turning a bearer token into a caller and its permissions.
+
+use std::time::Duration;
+
+use super::credentials::{ApiCredentialState, state_at};
+use super::staff::role_permissions;
+use super::{App, AppError, Caller, Reason};
+use crate::crypto::{ApiCredentialToken, secret_matches};
+use crate::domain::{ApiCredentialId, PermissionSet, RoleKind, Timestamp, UserId, UserStatus};
+use crate::store;
+
+/// `last_used_at` is written at most this often per credential, so that
+/// authenticating stays a read and not a write on every call.
+const LAST_USED_GRANULARITY: Duration = Duration::from_secs(60);
+
+/// A hash no secret has, compared against when the identifier is unknown so
+/// that unknown and known identifiers take the same work.
+const UNKNOWN_CREDENTIAL_HASH: &str =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// An authenticated caller and what it may do.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// Who is calling.
+    pub caller: Caller,
+    /// What it may do.
+    pub permissions: PermissionSet,
+}
+
+impl App {
+    /// Authenticates an API credential bearer token.
+    ///
+    /// The credential's permissions are those of its API roles, limited to the
+    /// permissions of its owner's admin role: a credential never does more than
+    /// the staff user it belongs to, and stops working when they stop being
+    /// active staff.
+    pub async fn authenticate_bearer(&self, bearer: &str) -> Result<Authenticated, AppError> {
+        let token = ApiCredentialToken::parse(bearer)
+            .map_err(|_| AppError::Unauthenticated(Reason::TokenMalformed))?;
+        let row = store::credentials::find_by_identifier(self.db(), &token.identifier).await?;
+        let Some(row) = row.filter(|row| secret_matches(&token.secret, &row.secret_hash)) else {
+            let _ = secret_matches(&token.secret, UNKNOWN_CREDENTIAL_HASH);
+            return Err(AppError::Unauthenticated(Reason::CredentialInvalid));
+        };
+        // The caller proved it holds the secret, so telling why it no longer
+        // works reveals nothing to an outsider.
+        let now = Timestamp::now();
+        match state_at(&row, now) {
+            ApiCredentialState::Active => {}
+            ApiCredentialState::Expired => {
+                return Err(AppError::Unauthenticated(Reason::CredentialExpired));
+            }
+            ApiCredentialState::Revoked => {
+                return Err(AppError::Unauthenticated(Reason::CredentialRevoked));
+            }
+        }
+
+        let owner = store::users::find(self.db(), &row.owner_user_id).await?;
+        let admin_role_id = owner
+            .as_ref()
+            .filter(|owner| owner.status == UserStatus::Active.as_str())
+            .and_then(|owner| owner.admin_role_id.clone())
+            .ok_or(AppError::Unauthenticated(Reason::CredentialOwnerNotStaff))?;
+
+        let mut linked =
+            store::credentials::role_ids_of(self.db(), std::slice::from_ref(&row.id)).await?;
+        let mut role_ids = linked.remove(&row.id).unwrap_or_default();
+        role_ids.push(admin_role_id.clone());
+        let roles = store::roles::find_many(self.db(), &role_ids).await?;
+        let admin_permissions = roles
+            .iter()
+            .find(|role| role.id == admin_role_id)
+            .map(role_permissions)
+            .unwrap_or_default();
+        let api_permissions = roles
+            .iter()
+            .filter(|role| role.kind == RoleKind::Api.as_str())
+            .fold(PermissionSet::none(), |acc, role| {
+                acc.union(&role_permissions(role))
+            });
+
+        let stale = row
+            .last_used_at
+            .is_none_or(|at| at < now.minus(LAST_USED_GRANULARITY).as_micros());
+        if stale {
+            store::credentials::touch_last_used(self.db(), &row.id, now.as_micros()).await?;
+        }
+
+        let corrupt = || AppError::corrupt(format!("api credential {} ids", row.id));
+        Ok(Authenticated {
+            caller: Caller::ApiCredential {
+                credential_id: ApiCredentialId::from_stored(&row.id).ok_or_else(corrupt)?,
+                staff_user_id: UserId::from_stored(&row.owner_user_id).ok_or_else(corrupt)?,
+            },
+            permissions: api_permissions.intersection(&admin_permissions),
+        })
+    }
+}

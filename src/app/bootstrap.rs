@@ -1,0 +1,277 @@
+//! The first staff user, their full-access roles and an API credential, so a
+//! fresh installation can be administered at all.
+
+use super::activity::{Change, record};
+use super::{App, AppError, Principal};
+use crate::crypto::{ApiCredentialToken, hash_secret};
+use crate::domain::{
+    ApiCredentialId, Email, FullName, PermissionSet, RoleId, RoleKind, RoleName, Timestamp, UserId,
+    UserStatus, Username, ValidationError,
+};
+use crate::store::{
+    self, ConnectionTrait, StoreError, credentials::CredentialRow, roles::RoleRow, users::UserRow,
+};
+
+/// The settings key written once the first bootstrap has happened.
+const BOOTSTRAP_MARKER: &str = "bootstrap.completed";
+const ADMIN_ROLE_NAME: &str = "Full Administrator";
+const API_ROLE_NAME: &str = "Full Access API";
+
+/// Who the bootstrap staff user is.
+#[derive(Debug, Clone)]
+pub struct BootstrapStaff {
+    /// Their email address.
+    pub email: Email,
+    /// Their username.
+    pub username: Username,
+    /// Their full name.
+    pub full_name: FullName,
+}
+
+impl BootstrapStaff {
+    /// Parses the three fields, reporting every invalid one.
+    pub fn parse(email: &str, username: &str, full_name: &str) -> Result<Self, ValidationError> {
+        let parsed = (
+            Email::parse("email", email),
+            Username::parse("username", username),
+            FullName::parse("full_name", full_name),
+        );
+        match parsed {
+            (Ok(email), Ok(username), Ok(full_name)) => Ok(Self {
+                email,
+                username,
+                full_name,
+            }),
+            (email, username, full_name) => Err(ValidationError {
+                violations: [email.err(), username.err(), full_name.err()]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+            }),
+        }
+    }
+
+    /// The staff user a first start creates: `admin`, at a reserved domain that
+    /// can never receive mail, to be replaced by real staff.
+    pub fn first_start() -> Self {
+        // The literals are valid; a failure here would be a bug caught by tests.
+        Self::parse(
+            "admin@identityd.invalid",
+            "admin",
+            "Bootstrap Administrator",
+        )
+        .unwrap_or_else(|err| panic!("built-in bootstrap staff is invalid: {err}"))
+    }
+}
+
+/// What bootstrap created.
+#[derive(Debug, Clone)]
+pub struct Bootstrapped {
+    /// The staff user.
+    pub staff_user_id: UserId,
+    /// Their API credential.
+    pub credential_id: ApiCredentialId,
+    /// The credential's token, shown once.
+    pub token: ApiCredentialToken,
+}
+
+/// Where the bootstrap token goes before the transaction commits, so that a
+/// token that could not be kept never becomes a credential nobody can use.
+pub trait TokenSink {
+    /// Keeps the bearer token; an error rolls bootstrap back.
+    fn keep(&mut self, bearer: &str) -> std::io::Result<()>;
+    /// Throws the kept token away because the transaction did not commit.
+    fn discard(&mut self);
+}
+
+impl App {
+    /// Bootstraps a fresh installation: does nothing when bootstrap happened
+    /// before or staff exist. Safe when several replicas start at once: one
+    /// wins the marker row, the others see it and do nothing.
+    pub async fn bootstrap_if_needed(
+        &self,
+        sink: &mut dyn TokenSink,
+    ) -> Result<Option<Bootstrapped>, AppError> {
+        if store::settings::get(self.db(), BOOTSTRAP_MARKER)
+            .await?
+            .is_some()
+            || store::users::any_staff(self.db()).await?
+        {
+            return Ok(None);
+        }
+        let txn = store::begin(self.db()).await?;
+        match store::settings::insert_new(
+            &txn,
+            BOOTSTRAP_MARKER,
+            "serve",
+            Timestamp::now().as_micros(),
+        )
+        .await
+        {
+            Ok(()) => {}
+            Err(err @ StoreError::UniqueViolation(_)) => {
+                tracing::debug!(error = %err, "another replica bootstrapped first");
+                return Ok(None);
+            }
+            Err(err) => return Err(err.into()),
+        }
+        let created = create_staff_with_credential(&txn, BootstrapStaff::first_start()).await?;
+        finish(txn, created, sink).await.map(Some)
+    }
+
+    /// Creates a staff user with full access and an API credential, whatever
+    /// exists already: the operator's way in when every credential is lost.
+    pub async fn bootstrap(
+        &self,
+        staff: BootstrapStaff,
+        sink: &mut dyn TokenSink,
+    ) -> Result<Bootstrapped, AppError> {
+        let txn = store::begin(self.db()).await?;
+        if store::settings::get(&txn, BOOTSTRAP_MARKER)
+            .await?
+            .is_none()
+        {
+            store::settings::insert_new(
+                &txn,
+                BOOTSTRAP_MARKER,
+                "cli",
+                Timestamp::now().as_micros(),
+            )
+            .await?;
+        }
+        let created = create_staff_with_credential(&txn, staff).await?;
+        finish(txn, created, sink).await
+    }
+}
+
+async fn finish(
+    txn: store::DatabaseTransaction,
+    created: Bootstrapped,
+    sink: &mut dyn TokenSink,
+) -> Result<Bootstrapped, AppError> {
+    sink.keep(&created.token.bearer())
+        .map_err(|e| AppError::Internal(Box::new(e)))?;
+    if let Err(err) = store::commit(txn).await {
+        sink.discard();
+        return Err(err.into());
+    }
+    Ok(created)
+}
+
+async fn create_staff_with_credential(
+    txn: &impl ConnectionTrait,
+    staff: BootstrapStaff,
+) -> Result<Bootstrapped, AppError> {
+    let system = Principal::system("bootstrap");
+    let admin_role = full_access_role(txn, &system, RoleKind::Admin, ADMIN_ROLE_NAME).await?;
+    let api_role = full_access_role(txn, &system, RoleKind::Api, API_ROLE_NAME).await?;
+    let now = Timestamp::now().as_micros();
+
+    let user_id = UserId::generate();
+    let user = UserRow {
+        id: user_id.to_string(),
+        email: staff.email.as_str().to_owned(),
+        email_normalized: staff.email.normalized(),
+        username: staff.username.as_str().to_owned(),
+        username_normalized: staff.username.normalized(),
+        full_name: staff.full_name.as_str().to_owned(),
+        photo_url: None,
+        locale: None,
+        status: UserStatus::Active.as_str().to_owned(),
+        email_verified: false,
+        password_hash: None,
+        admin_role_id: Some(admin_role.clone()),
+        created_at: now,
+        updated_at: now,
+        last_login_at: None,
+    };
+    store::users::insert(txn, user).await.map_err(|e| {
+        if e.is_unique_violation_on("email") {
+            AppError::AlreadyExists(super::Reason::EmailTaken)
+        } else if e.is_unique_violation_on("username") {
+            AppError::AlreadyExists(super::Reason::UsernameTaken)
+        } else {
+            e.into()
+        }
+    })?;
+    record(
+        txn,
+        &system,
+        Change::new("staff_user.created", "user", user_id)
+            .detail("username", staff.username.as_str())
+            .detail("admin_role_id", &admin_role),
+    )
+    .await?;
+
+    let credential_id = ApiCredentialId::generate();
+    let token = ApiCredentialToken::generate();
+    let credential = CredentialRow {
+        id: credential_id.to_string(),
+        identifier: token.identifier.clone(),
+        secret_hash: hash_secret(&token.secret),
+        owner_user_id: user_id.to_string(),
+        description: "Bootstrap credential".to_owned(),
+        created_at: now,
+        expires_at: None,
+        revoked_at: None,
+        last_used_at: None,
+    };
+    store::credentials::insert(txn, credential, std::slice::from_ref(&api_role)).await?;
+    record(
+        txn,
+        &system,
+        Change::new("api_credential.created", "api_credential", credential_id)
+            .detail("identifier", &token.identifier)
+            .detail("owner_user_id", user_id)
+            .detail("role_ids", &api_role),
+    )
+    .await?;
+    Ok(Bootstrapped {
+        staff_user_id: user_id,
+        credential_id,
+        token,
+    })
+}
+
+/// The id of the full-access role of `kind` named `name`, created if missing.
+async fn full_access_role(
+    txn: &impl ConnectionTrait,
+    system: &Principal,
+    kind: RoleKind,
+    name: &str,
+) -> Result<String, AppError> {
+    let name = RoleName::parse("name", name)?;
+    if let Some(existing) =
+        store::roles::find_by_name(txn, kind.as_str(), &name.normalized()).await?
+        && existing.full_access
+    {
+        return Ok(existing.id);
+    }
+    let now = Timestamp::now().as_micros();
+    let id = RoleId::generate();
+    let row = RoleRow {
+        id: id.to_string(),
+        kind: kind.as_str().to_owned(),
+        name: name.as_str().to_owned(),
+        name_normalized: name.normalized(),
+        description: "Every permission, including ones added later. Created by bootstrap."
+            .to_owned(),
+        permissions: PermissionSet::full_access().to_stored(),
+        full_access: true,
+        created_at: now,
+        updated_at: now,
+    };
+    store::roles::insert(txn, row)
+        .await
+        .map_err(|e| super::idempotency::conflict_as(e, "name", super::Reason::RoleNameTaken))?;
+    record(
+        txn,
+        system,
+        Change::new("role.created", "role", id)
+            .detail("name", name.as_str())
+            .detail("kind", kind.as_str())
+            .detail("permissions", "*"),
+    )
+    .await?;
+    Ok(id.to_string())
+}

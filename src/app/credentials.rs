@@ -1,0 +1,278 @@
+//! API credentials: how machine callers act for a staff user.
+
+use std::collections::BTreeSet;
+
+use super::activity::{Change, record};
+use super::staff::role_permissions;
+use super::{App, AppError, Principal, Reason, ensure_covers};
+use crate::crypto::{ApiCredentialToken, hash_secret};
+use crate::domain::{
+    ApiCredentialId, Description, PageCursor, PageSize, PermissionSet, RoleId, RoleKind, Timestamp,
+    UserId, UserStatus,
+};
+use crate::store::{
+    self,
+    credentials::{CredentialRow, StateFilter},
+};
+
+/// Whether a credential can be used now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiCredentialState {
+    /// Usable.
+    Active,
+    /// Past its expiry time.
+    Expired,
+    /// Revoked.
+    Revoked,
+}
+
+/// An API credential as callers see it: never its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiCredential {
+    /// The credential's id.
+    pub id: ApiCredentialId,
+    /// The public identifier inside its bearer token.
+    pub identifier: String,
+    /// The staff user it acts for.
+    pub owner_user_id: UserId,
+    /// What it is for.
+    pub description: String,
+    /// Its API roles.
+    pub role_ids: Vec<RoleId>,
+    /// Whether it can be used now.
+    pub state: ApiCredentialState,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it stops working.
+    pub expires_at: Option<Timestamp>,
+    /// When it was revoked.
+    pub revoked_at: Option<Timestamp>,
+    /// When it last authenticated a call, to within a minute.
+    pub last_used_at: Option<Timestamp>,
+}
+
+impl ApiCredential {
+    fn from_row(
+        row: CredentialRow,
+        role_ids: Vec<String>,
+        now: Timestamp,
+    ) -> Result<Self, AppError> {
+        let corrupt = |what: &str| AppError::corrupt(format!("api credential {} {what}", row.id));
+        let state = state_at(&row, now);
+        Ok(Self {
+            id: ApiCredentialId::from_stored(&row.id).ok_or_else(|| corrupt("id"))?,
+            owner_user_id: UserId::from_stored(&row.owner_user_id)
+                .ok_or_else(|| corrupt("owner"))?,
+            role_ids: role_ids
+                .iter()
+                .map(|id| RoleId::from_stored(id).ok_or_else(|| corrupt("role id")))
+                .collect::<Result<_, _>>()?,
+            state,
+            identifier: row.identifier,
+            description: row.description,
+            created_at: Timestamp::from_micros(row.created_at),
+            expires_at: row.expires_at.map(Timestamp::from_micros),
+            revoked_at: row.revoked_at.map(Timestamp::from_micros),
+            last_used_at: row.last_used_at.map(Timestamp::from_micros),
+        })
+    }
+}
+
+/// The state of a stored credential at `now`.
+pub(super) fn state_at(row: &CredentialRow, now: Timestamp) -> ApiCredentialState {
+    if row.revoked_at.is_some() {
+        ApiCredentialState::Revoked
+    } else if row.expires_at.is_some_and(|at| at <= now.as_micros()) {
+        ApiCredentialState::Expired
+    } else {
+        ApiCredentialState::Active
+    }
+}
+
+/// What a new credential is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiCredential {
+    /// The staff user it acts for.
+    pub owner_user_id: UserId,
+    /// What it is for.
+    pub description: Description,
+    /// Its API roles: one to sixteen, no repeats.
+    pub role_ids: BTreeSet<RoleId>,
+    /// When it stops working; must be in the future.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// A created credential and the bearer token that is shown only this once.
+#[derive(Debug, Clone)]
+pub struct CreatedApiCredential {
+    /// The credential.
+    pub credential: ApiCredential,
+    /// The identifier and secret.
+    pub token: ApiCredentialToken,
+}
+
+/// A request for a page of credentials.
+#[derive(Debug, Clone)]
+pub struct CredentialQuery {
+    /// Only credentials of this staff user.
+    pub owner_user_id: Option<UserId>,
+    /// Only credentials in this state.
+    pub state: Option<ApiCredentialState>,
+    /// The page size.
+    pub page_size: PageSize,
+    /// The raw page token.
+    pub page_token: String,
+}
+
+/// A page of credentials, oldest first.
+#[derive(Debug, Clone)]
+pub struct CredentialPage {
+    /// The credentials.
+    pub credentials: Vec<ApiCredential>,
+    /// The token for the next page, if there is one.
+    pub next_page_token: Option<String>,
+}
+
+impl App {
+    /// Mints a credential for an active staff user, carrying API roles whose
+    /// permissions the caller holds itself.
+    ///
+    /// There is no request id: a retry could only be answered with the secret,
+    /// which is never stored. A caller that lost the response revokes the
+    /// credential it cannot use and creates another.
+    pub async fn create_api_credential(
+        &self,
+        principal: &Principal,
+        new: NewApiCredential,
+    ) -> Result<CreatedApiCredential, AppError> {
+        let now = Timestamp::now();
+        if new.expires_at.is_some_and(|at| at <= now) {
+            return Err(crate::domain::ValidationError::single(
+                "expire_time",
+                "must be in the future",
+            )
+            .into());
+        }
+        let txn = store::begin(self.db()).await?;
+        let owner = store::users::find(&txn, &new.owner_user_id.to_string())
+            .await?
+            .ok_or(AppError::NotFound(Reason::UserNotFound))?;
+        if owner.admin_role_id.is_none() {
+            return Err(AppError::FailedPrecondition(Reason::NotStaff));
+        }
+        if owner.status != UserStatus::Active.as_str() {
+            return Err(AppError::FailedPrecondition(Reason::UserNotActive));
+        }
+        let role_ids: Vec<String> = new.role_ids.iter().map(ToString::to_string).collect();
+        let roles = store::roles::find_many(&txn, &role_ids).await?;
+        if roles.len() != role_ids.len() {
+            return Err(AppError::NotFound(Reason::RoleNotFound));
+        }
+        if roles.iter().any(|role| role.kind != RoleKind::Api.as_str()) {
+            return Err(AppError::FailedPrecondition(Reason::RoleKindMismatch));
+        }
+        let granted = roles.iter().fold(PermissionSet::none(), |acc, role| {
+            acc.union(&role_permissions(role))
+        });
+        ensure_covers(principal, &granted)?;
+
+        let id = ApiCredentialId::generate();
+        let token = ApiCredentialToken::generate();
+        let row = CredentialRow {
+            id: id.to_string(),
+            identifier: token.identifier.clone(),
+            secret_hash: hash_secret(&token.secret),
+            owner_user_id: owner.id.clone(),
+            description: new.description.as_str().to_owned(),
+            created_at: now.as_micros(),
+            expires_at: new.expires_at.map(Timestamp::as_micros),
+            revoked_at: None,
+            last_used_at: None,
+        };
+        let row = store::credentials::insert(&txn, row, &role_ids).await?;
+        let change = Change::new("api_credential.created", "api_credential", id)
+            .detail("identifier", &token.identifier)
+            .detail("owner_user_id", &owner.id)
+            .detail("role_ids", role_ids.join(" "));
+        record(&txn, principal, change).await?;
+        store::commit(txn).await?;
+        Ok(CreatedApiCredential {
+            credential: ApiCredential::from_row(row, role_ids, now)?,
+            token,
+        })
+    }
+
+    /// The credential with this id.
+    pub async fn get_api_credential(&self, id: ApiCredentialId) -> Result<ApiCredential, AppError> {
+        let row = store::credentials::find(self.db(), &id.to_string())
+            .await?
+            .ok_or(AppError::NotFound(Reason::ApiCredentialNotFound))?;
+        let mut roles =
+            store::credentials::role_ids_of(self.db(), std::slice::from_ref(&row.id)).await?;
+        let role_ids = roles.remove(&row.id).unwrap_or_default();
+        ApiCredential::from_row(row, role_ids, Timestamp::now())
+    }
+
+    /// A page of credentials, oldest first.
+    pub async fn list_api_credentials(
+        &self,
+        query: CredentialQuery,
+    ) -> Result<CredentialPage, AppError> {
+        let owner = query.owner_user_id.map(|id| id.to_string());
+        let state = query.state.map(|state| match state {
+            ApiCredentialState::Active => StateFilter::Active,
+            ApiCredentialState::Expired => StateFilter::Expired,
+            ApiCredentialState::Revoked => StateFilter::Revoked,
+        });
+        let filters = format!("owner={owner:?} state={state:?}");
+        let cursor = PageCursor::decode("page_token", &query.page_token, &filters)?;
+        let now = Timestamp::now();
+        let page = store::credentials::list(
+            self.db(),
+            owner.as_deref(),
+            state,
+            now.as_micros(),
+            cursor.as_ref().map(|c| c.after.as_str()),
+            query.page_size.get(),
+        )
+        .await?;
+        let next_page_token = match (page.has_more, page.rows.last()) {
+            (true, Some(last)) => Some(PageCursor::encode(&last.id, &filters)),
+            _ => None,
+        };
+        let ids: Vec<String> = page.rows.iter().map(|row| row.id.clone()).collect();
+        let mut roles = store::credentials::role_ids_of(self.db(), &ids).await?;
+        let credentials = page
+            .rows
+            .into_iter()
+            .map(|row| {
+                let role_ids = roles.remove(&row.id).unwrap_or_default();
+                ApiCredential::from_row(row, role_ids, now)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(CredentialPage {
+            credentials,
+            next_page_token,
+        })
+    }
+
+    /// Revokes a credential at once. Revoking a revoked credential changes nothing.
+    pub async fn revoke_api_credential(
+        &self,
+        principal: &Principal,
+        id: ApiCredentialId,
+    ) -> Result<ApiCredential, AppError> {
+        let txn = store::begin(self.db()).await?;
+        let row = store::credentials::find(&txn, &id.to_string())
+            .await?
+            .ok_or(AppError::NotFound(Reason::ApiCredentialNotFound))?;
+        if store::credentials::revoke(&txn, &row.id, Timestamp::now().as_micros()).await? {
+            let change = Change::new("api_credential.revoked", "api_credential", id)
+                .detail("identifier", &row.identifier)
+                .detail("owner_user_id", &row.owner_user_id);
+            record(&txn, principal, change).await?;
+        }
+        store::commit(txn).await?;
+        self.get_api_credential(id).await
+    }
+}

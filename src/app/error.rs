@@ -1,0 +1,180 @@
+//! The use-case layer's error: what went wrong, in terms a caller can act on.
+
+use crate::domain::ValidationError;
+use crate::store::StoreError;
+
+/// A stable, machine-readable reason carried in `google.rpc.ErrorInfo`. Callers
+/// and tests match on these, never on message text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// The request has invalid fields; see the field violations.
+    InvalidArgument,
+    /// No bearer token was sent.
+    TokenMissing,
+    /// The authorization header or bearer token is malformed.
+    TokenMalformed,
+    /// The token does not belong to a usable credential.
+    CredentialInvalid,
+    /// The credential was revoked.
+    CredentialRevoked,
+    /// The credential passed its expiry time.
+    CredentialExpired,
+    /// The credential's owner is no longer an active staff user.
+    CredentialOwnerNotStaff,
+    /// The caller lacks the permission the method needs.
+    PermissionDenied,
+    /// The caller tried to grant or change permissions it does not hold itself.
+    PrivilegeEscalation,
+    /// No role has this id.
+    RoleNotFound,
+    /// No user has this id.
+    UserNotFound,
+    /// The user exists but is not staff.
+    StaffUserNotFound,
+    /// No API credential has this id.
+    ApiCredentialNotFound,
+    /// Another role of this kind has this name.
+    RoleNameTaken,
+    /// Another user has this email address.
+    EmailTaken,
+    /// Another user has this username.
+    UsernameTaken,
+    /// The request id was used before for a request with other content.
+    RequestIdReused,
+    /// The role is held by staff users or carried by live API credentials.
+    RoleInUse,
+    /// The role is of the wrong kind for this use.
+    RoleKindMismatch,
+    /// The user is not staff.
+    NotStaff,
+    /// The user is not active.
+    UserNotActive,
+    /// The change would leave no active staff user with full access.
+    LastFullAccessStaff,
+    /// The database is unreachable.
+    DatabaseUnavailable,
+    /// Something failed inside identityd.
+    Internal,
+}
+
+impl Reason {
+    /// The reason as it appears in `ErrorInfo.reason`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::InvalidArgument => "INVALID_ARGUMENT",
+            Reason::TokenMissing => "TOKEN_MISSING",
+            Reason::TokenMalformed => "TOKEN_MALFORMED",
+            Reason::CredentialInvalid => "CREDENTIAL_INVALID",
+            Reason::CredentialRevoked => "CREDENTIAL_REVOKED",
+            Reason::CredentialExpired => "CREDENTIAL_EXPIRED",
+            Reason::CredentialOwnerNotStaff => "CREDENTIAL_OWNER_NOT_STAFF",
+            Reason::PermissionDenied => "PERMISSION_DENIED",
+            Reason::PrivilegeEscalation => "PRIVILEGE_ESCALATION",
+            Reason::RoleNotFound => "ROLE_NOT_FOUND",
+            Reason::UserNotFound => "USER_NOT_FOUND",
+            Reason::StaffUserNotFound => "STAFF_USER_NOT_FOUND",
+            Reason::ApiCredentialNotFound => "API_CREDENTIAL_NOT_FOUND",
+            Reason::RoleNameTaken => "ROLE_NAME_TAKEN",
+            Reason::EmailTaken => "EMAIL_TAKEN",
+            Reason::UsernameTaken => "USERNAME_TAKEN",
+            Reason::RequestIdReused => "REQUEST_ID_REUSED",
+            Reason::RoleInUse => "ROLE_IN_USE",
+            Reason::RoleKindMismatch => "ROLE_KIND_MISMATCH",
+            Reason::NotStaff => "NOT_STAFF",
+            Reason::UserNotActive => "USER_NOT_ACTIVE",
+            Reason::LastFullAccessStaff => "LAST_FULL_ACCESS_STAFF",
+            Reason::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
+            Reason::Internal => "INTERNAL",
+        }
+    }
+
+    /// A sentence for people reading the status message.
+    pub fn message(self) -> &'static str {
+        match self {
+            Reason::InvalidArgument => "the request has invalid fields",
+            Reason::TokenMissing => "send 'authorization: Bearer <token>'",
+            Reason::TokenMalformed => "the bearer token is malformed",
+            Reason::CredentialInvalid => "the bearer token is not valid",
+            Reason::CredentialRevoked => "the API credential was revoked",
+            Reason::CredentialExpired => "the API credential has expired",
+            Reason::CredentialOwnerNotStaff => {
+                "the API credential's owner is no longer active staff"
+            }
+            Reason::PermissionDenied => "the caller lacks the permission this method needs",
+            Reason::PrivilegeEscalation => {
+                "the caller cannot grant or change permissions it does not hold"
+            }
+            Reason::RoleNotFound => "no such role",
+            Reason::UserNotFound => "no such user",
+            Reason::StaffUserNotFound => "no such staff user",
+            Reason::ApiCredentialNotFound => "no such API credential",
+            Reason::RoleNameTaken => "a role of this kind already has this name",
+            Reason::EmailTaken => "a user with this email address already exists",
+            Reason::UsernameTaken => "a user with this username already exists",
+            Reason::RequestIdReused => "this request id was already used for a different request",
+            Reason::RoleInUse => "the role is in use by staff users or API credentials",
+            Reason::RoleKindMismatch => "the role is of the wrong kind for this use",
+            Reason::NotStaff => "the user is not staff",
+            Reason::UserNotActive => "the user is not active",
+            Reason::LastFullAccessStaff => {
+                "the change would leave no active staff user with full access"
+            }
+            Reason::DatabaseUnavailable => "the database is unavailable; retry later",
+            Reason::Internal => "internal error",
+        }
+    }
+}
+
+/// Why a use case could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The request itself is wrong.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The caller did not prove who it is.
+    #[error("unauthenticated: {}", .0.as_str())]
+    Unauthenticated(Reason),
+    /// The caller may not do this.
+    #[error("permission denied: {}", .0.as_str())]
+    PermissionDenied(Reason),
+    /// What the request names does not exist.
+    #[error("not found: {}", .0.as_str())]
+    NotFound(Reason),
+    /// What the request would create exists already.
+    #[error("already exists: {}", .0.as_str())]
+    AlreadyExists(Reason),
+    /// The system is not in a state where this can be done.
+    #[error("failed precondition: {}", .0.as_str())]
+    FailedPrecondition(Reason),
+    /// The database cannot be reached; the caller may retry.
+    #[error("unavailable")]
+    Unavailable(#[source] StoreError),
+    /// A bug or an unexpected failure; details go to the log, not the caller.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<StoreError> for AppError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(_) => AppError::Unavailable(err),
+            StoreError::UniqueViolation(_)
+            | StoreError::ForeignKeyViolation(_)
+            | StoreError::Database(_)
+            | StoreError::Corrupt(_) => AppError::Internal(Box::new(err)),
+        }
+    }
+}
+
+impl From<crate::domain::FieldViolation> for AppError {
+    fn from(violation: crate::domain::FieldViolation) -> Self {
+        AppError::Invalid(violation.into())
+    }
+}
+
+impl AppError {
+    /// An internal error for data identityd wrote itself but cannot read back.
+    pub fn corrupt(what: impl Into<String>) -> Self {
+        AppError::Internal(Box::new(StoreError::Corrupt(what.into())))
+    }
+}

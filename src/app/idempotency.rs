@@ -1,0 +1,91 @@
+//! Safe retries of create calls.
+//!
+//! A create call with a request id first claims `(caller, operation, request id)`
+//! in the same transaction as the create. A concurrent duplicate blocks on that
+//! row and then fails its claim, and a later retry finds it: either way the
+//! caller gets the resource the first call created. Reusing a request id for a
+//! request with other content is refused.
+
+use sha2::{Digest, Sha256};
+
+use super::{AppError, Principal, Reason};
+use crate::domain::{RequestId, Timestamp};
+use crate::store::{self, ConnectionTrait, StoreError, idempotency::IdempotencyRow};
+
+/// The idempotency key of one create call.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    caller: String,
+    operation: &'static str,
+    request_id: String,
+    fingerprint: String,
+}
+
+/// The outcome of claiming a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This call owns the key and goes on to create the resource.
+    Won,
+    /// A concurrent call with the same key got there first. Its transaction
+    /// is the one that counts: drop this one and [`IdempotencyKey::replay`].
+    Lost,
+}
+
+impl IdempotencyKey {
+    /// The key for `operation` by `principal` with an optional request id; the
+    /// content is any stable rendering of the request without its request id.
+    pub fn new(
+        principal: &Principal,
+        operation: &'static str,
+        request_id: Option<&RequestId>,
+        content: &str,
+    ) -> Option<Self> {
+        request_id.map(|request_id| Self {
+            caller: principal.idempotency_scope(),
+            operation,
+            request_id: request_id.as_str().to_owned(),
+            fingerprint: hex::encode(Sha256::digest(content.as_bytes())),
+        })
+    }
+
+    /// The resource an earlier call with this key created, if any.
+    pub async fn replay(&self, conn: &impl ConnectionTrait) -> Result<Option<String>, AppError> {
+        let row =
+            store::idempotency::find(conn, &self.caller, self.operation, &self.request_id).await?;
+        match row {
+            None => Ok(None),
+            Some(row) if row.fingerprint == self.fingerprint => Ok(Some(row.resource_id)),
+            Some(_) => Err(AppError::AlreadyExists(Reason::RequestIdReused)),
+        }
+    }
+
+    /// Claims the key for `resource_id`, inside the create's transaction.
+    pub async fn claim(
+        &self,
+        conn: &impl ConnectionTrait,
+        resource_id: &str,
+    ) -> Result<Claim, AppError> {
+        let row = IdempotencyRow {
+            caller: self.caller.clone(),
+            operation: self.operation.to_owned(),
+            request_id: self.request_id.clone(),
+            fingerprint: self.fingerprint.clone(),
+            resource_id: resource_id.to_owned(),
+            created_at: Timestamp::now().as_micros(),
+        };
+        match store::idempotency::insert(conn, row).await {
+            Ok(()) => Ok(Claim::Won),
+            Err(err) if err.is_unique_violation_on("idempotency_keys") => Ok(Claim::Lost),
+            Err(err) => Err(err.into()),
+        }
+    }
+}
+
+/// Maps a unique violation to `reason`, passing other store errors through.
+pub fn conflict_as(err: StoreError, column: &str, reason: Reason) -> AppError {
+    if err.is_unique_violation_on(column) {
+        AppError::AlreadyExists(reason)
+    } else {
+        err.into()
+    }
+}

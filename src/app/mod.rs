@@ -1,0 +1,56 @@
+//! Use cases: one module per area. Each takes the caller's [`Principal`],
+//! applies the rules, changes the store inside one transaction together with
+//! its activity event, and returns plain values for the transport to render.
+
+mod activity;
+mod authn;
+mod bootstrap;
+mod credentials;
+mod error;
+mod idempotency;
+mod principal;
+mod roles;
+mod staff;
+
+pub use crate::store::activity::ActivityFilter;
+pub use activity::{ActivityEvent, ActivityPage, ActivityQuery, Change, record};
+pub use bootstrap::{BootstrapStaff, Bootstrapped, TokenSink};
+pub use credentials::{
+    ApiCredential, ApiCredentialState, CreatedApiCredential, CredentialPage, CredentialQuery,
+    NewApiCredential,
+};
+pub use error::{AppError, Reason};
+pub use principal::{Caller, Principal};
+pub use roles::{NewRole, Role, RoleChanges, RolePage, RoleQuery};
+pub use staff::{NewStaffUser, StaffPage, StaffQuery, StaffUser};
+
+use crate::domain::PermissionSet;
+use crate::store::DatabaseConnection;
+
+/// The use cases of identityd over one database.
+#[derive(Debug, Clone)]
+pub struct App {
+    db: DatabaseConnection,
+}
+
+impl App {
+    /// Use cases over `db`, which must be migrated.
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// The database connection pool.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+}
+
+/// Refuses a caller that would hand on or change permissions it does not hold
+/// itself: holding `roles.write` must not be a path to every other permission.
+fn ensure_covers(principal: &Principal, permissions: &PermissionSet) -> Result<(), AppError> {
+    if principal.permissions.covers(permissions) {
+        Ok(())
+    } else {
+        Err(AppError::PermissionDenied(Reason::PrivilegeEscalation))
+    }
+}

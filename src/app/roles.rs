@@ -1,0 +1,325 @@
+//! Admin and API roles: named permission sets.
+
+use super::activity::{Change, record};
+use super::idempotency::{Claim, IdempotencyKey, conflict_as};
+use super::{App, AppError, Principal, Reason, ensure_covers};
+use crate::domain::{
+    Description, PageCursor, PageSize, Permission, PermissionSet, ROLE_DESCRIPTION_MAX, RequestId,
+    RoleId, RoleKind, RoleName, Timestamp,
+};
+use crate::store::{self, ConnectionTrait, roles::RoleRow};
+
+/// A role as callers see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    /// The role's id.
+    pub id: RoleId,
+    /// Its name.
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+    /// Who it is given to.
+    pub kind: RoleKind,
+    /// What it grants.
+    pub permissions: PermissionSet,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+}
+
+impl TryFrom<RoleRow> for Role {
+    type Error = AppError;
+
+    fn try_from(row: RoleRow) -> Result<Self, AppError> {
+        Ok(Self {
+            id: RoleId::from_stored(&row.id)
+                .ok_or_else(|| AppError::corrupt(format!("role id {}", row.id)))?,
+            kind: RoleKind::from_stored(&row.kind)
+                .ok_or_else(|| AppError::corrupt(format!("role {} kind", row.id)))?,
+            permissions: PermissionSet::from_stored(row.full_access, &row.permissions),
+            name: row.name,
+            description: row.description,
+            created_at: Timestamp::from_micros(row.created_at),
+            updated_at: Timestamp::from_micros(row.updated_at),
+        })
+    }
+}
+
+/// What a new role is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRole {
+    /// Its name.
+    pub name: RoleName,
+    /// What it is for.
+    pub description: Description,
+    /// Who it is for.
+    pub kind: RoleKind,
+    /// What it grants.
+    pub permissions: PermissionSet,
+}
+
+/// The fields of a role to change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoleChanges {
+    /// A new name.
+    pub name: Option<RoleName>,
+    /// A new description.
+    pub description: Option<Description>,
+    /// A new permission set; full access cannot be given or taken this way.
+    pub permissions: Option<PermissionSet>,
+}
+
+/// A request for a page of roles.
+#[derive(Debug, Clone)]
+pub struct RoleQuery {
+    /// Only roles of this kind.
+    pub kind: Option<RoleKind>,
+    /// The page size.
+    pub page_size: PageSize,
+    /// The raw page token.
+    pub page_token: String,
+}
+
+/// A page of roles, oldest first.
+#[derive(Debug, Clone)]
+pub struct RolePage {
+    /// The roles.
+    pub roles: Vec<Role>,
+    /// The token for the next page, if there is one.
+    pub next_page_token: Option<String>,
+}
+
+impl App {
+    /// The permission catalogue, sorted by name.
+    pub fn permission_catalogue(&self) -> &'static [Permission] {
+        &Permission::ALL
+    }
+
+    /// Creates a role with permissions the caller holds itself.
+    pub async fn create_role(
+        &self,
+        principal: &Principal,
+        new: NewRole,
+        request_id: Option<RequestId>,
+    ) -> Result<Role, AppError> {
+        let key = IdempotencyKey::new(
+            principal,
+            "CreateRole",
+            request_id.as_ref(),
+            &format!("{new:?}"),
+        );
+        let details = Change::new("role.created", "role", "");
+        self.insert_role(principal, new, key, details).await
+    }
+
+    /// Copies a role's kind, description and permissions under a new name.
+    pub async fn duplicate_role(
+        &self,
+        principal: &Principal,
+        source_id: RoleId,
+        name: RoleName,
+        request_id: Option<RequestId>,
+    ) -> Result<Role, AppError> {
+        let content = format!("{source_id}:{name:?}");
+        let key = IdempotencyKey::new(principal, "DuplicateRole", request_id.as_ref(), &content);
+        if let Some(resource_id) = replay(&key, self.db()).await? {
+            return self.get_role_by_stored_id(&resource_id).await;
+        }
+        let source = self.get_role(source_id).await?;
+        let new = NewRole {
+            name,
+            description: Description::parse(
+                "description",
+                &source.description,
+                ROLE_DESCRIPTION_MAX,
+            )?,
+            kind: source.kind,
+            permissions: source.permissions,
+        };
+        let change = Change::new("role.duplicated", "role", "").detail("source_role_id", source_id);
+        self.insert_role(principal, new, key, change).await
+    }
+
+    async fn insert_role(
+        &self,
+        principal: &Principal,
+        new: NewRole,
+        key: Option<IdempotencyKey>,
+        change: Change,
+    ) -> Result<Role, AppError> {
+        ensure_covers(principal, &new.permissions)?;
+        if let Some(resource_id) = replay(&key, self.db()).await? {
+            return self.get_role_by_stored_id(&resource_id).await;
+        }
+        let now = Timestamp::now();
+        let id = RoleId::generate();
+        let txn = store::begin(self.db()).await?;
+        if let Some(key) = &key
+            && key.claim(&txn, &id.to_string()).await? == Claim::Lost
+        {
+            drop(txn);
+            return self.replay_role(key).await;
+        }
+        let row = RoleRow {
+            id: id.to_string(),
+            kind: new.kind.as_str().to_owned(),
+            name: new.name.as_str().to_owned(),
+            name_normalized: new.name.normalized(),
+            description: new.description.as_str().to_owned(),
+            permissions: new.permissions.to_stored(),
+            full_access: new.permissions.is_full_access(),
+            created_at: now.as_micros(),
+            updated_at: now.as_micros(),
+        };
+        let row = store::roles::insert(&txn, row)
+            .await
+            .map_err(|e| conflict_as(e, "name", Reason::RoleNameTaken))?;
+        let change = Change {
+            target_id: id.to_string(),
+            ..change
+        }
+        .detail("name", &row.name)
+        .detail("kind", &row.kind)
+        .detail("permissions", describe(&new.permissions));
+        record(&txn, principal, change).await?;
+        store::commit(txn).await?;
+        Role::try_from(row)
+    }
+
+    async fn replay_role(&self, key: &IdempotencyKey) -> Result<Role, AppError> {
+        match key.replay(self.db()).await? {
+            Some(resource_id) => self.get_role_by_stored_id(&resource_id).await,
+            None => Err(AppError::corrupt(
+                "lost an idempotency claim to a row that is gone",
+            )),
+        }
+    }
+
+    async fn get_role_by_stored_id(&self, id: &str) -> Result<Role, AppError> {
+        let row = store::roles::find(self.db(), id).await?;
+        row.ok_or(AppError::NotFound(Reason::RoleNotFound))
+            .and_then(Role::try_from)
+    }
+
+    /// The role with this id.
+    pub async fn get_role(&self, id: RoleId) -> Result<Role, AppError> {
+        self.get_role_by_stored_id(&id.to_string()).await
+    }
+
+    /// A page of roles, oldest first.
+    pub async fn list_roles(&self, query: RoleQuery) -> Result<RolePage, AppError> {
+        let kind = query.kind.map(RoleKind::as_str);
+        let filters = format!("kind={kind:?}");
+        let cursor = PageCursor::decode("page_token", &query.page_token, &filters)?;
+        let page = store::roles::list(
+            self.db(),
+            kind,
+            cursor.as_ref().map(|c| c.after.as_str()),
+            query.page_size.get(),
+        )
+        .await?;
+        let next_page_token = match (page.has_more, page.rows.last()) {
+            (true, Some(last)) => Some(PageCursor::encode(&last.id, &filters)),
+            _ => None,
+        };
+        let roles = page
+            .rows
+            .into_iter()
+            .map(Role::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok(RolePage {
+            roles,
+            next_page_token,
+        })
+    }
+
+    /// Changes a role. The caller must hold every permission the role grants
+    /// before and after the change.
+    pub async fn update_role(
+        &self,
+        principal: &Principal,
+        id: RoleId,
+        changes: RoleChanges,
+    ) -> Result<Role, AppError> {
+        let txn = store::begin(self.db()).await?;
+        let mut row = load_role(&txn, id).await?;
+        let current = PermissionSet::from_stored(row.full_access, &row.permissions);
+        ensure_covers(principal, &current)?;
+        let mut change = Change::new("role.updated", "role", id);
+        if let Some(name) = &changes.name {
+            change = change.detail("name", name.as_str());
+            row.name = name.as_str().to_owned();
+            row.name_normalized = name.normalized();
+        }
+        if let Some(description) = &changes.description {
+            change = change.detail("description", "changed");
+            row.description = description.as_str().to_owned();
+        }
+        if let Some(permissions) = &changes.permissions {
+            ensure_covers(principal, permissions)?;
+            if row.full_access {
+                // Full access covers every permission already; a listed set
+                // would be meaningless beside it.
+                return Err(AppError::FailedPrecondition(Reason::RoleKindMismatch));
+            }
+            change = change.detail("permissions", describe(permissions));
+            row.permissions = permissions.to_stored();
+        }
+        row.updated_at = Timestamp::now().as_micros();
+        store::roles::update(&txn, &row)
+            .await
+            .map_err(|e| conflict_as(e, "name", Reason::RoleNameTaken))?;
+        record(&txn, principal, change).await?;
+        store::commit(txn).await?;
+        Role::try_from(row)
+    }
+
+    /// Deletes a role that no staff user holds and no unrevoked credential carries.
+    pub async fn delete_role(&self, principal: &Principal, id: RoleId) -> Result<(), AppError> {
+        let txn = store::begin(self.db()).await?;
+        let row = load_role(&txn, id).await?;
+        ensure_covers(
+            principal,
+            &PermissionSet::from_stored(row.full_access, &row.permissions),
+        )?;
+        let holders = store::roles::count_holders(&txn, &row.id).await?;
+        let credentials = store::roles::count_unrevoked_credentials(&txn, &row.id).await?;
+        if holders > 0 || credentials > 0 {
+            return Err(AppError::FailedPrecondition(Reason::RoleInUse));
+        }
+        store::roles::delete(&txn, &row.id).await?;
+        let change = Change::new("role.deleted", "role", id)
+            .detail("name", &row.name)
+            .detail("kind", &row.kind);
+        record(&txn, principal, change).await?;
+        store::commit(txn).await?;
+        Ok(())
+    }
+}
+
+/// The resource an earlier call with `key` created, if there is a key and a call.
+pub(super) async fn replay(
+    key: &Option<IdempotencyKey>,
+    conn: &impl ConnectionTrait,
+) -> Result<Option<String>, AppError> {
+    match key {
+        Some(key) => key.replay(conn).await,
+        None => Ok(None),
+    }
+}
+
+async fn load_role(conn: &impl ConnectionTrait, id: RoleId) -> Result<RoleRow, AppError> {
+    store::roles::find(conn, &id.to_string())
+        .await?
+        .ok_or(AppError::NotFound(Reason::RoleNotFound))
+}
+
+/// A permission set as one activity-log detail.
+pub(super) fn describe(permissions: &PermissionSet) -> String {
+    if permissions.is_full_access() {
+        "*".to_owned()
+    } else {
+        permissions.to_stored()
+    }
+}

@@ -1,0 +1,298 @@
+//! Staff users: users that hold an admin role.
+
+use super::activity::{Change, record};
+use super::idempotency::{Claim, IdempotencyKey, conflict_as};
+use super::roles::replay;
+use super::{App, AppError, Principal, Reason, ensure_covers};
+use crate::domain::{
+    Email, FullName, PageCursor, PageSize, PermissionSet, RequestId, RoleId, RoleKind, Timestamp,
+    UserId, UserStatus, Username,
+};
+use crate::store::{self, ConnectionTrait, roles::RoleRow, users::UserRow};
+
+/// A staff user as callers see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffUser {
+    /// The user's id.
+    pub id: UserId,
+    /// The email address.
+    pub email: String,
+    /// The username.
+    pub username: String,
+    /// The full name.
+    pub full_name: String,
+    /// The status.
+    pub status: UserStatus,
+    /// The admin role held.
+    pub admin_role_id: RoleId,
+    /// When the user was created.
+    pub created_at: Timestamp,
+    /// When the user last changed.
+    pub updated_at: Timestamp,
+}
+
+impl StaffUser {
+    /// The staff view of a user row, or `None` when the user is not staff.
+    fn from_row(row: UserRow) -> Result<Option<Self>, AppError> {
+        let Some(role_id) = row.admin_role_id.as_deref() else {
+            return Ok(None);
+        };
+        let corrupt = |what: &str| AppError::corrupt(format!("user {} {what}", row.id));
+        Ok(Some(Self {
+            id: UserId::from_stored(&row.id).ok_or_else(|| corrupt("id"))?,
+            admin_role_id: RoleId::from_stored(role_id).ok_or_else(|| corrupt("admin role id"))?,
+            status: UserStatus::from_stored(&row.status).ok_or_else(|| corrupt("status"))?,
+            email: row.email,
+            username: row.username,
+            full_name: row.full_name,
+            created_at: Timestamp::from_micros(row.created_at),
+            updated_at: Timestamp::from_micros(row.updated_at),
+        }))
+    }
+}
+
+/// What a new staff user is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewStaffUser {
+    /// The email address.
+    pub email: Email,
+    /// The username.
+    pub username: Username,
+    /// The full name.
+    pub full_name: FullName,
+    /// The admin role to hold.
+    pub admin_role_id: RoleId,
+}
+
+/// A request for a page of staff users.
+#[derive(Debug, Clone)]
+pub struct StaffQuery {
+    /// Only holders of this admin role.
+    pub admin_role_id: Option<RoleId>,
+    /// The page size.
+    pub page_size: PageSize,
+    /// The raw page token.
+    pub page_token: String,
+}
+
+/// A page of staff users, oldest first.
+#[derive(Debug, Clone)]
+pub struct StaffPage {
+    /// The staff users.
+    pub staff_users: Vec<StaffUser>,
+    /// The token for the next page, if there is one.
+    pub next_page_token: Option<String>,
+}
+
+impl App {
+    /// Creates an active staff user, without a password, holding an admin role
+    /// whose permissions the caller holds itself.
+    pub async fn create_staff_user(
+        &self,
+        principal: &Principal,
+        new: NewStaffUser,
+        request_id: Option<RequestId>,
+    ) -> Result<StaffUser, AppError> {
+        let key = IdempotencyKey::new(
+            principal,
+            "CreateStaffUser",
+            request_id.as_ref(),
+            &format!("{new:?}"),
+        );
+        if let Some(resource_id) = replay(&key, self.db()).await? {
+            return self.get_staff_user_by_stored_id(&resource_id).await;
+        }
+        let id = UserId::generate();
+        let txn = store::begin(self.db()).await?;
+        if let Some(key) = &key
+            && key.claim(&txn, &id.to_string()).await? == Claim::Lost
+        {
+            drop(txn);
+            return match key.replay(self.db()).await? {
+                Some(resource_id) => self.get_staff_user_by_stored_id(&resource_id).await,
+                None => Err(AppError::corrupt(
+                    "lost an idempotency claim to a row that is gone",
+                )),
+            };
+        }
+        let role = load_admin_role(&txn, new.admin_role_id).await?;
+        ensure_covers(principal, &role_permissions(&role))?;
+        let now = Timestamp::now().as_micros();
+        let row = UserRow {
+            id: id.to_string(),
+            email: new.email.as_str().to_owned(),
+            email_normalized: new.email.normalized(),
+            username: new.username.as_str().to_owned(),
+            username_normalized: new.username.normalized(),
+            full_name: new.full_name.as_str().to_owned(),
+            photo_url: None,
+            locale: None,
+            status: UserStatus::Active.as_str().to_owned(),
+            email_verified: false,
+            password_hash: None,
+            admin_role_id: Some(role.id.clone()),
+            created_at: now,
+            updated_at: now,
+            last_login_at: None,
+        };
+        let row = store::users::insert(&txn, row).await.map_err(|e| {
+            if e.is_unique_violation_on("email") {
+                AppError::AlreadyExists(Reason::EmailTaken)
+            } else {
+                conflict_as(e, "username", Reason::UsernameTaken)
+            }
+        })?;
+        let change = Change::new("staff_user.created", "user", id)
+            .detail("username", &row.username)
+            .detail("admin_role_id", &role.id);
+        record(&txn, principal, change).await?;
+        store::commit(txn).await?;
+        StaffUser::from_row(row)?
+            .ok_or_else(|| AppError::corrupt("created staff user without a role"))
+    }
+
+    async fn get_staff_user_by_stored_id(&self, id: &str) -> Result<StaffUser, AppError> {
+        let row = store::users::find(self.db(), id).await?;
+        match row {
+            Some(row) => {
+                StaffUser::from_row(row)?.ok_or(AppError::NotFound(Reason::StaffUserNotFound))
+            }
+            None => Err(AppError::NotFound(Reason::StaffUserNotFound)),
+        }
+    }
+
+    /// The staff user with this id.
+    pub async fn get_staff_user(&self, id: UserId) -> Result<StaffUser, AppError> {
+        self.get_staff_user_by_stored_id(&id.to_string()).await
+    }
+
+    /// A page of staff users, oldest first.
+    pub async fn list_staff_users(&self, query: StaffQuery) -> Result<StaffPage, AppError> {
+        let role_id = query.admin_role_id.map(|id| id.to_string());
+        let filters = format!("admin_role_id={role_id:?}");
+        let cursor = PageCursor::decode("page_token", &query.page_token, &filters)?;
+        let page = store::users::list_staff(
+            self.db(),
+            role_id.as_deref(),
+            cursor.as_ref().map(|c| c.after.as_str()),
+            query.page_size.get(),
+        )
+        .await?;
+        let next_page_token = match (page.has_more, page.rows.last()) {
+            (true, Some(last)) => Some(PageCursor::encode(&last.id, &filters)),
+            _ => None,
+        };
+        let mut staff_users = Vec::with_capacity(page.rows.len());
+        for row in page.rows {
+            staff_users.extend(StaffUser::from_row(row)?);
+        }
+        Ok(StaffPage {
+            staff_users,
+            next_page_token,
+        })
+    }
+
+    /// Gives a user an admin role, replacing any role they hold. The caller must
+    /// hold every permission of both the new and the replaced role.
+    pub async fn assign_admin_role(
+        &self,
+        principal: &Principal,
+        user_id: UserId,
+        role_id: RoleId,
+    ) -> Result<StaffUser, AppError> {
+        let txn = store::begin(self.db()).await?;
+        let user = load_user(&txn, user_id).await?;
+        let role = load_admin_role(&txn, role_id).await?;
+        ensure_covers(principal, &role_permissions(&role))?;
+        let previous = self.ensure_may_replace_role(&txn, principal, &user).await?;
+        if !role.full_access {
+            ensure_not_last_full_access(&txn, &user).await?;
+        }
+        let now = Timestamp::now().as_micros();
+        store::users::set_admin_role(&txn, &user.id, Some(&role.id), now).await?;
+        let mut change =
+            Change::new("staff.role_assigned", "user", user_id).detail("admin_role_id", &role.id);
+        if let Some(previous) = previous {
+            change = change.detail("previous_admin_role_id", previous.id);
+        }
+        record(&txn, principal, change).await?;
+        store::commit(txn).await?;
+        self.get_staff_user(user_id).await
+    }
+
+    /// Takes a staff user's admin role away, so they and their API credentials
+    /// lose every staff permission.
+    pub async fn unassign_admin_role(
+        &self,
+        principal: &Principal,
+        user_id: UserId,
+    ) -> Result<(), AppError> {
+        let txn = store::begin(self.db()).await?;
+        let user = load_user(&txn, user_id).await?;
+        let Some(previous) = self.ensure_may_replace_role(&txn, principal, &user).await? else {
+            return Err(AppError::FailedPrecondition(Reason::NotStaff));
+        };
+        ensure_not_last_full_access(&txn, &user).await?;
+        store::users::set_admin_role(&txn, &user.id, None, Timestamp::now().as_micros()).await?;
+        let change = Change::new("staff.role_unassigned", "user", user_id)
+            .detail("previous_admin_role_id", previous.id);
+        record(&txn, principal, change).await?;
+        store::commit(txn).await?;
+        Ok(())
+    }
+
+    /// The role `user` holds now, checking the caller could have granted it:
+    /// nobody demotes a more powerful colleague.
+    async fn ensure_may_replace_role(
+        &self,
+        conn: &impl ConnectionTrait,
+        principal: &Principal,
+        user: &UserRow,
+    ) -> Result<Option<RoleRow>, AppError> {
+        let Some(current_id) = user.admin_role_id.as_deref() else {
+            return Ok(None);
+        };
+        let current = store::roles::find(conn, current_id)
+            .await?
+            .ok_or_else(|| AppError::corrupt(format!("user {} holds a missing role", user.id)))?;
+        ensure_covers(principal, &role_permissions(&current))?;
+        Ok(Some(current))
+    }
+}
+
+async fn load_user(conn: &impl ConnectionTrait, id: UserId) -> Result<UserRow, AppError> {
+    store::users::find(conn, &id.to_string())
+        .await?
+        .ok_or(AppError::NotFound(Reason::UserNotFound))
+}
+
+/// The admin role with this id; an API role is refused.
+pub(super) async fn load_admin_role(
+    conn: &impl ConnectionTrait,
+    id: RoleId,
+) -> Result<RoleRow, AppError> {
+    let role = store::roles::find(conn, &id.to_string())
+        .await?
+        .ok_or(AppError::NotFound(Reason::RoleNotFound))?;
+    if role.kind != RoleKind::Admin.as_str() {
+        return Err(AppError::FailedPrecondition(Reason::RoleKindMismatch));
+    }
+    Ok(role)
+}
+
+pub(super) fn role_permissions(role: &RoleRow) -> PermissionSet {
+    PermissionSet::from_stored(role.full_access, &role.permissions)
+}
+
+/// Refuses to take full access from `user` when no other active staff user has it,
+/// which would leave nobody able to manage staff.
+async fn ensure_not_last_full_access(
+    conn: &impl ConnectionTrait,
+    user: &UserRow,
+) -> Result<(), AppError> {
+    let holders = store::users::full_access_staff_ids(conn).await?;
+    if holders.len() == 1 && holders[0] == user.id {
+        return Err(AppError::FailedPrecondition(Reason::LastFullAccessStaff));
+    }
+    Ok(())
+}

@@ -1,0 +1,157 @@
+//! The tower layer that authenticates each call and enforces its method's policy.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use std::net::IpAddr;
+
+use http::{HeaderValue, Request, Response};
+use tonic::transport::server::TcpConnectInfo;
+use tower::{Layer, Service};
+
+use super::policy::{Policy, policy_for};
+use crate::app::{App, AppError, Caller, Principal, Reason};
+use crate::error::to_status;
+use crate::telemetry::RequestId;
+
+/// Authenticates every call and checks it against [`policy_for`]; a call that
+/// passes reaches its handler with a [`Principal`] in its extensions.
+#[derive(Debug, Clone)]
+pub struct AuthzLayer {
+    app: App,
+}
+
+impl AuthzLayer {
+    /// A layer that authenticates against `app`'s credentials.
+    pub fn new(app: App) -> Self {
+        Self { app }
+    }
+}
+
+impl<S> Layer<S> for AuthzLayer {
+    type Service = Authz<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Authz {
+            inner,
+            app: self.app.clone(),
+        }
+    }
+}
+
+/// The service made by [`AuthzLayer`].
+#[derive(Debug, Clone)]
+pub struct Authz<S> {
+    inner: S,
+    app: App,
+}
+
+type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+impl<S, ReqBody> Service<Request<ReqBody>> for Authz<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<tonic::body::Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    ReqBody: Send + 'static,
+{
+    type Response = Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let app = self.app.clone();
+        let call = CallFacts::of(&request);
+        Box::pin(async move {
+            match authorize(&app, &call).await {
+                Ok(principal) => {
+                    tracing::Span::current().record("caller", describe_caller(&principal.caller));
+                    request.extensions_mut().insert(principal);
+                    inner.call(request).await
+                }
+                Err(err) => Ok(to_status(err, &call.request_id).into_http()),
+            }
+        })
+    }
+}
+
+/// What authorization needs from a request, taken before any await so the
+/// request body never has to cross threads by reference.
+struct CallFacts {
+    path: String,
+    request_id: String,
+    client_ip: Option<IpAddr>,
+    authorization: Option<HeaderValue>,
+}
+
+impl CallFacts {
+    fn of<B>(request: &Request<B>) -> Self {
+        Self {
+            path: request.uri().path().to_owned(),
+            request_id: request
+                .extensions()
+                .get::<RequestId>()
+                .map(|id| id.0.clone())
+                .unwrap_or_default(),
+            client_ip: request
+                .extensions()
+                .get::<TcpConnectInfo>()
+                .and_then(|info| info.remote_addr())
+                .map(|addr| addr.ip()),
+            authorization: request.headers().get(http::header::AUTHORIZATION).cloned(),
+        }
+    }
+}
+
+async fn authorize(app: &App, call: &CallFacts) -> Result<Principal, AppError> {
+    let policy =
+        policy_for(&call.path).ok_or(AppError::PermissionDenied(Reason::PermissionDenied))?;
+    let required = match policy {
+        Policy::Public => {
+            return Ok(Principal::anonymous(
+                call.client_ip,
+                call.request_id.clone(),
+            ));
+        }
+        Policy::Staff(permission) => permission,
+    };
+    let bearer = bearer_token(call.authorization.as_ref())?;
+    let authenticated = app.authenticate_bearer(bearer).await?;
+    if !authenticated.permissions.contains(required) {
+        return Err(AppError::PermissionDenied(Reason::PermissionDenied));
+    }
+    Ok(Principal {
+        caller: authenticated.caller,
+        permissions: authenticated.permissions,
+        client_ip: call.client_ip,
+        request_id: call.request_id.clone(),
+    })
+}
+
+/// The token of an `authorization: Bearer <token>` header.
+fn bearer_token(header: Option<&HeaderValue>) -> Result<&str, AppError> {
+    let header = header.ok_or(AppError::Unauthenticated(Reason::TokenMissing))?;
+    let value = header
+        .to_str()
+        .map_err(|_| AppError::Unauthenticated(Reason::TokenMalformed))?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or(AppError::Unauthenticated(Reason::TokenMalformed))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(AppError::Unauthenticated(Reason::TokenMalformed));
+    }
+    Ok(token.trim())
+}
+
+fn describe_caller(caller: &Caller) -> String {
+    match caller {
+        Caller::Anonymous => "anonymous".to_owned(),
+        Caller::System => "system".to_owned(),
+        Caller::ApiCredential { credential_id, .. } => format!("api_credential:{credential_id}"),
+    }
+}

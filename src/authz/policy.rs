@@ -1,0 +1,122 @@
+//! The one table that says what each gRPC method requires.
+
+use crate::domain::Permission;
+
+/// What a method requires of its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// Anyone, without credentials: health checks and reflection only.
+    Public,
+    /// A staff or API caller holding this permission.
+    Staff(Permission),
+}
+
+/// Every method identityd serves and its policy. A method not listed here is
+/// denied to everybody; a test fails if a served method is missing.
+pub const POLICIES: &[(&str, Policy)] = &[
+    ("/grpc.health.v1.Health/Check", Policy::Public),
+    ("/grpc.health.v1.Health/Watch", Policy::Public),
+    (
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        Policy::Public,
+    ),
+    (
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        Policy::Public,
+    ),
+    (
+        "/identity.v1.AdminService/ListPermissions",
+        Policy::Staff(Permission::RolesRead),
+    ),
+    (
+        "/identity.v1.AdminService/CreateRole",
+        Policy::Staff(Permission::RolesWrite),
+    ),
+    (
+        "/identity.v1.AdminService/GetRole",
+        Policy::Staff(Permission::RolesRead),
+    ),
+    (
+        "/identity.v1.AdminService/ListRoles",
+        Policy::Staff(Permission::RolesRead),
+    ),
+    (
+        "/identity.v1.AdminService/UpdateRole",
+        Policy::Staff(Permission::RolesWrite),
+    ),
+    (
+        "/identity.v1.AdminService/DeleteRole",
+        Policy::Staff(Permission::RolesWrite),
+    ),
+    (
+        "/identity.v1.AdminService/DuplicateRole",
+        Policy::Staff(Permission::RolesWrite),
+    ),
+    (
+        "/identity.v1.AdminService/CreateStaffUser",
+        Policy::Staff(Permission::StaffWrite),
+    ),
+    (
+        "/identity.v1.AdminService/GetStaffUser",
+        Policy::Staff(Permission::StaffRead),
+    ),
+    (
+        "/identity.v1.AdminService/ListStaffUsers",
+        Policy::Staff(Permission::StaffRead),
+    ),
+    (
+        "/identity.v1.AdminService/AssignAdminRole",
+        Policy::Staff(Permission::StaffWrite),
+    ),
+    (
+        "/identity.v1.AdminService/UnassignAdminRole",
+        Policy::Staff(Permission::StaffWrite),
+    ),
+    (
+        "/identity.v1.AdminService/CreateApiCredential",
+        Policy::Staff(Permission::CredentialsWrite),
+    ),
+    (
+        "/identity.v1.AdminService/GetApiCredential",
+        Policy::Staff(Permission::CredentialsRead),
+    ),
+    (
+        "/identity.v1.AdminService/ListApiCredentials",
+        Policy::Staff(Permission::CredentialsRead),
+    ),
+    (
+        "/identity.v1.AdminService/RevokeApiCredential",
+        Policy::Staff(Permission::CredentialsWrite),
+    ),
+    (
+        "/identity.v1.AdminService/ListActivity",
+        Policy::Staff(Permission::ActivityRead),
+    ),
+];
+
+/// The policy of the method at `path` (`/package.Service/Method`), if it has one.
+pub fn policy_for(path: &str) -> Option<Policy> {
+    POLICIES
+        .iter()
+        .find(|(method, _)| *method == path)
+        .map(|(_, policy)| *policy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_methods_have_no_policy() {
+        assert_eq!(policy_for("/identity.v1.AdminService/DropDatabase"), None);
+        assert_eq!(policy_for(""), None);
+    }
+
+    #[test]
+    fn each_method_is_listed_once() {
+        let mut paths: Vec<&str> = POLICIES.iter().map(|(path, _)| *path).collect();
+        paths.sort_unstable();
+        paths.dedup();
+        assert_eq!(paths.len(), POLICIES.len());
+    }
+}

@@ -1,0 +1,132 @@
+//! Typed settings: compiled-in defaults, then an optional TOML file, then
+//! `IDENTITYD__SECTION__KEY` environment variables, each overriding the last.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use config::{Config, Environment, File, FileFormat};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The file read from the working directory when `--config` is not given.
+pub const DEFAULT_CONFIG_FILE: &str = "identityd.toml";
+
+/// Every setting of identityd.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// Where identityd keeps its files: the SQLite database and the bootstrap token.
+    pub data_dir: PathBuf,
+    /// The gRPC server.
+    pub server: ServerSettings,
+    /// The database.
+    pub database: DatabaseSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// The gRPC server.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    /// The address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// The largest request message accepted, in bytes.
+    pub max_request_bytes: usize,
+    /// How long SIGTERM waits for in-flight calls before stopping anyway, in seconds.
+    pub shutdown_grace_secs: u64,
+    /// How often the database is checked for the health service, in seconds.
+    pub health_check_interval_secs: u64,
+}
+
+/// The database.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    /// A `postgres://` URL; unset means SQLite at `<data_dir>/identityd.db`.
+    pub url: Option<SecretString>,
+    /// The most pooled PostgreSQL connections per replica.
+    pub max_connections: u32,
+    /// How long to wait for a connection, in seconds.
+    pub connect_timeout_secs: u64,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One readable line per event.
+    Human,
+    /// One JSON object per event, for log collectors.
+    Json,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    /// `human` or `json`.
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `identityd=debug,info`; `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+/// Settings that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct SettingsError(#[from] config::ConfigError);
+
+impl Settings {
+    /// Loads settings: defaults, then `config_file` (or `identityd.toml` in the
+    /// working directory if it exists), then the environment.
+    pub fn load(config_file: Option<&Path>) -> Result<Self, SettingsError> {
+        let mut builder = Config::builder()
+            .set_default("data_dir", "./data")?
+            .set_default("server.listen", "127.0.0.1:50051")?
+            .set_default("server.max_request_bytes", 1_048_576)?
+            .set_default("server.shutdown_grace_secs", 20)?
+            .set_default("server.health_check_interval_secs", 5)?
+            .set_default("database.max_connections", 10)?
+            .set_default("database.connect_timeout_secs", 5)?
+            .set_default("log.format", "human")?
+            .set_default("log.level", "info")?;
+        builder = match config_file {
+            Some(path) => {
+                builder.add_source(File::from(path).format(FileFormat::Toml).required(true))
+            }
+            None => {
+                builder.add_source(File::new(DEFAULT_CONFIG_FILE, FileFormat::Toml).required(false))
+            }
+        };
+        let settings = builder
+            .add_source(
+                Environment::with_prefix("IDENTITYD")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()?
+            .try_deserialize()?;
+        Ok(settings)
+    }
+
+    /// The database URL: the configured one, or SQLite under the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(url) if !url.expose_secret().trim().is_empty() => url.expose_secret().to_owned(),
+            _ => crate::store::sqlite_url(&self.data_dir),
+        }
+    }
+
+    /// Whether the database is the embedded SQLite one.
+    pub fn uses_sqlite(&self) -> bool {
+        self.database_url().starts_with("sqlite:")
+    }
+
+    /// How long to wait for a database connection.
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.database.connect_timeout_secs.max(1))
+    }
+
+    /// Where the first start writes the bootstrap bearer token.
+    pub fn bootstrap_token_path(&self) -> PathBuf {
+        self.data_dir.join("bootstrap-token")
+    }
+}

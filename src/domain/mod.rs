@@ -1,0 +1,22 @@
+//! Pure types and rules of identityd: validated values, the permission
+//! catalogue, paging. Nothing here does I/O or knows about gRPC or the database.
+
+mod email;
+mod error;
+mod ids;
+mod paging;
+mod permission;
+mod role;
+mod text;
+mod time;
+mod user;
+
+pub use email::Email;
+pub use error::{FieldViolation, ValidationError, Validator};
+pub use ids::{ApiCredentialId, RoleId, UserId};
+pub use paging::{PageCursor, PageSize};
+pub use permission::{Permission, PermissionSet, UnknownPermission};
+pub use role::{ROLE_DESCRIPTION_MAX, RoleKind, RoleName};
+pub use text::{Description, RequestId, bounded_text};
+pub use time::Timestamp;
+pub use user::{FullName, UserStatus, Username};

@@ -1,0 +1,129 @@
+//! User names and statuses.
+
+use super::{FieldViolation, bounded_text};
+
+/// Where a user stands in their lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserStatus {
+    /// Signed up, email address not yet verified.
+    PendingVerification,
+    /// May sign in and act.
+    Active,
+    /// Suspended by staff.
+    Suspended,
+}
+
+impl UserStatus {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::PendingVerification => "pending_verification",
+            UserStatus::Active => "active",
+            UserStatus::Suspended => "suspended",
+        }
+    }
+
+    /// The status from its stored form.
+    pub fn from_stored(value: &str) -> Option<Self> {
+        match value {
+            "pending_verification" => Some(UserStatus::PendingVerification),
+            "active" => Some(UserStatus::Active),
+            "suspended" => Some(UserStatus::Suspended),
+            _ => None,
+        }
+    }
+}
+
+/// A username: 3 to 32 ASCII letters, digits, `.`, `_` or `-`, starting with a
+/// letter or digit. Unique regardless of case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Username(String);
+
+impl Username {
+    /// Parses a username from a request field.
+    pub fn parse(field: &str, value: &str) -> Result<Self, FieldViolation> {
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(FieldViolation::new(field, "is required"));
+        }
+        if !(3..=32).contains(&value.len()) {
+            return Err(FieldViolation::new(field, "must have 3 to 32 characters"));
+        }
+        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+        let starts_well = value.starts_with(|c: char| c.is_ascii_alphanumeric());
+        if !value.chars().all(allowed) || !starts_well {
+            return Err(FieldViolation::new(
+                field,
+                "must use only letters, digits, '.', '_' or '-', and start with a letter or digit",
+            ));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    /// The username as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The form that carries uniqueness: lower case.
+    pub fn normalized(&self) -> String {
+        self.0.to_ascii_lowercase()
+    }
+}
+
+/// A person's full name: 1 to 128 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FullName(String);
+
+impl FullName {
+    /// Parses a full name from a request field.
+    pub fn parse(field: &str, value: &str) -> Result<Self, FieldViolation> {
+        bounded_text(field, value, 1, 128).map(Self)
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_follow_the_rules() {
+        assert_eq!(
+            Username::parse("username", "Ann.Lee-2")
+                .unwrap()
+                .normalized(),
+            "ann.lee-2"
+        );
+        for bad in ["", "ab", "-ann", "ann lee", "änn", &"a".repeat(33)] {
+            assert!(
+                Username::parse("username", bad).is_err(),
+                "{bad:?} was accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn statuses_round_trip_their_stored_form() {
+        for status in [
+            UserStatus::PendingVerification,
+            UserStatus::Active,
+            UserStatus::Suspended,
+        ] {
+            assert_eq!(UserStatus::from_stored(status.as_str()), Some(status));
+        }
+    }
+
+    #[test]
+    fn full_names_are_required() {
+        assert!(FullName::parse("full_name", " ").is_err());
+        assert_eq!(
+            FullName::parse("full_name", "Ann Lee").unwrap().as_str(),
+            "Ann Lee"
+        );
+    }
+}

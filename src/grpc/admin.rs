@@ -1,0 +1,265 @@
+//! `identity.v1.AdminService`.
+
+use tonic::{Request, Response, Status};
+
+use super::convert;
+use super::{principal, reply};
+use crate::app::{App, AppError};
+use crate::domain::{RoleId, UserId, ValidationError};
+use crate::error::to_status;
+use crate::proto as pb;
+use crate::proto::admin_service_server::AdminService;
+
+/// The AdminService implementation over the use cases.
+#[derive(Debug, Clone)]
+pub struct AdminApi {
+    app: App,
+}
+
+impl AdminApi {
+    /// The service over `app`.
+    pub fn new(app: App) -> Self {
+        Self { app }
+    }
+}
+
+/// Parses a request, rendering validation errors with the call's request id.
+fn parse<T>(
+    principal: &crate::app::Principal,
+    parsed: Result<T, ValidationError>,
+) -> Result<T, Status> {
+    parsed.map_err(|err| to_status(AppError::from(err), &principal.request_id))
+}
+
+#[tonic::async_trait]
+impl AdminService for AdminApi {
+    async fn list_permissions(
+        &self,
+        request: Request<pb::ListPermissionsRequest>,
+    ) -> Result<Response<pb::ListPermissionsResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::ListPermissionsRequest {} = request.into_inner();
+        let permissions = self
+            .app
+            .permission_catalogue()
+            .iter()
+            .map(|permission| pb::Permission {
+                name: permission.name().to_owned(),
+                description: permission.description().to_owned(),
+            })
+            .collect();
+        reply(&p, Ok(()), |()| pb::ListPermissionsResponse { permissions })
+    }
+
+    async fn create_role(
+        &self,
+        request: Request<pb::CreateRoleRequest>,
+    ) -> Result<Response<pb::CreateRoleResponse>, Status> {
+        let p = principal(&request)?;
+        let (new, request_id) = parse(&p, convert::create_role(request.into_inner()))?;
+        let result = self.app.create_role(&p, new, request_id).await;
+        reply(&p, result, |role| pb::CreateRoleResponse {
+            role: Some(role.into()),
+        })
+    }
+
+    async fn get_role(
+        &self,
+        request: Request<pb::GetRoleRequest>,
+    ) -> Result<Response<pb::GetRoleResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::GetRoleRequest { role_id } = request.into_inner();
+        let id = parse(
+            &p,
+            RoleId::parse("role_id", &role_id).map_err(ValidationError::from),
+        )?;
+        let result = self.app.get_role(id).await;
+        reply(&p, result, |role| pb::GetRoleResponse {
+            role: Some(role.into()),
+        })
+    }
+
+    async fn list_roles(
+        &self,
+        request: Request<pb::ListRolesRequest>,
+    ) -> Result<Response<pb::ListRolesResponse>, Status> {
+        let p = principal(&request)?;
+        let query = parse(&p, convert::list_roles(request.into_inner()))?;
+        let result = self.app.list_roles(query).await;
+        reply(&p, result, |page| pb::ListRolesResponse {
+            roles: page.roles.into_iter().map(Into::into).collect(),
+            next_page_token: page.next_page_token.unwrap_or_default(),
+        })
+    }
+
+    async fn update_role(
+        &self,
+        request: Request<pb::UpdateRoleRequest>,
+    ) -> Result<Response<pb::UpdateRoleResponse>, Status> {
+        let p = principal(&request)?;
+        let (id, changes) = parse(&p, convert::update_role(request.into_inner()))?;
+        let result = self.app.update_role(&p, id, changes).await;
+        reply(&p, result, |role| pb::UpdateRoleResponse {
+            role: Some(role.into()),
+        })
+    }
+
+    async fn delete_role(
+        &self,
+        request: Request<pb::DeleteRoleRequest>,
+    ) -> Result<Response<pb::DeleteRoleResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::DeleteRoleRequest { role_id } = request.into_inner();
+        let id = parse(
+            &p,
+            RoleId::parse("role_id", &role_id).map_err(ValidationError::from),
+        )?;
+        let result = self.app.delete_role(&p, id).await;
+        reply(&p, result, |()| pb::DeleteRoleResponse {})
+    }
+
+    async fn duplicate_role(
+        &self,
+        request: Request<pb::DuplicateRoleRequest>,
+    ) -> Result<Response<pb::DuplicateRoleResponse>, Status> {
+        let p = principal(&request)?;
+        let (id, name, request_id) = parse(&p, convert::duplicate_role(request.into_inner()))?;
+        let result = self.app.duplicate_role(&p, id, name, request_id).await;
+        reply(&p, result, |role| pb::DuplicateRoleResponse {
+            role: Some(role.into()),
+        })
+    }
+
+    async fn create_staff_user(
+        &self,
+        request: Request<pb::CreateStaffUserRequest>,
+    ) -> Result<Response<pb::CreateStaffUserResponse>, Status> {
+        let p = principal(&request)?;
+        let (new, request_id) = parse(&p, convert::create_staff_user(request.into_inner()))?;
+        let result = self.app.create_staff_user(&p, new, request_id).await;
+        reply(&p, result, |user| pb::CreateStaffUserResponse {
+            staff_user: Some(user.into()),
+        })
+    }
+
+    async fn get_staff_user(
+        &self,
+        request: Request<pb::GetStaffUserRequest>,
+    ) -> Result<Response<pb::GetStaffUserResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::GetStaffUserRequest { user_id } = request.into_inner();
+        let id = parse(
+            &p,
+            UserId::parse("user_id", &user_id).map_err(ValidationError::from),
+        )?;
+        let result = self.app.get_staff_user(id).await;
+        reply(&p, result, |user| pb::GetStaffUserResponse {
+            staff_user: Some(user.into()),
+        })
+    }
+
+    async fn list_staff_users(
+        &self,
+        request: Request<pb::ListStaffUsersRequest>,
+    ) -> Result<Response<pb::ListStaffUsersResponse>, Status> {
+        let p = principal(&request)?;
+        let query = parse(&p, convert::list_staff_users(request.into_inner()))?;
+        let result = self.app.list_staff_users(query).await;
+        reply(&p, result, |page| pb::ListStaffUsersResponse {
+            staff_users: page.staff_users.into_iter().map(Into::into).collect(),
+            next_page_token: page.next_page_token.unwrap_or_default(),
+        })
+    }
+
+    async fn assign_admin_role(
+        &self,
+        request: Request<pb::AssignAdminRoleRequest>,
+    ) -> Result<Response<pb::AssignAdminRoleResponse>, Status> {
+        let p = principal(&request)?;
+        let (user_id, role_id) = parse(&p, convert::assign_admin_role(request.into_inner()))?;
+        let result = self.app.assign_admin_role(&p, user_id, role_id).await;
+        reply(&p, result, |user| pb::AssignAdminRoleResponse {
+            staff_user: Some(user.into()),
+        })
+    }
+
+    async fn unassign_admin_role(
+        &self,
+        request: Request<pb::UnassignAdminRoleRequest>,
+    ) -> Result<Response<pb::UnassignAdminRoleResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::UnassignAdminRoleRequest { user_id } = request.into_inner();
+        let id = parse(
+            &p,
+            UserId::parse("user_id", &user_id).map_err(ValidationError::from),
+        )?;
+        let result = self.app.unassign_admin_role(&p, id).await;
+        reply(&p, result, |()| pb::UnassignAdminRoleResponse {})
+    }
+
+    async fn create_api_credential(
+        &self,
+        request: Request<pb::CreateApiCredentialRequest>,
+    ) -> Result<Response<pb::CreateApiCredentialResponse>, Status> {
+        let p = principal(&request)?;
+        let new = parse(&p, convert::create_api_credential(request.into_inner()))?;
+        let result = self.app.create_api_credential(&p, new).await;
+        reply(&p, result, |created| pb::CreateApiCredentialResponse {
+            token: created.token.bearer(),
+            secret: created.token.secret.clone(),
+            api_credential: Some(created.credential.into()),
+        })
+    }
+
+    async fn get_api_credential(
+        &self,
+        request: Request<pb::GetApiCredentialRequest>,
+    ) -> Result<Response<pb::GetApiCredentialResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::GetApiCredentialRequest { api_credential_id } = request.into_inner();
+        let id = parse(&p, convert::api_credential_id(&api_credential_id))?;
+        let result = self.app.get_api_credential(id).await;
+        reply(&p, result, |credential| pb::GetApiCredentialResponse {
+            api_credential: Some(credential.into()),
+        })
+    }
+
+    async fn list_api_credentials(
+        &self,
+        request: Request<pb::ListApiCredentialsRequest>,
+    ) -> Result<Response<pb::ListApiCredentialsResponse>, Status> {
+        let p = principal(&request)?;
+        let query = parse(&p, convert::list_api_credentials(request.into_inner()))?;
+        let result = self.app.list_api_credentials(query).await;
+        reply(&p, result, |page| pb::ListApiCredentialsResponse {
+            api_credentials: page.credentials.into_iter().map(Into::into).collect(),
+            next_page_token: page.next_page_token.unwrap_or_default(),
+        })
+    }
+
+    async fn revoke_api_credential(
+        &self,
+        request: Request<pb::RevokeApiCredentialRequest>,
+    ) -> Result<Response<pb::RevokeApiCredentialResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::RevokeApiCredentialRequest { api_credential_id } = request.into_inner();
+        let id = parse(&p, convert::api_credential_id(&api_credential_id))?;
+        let result = self.app.revoke_api_credential(&p, id).await;
+        reply(&p, result, |credential| pb::RevokeApiCredentialResponse {
+            api_credential: Some(credential.into()),
+        })
+    }
+
+    async fn list_activity(
+        &self,
+        request: Request<pb::ListActivityRequest>,
+    ) -> Result<Response<pb::ListActivityResponse>, Status> {
+        let p = principal(&request)?;
+        let query = parse(&p, convert::list_activity(request.into_inner()))?;
+        let result = self.app.list_activity(query).await;
+        reply(&p, result, |page| pb::ListActivityResponse {
+            events: page.events.into_iter().map(Into::into).collect(),
+            next_page_token: page.next_page_token.unwrap_or_default(),
+        })
+    }
+}

@@ -1,0 +1,27 @@
+//! identityd: a gRPC identity service. Users (logins) are separate from client
+//! accounts (billable parties); staff and machine callers are limited by roles;
+//! every change is recorded in the activity log.
+//!
+//! Data flows one way: `grpc` → `app` → `store` and `domain`.
+
+pub mod app;
+pub mod authz;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod error;
+pub mod grpc;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+
+/// The generated protobuf types, clients and servers of `identity.v1`.
+#[allow(missing_docs, clippy::all)]
+pub mod proto {
+    tonic::include_proto!("identity.v1");
+}
+
+/// The encoded descriptors of every identityd proto file, for reflection and
+/// for checking the policy table against the API.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/identity_descriptor.bin"));

@@ -1,0 +1,124 @@
+//! The `identityd` command: serve, migrate or bootstrap.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use identityd::app::{App, BootstrapStaff, TokenSink};
+use identityd::config::Settings;
+use identityd::startup::{Application, open_database};
+
+/// identityd: users, client accounts, staff roles and API credentials over gRPC.
+///
+/// Settings come from compiled-in defaults, then identityd.toml in the working
+/// directory (or --config), then IDENTITYD__SECTION__KEY environment variables,
+/// e.g. IDENTITYD__SERVER__LISTEN=0.0.0.0:50051.
+#[derive(Parser)]
+#[command(version, about, long_about)]
+struct Cli {
+    /// A TOML settings file to read instead of ./identityd.toml.
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve gRPC (the default). Creates and migrates the database; on the first
+    /// start with no staff, writes a bootstrap API credential to
+    /// <data_dir>/bootstrap-token (mode 0600).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create a staff user with full access and an API credential, and print
+    /// the credential's bearer token once. For a new installation or when every
+    /// credential is lost.
+    Bootstrap {
+        /// The staff user's email address.
+        #[arg(long, default_value = "admin@identityd.invalid")]
+        email: String,
+        /// The staff user's username.
+        #[arg(long, default_value = "admin")]
+        username: String,
+        /// The staff user's full name.
+        #[arg(long, default_value = "Bootstrap Administrator")]
+        full_name: String,
+    },
+}
+
+/// Prints nothing before commit: the token is printed once the credential exists.
+struct PrintAfterCommit;
+
+impl TokenSink for PrintAfterCommit {
+    fn keep(&mut self, _bearer: &str) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    fn discard(&mut self) {}
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("identityd: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    identityd::telemetry::init(&settings.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("identityd: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli.command.unwrap_or(Command::Serve), settings));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let mut message = err.to_string();
+            let mut source = err.source();
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            tracing::error!(error = %message, "identityd failed");
+            eprintln!("identityd: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
+    match command {
+        Command::Serve => {
+            let application = Application::build(settings).await?;
+            application.run_until_stopped().await?;
+        }
+        Command::Migrate => {
+            open_database(&settings).await?;
+            tracing::info!("database is up to date");
+        }
+        Command::Bootstrap {
+            email,
+            username,
+            full_name,
+        } => {
+            let staff = BootstrapStaff::parse(&email, &username, &full_name)?;
+            let app = App::new(open_database(&settings).await?);
+            let created = app.bootstrap(staff, &mut PrintAfterCommit).await?;
+            eprintln!(
+                "Created staff user {} with API credential {}. The bearer token below is shown only now:",
+                created.staff_user_id, created.credential_id
+            );
+            println!("{}", created.token.bearer());
+        }
+    }
+    Ok(())
+}

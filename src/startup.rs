@@ -1,0 +1,330 @@
+//! The running service: binds the listener, connects and migrates the
+//! database, bootstraps a fresh installation, builds the tower stack and
+//! serves until told to stop.
+
+use std::fs;
+use std::future::Future;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+use tower::ServiceBuilder;
+
+use crate::app::{App, AppError, TokenSink};
+use crate::authz::AuthzLayer;
+use crate::config::Settings;
+use crate::grpc::AdminApi;
+use crate::proto::admin_service_server::AdminServiceServer;
+use crate::store::{self, StoreError};
+use crate::telemetry::RequestContextLayer;
+
+/// The gRPC services whose health follows the database's.
+const HEALTH_SERVICES: &[&str] = &["", "identity.v1.AdminService"];
+
+/// Why the service could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The data directory could not be created.
+    #[error("cannot create the data directory {path}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The database could not be opened or migrated.
+    #[error("cannot open or migrate the database")]
+    Database(#[from] StoreError),
+    /// First-start bootstrap failed.
+    #[error("cannot bootstrap the first staff credential")]
+    Bootstrap(#[source] AppError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {address}")]
+    Bind {
+        /// The address.
+        address: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The reflection service could not be built from the descriptors.
+    #[error("cannot build the reflection service")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// The server failed while running.
+    #[error("the gRPC server failed")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+/// Opens the configured database and applies pending migrations.
+pub async fn open_database(settings: &Settings) -> Result<store::DatabaseConnection, StartupError> {
+    if settings.uses_sqlite() {
+        create_private_dir(&settings.data_dir)?;
+    }
+    let db = store::connect(&store::ConnectSettings {
+        url: settings.database_url(),
+        max_connections: settings.database.max_connections,
+        connect_timeout: settings.connect_timeout(),
+    })
+    .await?;
+    store::migrate(&db).await?;
+    Ok(db)
+}
+
+fn create_private_dir(path: &Path) -> Result<(), StartupError> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(path)
+        .map_err(|source| StartupError::DataDir {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+/// A built service, bound and ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    app: App,
+    settings: Settings,
+}
+
+impl Application {
+    /// Connects and migrates the database, bootstraps a fresh installation
+    /// and binds the listener (port 0 picks a free port).
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let db = open_database(&settings).await?;
+        let app = App::new(db);
+
+        create_private_dir(&settings.data_dir)?;
+        let token_path = settings.bootstrap_token_path();
+        let mut sink = TokenFile::new(token_path.clone());
+        match app.bootstrap_if_needed(&mut sink).await {
+            Ok(Some(created)) => tracing::warn!(
+                path = %token_path.display(),
+                staff_user_id = %created.staff_user_id,
+                credential_id = %created.credential_id,
+                "first start: wrote a full-access bootstrap API credential; keep it safe, create real staff and revoke it"
+            ),
+            Ok(None) => {}
+            Err(err) => return Err(StartupError::Bootstrap(err)),
+        }
+
+        let address = settings.server.listen;
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|source| StartupError::Bind { address, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { address, source })?;
+        Ok(Self {
+            listener,
+            local_addr,
+            app,
+            settings,
+        })
+    }
+
+    /// The port the service listens on.
+    pub fn port(&self) -> u16 {
+        self.local_addr.port()
+    }
+
+    /// The address the service listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The use cases, for tests and commands that act without a call.
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    /// Serves until SIGTERM or SIGINT, then drains in-flight calls.
+    pub async fn run_until_stopped(self) -> Result<(), StartupError> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` completes, then drains in-flight calls for at
+    /// most the configured grace period.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartupError> {
+        let Self {
+            listener,
+            local_addr,
+            app,
+            settings,
+        } = self;
+
+        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let health_interval =
+            Duration::from_secs(settings.server.health_check_interval_secs.max(1));
+        let health_task = tokio::spawn(watch_database(
+            app.clone(),
+            health_reporter,
+            health_interval,
+            stop_rx.clone(),
+        ));
+
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(crate::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        // grpcurl 1.8 and Python's reflection client speak only v1alpha.
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(crate::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()?;
+        let admin = AdminServiceServer::new(AdminApi::new(app.clone()))
+            .max_decoding_message_size(settings.server.max_request_bytes);
+
+        let layers = ServiceBuilder::new()
+            .layer(RequestContextLayer)
+            .layer(AuthzLayer::new(app.clone()))
+            .into_inner();
+        let mut serve_stop = stop_rx.clone();
+        let server = Server::builder()
+            .layer(layers)
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(admin)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+                let _ = serve_stop.wait_for(|stop| *stop).await;
+            });
+        tracing::info!(address = %local_addr, "identityd listening");
+
+        let mut server = tokio::spawn(server);
+        let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
+        let result = tokio::select! {
+            finished = &mut server => finished,
+            () = shutdown => {
+                tracing::info!(grace_secs = grace.as_secs(), "shutting down: draining in-flight calls");
+                let _ = stop_tx.send(true);
+                match tokio::time::timeout(grace, &mut server).await {
+                    Ok(finished) => finished,
+                    Err(_) => {
+                        tracing::warn!("grace period over; stopping with calls still in flight");
+                        server.abort();
+                        Ok(Ok(()))
+                    }
+                }
+            }
+        };
+        let _ = stop_tx.send(true);
+        let _ = health_task.await;
+        tracing::info!("identityd stopped");
+        match result {
+            Ok(served) => served.map_err(StartupError::from),
+            Err(join_error) => {
+                tracing::error!(error = %join_error, "the server task failed");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Keeps the health service in step with the database: NOT_SERVING while it
+/// does not answer.
+async fn watch_database(
+    app: App,
+    reporter: HealthReporter,
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut last = None;
+    loop {
+        let status = match store::ping(app.db()).await {
+            Ok(()) => ServingStatus::Serving,
+            Err(err) => {
+                tracing::warn!(error = %err, "database health check failed");
+                ServingStatus::NotServing
+            }
+        };
+        if last != Some(status) {
+            for service in HEALTH_SERVICES {
+                reporter.set_service_status(*service, status).await;
+            }
+            last = Some(status);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+    }
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
+
+/// Writes the bootstrap token, alone on one line, to a file only its owner can read.
+pub struct TokenFile {
+    path: PathBuf,
+}
+
+impl TokenFile {
+    /// A sink writing to `path`.
+    pub fn new(path: PathBuf) -> Self {
+        Self { path }
+    }
+}
+
+impl TokenSink for TokenFile {
+    fn keep(&mut self, bearer: &str) -> std::io::Result<()> {
+        // Write a private temporary file and rename it over the target, so
+        // the token is never readable by others, not even for an instant.
+        let temporary = self.path.with_extension("tmp");
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&temporary)?;
+        #[cfg(unix)]
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        writeln!(file, "{bearer}")?;
+        file.sync_all()?;
+        fs::rename(&temporary, &self.path)
+    }
+
+    fn discard(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}

@@ -1,0 +1,85 @@
+//! The append-only activity log.
+
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::entities::activity_event;
+use super::{Page, StoreError};
+
+pub use activity_event::Model as ActivityRow;
+
+/// What a listing of the activity log wants.
+#[derive(Debug, Clone, Default)]
+pub struct ActivityFilter {
+    /// Only this actor kind.
+    pub actor_kind: Option<String>,
+    /// Only this actor id.
+    pub actor_id: Option<String>,
+    /// Only this client account.
+    pub account_id: Option<String>,
+    /// Only this action.
+    pub action: Option<String>,
+    /// Only at or after this time (microseconds).
+    pub since: Option<i64>,
+    /// Only before this time (microseconds).
+    pub until: Option<i64>,
+}
+
+/// Appends an event.
+pub async fn append(conn: &impl ConnectionTrait, row: ActivityRow) -> Result<(), StoreError> {
+    let active = activity_event::ActiveModel {
+        id: Set(row.id),
+        occurred_at: Set(row.occurred_at),
+        actor_kind: Set(row.actor_kind),
+        actor_id: Set(row.actor_id),
+        account_id: Set(row.account_id),
+        action: Set(row.action),
+        target_type: Set(row.target_type),
+        target_id: Set(row.target_id),
+        client_ip: Set(row.client_ip),
+        request_id: Set(row.request_id),
+        details: Set(row.details),
+    };
+    activity_event::Entity::insert(active)
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
+/// A page of events, newest first.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    filter: &ActivityFilter,
+    before_id: Option<&str>,
+    limit: u64,
+) -> Result<Page<ActivityRow>, StoreError> {
+    use activity_event::Column;
+    let mut query = activity_event::Entity::find();
+    if let Some(kind) = &filter.actor_kind {
+        query = query.filter(Column::ActorKind.eq(kind.as_str()));
+    }
+    if let Some(actor_id) = &filter.actor_id {
+        query = query.filter(Column::ActorId.eq(actor_id.as_str()));
+    }
+    if let Some(account_id) = &filter.account_id {
+        query = query.filter(Column::AccountId.eq(account_id.as_str()));
+    }
+    if let Some(action) = &filter.action {
+        query = query.filter(Column::Action.eq(action.as_str()));
+    }
+    if let Some(since) = filter.since {
+        query = query.filter(Column::OccurredAt.gte(since));
+    }
+    if let Some(until) = filter.until {
+        query = query.filter(Column::OccurredAt.lt(until));
+    }
+    if let Some(before) = before_id {
+        query = query.filter(Column::Id.lt(before));
+    }
+    let rows = query
+        .order_by_desc(Column::Id)
+        .limit(limit + 1)
+        .all(conn)
+        .await?;
+    Ok(Page::from_overfetch(rows, limit))
+}

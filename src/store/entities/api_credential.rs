@@ -1,0 +1,34 @@
+//! The `api_credentials` table.
+
+use sea_orm::entity::prelude::*;
+
+/// One API credential of a staff user.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "api_credentials")]
+pub struct Model {
+    /// UUIDv7.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    /// The public half of the bearer token; unique.
+    pub identifier: String,
+    /// SHA-256 of the secret, hex.
+    pub secret_hash: String,
+    /// The staff user the credential acts for.
+    pub owner_user_id: String,
+    /// Free text.
+    pub description: String,
+    /// Microseconds since the Unix epoch.
+    pub created_at: i64,
+    /// Microseconds since the Unix epoch; none for never.
+    pub expires_at: Option<i64>,
+    /// Microseconds since the Unix epoch.
+    pub revoked_at: Option<i64>,
+    /// Microseconds since the Unix epoch, updated at most once a minute.
+    pub last_used_at: Option<i64>,
+}
+
+/// No relations are navigated through SeaORM; queries join explicitly.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

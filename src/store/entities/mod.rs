@@ -1,0 +1,9 @@
+//! SeaORM entities: one per table, mirroring the migrations.
+
+pub mod activity_event;
+pub mod api_credential;
+pub mod api_credential_role;
+pub mod idempotency_key;
+pub mod role;
+pub mod setting;
+pub mod user;

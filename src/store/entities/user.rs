@@ -1,0 +1,46 @@
+//! The `users` table.
+
+use sea_orm::entity::prelude::*;
+
+/// One user; a user with an admin role is staff.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "users")]
+pub struct Model {
+    /// UUIDv7.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    /// The address as given.
+    pub email: String,
+    /// Lower case; unique.
+    pub email_normalized: String,
+    /// The username as given.
+    pub username: String,
+    /// Lower case; unique.
+    pub username_normalized: String,
+    /// The person's full name.
+    pub full_name: String,
+    /// An http(s) URL of a photo.
+    pub photo_url: Option<String>,
+    /// A BCP 47 language tag.
+    pub locale: Option<String>,
+    /// `pending_verification`, `active` or `suspended`.
+    pub status: String,
+    /// Whether the email address was proven.
+    pub email_verified: bool,
+    /// An argon2id PHC string; none until a password is set.
+    pub password_hash: Option<String>,
+    /// The admin role of a staff user.
+    pub admin_role_id: Option<String>,
+    /// Microseconds since the Unix epoch.
+    pub created_at: i64,
+    /// Microseconds since the Unix epoch.
+    pub updated_at: i64,
+    /// Microseconds since the Unix epoch.
+    pub last_login_at: Option<i64>,
+}
+
+/// No relations are navigated through SeaORM; queries join explicitly.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,61 @@
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
+
+/// What can go wrong talking to the database, sorted by what the caller can do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the write; the text names the constraint or columns.
+    #[error("unique constraint violated: {0}")]
+    UniqueViolation(String),
+    /// A foreign key refused the write.
+    #[error("foreign key constraint violated: {0}")]
+    ForeignKeyViolation(String),
+    /// The database could not be reached or had no free connection.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] DbErr),
+    /// Any other database failure.
+    #[error("database error")]
+    Database(#[source] DbErr),
+    /// A stored value that identityd itself wrote could not be read back.
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Whether this is a unique violation that mentions `column`, as both SQLite
+    /// ("UNIQUE constraint failed: users.email_normalized") and PostgreSQL
+    /// (constraint "users_email_normalized_key") do.
+    pub fn is_unique_violation_on(&self, column: &str) -> bool {
+        matches!(self, StoreError::UniqueViolation(detail) if detail.contains(column))
+    }
+}
+
+impl From<DbErr> for StoreError {
+    fn from(err: DbErr) -> Self {
+        match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(detail)) => {
+                return StoreError::UniqueViolation(detail);
+            }
+            Some(SqlErr::ForeignKeyConstraintViolation(detail)) => {
+                return StoreError::ForeignKeyViolation(detail);
+            }
+            _ => {}
+        }
+        if is_unavailable(&err) {
+            StoreError::Unavailable(err)
+        } else {
+            StoreError::Database(err)
+        }
+    }
+}
+
+fn is_unavailable(err: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as SqlxError;
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => matches!(
+            e.as_ref(),
+            SqlxError::Io(_) | SqlxError::PoolTimedOut | SqlxError::PoolClosed | SqlxError::Tls(_)
+        ),
+        _ => false,
+    }
+}

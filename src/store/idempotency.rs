@@ -1,0 +1,41 @@
+//! Request ids of create calls.
+
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ConnectionTrait, EntityTrait};
+
+use super::StoreError;
+use super::entities::idempotency_key;
+
+pub use idempotency_key::Model as IdempotencyRow;
+
+/// The first result recorded for this caller, operation and request id.
+pub async fn find(
+    conn: &impl ConnectionTrait,
+    caller: &str,
+    operation: &str,
+    request_id: &str,
+) -> Result<Option<IdempotencyRow>, StoreError> {
+    Ok(idempotency_key::Entity::find_by_id((
+        caller.to_owned(),
+        operation.to_owned(),
+        request_id.to_owned(),
+    ))
+    .one(conn)
+    .await?)
+}
+
+/// Records the result of a create call; a concurrent duplicate fails with a unique violation.
+pub async fn insert(conn: &impl ConnectionTrait, row: IdempotencyRow) -> Result<(), StoreError> {
+    let active = idempotency_key::ActiveModel {
+        caller: Set(row.caller),
+        operation: Set(row.operation),
+        request_id: Set(row.request_id),
+        fingerprint: Set(row.fingerprint),
+        resource_id: Set(row.resource_id),
+        created_at: Set(row.created_at),
+    };
+    idempotency_key::Entity::insert(active)
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}

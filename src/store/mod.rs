@@ -1,0 +1,110 @@
+//! Persistence: SeaORM entities and the queries identityd runs. Functions take
+//! any connection (a pool or a transaction), so the use-case layer decides what
+//! commits together. Nothing here knows about gRPC.
+
+pub mod activity;
+pub mod credentials;
+pub mod entities;
+mod error;
+pub mod idempotency;
+pub mod roles;
+pub mod settings;
+pub mod users;
+
+use std::path::Path;
+use std::time::Duration;
+
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database};
+pub use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionTrait};
+
+pub use error::StoreError;
+
+/// How to reach the database.
+#[derive(Debug, Clone)]
+pub struct ConnectSettings {
+    /// A `postgres://` or `sqlite://` URL.
+    pub url: String,
+    /// The most pooled connections (PostgreSQL; SQLite always uses one, see `connect`).
+    pub max_connections: u32,
+    /// How long to wait for a new connection or a free pooled one.
+    pub connect_timeout: Duration,
+}
+
+/// The URL of the embedded SQLite database under `data_dir`, created on first use.
+pub fn sqlite_url(data_dir: &Path) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("identityd.db").display()
+    )
+}
+
+/// Opens a connection pool.
+///
+/// SQLite gets one connection in WAL mode with foreign keys on and a busy
+/// timeout: SQLite admits one writer at a time, and a pool of several would make
+/// concurrent transactions that read before writing fail with `SQLITE_BUSY`
+/// instead of waiting. PostgreSQL gets a pool of `max_connections`.
+pub async fn connect(settings: &ConnectSettings) -> Result<DatabaseConnection, StoreError> {
+    let mut options = ConnectOptions::new(settings.url.clone());
+    options
+        .connect_timeout(settings.connect_timeout)
+        .acquire_timeout(settings.connect_timeout)
+        .sqlx_logging(false);
+    if settings.url.starts_with("sqlite:") {
+        options
+            .max_connections(1)
+            .min_connections(1)
+            .map_sqlx_sqlite_opts(|opts| {
+                opts.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(5))
+            });
+    } else {
+        options
+            .max_connections(settings.max_connections)
+            .min_connections(1);
+    }
+    Ok(Database::connect(options).await?)
+}
+
+/// Applies every migration not yet applied.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), StoreError> {
+    Ok(Migrator::up(db, None).await?)
+}
+
+/// Whether the database answers a trivial query.
+pub async fn ping(db: &DatabaseConnection) -> Result<(), StoreError> {
+    Ok(db.ping().await?)
+}
+
+/// Starts a transaction.
+pub async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction, StoreError> {
+    Ok(db.begin().await?)
+}
+
+/// Commits a transaction.
+pub async fn commit(txn: DatabaseTransaction) -> Result<(), StoreError> {
+    Ok(txn.commit().await?)
+}
+
+/// One page of rows plus whether more rows follow it.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// The rows of this page.
+    pub rows: Vec<T>,
+    /// Whether at least one more row matched.
+    pub has_more: bool,
+}
+
+impl<T> Page<T> {
+    /// Splits `limit + 1` fetched rows into a page of `limit` and the has-more flag.
+    fn from_overfetch(mut rows: Vec<T>, limit: u64) -> Self {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let has_more = rows.len() > limit;
+        rows.truncate(limit);
+        Self { rows, has_more }
+    }
+}
