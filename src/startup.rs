@@ -172,9 +172,13 @@ impl Application {
         let (stop_tx, stop_rx) = watch::channel(false);
         let health_interval =
             Duration::from_secs(settings.server.health_check_interval_secs.max(1));
+        // The first check happens before serving, so no caller ever sees
+        // "service not registered" from a service that is up.
+        let initial = check_database(&app, &health_reporter, None).await;
         let health_task = tokio::spawn(watch_database(
             app.clone(),
             health_reporter,
+            initial,
             health_interval,
             stop_rx.clone(),
         ));
@@ -237,33 +241,42 @@ impl Application {
     }
 }
 
+/// Checks the database once and publishes the result if it changed.
+async fn check_database(
+    app: &App,
+    reporter: &HealthReporter,
+    last: Option<ServingStatus>,
+) -> ServingStatus {
+    let status = match store::ping(app.db()).await {
+        Ok(()) => ServingStatus::Serving,
+        Err(err) => {
+            tracing::warn!(error = %err, "database health check failed");
+            ServingStatus::NotServing
+        }
+    };
+    if last != Some(status) {
+        for service in HEALTH_SERVICES {
+            reporter.set_service_status(*service, status).await;
+        }
+    }
+    status
+}
+
 /// Keeps the health service in step with the database: NOT_SERVING while it
 /// does not answer.
 async fn watch_database(
     app: App,
     reporter: HealthReporter,
+    mut last: ServingStatus,
     interval: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut last = None;
     loop {
-        let status = match store::ping(app.db()).await {
-            Ok(()) => ServingStatus::Serving,
-            Err(err) => {
-                tracing::warn!(error = %err, "database health check failed");
-                ServingStatus::NotServing
-            }
-        };
-        if last != Some(status) {
-            for service in HEALTH_SERVICES {
-                reporter.set_service_status(*service, status).await;
-            }
-            last = Some(status);
-        }
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
             _ = stop.wait_for(|stop| *stop) => return,
         }
+        last = check_database(&app, &reporter, Some(last)).await;
     }
 }
 

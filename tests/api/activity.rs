@@ -1,0 +1,271 @@
+//! The activity log.
+
+use identityd::proto::{
+    ActorKind, CreateApiCredentialRequest, CreateRoleRequest, DuplicateRoleRequest,
+    ListActivityRequest, ListRolesRequest, RevokeApiCredentialRequest, RoleKind,
+};
+use tonic::Code;
+
+use crate::helpers::{assert_error, spawn_app, violated_fields};
+
+async fn actions(app: &crate::helpers::TestApp, request: ListActivityRequest) -> Vec<String> {
+    app.admin
+        .clone()
+        .list_activity(request)
+        .await
+        .expect("list activity")
+        .into_inner()
+        .events
+        .into_iter()
+        .map(|e| e.action)
+        .collect()
+}
+
+#[tokio::test]
+async fn an_operator_walkthrough_is_recorded_step_by_step() {
+    let app = spawn_app().await;
+    let mut admin = app.admin.clone();
+    let role = app
+        .create_role("Support API", RoleKind::Api, &["roles.read"])
+        .await;
+    let copy = admin
+        .duplicate_role(DuplicateRoleRequest {
+            role_id: role.id.clone(),
+            name: "Support API (copy)".into(),
+            request_id: String::new(),
+        })
+        .await
+        .expect("duplicate")
+        .into_inner()
+        .role
+        .expect("role");
+    let staff = admin
+        .list_staff_users(identityd::proto::ListStaffUsersRequest::default())
+        .await
+        .expect("staff")
+        .into_inner()
+        .staff_users
+        .remove(0);
+    let created = admin
+        .create_api_credential(CreateApiCredentialRequest {
+            owner_user_id: staff.user_id.clone(),
+            description: "support tooling".into(),
+            role_ids: vec![copy.id.clone()],
+            expire_time: None,
+        })
+        .await
+        .expect("mint")
+        .into_inner();
+    let credential = created.api_credential.expect("credential");
+    app.client(&created.token)
+        .list_roles(ListRolesRequest::default())
+        .await
+        .expect("call with the new credential");
+    admin
+        .revoke_api_credential(RevokeApiCredentialRequest {
+            api_credential_id: credential.id.clone(),
+        })
+        .await
+        .expect("revoke");
+
+    let events = admin
+        .list_activity(ListActivityRequest {
+            actor_kind: ActorKind::ApiCredential.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("activity")
+        .into_inner()
+        .events;
+    let steps: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| (e.action.as_str(), e.target_id.as_str()))
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            ("api_credential.revoked", credential.id.as_str()),
+            ("api_credential.created", credential.id.as_str()),
+            ("role.duplicated", copy.id.as_str()),
+            ("role.created", role.id.as_str()),
+        ]
+    );
+    let revoked = &events[0];
+    assert_eq!(revoked.client_ip, "127.0.0.1");
+    assert!(!revoked.request_id.is_empty());
+    assert_eq!(revoked.details.get("staff_user_id"), Some(&staff.user_id));
+    assert!(
+        !format!("{events:?}").contains(&created.secret),
+        "no secret in the log"
+    );
+    assert_eq!(events[2].details.get("source_role_id"), Some(&role.id));
+}
+
+#[tokio::test]
+async fn bootstrap_is_recorded_as_the_system() {
+    let app = spawn_app().await;
+    let actions = actions(
+        &app,
+        ListActivityRequest {
+            actor_kind: ActorKind::System.into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        actions,
+        vec![
+            "api_credential.created",
+            "staff_user.created",
+            "role.created",
+            "role.created"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_refused_change_leaves_no_event() {
+    let app = spawn_app().await;
+    app.create_role("Only once", RoleKind::Api, &[]).await;
+    let filter = ListActivityRequest {
+        action: "role.created".into(),
+        actor_kind: ActorKind::ApiCredential.into(),
+        ..Default::default()
+    };
+    let before = actions(&app, filter.clone()).await;
+    let status = app
+        .admin
+        .clone()
+        .create_role(CreateRoleRequest {
+            name: "ONLY ONCE".into(),
+            kind: RoleKind::Api.into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("name taken");
+    assert_error(&status, Code::AlreadyExists, "ROLE_NAME_TAKEN");
+    assert_eq!(actions(&app, filter).await, before);
+}
+
+#[tokio::test]
+async fn activity_filters_by_action_actor_and_time_and_pages_newest_first() {
+    let app = spawn_app().await;
+    for i in 0..5 {
+        app.create_role(&format!("Filtered {i}"), RoleKind::Api, &[])
+            .await;
+    }
+    let page = app
+        .admin
+        .clone()
+        .list_activity(ListActivityRequest {
+            action: "role.created".into(),
+            actor_kind: ActorKind::ApiCredential.into(),
+            page_size: 3,
+            ..Default::default()
+        })
+        .await
+        .expect("first page")
+        .into_inner();
+    assert_eq!(page.events.len(), 3);
+    assert!(!page.next_page_token.is_empty());
+    let times: Vec<_> = page
+        .events
+        .iter()
+        .map(|e| e.time.clone().expect("time"))
+        .collect();
+    assert!(
+        times
+            .windows(2)
+            .all(|w| (w[0].seconds, w[0].nanos) >= (w[1].seconds, w[1].nanos))
+    );
+    let actor = page.events[0].actor.clone().expect("actor");
+    assert_eq!(actor.kind(), ActorKind::ApiCredential);
+
+    let rest = app
+        .admin
+        .clone()
+        .list_activity(ListActivityRequest {
+            action: "role.created".into(),
+            actor_kind: ActorKind::ApiCredential.into(),
+            page_size: 3,
+            page_token: page.next_page_token,
+            ..Default::default()
+        })
+        .await
+        .expect("second page")
+        .into_inner();
+    assert_eq!(rest.events.len(), 2);
+    assert!(rest.next_page_token.is_empty());
+
+    let by_actor = actions(
+        &app,
+        ListActivityRequest {
+            actor_id: actor.id.clone(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(by_actor.len(), 5);
+
+    // Nothing happened before the epoch, and everything before the far future.
+    let empty = actions(
+        &app,
+        ListActivityRequest {
+            end_time: Some(prost_types::Timestamp {
+                seconds: 0,
+                nanos: 0,
+            }),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(empty.is_empty());
+    let all = actions(
+        &app,
+        ListActivityRequest {
+            start_time: Some(prost_types::Timestamp {
+                seconds: 0,
+                nanos: 0,
+            }),
+            end_time: Some(prost_types::Timestamp {
+                seconds: 4_000_000_000,
+                nanos: 0,
+            }),
+            page_size: 500,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        all.len(),
+        9,
+        "four bootstrap events and five role creations"
+    );
+}
+
+#[tokio::test]
+async fn invalid_activity_filters_are_reported() {
+    let app = spawn_app().await;
+    let status = app
+        .admin
+        .clone()
+        .list_activity(ListActivityRequest {
+            actor_kind: 42,
+            actor_id: "someone".into(),
+            start_time: Some(prost_types::Timestamp {
+                seconds: 10,
+                nanos: 0,
+            }),
+            end_time: Some(prost_types::Timestamp {
+                seconds: 5,
+                nanos: -1,
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect_err("invalid");
+    assert_eq!(
+        violated_fields(&status),
+        vec!["actor_kind", "actor_id", "end_time"]
+    );
+}

@@ -1,0 +1,291 @@
+//! Starting the real service for a test, and small assertions on statuses.
+
+use std::path::PathBuf;
+
+use identityd::config::{DatabaseSettings, LogFormat, LogSettings, ServerSettings, Settings};
+use identityd::proto::admin_service_client::AdminServiceClient;
+use identityd::proto::{
+    CreateApiCredentialRequest, CreateRoleRequest, CreateStaffUserRequest, Role, RoleKind,
+    StaffUser,
+};
+use identityd::startup::Application;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use secrecy::SecretString;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use tonic::{Code, Request, Status};
+use tonic_types::StatusExt;
+
+/// The environment variable that switches the suite to PostgreSQL.
+const POSTGRES_URL_VAR: &str = "IDENTITYD_TEST_POSTGRES_URL";
+
+/// Adds `authorization: Bearer <token>` to every call, when there is a token.
+#[derive(Clone)]
+pub struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// An AdminService client that sends a fixed bearer token.
+pub type AdminClient = AdminServiceClient<InterceptedService<Channel, Bearer>>;
+
+/// A running identityd with a fresh database, stopped when dropped.
+pub struct TestApp {
+    /// The bootstrap (full-access) bearer token it wrote on first start.
+    pub token: String,
+    /// A client carrying the bootstrap token.
+    pub admin: AdminClient,
+    /// The database URL, for tests that look at what is stored.
+    pub database_url: String,
+    data_dir: Option<TempDir>,
+    channel: Channel,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// The settings of a test server over `database_url` (None: SQLite in `data_dir`).
+pub fn test_settings(data_dir: PathBuf, database_url: Option<String>) -> Settings {
+    Settings {
+        data_dir,
+        server: ServerSettings {
+            listen: "127.0.0.1:0".parse().expect("valid address"),
+            max_request_bytes: 1024 * 1024,
+            shutdown_grace_secs: 5,
+            health_check_interval_secs: 1,
+        },
+        database: DatabaseSettings {
+            url: database_url.map(SecretString::from),
+            max_connections: 5,
+            connect_timeout_secs: 5,
+        },
+        log: LogSettings {
+            format: LogFormat::Human,
+            level: "warn".to_owned(),
+        },
+    }
+}
+
+/// A fresh, empty PostgreSQL database when the suite runs on PostgreSQL.
+async fn fresh_postgres_database() -> Option<String> {
+    let admin_url = std::env::var(POSTGRES_URL_VAR)
+        .ok()
+        .filter(|url| !url.is_empty())?;
+    let name = format!("identityd_test_{}", uuid::Uuid::now_v7().simple());
+    let admin = Database::connect(&admin_url)
+        .await
+        .expect("connect to IDENTITYD_TEST_POSTGRES_URL");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .expect("create a test database");
+    admin.close().await.ok();
+    let (base, query) = match admin_url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (admin_url.as_str(), String::new()),
+    };
+    let (server, _database) = base.rsplit_once('/').expect("a database URL with a path");
+    Some(format!("{server}/{name}{query}"))
+}
+
+/// Starts identityd on a fresh database and returns it with a full-access client.
+pub async fn spawn_app() -> TestApp {
+    let data_dir = tempfile::tempdir().expect("create a temporary data directory");
+    let postgres = fresh_postgres_database().await;
+    let settings = test_settings(data_dir.path().join("data"), postgres);
+    let database_url = settings.database_url();
+    let application = Application::build(settings)
+        .await
+        .expect("build the application");
+    let addr = application.local_addr();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        application
+            .run_until(async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("serve");
+    });
+    let token = std::fs::read_to_string(data_dir.path().join("data/bootstrap-token"))
+        .expect("the bootstrap token file")
+        .trim()
+        .to_owned();
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .expect("valid URI")
+        .connect()
+        .await
+        .expect("connect to the test server");
+    let admin = AdminServiceClient::with_interceptor(channel.clone(), bearer(Some(&token)));
+    TestApp {
+        token,
+        admin,
+        database_url,
+        data_dir: Some(data_dir),
+        channel,
+        stop: Some(stop),
+        server: Some(server),
+    }
+}
+
+fn bearer(token: Option<&str>) -> Bearer {
+    Bearer(token.map(|t| format!("Bearer {t}").parse().expect("ASCII token")))
+}
+
+impl TestApp {
+    /// A client sending `token`.
+    pub fn client(&self, token: &str) -> AdminClient {
+        AdminServiceClient::with_interceptor(self.channel.clone(), bearer(Some(token)))
+    }
+
+    /// A client sending no token.
+    pub fn anonymous(&self) -> AdminClient {
+        AdminServiceClient::with_interceptor(self.channel.clone(), bearer(None))
+    }
+
+    /// The raw channel, for calls outside AdminService.
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    /// A direct connection to the test database.
+    pub async fn database(&self) -> DatabaseConnection {
+        Database::connect(&self.database_url)
+            .await
+            .expect("connect to the test database")
+    }
+
+    /// The data directory (removed when the test ends).
+    pub fn data_path(&self) -> PathBuf {
+        self.data_dir
+            .as_ref()
+            .expect("the data directory")
+            .path()
+            .join("data")
+    }
+
+    /// Stops the server, waits until it has stopped, and hands over the data
+    /// directory so a test can start again on the same files.
+    pub async fn stop(mut self) -> TempDir {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("the server task ends cleanly");
+        }
+        self.data_dir.take().expect("the data directory")
+    }
+
+    /// Creates a role and returns it.
+    pub async fn create_role(&self, name: &str, kind: RoleKind, permissions: &[&str]) -> Role {
+        self.admin
+            .clone()
+            .create_role(CreateRoleRequest {
+                name: name.to_owned(),
+                kind: kind.into(),
+                permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+                ..Default::default()
+            })
+            .await
+            .expect("create a role")
+            .into_inner()
+            .role
+            .expect("a role")
+    }
+
+    /// Creates a staff user holding `admin_role_id`.
+    pub async fn create_staff(&self, username: &str, admin_role_id: &str) -> StaffUser {
+        self.admin
+            .clone()
+            .create_staff_user(CreateStaffUserRequest {
+                email: format!("{username}@example.com"),
+                username: username.to_owned(),
+                full_name: format!("{username} Example"),
+                admin_role_id: admin_role_id.to_owned(),
+                request_id: String::new(),
+            })
+            .await
+            .expect("create a staff user")
+            .into_inner()
+            .staff_user
+            .expect("a staff user")
+    }
+
+    /// A bearer token of a new staff user whose admin role and single API role
+    /// both grant exactly `permissions`, and that user.
+    pub async fn staff_token_with(&self, label: &str, permissions: &[&str]) -> (String, StaffUser) {
+        let admin_role = self
+            .create_role(&format!("{label} staff"), RoleKind::Admin, permissions)
+            .await;
+        let api_role = self
+            .create_role(&format!("{label} api"), RoleKind::Api, permissions)
+            .await;
+        let staff = self.create_staff(label, &admin_role.id).await;
+        let token = self.mint_credential(&staff.user_id, &[&api_role.id]).await;
+        (token, staff)
+    }
+
+    /// Mints a credential for `owner` with `role_ids` and returns its bearer token.
+    pub async fn mint_credential(&self, owner: &str, role_ids: &[&str]) -> String {
+        self.admin
+            .clone()
+            .create_api_credential(CreateApiCredentialRequest {
+                owner_user_id: owner.to_owned(),
+                description: "test credential".to_owned(),
+                role_ids: role_ids.iter().map(|id| (*id).to_owned()).collect(),
+                expire_time: None,
+            })
+            .await
+            .expect("create an API credential")
+            .into_inner()
+            .token
+    }
+}
+
+/// Asserts `status` has `code` and the ErrorInfo `reason`.
+#[track_caller]
+pub fn assert_error(status: &Status, code: Code, reason: &str) {
+    assert_eq!(status.code(), code, "unexpected status: {status:?}");
+    let info = status
+        .get_details_error_info()
+        .expect("an ErrorInfo detail");
+    assert_eq!(info.reason, reason, "unexpected reason in {status:?}");
+    assert_eq!(info.domain, "identityd");
+    assert!(
+        info.metadata.contains_key("request_id"),
+        "no request id in {status:?}"
+    );
+}
+
+/// The fields named by the BadRequest detail of an INVALID_ARGUMENT status.
+#[track_caller]
+pub fn violated_fields(status: &Status) -> Vec<String> {
+    assert_error(status, Code::InvalidArgument, "INVALID_ARGUMENT");
+    let bad_request = status
+        .get_details_bad_request()
+        .expect("a BadRequest detail");
+    bad_request
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect()
+}

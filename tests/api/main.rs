@@ -1,0 +1,11 @@
+//! Integration tests: the real server on 127.0.0.1:0, a fresh database per
+//! test (SQLite, or PostgreSQL when IDENTITYD_TEST_POSTGRES_URL is set), and
+//! the generated tonic client over a real socket.
+
+mod activity;
+mod authz;
+mod credentials;
+mod helpers;
+mod roles;
+mod server;
+mod staff;

@@ -1,0 +1,283 @@
+//! Staff users and their admin roles.
+
+use identityd::proto::{
+    AssignAdminRoleRequest, CreateStaffUserRequest, GetStaffUserRequest, ListRolesRequest,
+    ListStaffUsersRequest, RoleKind, UnassignAdminRoleRequest, UserStatus,
+};
+use tonic::Code;
+
+use crate::helpers::{assert_error, spawn_app, violated_fields};
+
+fn new_staff(username: &str, email: &str, role_id: &str) -> CreateStaffUserRequest {
+    CreateStaffUserRequest {
+        email: email.into(),
+        username: username.into(),
+        full_name: "Ann Lee".into(),
+        admin_role_id: role_id.into(),
+        request_id: String::new(),
+    }
+}
+
+#[tokio::test]
+async fn a_staff_user_is_created_active_and_can_be_found() {
+    let app = spawn_app().await;
+    let role = app
+        .create_role("Support", RoleKind::Admin, &["users.read"])
+        .await;
+    let created = app.create_staff("ann.lee", &role.id).await;
+    assert_eq!(created.status(), UserStatus::Active);
+    assert_eq!(created.admin_role_id, role.id);
+
+    let fetched = app
+        .admin
+        .clone()
+        .get_staff_user(GetStaffUserRequest {
+            user_id: created.user_id.clone(),
+        })
+        .await
+        .expect("get")
+        .into_inner()
+        .staff_user
+        .expect("a staff user");
+    assert_eq!(fetched, created);
+
+    let listed = app
+        .admin
+        .clone()
+        .list_staff_users(ListStaffUsersRequest {
+            admin_role_id: role.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner()
+        .staff_users;
+    assert_eq!(listed, vec![created]);
+}
+
+#[tokio::test]
+async fn emails_and_usernames_are_unique_regardless_of_case() {
+    let app = spawn_app().await;
+    let role = app.create_role("Support", RoleKind::Admin, &[]).await;
+    let mut admin = app.admin.clone();
+    admin
+        .create_staff_user(new_staff("ann", "ann@example.com", &role.id))
+        .await
+        .expect("first");
+    let status = admin
+        .create_staff_user(new_staff("ann2", "ANN@Example.com", &role.id))
+        .await
+        .expect_err("email taken");
+    assert_error(&status, Code::AlreadyExists, "EMAIL_TAKEN");
+    let status = admin
+        .create_staff_user(new_staff("ANN", "other@example.com", &role.id))
+        .await
+        .expect_err("username taken");
+    assert_error(&status, Code::AlreadyExists, "USERNAME_TAKEN");
+}
+
+#[tokio::test]
+async fn concurrent_creates_of_one_email_give_exactly_one_staff_user() {
+    let app = spawn_app().await;
+    let role = app.create_role("Support", RoleKind::Admin, &[]).await;
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let mut admin = app.admin.clone();
+            let request = new_staff(&format!("racer{i}"), "race@example.com", &role.id);
+            tokio::spawn(async move { admin.create_staff_user(request).await })
+        })
+        .collect();
+    let mut created = 0;
+    for handle in handles {
+        match handle.await.expect("task") {
+            Ok(_) => created += 1,
+            Err(status) => assert_error(&status, Code::AlreadyExists, "EMAIL_TAKEN"),
+        }
+    }
+    assert_eq!(created, 1);
+}
+
+#[tokio::test]
+async fn invalid_staff_fields_are_all_reported() {
+    let app = spawn_app().await;
+    let status = app
+        .admin
+        .clone()
+        .create_staff_user(CreateStaffUserRequest {
+            email: "not-an-email".into(),
+            username: "-x".into(),
+            full_name: String::new(),
+            admin_role_id: "nope".into(),
+            request_id: String::new(),
+        })
+        .await
+        .expect_err("invalid");
+    assert_eq!(
+        violated_fields(&status),
+        vec!["email", "username", "full_name", "admin_role_id"]
+    );
+}
+
+#[tokio::test]
+async fn staff_hold_admin_roles_not_api_roles() {
+    let app = spawn_app().await;
+    let api_role = app.create_role("Integrations", RoleKind::Api, &[]).await;
+    let status = app
+        .admin
+        .clone()
+        .create_staff_user(new_staff("bob", "bob@example.com", &api_role.id))
+        .await
+        .expect_err("api role");
+    assert_error(&status, Code::FailedPrecondition, "ROLE_KIND_MISMATCH");
+}
+
+#[tokio::test]
+async fn a_retried_staff_create_returns_the_first_user() {
+    let app = spawn_app().await;
+    let role = app.create_role("Support", RoleKind::Admin, &[]).await;
+    let request = CreateStaffUserRequest {
+        request_id: "staff-create-7".into(),
+        ..new_staff("carol", "carol@example.com", &role.id)
+    };
+    let first = app
+        .admin
+        .clone()
+        .create_staff_user(request.clone())
+        .await
+        .expect("first");
+    let retry = app
+        .admin
+        .clone()
+        .create_staff_user(request)
+        .await
+        .expect("retry");
+    assert_eq!(first.into_inner(), retry.into_inner());
+}
+
+#[tokio::test]
+async fn taking_the_admin_role_away_stops_the_users_credentials() {
+    let app = spawn_app().await;
+    let (token, staff) = app.staff_token_with("dave", &["roles.read"]).await;
+    let mut dave = app.client(&token);
+    dave.list_roles(ListRolesRequest::default())
+        .await
+        .expect("works while staff");
+
+    app.admin
+        .clone()
+        .unassign_admin_role(UnassignAdminRoleRequest {
+            user_id: staff.user_id.clone(),
+        })
+        .await
+        .expect("unassign");
+    let status = dave
+        .list_roles(ListRolesRequest::default())
+        .await
+        .expect_err("no longer staff");
+    assert_error(&status, Code::Unauthenticated, "CREDENTIAL_OWNER_NOT_STAFF");
+
+    let status = app
+        .admin
+        .clone()
+        .get_staff_user(GetStaffUserRequest {
+            user_id: staff.user_id,
+        })
+        .await
+        .expect_err("not staff");
+    assert_error(&status, Code::NotFound, "STAFF_USER_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn a_credential_never_exceeds_its_owners_admin_role() {
+    let app = spawn_app().await;
+    let narrow_admin = app
+        .create_role("Readers", RoleKind::Admin, &["roles.read"])
+        .await;
+    let wide_api = app
+        .create_role("Wide API", RoleKind::Api, &["roles.read", "staff.read"])
+        .await;
+    let staff = app.create_staff("erin", &narrow_admin.id).await;
+    let token = app.mint_credential(&staff.user_id, &[&wide_api.id]).await;
+    let mut erin = app.client(&token);
+    erin.list_roles(ListRolesRequest::default())
+        .await
+        .expect("in both roles");
+    let status = erin
+        .list_staff_users(ListStaffUsersRequest::default())
+        .await
+        .expect_err("only in the API role");
+    assert_error(&status, Code::PermissionDenied, "PERMISSION_DENIED");
+
+    // Widening the admin role widens the credential at once.
+    let wide_admin = app
+        .create_role("Wide", RoleKind::Admin, &["roles.read", "staff.read"])
+        .await;
+    app.admin
+        .clone()
+        .assign_admin_role(AssignAdminRoleRequest {
+            user_id: staff.user_id,
+            role_id: wide_admin.id,
+        })
+        .await
+        .expect("assign");
+    erin.list_staff_users(ListStaffUsersRequest::default())
+        .await
+        .expect("now allowed");
+}
+
+#[tokio::test]
+async fn the_last_full_access_staff_user_keeps_full_access() {
+    let app = spawn_app().await;
+    let bootstrap_staff = app
+        .admin
+        .clone()
+        .list_staff_users(ListStaffUsersRequest::default())
+        .await
+        .expect("list")
+        .into_inner()
+        .staff_users
+        .remove(0);
+    let status = app
+        .admin
+        .clone()
+        .unassign_admin_role(UnassignAdminRoleRequest {
+            user_id: bootstrap_staff.user_id.clone(),
+        })
+        .await
+        .expect_err("last full access");
+    assert_error(&status, Code::FailedPrecondition, "LAST_FULL_ACCESS_STAFF");
+
+    let lesser = app
+        .create_role("Lesser", RoleKind::Admin, &["roles.read"])
+        .await;
+    let status = app
+        .admin
+        .clone()
+        .assign_admin_role(AssignAdminRoleRequest {
+            user_id: bootstrap_staff.user_id,
+            role_id: lesser.id,
+        })
+        .await
+        .expect_err("demoting the last full access");
+    assert_error(&status, Code::FailedPrecondition, "LAST_FULL_ACCESS_STAFF");
+}
+
+#[tokio::test]
+async fn a_weaker_caller_cannot_demote_a_stronger_colleague() {
+    let app = spawn_app().await;
+    let (token, _) = app
+        .staff_token_with("frank", &["staff.write", "staff.read"])
+        .await;
+    let strong_role = app
+        .create_role("Strong", RoleKind::Admin, &["users.write"])
+        .await;
+    let strong = app.create_staff("grace", &strong_role.id).await;
+    let status = app
+        .client(&token)
+        .unassign_admin_role(UnassignAdminRoleRequest {
+            user_id: strong.user_id,
+        })
+        .await
+        .expect_err("escalation");
+    assert_error(&status, Code::PermissionDenied, "PRIVILEGE_ESCALATION");
+}
