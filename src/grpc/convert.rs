@@ -199,14 +199,10 @@ pub fn create_role(
         Some(kind) => kind,
         None => None,
     };
-    let permissions = v.check(parse_permissions("permissions", &permissions));
-    if full_access
-        && !permissions
-            .as_ref()
-            .is_some_and(|p| p.listed().next().is_none())
-    {
+    if full_access && !permissions.is_empty() {
         v.violation("permissions", "must be empty when full_access is set");
     }
+    let permissions = v.check(parse_permissions("permissions", &permissions));
     let request_id = v.check(RequestId::parse_optional("request_id", &request_id));
     v.finish()?;
     match (name, description, kind, permissions, request_id) {

@@ -168,11 +168,7 @@ async fn activity_filters_by_action_actor_and_time_and_pages_newest_first() {
         .into_inner();
     assert_eq!(page.events.len(), 3);
     assert!(!page.next_page_token.is_empty());
-    let times: Vec<_> = page
-        .events
-        .iter()
-        .map(|e| e.time.clone().expect("time"))
-        .collect();
+    let times: Vec<_> = page.events.iter().map(|e| e.time.expect("time")).collect();
     assert!(
         times
             .windows(2)

@@ -92,10 +92,10 @@ async fn every_protected_method_needs_a_token_and_its_own_permission() {
             .filter(|p| **p != required)
             .map(|p| p.name())
             .collect();
-        if !lacking.contains_key(&required) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = lacking.entry(required) {
             let label = format!("lacks-{}", required.name().replace('.', "-"));
             let (token, _) = app.staff_token_with(&label, &others).await;
-            lacking.insert(required, token);
+            slot.insert(token);
         }
         let token = &lacking[&required];
         let status = raw_call(app.channel(), path, Some(token)).await;
