@@ -4,6 +4,8 @@
 //!
 //! Data flows one way: `grpc` → `app` → `store` and `domain`.
 
+#![warn(missing_docs)]
+
 pub mod app;
 pub mod authz;
 pub mod config;

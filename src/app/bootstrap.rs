@@ -275,3 +275,22 @@ async fn full_access_role(
     .await?;
     Ok(id.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_first_start_staff_is_valid() {
+        let staff = BootstrapStaff::first_start();
+        assert_eq!(staff.username.as_str(), "admin");
+        assert!(staff.email.as_str().ends_with(".invalid"));
+    }
+
+    #[test]
+    fn every_invalid_bootstrap_field_is_reported() {
+        let err = BootstrapStaff::parse("nope", "a", "").unwrap_err();
+        let fields: Vec<&str> = err.violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, vec!["email", "username", "full_name"]);
+    }
+}

@@ -51,6 +51,8 @@ pub enum Reason {
     UserNotActive,
     /// The change would leave no active staff user with full access.
     LastFullAccessStaff,
+    /// A full-access role grants everything; its permissions cannot be listed.
+    FullAccessRoleFixed,
     /// The database is unreachable.
     DatabaseUnavailable,
     /// Something failed inside identityd.
@@ -83,6 +85,7 @@ impl Reason {
             Reason::NotStaff => "NOT_STAFF",
             Reason::UserNotActive => "USER_NOT_ACTIVE",
             Reason::LastFullAccessStaff => "LAST_FULL_ACCESS_STAFF",
+            Reason::FullAccessRoleFixed => "FULL_ACCESS_ROLE_FIXED",
             Reason::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
             Reason::Internal => "INTERNAL",
         }
@@ -118,6 +121,9 @@ impl Reason {
             Reason::UserNotActive => "the user is not active",
             Reason::LastFullAccessStaff => {
                 "the change would leave no active staff user with full access"
+            }
+            Reason::FullAccessRoleFixed => {
+                "a full-access role grants every permission; its permissions cannot be changed"
             }
             Reason::DatabaseUnavailable => "the database is unavailable; retry later",
             Reason::Internal => "internal error",

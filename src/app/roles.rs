@@ -261,7 +261,7 @@ impl App {
             if row.full_access {
                 // Full access covers every permission already; a listed set
                 // would be meaningless beside it.
-                return Err(AppError::FailedPrecondition(Reason::RoleKindMismatch));
+                return Err(AppError::FailedPrecondition(Reason::FullAccessRoleFixed));
             }
             change = change.detail("permissions", describe(permissions));
             row.permissions = permissions.to_stored();

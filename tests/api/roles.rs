@@ -266,6 +266,41 @@ async fn an_update_needs_a_mask_of_known_fields() {
 }
 
 #[tokio::test]
+async fn a_full_access_role_cannot_be_given_a_permission_list() {
+    let app = spawn_app().await;
+    let full = app
+        .admin
+        .clone()
+        .create_role(CreateRoleRequest {
+            name: "Superusers".into(),
+            kind: RoleKind::Admin.into(),
+            full_access: true,
+            ..Default::default()
+        })
+        .await
+        .expect("a full-access caller may create a full-access role")
+        .into_inner()
+        .role
+        .expect("a role");
+    assert!(full.full_access);
+    assert!(full.permissions.is_empty());
+    let status = app
+        .admin
+        .clone()
+        .update_role(UpdateRoleRequest {
+            role: Some(Role {
+                id: full.id,
+                permissions: vec!["users.read".into()],
+                ..Default::default()
+            }),
+            update_mask: mask(&["permissions"]),
+        })
+        .await
+        .expect_err("fixed");
+    assert_error(&status, Code::FailedPrecondition, "FULL_ACCESS_ROLE_FIXED");
+}
+
+#[tokio::test]
 async fn a_role_in_use_cannot_be_deleted_until_it_is_free() {
     let app = spawn_app().await;
     let admin_role = app
