@@ -2,8 +2,8 @@
 //! baseline measured in the same run on the same server.
 //!
 //! `cargo bench --bench rpc` (SQLite in a temporary directory), or with
-//! `IDENTITYD_BENCH_POSTGRES_URL=postgres://…/db` against an empty PostgreSQL
-//! database. `IDENTITYD_BENCH_SECONDS` (default 5) and
+//! `IDENTITYD_BENCH_POSTGRES_URL=postgres://user@host/postgres`, an account
+//! that may create databases: the run creates `identityd_bench_*` and drops it. `IDENTITYD_BENCH_SECONDS` (default 5) and
 //! `IDENTITYD_BENCH_CONCURRENCY` (default 16) shape each scenario.
 
 use std::future::Future;
@@ -80,6 +80,49 @@ where
     }
 }
 
+/// A PostgreSQL database made for one run and dropped after it.
+struct ScratchDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl ScratchDatabase {
+    async fn create(admin_url: &str) -> Self {
+        use sea_orm::ConnectionTrait;
+        let name = format!("identityd_bench_{}", uuid::Uuid::now_v7().simple());
+        let admin = sea_orm::Database::connect(admin_url)
+            .await
+            .expect("connect to PostgreSQL");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .expect("create the benchmark database");
+        let (server, _) = admin_url
+            .rsplit_once('/')
+            .expect("a URL with a database path");
+        Self {
+            admin_url: admin_url.to_owned(),
+            url: format!("{server}/{name}"),
+            name,
+        }
+    }
+
+    async fn drop_database(self) {
+        use sea_orm::ConnectionTrait;
+        let admin = sea_orm::Database::connect(&self.admin_url)
+            .await
+            .expect("connect to PostgreSQL");
+        admin
+            .execute_unprepared(&format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ))
+            .await
+            .expect("drop the benchmark database");
+    }
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -93,7 +136,12 @@ async fn run() {
     let concurrency = env_number("IDENTITYD_BENCH_CONCURRENCY", 16);
     let duration = Duration::from_secs(seconds);
     let data_dir = tempfile::tempdir().expect("a temporary directory");
-    let postgres = std::env::var("IDENTITYD_BENCH_POSTGRES_URL").ok();
+    let admin_url = std::env::var("IDENTITYD_BENCH_POSTGRES_URL").ok();
+    let scratch = match &admin_url {
+        Some(url) => Some(ScratchDatabase::create(url).await),
+        None => None,
+    };
+    let postgres = scratch.as_ref().map(|db| db.url.clone());
     let backend = if postgres.is_some() {
         "PostgreSQL"
     } else {
@@ -228,5 +276,8 @@ async fn run() {
             figures.p99.as_micros(),
             100.0 * rate / base_rate
         );
+    }
+    if let Some(scratch) = scratch {
+        scratch.drop_database().await;
     }
 }

@@ -136,10 +136,9 @@ impl App {
             query.page_size.get(),
         )
         .await?;
-        let next_page_token = match (page.has_more, page.rows.last()) {
-            (true, Some(last)) => Some(PageCursor::encode(&last.id, &filters)),
-            _ => None,
-        };
+        let next_page_token = page
+            .continues_after(|row| &row.id)
+            .map(|last| PageCursor::encode(last, &filters));
         let events = page
             .rows
             .into_iter()

@@ -3,11 +3,11 @@
 use std::time::Duration;
 
 use super::credentials::{ApiCredentialState, state_at};
-use super::staff::role_permissions;
 use super::{App, AppError, Caller, Reason};
 use crate::crypto::{ApiCredentialToken, secret_matches};
 use crate::domain::{ApiCredentialId, PermissionSet, RoleKind, Timestamp, UserId, UserStatus};
 use crate::store;
+use crate::store::credentials::GrantingRole;
 
 /// `last_used_at` is written at most this often per credential, so that
 /// authenticating stays a read and not a write on every call.
@@ -37,11 +37,15 @@ impl App {
     pub async fn authenticate_bearer(&self, bearer: &str) -> Result<Authenticated, AppError> {
         let token = ApiCredentialToken::parse(bearer)
             .map_err(|_| AppError::Unauthenticated(Reason::TokenMalformed))?;
-        let row = store::credentials::find_by_identifier(self.db(), &token.identifier).await?;
-        let Some(row) = row.filter(|row| secret_matches(&token.secret, &row.secret_hash)) else {
+        let found =
+            store::credentials::find_for_authentication(self.db(), &token.identifier).await?;
+        let Some(found) =
+            found.filter(|found| secret_matches(&token.secret, &found.credential.secret_hash))
+        else {
             let _ = secret_matches(&token.secret, UNKNOWN_CREDENTIAL_HASH);
             return Err(AppError::Unauthenticated(Reason::CredentialInvalid));
         };
+        let row = found.credential;
         // The caller proved it holds the secret, so telling why it no longer
         // works reveals nothing to an outsider.
         let now = Timestamp::now();
@@ -55,28 +59,25 @@ impl App {
             }
         }
 
-        let owner = store::users::find(self.db(), &row.owner_user_id).await?;
-        let admin_role_id = owner
-            .as_ref()
-            .filter(|owner| owner.status == UserStatus::Active.as_str())
-            .and_then(|owner| owner.admin_role_id.clone())
+        let owner_is_active = found.owner_status.as_deref() == Some(UserStatus::Active.as_str());
+        let admin_role_id = found
+            .owner_admin_role_id
+            .filter(|_| owner_is_active)
             .ok_or(AppError::Unauthenticated(Reason::CredentialOwnerNotStaff))?;
-
-        let mut linked =
-            store::credentials::role_ids_of(self.db(), std::slice::from_ref(&row.id)).await?;
-        let mut role_ids = linked.remove(&row.id).unwrap_or_default();
-        role_ids.push(admin_role_id.clone());
-        let roles = store::roles::find_many(self.db(), &role_ids).await?;
-        let admin_permissions = roles
+        let permissions_of =
+            |role: &GrantingRole| PermissionSet::from_stored(role.full_access, &role.permissions);
+        let admin_permissions = found
+            .roles
             .iter()
             .find(|role| role.id == admin_role_id)
-            .map(role_permissions)
+            .map(permissions_of)
             .unwrap_or_default();
-        let api_permissions = roles
+        let api_permissions = found
+            .roles
             .iter()
             .filter(|role| role.kind == RoleKind::Api.as_str())
             .fold(PermissionSet::none(), |acc, role| {
-                acc.union(&role_permissions(role))
+                acc.union(&permissions_of(role))
             });
 
         let stale = row

@@ -236,10 +236,9 @@ impl App {
             query.page_size.get(),
         )
         .await?;
-        let next_page_token = match (page.has_more, page.rows.last()) {
-            (true, Some(last)) => Some(PageCursor::encode(&last.id, &filters)),
-            _ => None,
-        };
+        let next_page_token = page
+            .continues_after(|row| &row.id)
+            .map(|last| PageCursor::encode(last, &filters));
         let ids: Vec<String> = page.rows.iter().map(|row| row.id.clone()).collect();
         let mut roles = store::credentials::role_ids_of(self.db(), &ids).await?;
         let credentials = page

@@ -178,10 +178,9 @@ impl App {
             query.page_size.get(),
         )
         .await?;
-        let next_page_token = match (page.has_more, page.rows.last()) {
-            (true, Some(last)) => Some(PageCursor::encode(&last.id, &filters)),
-            _ => None,
-        };
+        let next_page_token = page
+            .continues_after(|row| &row.id)
+            .map(|last| PageCursor::encode(last, &filters));
         let mut staff_users = Vec::with_capacity(page.rows.len());
         for row in page.rows {
             staff_users.extend(StaffUser::from_row(row)?);

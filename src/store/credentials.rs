@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
 };
 
 use super::entities::{api_credential, api_credential_role};
@@ -61,17 +62,6 @@ pub async fn find(
     id: &str,
 ) -> Result<Option<CredentialRow>, StoreError> {
     Ok(api_credential::Entity::find_by_id(id.to_owned())
-        .one(conn)
-        .await?)
-}
-
-/// The credential with this public identifier.
-pub async fn find_by_identifier(
-    conn: &impl ConnectionTrait,
-    identifier: &str,
-) -> Result<Option<CredentialRow>, StoreError> {
-    Ok(api_credential::Entity::find()
-        .filter(api_credential::Column::Identifier.eq(identifier))
         .one(conn)
         .await?)
 }
@@ -156,4 +146,97 @@ pub async fn touch_last_used(
         .exec(conn)
         .await?;
     Ok(())
+}
+
+/// One role that bears on a credential's permissions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantingRole {
+    /// The role's id.
+    pub id: String,
+    /// `admin` (the owner's admin role) or `api` (one of the credential's roles).
+    pub kind: String,
+    /// Space-separated permission names.
+    pub permissions: String,
+    /// Whether the role grants everything.
+    pub full_access: bool,
+}
+
+/// Everything authentication needs about a credential, read in one query.
+#[derive(Debug, Clone)]
+pub struct CredentialForAuthentication {
+    /// The credential.
+    pub credential: CredentialRow,
+    /// The owner's status, if the owner exists.
+    pub owner_status: Option<String>,
+    /// The owner's admin role id, if the owner is staff.
+    pub owner_admin_role_id: Option<String>,
+    /// The owner's admin role and the credential's API roles.
+    pub roles: Vec<GrantingRole>,
+}
+
+/// Loads the credential with `identifier`, its owner's status and admin role,
+/// and every role bearing on its permissions, in a single round trip: this
+/// runs on every authenticated call.
+pub async fn find_for_authentication(
+    conn: &impl ConnectionTrait,
+    identifier: &str,
+) -> Result<Option<CredentialForAuthentication>, StoreError> {
+    let backend = conn.get_database_backend();
+    let placeholder = match backend {
+        DbBackend::Postgres => "$1",
+        _ => "?",
+    };
+    let sql = format!(
+        "SELECT c.id, c.identifier, c.secret_hash, c.owner_user_id, c.description, c.created_at, \
+                c.expires_at, c.revoked_at, c.last_used_at, \
+                u.status AS owner_status, u.admin_role_id AS owner_admin_role_id, \
+                r.id AS role_id, r.kind AS role_kind, r.permissions AS role_permissions, \
+                r.full_access AS role_full_access \
+         FROM api_credentials c \
+         LEFT JOIN users u ON u.id = c.owner_user_id \
+         LEFT JOIN roles r ON r.id = u.admin_role_id \
+              OR r.id IN (SELECT l.role_id FROM api_credential_roles l WHERE l.credential_id = c.id) \
+         WHERE c.identifier = {placeholder}"
+    );
+    let rows = conn
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [identifier.into()],
+        ))
+        .await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let credential = CredentialRow {
+        id: first.try_get("", "id")?,
+        identifier: first.try_get("", "identifier")?,
+        secret_hash: first.try_get("", "secret_hash")?,
+        owner_user_id: first.try_get("", "owner_user_id")?,
+        description: first.try_get("", "description")?,
+        created_at: first.try_get("", "created_at")?,
+        expires_at: first.try_get("", "expires_at")?,
+        revoked_at: first.try_get("", "revoked_at")?,
+        last_used_at: first.try_get("", "last_used_at")?,
+    };
+    let owner_status = first.try_get("", "owner_status")?;
+    let owner_admin_role_id = first.try_get("", "owner_admin_role_id")?;
+    let mut roles = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let id: Option<String> = row.try_get("", "role_id")?;
+        if let Some(id) = id {
+            roles.push(GrantingRole {
+                id,
+                kind: row.try_get("", "role_kind")?,
+                permissions: row.try_get("", "role_permissions")?,
+                full_access: row.try_get("", "role_full_access")?,
+            });
+        }
+    }
+    Ok(Some(CredentialForAuthentication {
+        credential,
+        owner_status,
+        owner_admin_role_id,
+        roles,
+    }))
 }
