@@ -9,7 +9,9 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use identityd::config::{DatabaseSettings, LogFormat, LogSettings, ServerSettings, Settings};
+use identityd::config::{
+    DatabaseSettings, LogFormat, LogSettings, PasswordSettings, ServerSettings, Settings,
+};
 use identityd::proto::admin_service_client::AdminServiceClient;
 use identityd::proto::{CreateRoleRequest, GetRoleRequest, ListPermissionsRequest, RoleKind};
 use identityd::startup::Application;
@@ -163,6 +165,14 @@ async fn run() {
         log: LogSettings {
             format: LogFormat::Human,
             level: "error".into(),
+        },
+        passwords: PasswordSettings {
+            min_length: 8,
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            hashing_threads: 0,
+            hashing_queue: 64,
         },
     };
     let application = Application::build(settings).await.expect("start identityd");

@@ -23,6 +23,25 @@ pub struct Settings {
     pub database: DatabaseSettings,
     /// Logging.
     pub log: LogSettings,
+    /// Password policy and hashing.
+    pub passwords: PasswordSettings,
+}
+
+/// Password policy and argon2id hashing.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PasswordSettings {
+    /// The shortest password accepted, in characters (NIST 800-63B: at least 8).
+    pub min_length: usize,
+    /// argon2id memory per hash, in KiB.
+    pub argon2_memory_kib: u32,
+    /// argon2id passes over memory.
+    pub argon2_iterations: u32,
+    /// argon2id lanes.
+    pub argon2_parallelism: u32,
+    /// Threads that hash at once; 0 means one per CPU core.
+    pub hashing_threads: usize,
+    /// Hashes that may wait for a thread before callers get RESOURCE_EXHAUSTED.
+    pub hashing_queue: usize,
 }
 
 /// The gRPC server.
@@ -86,7 +105,13 @@ impl Settings {
             .set_default("database.max_connections", 10)?
             .set_default("database.connect_timeout_secs", 5)?
             .set_default("log.format", "human")?
-            .set_default("log.level", "info")?;
+            .set_default("log.level", "info")?
+            .set_default("passwords.min_length", 8)?
+            .set_default("passwords.argon2_memory_kib", 19_456)?
+            .set_default("passwords.argon2_iterations", 2)?
+            .set_default("passwords.argon2_parallelism", 1)?
+            .set_default("passwords.hashing_threads", 0)?
+            .set_default("passwords.hashing_queue", 64)?;
         builder = match config_file {
             Some(path) => {
                 builder.add_source(File::from(path).format(FileFormat::Toml).required(true))

@@ -32,6 +32,7 @@ pub fn to_status(err: AppError, request_id: &str) -> Status {
         AppError::NotFound(reason) => (Code::NotFound, *reason),
         AppError::AlreadyExists(reason) => (Code::AlreadyExists, *reason),
         AppError::FailedPrecondition(reason) => (Code::FailedPrecondition, *reason),
+        AppError::ResourceExhausted(reason) => (Code::ResourceExhausted, *reason),
         AppError::Unavailable(source) => {
             tracing::warn!(request_id, error = %source, cause = %cause_chain(source), "database unavailable");
             (Code::Unavailable, Reason::DatabaseUnavailable)

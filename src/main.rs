@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use identityd::app::{App, BootstrapStaff, TokenSink};
+use identityd::app::{BootstrapStaff, TokenSink};
 use identityd::config::Settings;
-use identityd::startup::{Application, open_database};
+use identityd::startup::{Application, build_app, open_database};
 
 /// identityd: users, client accounts, staff roles and API credentials over gRPC.
 ///
@@ -111,7 +111,7 @@ async fn run(command: Command, settings: Settings) -> Result<(), Box<dyn std::er
             full_name,
         } => {
             let staff = BootstrapStaff::parse(&email, &username, &full_name)?;
-            let app = App::new(open_database(&settings).await?);
+            let app = build_app(&settings, open_database(&settings).await?)?;
             let created = app.bootstrap(staff, &mut PrintAfterCommit).await?;
             eprintln!(
                 "Created staff user {} with API credential {}. The bearer token below is shown only now:",

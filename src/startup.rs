@@ -20,13 +20,15 @@ use tower::ServiceBuilder;
 use crate::app::{App, AppError, TokenSink};
 use crate::authz::AuthzLayer;
 use crate::config::Settings;
-use crate::grpc::AdminApi;
+use crate::crypto::{HashingParams, PasswordHashError, PasswordHasher};
+use crate::grpc::{AdminApi, UserApi};
 use crate::proto::admin_service_server::AdminServiceServer;
+use crate::proto::user_service_server::UserServiceServer;
 use crate::store::{self, StoreError};
 use crate::telemetry::RequestContextLayer;
 
 /// The gRPC services whose health follows the database's.
-const HEALTH_SERVICES: &[&str] = &["", "identity.v1.AdminService"];
+const HEALTH_SERVICES: &[&str] = &["", "identity.v1.AdminService", "identity.v1.UserService"];
 
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +45,9 @@ pub enum StartupError {
     /// The database could not be opened or migrated.
     #[error("cannot open or migrate the database")]
     Database(#[from] StoreError),
+    /// The password hashing settings are invalid.
+    #[error("invalid password hashing settings")]
+    Passwords(#[source] PasswordHashError),
     /// First-start bootstrap failed.
     #[error("cannot bootstrap the first staff credential")]
     Bootstrap(#[source] AppError),
@@ -61,6 +66,23 @@ pub enum StartupError {
     /// The server failed while running.
     #[error("the gRPC server failed")]
     Serve(#[from] tonic::transport::Error),
+}
+
+/// The use cases over `db` with the configured password policy and hasher.
+pub fn build_app(settings: &Settings, db: store::DatabaseConnection) -> Result<App, StartupError> {
+    let passwords = &settings.passwords;
+    let threads = match passwords.hashing_threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let params = HashingParams {
+        memory_kib: passwords.argon2_memory_kib,
+        iterations: passwords.argon2_iterations,
+        parallelism: passwords.argon2_parallelism,
+    };
+    let hasher = PasswordHasher::new(params, threads, passwords.hashing_queue)
+        .map_err(StartupError::Passwords)?;
+    Ok(App::new(db, hasher, passwords.min_length.max(1)))
 }
 
 /// Opens the configured database and applies pending migrations.
@@ -104,7 +126,7 @@ impl Application {
     /// and binds the listener (port 0 picks a free port).
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let db = open_database(&settings).await?;
-        let app = App::new(db);
+        let app = build_app(&settings, db)?;
 
         create_private_dir(&settings.data_dir)?;
         let token_path = settings.bootstrap_token_path();
@@ -194,6 +216,8 @@ impl Application {
             .build_v1alpha()?;
         let admin = AdminServiceServer::new(AdminApi::new(app.clone()))
             .max_decoding_message_size(settings.server.max_request_bytes);
+        let users = UserServiceServer::new(UserApi::new(app.clone()))
+            .max_decoding_message_size(settings.server.max_request_bytes);
 
         let layers = ServiceBuilder::new()
             .layer(RequestContextLayer)
@@ -211,6 +235,7 @@ impl Application {
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(admin)
+            .add_service(users)
             .serve_with_incoming_shutdown(incoming, async move {
                 let _ = serve_stop.wait_for(|stop| *stop).await;
             });

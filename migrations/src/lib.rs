@@ -11,6 +11,7 @@ mod m20261124_000003_create_api_credentials;
 mod m20261124_000004_create_activity_events;
 mod m20261124_000005_create_idempotency_keys;
 mod m20261124_000006_create_settings;
+mod m20261124_000007_add_user_search;
 
 /// Every migration of identityd, in the order they apply.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_create_activity_events::Migration),
             Box::new(m20261124_000005_create_idempotency_keys::Migration),
             Box::new(m20261124_000006_create_settings::Migration),
+            Box::new(m20261124_000007_add_user_search::Migration),
         ]
     }
 }

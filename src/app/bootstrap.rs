@@ -2,15 +2,14 @@
 //! fresh installation can be administered at all.
 
 use super::activity::{Change, record};
+use super::users::{UserDraft, insert_user};
 use super::{App, AppError, Principal};
 use crate::crypto::{ApiCredentialToken, hash_secret};
 use crate::domain::{
     ApiCredentialId, Email, FullName, PermissionSet, RoleId, RoleKind, RoleName, Timestamp, UserId,
     UserStatus, Username, ValidationError,
 };
-use crate::store::{
-    self, ConnectionTrait, StoreError, credentials::CredentialRow, roles::RoleRow, users::UserRow,
-};
+use crate::store::{self, ConnectionTrait, StoreError, credentials::CredentialRow, roles::RoleRow};
 
 /// The settings key written once the first bootstrap has happened.
 const BOOTSTRAP_MARKER: &str = "bootstrap.completed";
@@ -168,32 +167,17 @@ async fn create_staff_with_credential(
     let now = Timestamp::now().as_micros();
 
     let user_id = UserId::generate();
-    let user = UserRow {
-        id: user_id.to_string(),
-        email: staff.email.as_str().to_owned(),
-        email_normalized: staff.email.normalized(),
-        username: staff.username.as_str().to_owned(),
-        username_normalized: staff.username.normalized(),
-        full_name: staff.full_name.as_str().to_owned(),
+    let draft = UserDraft {
+        email: staff.email,
+        username: staff.username.clone(),
+        full_name: staff.full_name,
         photo_url: None,
         locale: None,
-        status: UserStatus::Active.as_str().to_owned(),
-        email_verified: false,
+        status: UserStatus::Active,
         password_hash: None,
         admin_role_id: Some(admin_role.clone()),
-        created_at: now,
-        updated_at: now,
-        last_login_at: None,
     };
-    store::users::insert(txn, user).await.map_err(|e| {
-        if e.is_unique_violation_on("email") {
-            AppError::AlreadyExists(super::Reason::EmailTaken)
-        } else if e.is_unique_violation_on("username") {
-            AppError::AlreadyExists(super::Reason::UsernameTaken)
-        } else {
-            e.into()
-        }
-    })?;
+    insert_user(txn, user_id, draft).await?;
     record(
         txn,
         &system,

@@ -53,6 +53,8 @@ pub enum Reason {
     LastFullAccessStaff,
     /// A full-access role grants everything; its permissions cannot be listed.
     FullAccessRoleFixed,
+    /// Every password hashing thread is busy and the queue is full.
+    PasswordHashingBusy,
     /// The database is unreachable.
     DatabaseUnavailable,
     /// Something failed inside identityd.
@@ -86,6 +88,7 @@ impl Reason {
             Reason::UserNotActive => "USER_NOT_ACTIVE",
             Reason::LastFullAccessStaff => "LAST_FULL_ACCESS_STAFF",
             Reason::FullAccessRoleFixed => "FULL_ACCESS_ROLE_FIXED",
+            Reason::PasswordHashingBusy => "PASSWORD_HASHING_BUSY",
             Reason::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
             Reason::Internal => "INTERNAL",
         }
@@ -125,6 +128,7 @@ impl Reason {
             Reason::FullAccessRoleFixed => {
                 "a full-access role grants every permission; its permissions cannot be changed"
             }
+            Reason::PasswordHashingBusy => "too many passwords are being hashed; retry shortly",
             Reason::DatabaseUnavailable => "the database is unavailable; retry later",
             Reason::Internal => "internal error",
         }
@@ -152,6 +156,9 @@ pub enum AppError {
     /// The system is not in a state where this can be done.
     #[error("failed precondition: {}", .0.as_str())]
     FailedPrecondition(Reason),
+    /// A bounded resource is full; the caller may retry shortly.
+    #[error("resource exhausted: {}", .0.as_str())]
+    ResourceExhausted(Reason),
     /// The database cannot be reached; the caller may retry.
     #[error("unavailable")]
     Unavailable(#[source] StoreError),
@@ -168,6 +175,17 @@ impl From<StoreError> for AppError {
             | StoreError::ForeignKeyViolation(_)
             | StoreError::Database(_)
             | StoreError::Corrupt(_) => AppError::Internal(Box::new(err)),
+        }
+    }
+}
+
+impl From<crate::crypto::PasswordHashError> for AppError {
+    fn from(err: crate::crypto::PasswordHashError) -> Self {
+        match err {
+            crate::crypto::PasswordHashError::Busy => {
+                AppError::ResourceExhausted(Reason::PasswordHashingBusy)
+            }
+            crate::crypto::PasswordHashError::Failed(_) => AppError::Internal(Box::new(err)),
         }
     }
 }

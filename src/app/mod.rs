@@ -11,6 +11,7 @@ mod idempotency;
 mod principal;
 mod roles;
 mod staff;
+mod users;
 
 pub use crate::store::activity::ActivityFilter;
 pub use activity::{ActivityEvent, ActivityPage, ActivityQuery, Change, record};
@@ -23,7 +24,9 @@ pub use error::{AppError, Reason};
 pub use principal::{Caller, Principal};
 pub use roles::{NewRole, Role, RoleChanges, RolePage, RoleQuery};
 pub use staff::{NewStaffUser, StaffPage, StaffQuery, StaffUser};
+pub use users::{NewUser, User, UserChanges, UserKey, UserPage, UserQuery};
 
+use crate::crypto::PasswordHasher;
 use crate::domain::PermissionSet;
 use crate::store::DatabaseConnection;
 
@@ -31,17 +34,34 @@ use crate::store::DatabaseConnection;
 #[derive(Debug, Clone)]
 pub struct App {
     db: DatabaseConnection,
+    hasher: PasswordHasher,
+    password_min_chars: usize,
 }
 
 impl App {
-    /// Use cases over `db`, which must be migrated.
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    /// Use cases over `db`, which must be migrated, hashing passwords with
+    /// `hasher` and requiring at least `password_min_chars` characters.
+    pub fn new(db: DatabaseConnection, hasher: PasswordHasher, password_min_chars: usize) -> Self {
+        Self {
+            db,
+            hasher,
+            password_min_chars,
+        }
     }
 
     /// The database connection pool.
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// The password hasher.
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+
+    /// The shortest password accepted, in characters.
+    pub fn password_min_chars(&self) -> usize {
+        self.password_min_chars
     }
 }
 

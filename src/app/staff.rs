@@ -1,8 +1,9 @@
 //! Staff users: users that hold an admin role.
 
 use super::activity::{Change, record};
-use super::idempotency::{Claim, IdempotencyKey, conflict_as};
+use super::idempotency::{Claim, IdempotencyKey};
 use super::roles::replay;
+use super::users::{UserDraft, insert_user};
 use super::{App, AppError, Principal, Reason, ensure_covers};
 use crate::domain::{
     Email, FullName, PageCursor, PageSize, PermissionSet, RequestId, RoleId, RoleKind, Timestamp,
@@ -117,31 +118,17 @@ impl App {
         }
         let role = load_admin_role(&txn, new.admin_role_id).await?;
         ensure_covers(principal, &role_permissions(&role))?;
-        let now = Timestamp::now().as_micros();
-        let row = UserRow {
-            id: id.to_string(),
-            email: new.email.as_str().to_owned(),
-            email_normalized: new.email.normalized(),
-            username: new.username.as_str().to_owned(),
-            username_normalized: new.username.normalized(),
-            full_name: new.full_name.as_str().to_owned(),
+        let draft = UserDraft {
+            email: new.email,
+            username: new.username,
+            full_name: new.full_name,
             photo_url: None,
             locale: None,
-            status: UserStatus::Active.as_str().to_owned(),
-            email_verified: false,
+            status: UserStatus::Active,
             password_hash: None,
             admin_role_id: Some(role.id.clone()),
-            created_at: now,
-            updated_at: now,
-            last_login_at: None,
         };
-        let row = store::users::insert(&txn, row).await.map_err(|e| {
-            if e.is_unique_violation_on("email") {
-                AppError::AlreadyExists(Reason::EmailTaken)
-            } else {
-                conflict_as(e, "username", Reason::UsernameTaken)
-            }
-        })?;
+        let row = insert_user(&txn, id, draft).await?;
         let change = Change::new("staff_user.created", "user", id)
             .detail("username", &row.username)
             .detail("admin_role_id", &role.id);
@@ -203,7 +190,7 @@ impl App {
         let user = load_user(&txn, user_id).await?;
         let role = load_admin_role(&txn, role_id).await?;
         ensure_covers(principal, &role_permissions(&role))?;
-        let previous = self.ensure_may_replace_role(&txn, principal, &user).await?;
+        let previous = held_role_if_covered(&txn, principal, &user).await?;
         if !role.full_access {
             ensure_not_last_full_access(&txn, &user).await?;
         }
@@ -228,7 +215,7 @@ impl App {
     ) -> Result<(), AppError> {
         let txn = store::begin(self.db()).await?;
         let user = load_user(&txn, user_id).await?;
-        let Some(previous) = self.ensure_may_replace_role(&txn, principal, &user).await? else {
+        let Some(previous) = held_role_if_covered(&txn, principal, &user).await? else {
             return Err(AppError::FailedPrecondition(Reason::NotStaff));
         };
         ensure_not_last_full_access(&txn, &user).await?;
@@ -239,24 +226,23 @@ impl App {
         store::commit(txn).await?;
         Ok(())
     }
+}
 
-    /// The role `user` holds now, checking the caller could have granted it:
-    /// nobody demotes a more powerful colleague.
-    async fn ensure_may_replace_role(
-        &self,
-        conn: &impl ConnectionTrait,
-        principal: &Principal,
-        user: &UserRow,
-    ) -> Result<Option<RoleRow>, AppError> {
-        let Some(current_id) = user.admin_role_id.as_deref() else {
-            return Ok(None);
-        };
-        let current = store::roles::find(conn, current_id)
-            .await?
-            .ok_or_else(|| AppError::corrupt(format!("user {} holds a missing role", user.id)))?;
-        ensure_covers(principal, &role_permissions(&current))?;
-        Ok(Some(current))
-    }
+/// The admin role `user` holds now, if any, checking the caller could have
+/// granted it: nobody demotes, changes or deletes a more powerful colleague.
+pub(super) async fn held_role_if_covered(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    user: &UserRow,
+) -> Result<Option<RoleRow>, AppError> {
+    let Some(current_id) = user.admin_role_id.as_deref() else {
+        return Ok(None);
+    };
+    let current = store::roles::find(conn, current_id)
+        .await?
+        .ok_or_else(|| AppError::corrupt(format!("user {} holds a missing role", user.id)))?;
+    ensure_covers(principal, &role_permissions(&current))?;
+    Ok(Some(current))
 }
 
 async fn load_user(conn: &impl ConnectionTrait, id: UserId) -> Result<UserRow, AppError> {
@@ -285,7 +271,7 @@ pub(super) fn role_permissions(role: &RoleRow) -> PermissionSet {
 
 /// Refuses to take full access from `user` when no other active staff user has it,
 /// which would leave nobody able to manage staff.
-async fn ensure_not_last_full_access(
+pub(super) async fn ensure_not_last_full_access(
     conn: &impl ConnectionTrait,
     user: &UserRow,
 ) -> Result<(), AppError> {

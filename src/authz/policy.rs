@@ -92,6 +92,38 @@ pub const POLICIES: &[(&str, Policy)] = &[
         "/identity.v1.AdminService/ListActivity",
         Policy::Staff(Permission::ActivityRead),
     ),
+    (
+        "/identity.v1.UserService/CreateUser",
+        Policy::Staff(Permission::UsersWrite),
+    ),
+    (
+        "/identity.v1.UserService/GetUser",
+        Policy::Staff(Permission::UsersRead),
+    ),
+    (
+        "/identity.v1.UserService/LookupUser",
+        Policy::Staff(Permission::UsersRead),
+    ),
+    (
+        "/identity.v1.UserService/ListUsers",
+        Policy::Staff(Permission::UsersRead),
+    ),
+    (
+        "/identity.v1.UserService/UpdateUser",
+        Policy::Staff(Permission::UsersWrite),
+    ),
+    (
+        "/identity.v1.UserService/SuspendUser",
+        Policy::Staff(Permission::UsersWrite),
+    ),
+    (
+        "/identity.v1.UserService/ActivateUser",
+        Policy::Staff(Permission::UsersWrite),
+    ),
+    (
+        "/identity.v1.UserService/DeleteUser",
+        Policy::Staff(Permission::UsersWrite),
+    ),
 ];
 
 /// The policy of the method at `path` (`/package.Service/Method`), if it has one.

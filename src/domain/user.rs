@@ -60,6 +60,16 @@ impl Username {
         Ok(Self(value.to_owned()))
     }
 
+    /// Parses a username for a new or renamed client user: the rules above,
+    /// and not a reserved name, which could pass for staff or the service itself.
+    pub fn parse_unreserved(field: &str, value: &str) -> Result<Self, FieldViolation> {
+        let username = Self::parse(field, value)?;
+        if RESERVED_USERNAMES.contains(&username.normalized().as_str()) {
+            return Err(FieldViolation::new(field, "is reserved"));
+        }
+        Ok(username)
+    }
+
     /// The username as given.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -70,6 +80,39 @@ impl Username {
         self.0.to_ascii_lowercase()
     }
 }
+
+/// Names a client user may not take. Staff usernames are chosen by operators
+/// and may use them (the bootstrap staff user is `admin`).
+const RESERVED_USERNAMES: &[&str] = &[
+    "abuse",
+    "account",
+    "accounts",
+    "admin",
+    "administrator",
+    "api",
+    "billing",
+    "help",
+    "helpdesk",
+    "hostmaster",
+    "identityd",
+    "info",
+    "mailer-daemon",
+    "me",
+    "noc",
+    "noreply",
+    "no-reply",
+    "null",
+    "operator",
+    "postmaster",
+    "root",
+    "sales",
+    "security",
+    "staff",
+    "support",
+    "sysadmin",
+    "system",
+    "webmaster",
+];
 
 /// A person's full name: 1 to 128 characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,6 +148,18 @@ mod tests {
                 "{bad:?} was accepted"
             );
         }
+    }
+
+    #[test]
+    fn reserved_names_are_refused_for_client_users_only() {
+        assert!(Username::parse("username", "Admin").is_ok());
+        assert_eq!(
+            Username::parse_unreserved("username", "Admin")
+                .unwrap_err()
+                .description,
+            "is reserved"
+        );
+        assert!(Username::parse_unreserved("username", "admin2").is_ok());
     }
 
     #[test]

@@ -2,11 +2,10 @@
 
 use tonic::{Request, Response, Status};
 
-use super::convert;
-use super::{principal, reply};
-use crate::app::{App, AppError};
+use super::convert::admin as convert;
+use super::{parse, principal, reply};
+use crate::app::App;
 use crate::domain::{RoleId, UserId, ValidationError};
-use crate::error::to_status;
 use crate::proto as pb;
 use crate::proto::admin_service_server::AdminService;
 
@@ -21,14 +20,6 @@ impl AdminApi {
     pub fn new(app: App) -> Self {
         Self { app }
     }
-}
-
-/// Parses a request, rendering validation errors with the call's request id.
-fn parse<T>(
-    principal: &crate::app::Principal,
-    parsed: Result<T, ValidationError>,
-) -> Result<T, Status> {
-    parsed.map_err(|err| to_status(AppError::from(err), &principal.request_id))
 }
 
 #[tonic::async_trait]

@@ -3,12 +3,15 @@
 
 mod admin;
 mod convert;
+mod users;
 
 pub use admin::AdminApi;
+pub use users::UserApi;
 
 use tonic::{Request, Response, Status};
 
 use crate::app::{AppError, Principal, Reason};
+use crate::domain::ValidationError;
 use crate::error::to_status;
 
 /// The principal the authorization layer attached to this call.
@@ -19,6 +22,14 @@ fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
         .cloned()
         // Unreachable behind the authorization layer; refusing is the safe answer.
         .ok_or_else(|| to_status(AppError::Unauthenticated(Reason::TokenMissing), ""))
+}
+
+/// Parses a request, rendering validation errors with the call's request id.
+fn parse<T>(
+    principal: &crate::app::Principal,
+    parsed: Result<T, ValidationError>,
+) -> Result<T, Status> {
+    parsed.map_err(|err| to_status(AppError::from(err), &principal.request_id))
 }
 
 /// A use case's result as a gRPC reply.

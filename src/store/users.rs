@@ -1,15 +1,157 @@
 //! Queries on users.
 
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::LikeExpr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select,
+};
 
 use super::entities::{role, user};
 use super::{Page, StoreError};
 
 pub use user::Model as UserRow;
 
-/// Inserts a user.
-pub async fn insert(conn: &impl ConnectionTrait, row: UserRow) -> Result<UserRow, StoreError> {
+/// What ListUsers matches.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// Lower-cased text that the full name, username or email must contain.
+    pub text: Option<String>,
+    /// Only this stored status.
+    pub status: Option<String>,
+}
+
+/// The text substring search runs over: lower-cased full name, username and email.
+fn search_text(row: &UserRow) -> String {
+    format!(
+        "{} {} {}",
+        row.full_name.to_lowercase(),
+        row.username_normalized,
+        row.email_normalized
+    )
+}
+
+/// `text` as a LIKE pattern matching it anywhere, with `%`, `_` and `\` taken literally.
+fn contains_pattern(text: &str) -> LikeExpr {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    LikeExpr::new(pattern).escape('\\')
+}
+
+fn filtered(filter: &UserFilter) -> Select<user::Entity> {
+    let mut query = user::Entity::find();
+    if let Some(text) = &filter.text {
+        query = query.filter(user::Column::SearchText.like(contains_pattern(text)));
+    }
+    if let Some(status) = &filter.status {
+        query = query.filter(user::Column::Status.eq(status.as_str()));
+    }
+    query
+}
+
+/// A page of users in id (creation) order, newest or oldest first.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    filter: &UserFilter,
+    newest_first: bool,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Page<UserRow>, StoreError> {
+    let mut query = filtered(filter);
+    query = match (after, newest_first) {
+        (Some(after), true) => query.filter(user::Column::Id.lt(after)),
+        (Some(after), false) => query.filter(user::Column::Id.gt(after)),
+        (None, _) => query,
+    };
+    query = if newest_first {
+        query.order_by_desc(user::Column::Id)
+    } else {
+        query.order_by_asc(user::Column::Id)
+    };
+    let rows = query.limit(limit + 1).all(conn).await?;
+    Ok(Page::from_overfetch(rows, limit))
+}
+
+/// How many users match `filter`.
+pub async fn count(conn: &impl ConnectionTrait, filter: &UserFilter) -> Result<u64, StoreError> {
+    Ok(filtered(filter).count(conn).await?)
+}
+
+/// The user with this lower-cased email address.
+pub async fn find_by_email(
+    conn: &impl ConnectionTrait,
+    email_normalized: &str,
+) -> Result<Option<UserRow>, StoreError> {
+    Ok(user::Entity::find()
+        .filter(user::Column::EmailNormalized.eq(email_normalized))
+        .one(conn)
+        .await?)
+}
+
+/// The user with this lower-cased username.
+pub async fn find_by_username(
+    conn: &impl ConnectionTrait,
+    username_normalized: &str,
+) -> Result<Option<UserRow>, StoreError> {
+    Ok(user::Entity::find()
+        .filter(user::Column::UsernameNormalized.eq(username_normalized))
+        .one(conn)
+        .await?)
+}
+
+/// Writes a user's profile (names, email, photo, locale, verification) and update time.
+pub async fn update_profile(conn: &impl ConnectionTrait, row: &UserRow) -> Result<(), StoreError> {
+    let active = user::ActiveModel {
+        id: Set(row.id.clone()),
+        email: Set(row.email.clone()),
+        email_normalized: Set(row.email_normalized.clone()),
+        username: Set(row.username.clone()),
+        username_normalized: Set(row.username_normalized.clone()),
+        full_name: Set(row.full_name.clone()),
+        photo_url: Set(row.photo_url.clone()),
+        locale: Set(row.locale.clone()),
+        email_verified: Set(row.email_verified),
+        updated_at: Set(row.updated_at),
+        search_text: Set(search_text(row)),
+        ..Default::default()
+    };
+    user::Entity::update(active).exec(conn).await?;
+    Ok(())
+}
+
+/// Sets a user's status.
+pub async fn set_status(
+    conn: &impl ConnectionTrait,
+    id: &str,
+    status: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let active = user::ActiveModel {
+        id: Set(id.to_owned()),
+        status: Set(status.to_owned()),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    user::Entity::update(active).exec(conn).await?;
+    Ok(())
+}
+
+/// Deletes a user; their API credentials go with them.
+pub async fn delete(conn: &impl ConnectionTrait, id: &str) -> Result<(), StoreError> {
+    user::Entity::delete_by_id(id.to_owned()).exec(conn).await?;
+    Ok(())
+}
+
+/// Inserts a user; `search_text` is derived here.
+pub async fn insert(conn: &impl ConnectionTrait, mut row: UserRow) -> Result<UserRow, StoreError> {
+    row.search_text = search_text(&row);
     let active = user::ActiveModel {
         id: Set(row.id.clone()),
         email: Set(row.email.clone()),
@@ -26,6 +168,7 @@ pub async fn insert(conn: &impl ConnectionTrait, row: UserRow) -> Result<UserRow
         created_at: Set(row.created_at),
         updated_at: Set(row.updated_at),
         last_login_at: Set(row.last_login_at),
+        search_text: Set(row.search_text.clone()),
     };
     user::Entity::insert(active)
         .exec_without_returning(conn)
@@ -107,4 +250,15 @@ pub async fn any_staff(conn: &impl ConnectionTrait) -> Result<bool, StoreError> 
         .one(conn)
         .await?
         .is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_take_wildcards_literally() {
+        let pattern = format!("{:?}", contains_pattern("50%_a\\b"));
+        assert!(pattern.contains("%50\\\\%\\\\_a\\\\\\\\b%"), "{pattern}");
+    }
 }

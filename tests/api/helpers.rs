@@ -2,8 +2,11 @@
 
 use std::path::PathBuf;
 
-use identityd::config::{DatabaseSettings, LogFormat, LogSettings, ServerSettings, Settings};
+use identityd::config::{
+    DatabaseSettings, LogFormat, LogSettings, PasswordSettings, ServerSettings, Settings,
+};
 use identityd::proto::admin_service_client::AdminServiceClient;
+use identityd::proto::user_service_client::UserServiceClient;
 use identityd::proto::{
     CreateApiCredentialRequest, CreateRoleRequest, CreateStaffUserRequest, Role, RoleKind,
     StaffUser,
@@ -41,12 +44,17 @@ impl Interceptor for Bearer {
 /// An AdminService client that sends a fixed bearer token.
 pub type AdminClient = AdminServiceClient<InterceptedService<Channel, Bearer>>;
 
+/// A UserService client that sends a fixed bearer token.
+pub type UserClient = UserServiceClient<InterceptedService<Channel, Bearer>>;
+
 /// A running identityd with a fresh database, stopped when dropped.
 pub struct TestApp {
     /// The bootstrap (full-access) bearer token it wrote on first start.
     pub token: String,
-    /// A client carrying the bootstrap token.
+    /// An AdminService client carrying the bootstrap token.
     pub admin: AdminClient,
+    /// A UserService client carrying the bootstrap token.
+    pub users: UserClient,
     /// The database URL, for tests that look at what is stored.
     pub database_url: String,
     data_dir: Option<TempDir>,
@@ -81,6 +89,15 @@ pub fn test_settings(data_dir: PathBuf, database_url: Option<String>) -> Setting
         log: LogSettings {
             format: LogFormat::Human,
             level: "warn".to_owned(),
+        },
+        // Real argon2id with the production defaults.
+        passwords: PasswordSettings {
+            min_length: 8,
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            hashing_threads: 0,
+            hashing_queue: 64,
         },
     }
 }
@@ -136,9 +153,11 @@ pub async fn spawn_app() -> TestApp {
         .await
         .expect("connect to the test server");
     let admin = AdminServiceClient::with_interceptor(channel.clone(), bearer(Some(&token)));
+    let users = UserServiceClient::with_interceptor(channel.clone(), bearer(Some(&token)));
     TestApp {
         token,
         admin,
+        users,
         database_url,
         data_dir: Some(data_dir),
         channel,
@@ -155,6 +174,11 @@ impl TestApp {
     /// A client sending `token`.
     pub fn client(&self, token: &str) -> AdminClient {
         AdminServiceClient::with_interceptor(self.channel.clone(), bearer(Some(token)))
+    }
+
+    /// A UserService client sending `token`.
+    pub fn users_as(&self, token: &str) -> UserClient {
+        UserServiceClient::with_interceptor(self.channel.clone(), bearer(Some(token)))
     }
 
     /// A client sending no token.

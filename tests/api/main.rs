@@ -9,3 +9,4 @@ mod helpers;
 mod roles;
 mod server;
 mod staff;
+mod users;

@@ -37,6 +37,9 @@ pub struct Model {
     pub updated_at: i64,
     /// Microseconds since the Unix epoch.
     pub last_login_at: Option<i64>,
+    /// Lower-cased full name, username and email, for substring search.
+    /// Derived by `store::users` on every write; callers leave it empty.
+    pub search_text: String,
 }
 
 /// No relations are navigated through SeaORM; queries join explicitly.

@@ -1,5 +1,4 @@
-//! Proto messages to use-case inputs (parsing every field) and use-case
-//! results to proto messages.
+//! AdminService messages.
 
 use std::collections::BTreeSet;
 
@@ -10,10 +9,12 @@ use crate::app::{
 };
 use crate::domain::{
     ApiCredentialId, Description, Email, FullName, PageSize, Permission, PermissionSet,
-    ROLE_DESCRIPTION_MAX, RequestId, RoleId, RoleKind, RoleName, Timestamp, UserId, UserStatus,
-    Username, ValidationError, Validator,
+    ROLE_DESCRIPTION_MAX, RequestId, RoleId, RoleKind, RoleName, Timestamp, UserId, Username,
+    ValidationError, Validator,
 };
 use crate::proto as pb;
+
+use super::{parse_timestamp, timestamp, user_status};
 
 /// The longest API credential description.
 const CREDENTIAL_DESCRIPTION_MAX: usize = 200;
@@ -21,22 +22,6 @@ const CREDENTIAL_DESCRIPTION_MAX: usize = 200;
 const CREDENTIAL_ROLES_MAX: usize = 16;
 /// The longest action name accepted as a filter.
 const ACTION_MAX: usize = 64;
-
-pub fn timestamp(t: Timestamp) -> prost_types::Timestamp {
-    let (seconds, nanos) = t.as_unix();
-    prost_types::Timestamp { seconds, nanos }
-}
-
-fn parse_timestamp(field: &str, t: &prost_types::Timestamp) -> Result<Timestamp, ValidationError> {
-    if !(0..1_000_000_000).contains(&t.nanos) {
-        return Err(ValidationError::single(
-            field,
-            "nanos must be between 0 and 999999999",
-        ));
-    }
-    Timestamp::from_unix(t.seconds, t.nanos)
-        .ok_or_else(|| ValidationError::single(field, "is out of range"))
-}
 
 fn role_kind(kind: RoleKind) -> pb::RoleKind {
     match kind {
@@ -72,14 +57,6 @@ fn parse_permissions(field: &str, names: &[String]) -> Result<PermissionSet, Val
     }
     validator.finish()?;
     Ok(PermissionSet::of(permissions))
-}
-
-fn user_status(status: UserStatus) -> pb::UserStatus {
-    match status {
-        UserStatus::PendingVerification => pb::UserStatus::PendingVerification,
-        UserStatus::Active => pb::UserStatus::Active,
-        UserStatus::Suspended => pb::UserStatus::Suspended,
-    }
 }
 
 fn credential_state(state: ApiCredentialState) -> pb::ApiCredentialState {

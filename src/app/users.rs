@@ -1,0 +1,462 @@
+//! Users: the login identities, as operators and billing services manage them.
+
+use super::activity::{Change, record};
+use super::idempotency::{Claim, IdempotencyKey};
+use super::roles::replay;
+use super::staff::{ensure_not_last_full_access, held_role_if_covered};
+use super::{App, AppError, Principal, Reason};
+use crate::domain::{
+    Email, FullName, Locale, PageCursor, PageSize, Password, PhotoUrl, RequestId, RoleId,
+    Timestamp, UserId, UserStatus, Username,
+};
+use crate::store::{
+    self, ConnectionTrait, StoreError,
+    users::{UserFilter, UserRow},
+};
+
+/// A user as callers see it: never the password hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// The user's id.
+    pub id: UserId,
+    /// The email address.
+    pub email: String,
+    /// The username.
+    pub username: String,
+    /// The full name.
+    pub full_name: String,
+    /// The photo URL.
+    pub photo_url: Option<String>,
+    /// The BCP 47 locale.
+    pub locale: Option<String>,
+    /// The status.
+    pub status: UserStatus,
+    /// Whether the email address was proven.
+    pub email_verified: bool,
+    /// Whether a password is set.
+    pub has_password: bool,
+    /// The admin role, for staff.
+    pub admin_role_id: Option<RoleId>,
+    /// When the user was created.
+    pub created_at: Timestamp,
+    /// When the user last changed.
+    pub updated_at: Timestamp,
+    /// When the user last signed in.
+    pub last_login_at: Option<Timestamp>,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = AppError;
+
+    fn try_from(row: UserRow) -> Result<Self, AppError> {
+        let corrupt = |what: &str| AppError::corrupt(format!("user {} {what}", row.id));
+        Ok(Self {
+            id: UserId::from_stored(&row.id).ok_or_else(|| corrupt("id"))?,
+            status: UserStatus::from_stored(&row.status).ok_or_else(|| corrupt("status"))?,
+            admin_role_id: match row.admin_role_id.as_deref() {
+                Some(id) => Some(RoleId::from_stored(id).ok_or_else(|| corrupt("admin role id"))?),
+                None => None,
+            },
+            has_password: row.password_hash.is_some(),
+            email: row.email,
+            username: row.username,
+            full_name: row.full_name,
+            photo_url: row.photo_url,
+            locale: row.locale,
+            email_verified: row.email_verified,
+            created_at: Timestamp::from_micros(row.created_at),
+            updated_at: Timestamp::from_micros(row.updated_at),
+            last_login_at: row.last_login_at.map(Timestamp::from_micros),
+        })
+    }
+}
+
+/// Everything a new user row is made from, whoever creates it.
+#[derive(Debug, Clone)]
+pub(super) struct UserDraft {
+    pub email: Email,
+    pub username: Username,
+    pub full_name: FullName,
+    pub photo_url: Option<PhotoUrl>,
+    pub locale: Option<Locale>,
+    pub status: UserStatus,
+    pub password_hash: Option<String>,
+    pub admin_role_id: Option<String>,
+}
+
+/// Inserts a new user, answering EMAIL_TAKEN or USERNAME_TAKEN when the
+/// database's case-insensitive unique indexes refuse it.
+pub(super) async fn insert_user(
+    conn: &impl ConnectionTrait,
+    id: UserId,
+    draft: UserDraft,
+) -> Result<UserRow, AppError> {
+    let now = Timestamp::now().as_micros();
+    let row = UserRow {
+        id: id.to_string(),
+        email: draft.email.as_str().to_owned(),
+        email_normalized: draft.email.normalized(),
+        username: draft.username.as_str().to_owned(),
+        username_normalized: draft.username.normalized(),
+        full_name: draft.full_name.as_str().to_owned(),
+        photo_url: draft.photo_url.map(|url| url.as_str().to_owned()),
+        locale: draft.locale.map(|locale| locale.as_str().to_owned()),
+        status: draft.status.as_str().to_owned(),
+        email_verified: false,
+        password_hash: draft.password_hash,
+        admin_role_id: draft.admin_role_id,
+        created_at: now,
+        updated_at: now,
+        last_login_at: None,
+        search_text: String::new(),
+    };
+    store::users::insert(conn, row)
+        .await
+        .map_err(identity_conflict)
+}
+
+/// Maps a unique violation on email or username to its reason.
+fn identity_conflict(err: StoreError) -> AppError {
+    if err.is_unique_violation_on("email") {
+        AppError::AlreadyExists(Reason::EmailTaken)
+    } else if err.is_unique_violation_on("username") {
+        AppError::AlreadyExists(Reason::UsernameTaken)
+    } else {
+        err.into()
+    }
+}
+
+/// What a new user is.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// The full name.
+    pub full_name: FullName,
+    /// The username (not a reserved one).
+    pub username: Username,
+    /// The email address.
+    pub email: Email,
+    /// The photo URL.
+    pub photo_url: Option<PhotoUrl>,
+    /// The locale.
+    pub locale: Option<Locale>,
+    /// The password; none leaves the user without one.
+    pub password: Option<Password>,
+    /// The starting status.
+    pub status: UserStatus,
+}
+
+/// How to find one user.
+#[derive(Debug, Clone)]
+pub enum UserKey {
+    /// By email address, regardless of case.
+    Email(Email),
+    /// By username, regardless of case.
+    Username(Username),
+}
+
+/// A request for a page of users.
+#[derive(Debug, Clone)]
+pub struct UserQuery {
+    /// Text the full name, username or email must contain.
+    pub text: Option<String>,
+    /// Only this status.
+    pub status: Option<UserStatus>,
+    /// Newest first (the default) or oldest first.
+    pub newest_first: bool,
+    /// Also count every match.
+    pub include_total: bool,
+    /// The page size.
+    pub page_size: PageSize,
+    /// The raw page token.
+    pub page_token: String,
+}
+
+/// A page of users.
+#[derive(Debug, Clone)]
+pub struct UserPage {
+    /// The users.
+    pub users: Vec<User>,
+    /// The token for the next page, if there is one.
+    pub next_page_token: Option<String>,
+    /// How many users match, when asked for.
+    pub total: Option<u64>,
+}
+
+/// The fields of a user to change; `None` leaves a field as it is, and
+/// `Some(None)` clears an optional one.
+#[derive(Debug, Clone, Default)]
+pub struct UserChanges {
+    /// A new full name.
+    pub full_name: Option<FullName>,
+    /// A new username.
+    pub username: Option<Username>,
+    /// A new email address, which then counts as unverified.
+    pub email: Option<Email>,
+    /// A new or no photo URL.
+    pub photo_url: Option<Option<PhotoUrl>>,
+    /// A new or no locale.
+    pub locale: Option<Option<Locale>>,
+}
+
+impl App {
+    /// Creates a user. A password, if given, is hashed with argon2id off the
+    /// async runtime; staff-created users are active unless asked otherwise.
+    pub async fn create_user(
+        &self,
+        principal: &Principal,
+        new: NewUser,
+        request_id: Option<RequestId>,
+    ) -> Result<User, AppError> {
+        // The password is redacted in Debug, so a retry that differs only in
+        // its password counts as the same request, which is harmless.
+        let key = IdempotencyKey::new(
+            principal,
+            "CreateUser",
+            request_id.as_ref(),
+            &format!("{new:?}"),
+        );
+        if let Some(resource_id) = replay(&key, self.db()).await? {
+            return self.get_user_by_stored_id(&resource_id).await;
+        }
+        let password_hash = match &new.password {
+            Some(password) => Some(self.hasher().hash(password.expose()).await?),
+            None => None,
+        };
+        let id = UserId::generate();
+        let txn = store::begin(self.db()).await?;
+        if let Some(key) = &key
+            && key.claim(&txn, &id.to_string()).await? == Claim::Lost
+        {
+            drop(txn);
+            return match key.replay(self.db()).await? {
+                Some(resource_id) => self.get_user_by_stored_id(&resource_id).await,
+                None => Err(AppError::corrupt(
+                    "lost an idempotency claim to a row that is gone",
+                )),
+            };
+        }
+        let draft = UserDraft {
+            email: new.email,
+            username: new.username,
+            full_name: new.full_name,
+            photo_url: new.photo_url,
+            locale: new.locale,
+            status: new.status,
+            password_hash,
+            admin_role_id: None,
+        };
+        let row = insert_user(&txn, id, draft).await?;
+        let change = Change::new("user.created", "user", id)
+            .detail("username", &row.username)
+            .detail("status", &row.status)
+            .detail("password_set", row.password_hash.is_some());
+        record(&txn, principal, change).await?;
+        store::commit(txn).await?;
+        User::try_from(row)
+    }
+
+    async fn get_user_by_stored_id(&self, id: &str) -> Result<User, AppError> {
+        store::users::find(self.db(), id)
+            .await?
+            .ok_or(AppError::NotFound(Reason::UserNotFound))
+            .and_then(User::try_from)
+    }
+
+    /// The user with this id.
+    pub async fn get_user(&self, id: UserId) -> Result<User, AppError> {
+        self.get_user_by_stored_id(&id.to_string()).await
+    }
+
+    /// The user with this email address or username, regardless of case.
+    pub async fn lookup_user(&self, key: UserKey) -> Result<User, AppError> {
+        let row = match key {
+            UserKey::Email(email) => {
+                store::users::find_by_email(self.db(), &email.normalized()).await?
+            }
+            UserKey::Username(username) => {
+                store::users::find_by_username(self.db(), &username.normalized()).await?
+            }
+        };
+        row.ok_or(AppError::NotFound(Reason::UserNotFound))
+            .and_then(User::try_from)
+    }
+
+    /// A page of users matching the query.
+    pub async fn list_users(&self, query: UserQuery) -> Result<UserPage, AppError> {
+        let filter = UserFilter {
+            text: query.text.clone(),
+            status: query.status.map(|s| s.as_str().to_owned()),
+        };
+        let filters = format!("{filter:?} newest_first={}", query.newest_first);
+        let cursor = PageCursor::decode("page_token", &query.page_token, &filters)?;
+        let page = store::users::list(
+            self.db(),
+            &filter,
+            query.newest_first,
+            cursor.as_ref().map(|c| c.after.as_str()),
+            query.page_size.get(),
+        )
+        .await?;
+        let next_page_token = page
+            .continues_after(|row| &row.id)
+            .map(|last| PageCursor::encode(last, &filters));
+        let total = if query.include_total {
+            Some(store::users::count(self.db(), &filter).await?)
+        } else {
+            None
+        };
+        let users = page
+            .rows
+            .into_iter()
+            .map(User::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok(UserPage {
+            users,
+            next_page_token,
+            total,
+        })
+    }
+
+    /// Changes a user's profile. Changing the email marks it unverified.
+    pub async fn update_user(
+        &self,
+        principal: &Principal,
+        id: UserId,
+        changes: UserChanges,
+    ) -> Result<User, AppError> {
+        let txn = store::begin(self.db()).await?;
+        let mut row = load_user(&txn, id).await?;
+        ensure_may_manage(&txn, principal, &row).await?;
+        let mut change = Change::new("user.updated", "user", id);
+        if let Some(full_name) = changes.full_name {
+            change = change.detail("full_name", "changed");
+            row.full_name = full_name.as_str().to_owned();
+        }
+        if let Some(username) = changes.username {
+            change = change.detail("username", username.as_str());
+            row.username = username.as_str().to_owned();
+            row.username_normalized = username.normalized();
+        }
+        if let Some(email) = changes.email
+            && email.normalized() != row.email_normalized
+        {
+            change = change.detail("email", "changed");
+            row.email = email.as_str().to_owned();
+            row.email_normalized = email.normalized();
+            row.email_verified = false;
+        }
+        if let Some(photo_url) = changes.photo_url {
+            change = change.detail(
+                "photo_url",
+                if photo_url.is_some() {
+                    "changed"
+                } else {
+                    "cleared"
+                },
+            );
+            row.photo_url = photo_url.map(|url| url.as_str().to_owned());
+        }
+        if let Some(locale) = changes.locale {
+            change = change.detail("locale", locale.as_ref().map_or("", |l| l.as_str()));
+            row.locale = locale.map(|locale| locale.as_str().to_owned());
+        }
+        row.updated_at = Timestamp::now().as_micros();
+        store::users::update_profile(&txn, &row)
+            .await
+            .map_err(identity_conflict)?;
+        record(&txn, principal, change).await?;
+        store::commit(txn).await?;
+        User::try_from(row)
+    }
+
+    /// Suspends a user: they can no longer sign in or act, and if they are
+    /// staff their API credentials stop working. Suspending a suspended user
+    /// changes nothing.
+    pub async fn suspend_user(
+        &self,
+        principal: &Principal,
+        id: UserId,
+        reason: &str,
+    ) -> Result<User, AppError> {
+        self.set_user_status(
+            principal,
+            id,
+            UserStatus::Suspended,
+            "user.suspended",
+            reason,
+        )
+        .await
+    }
+
+    /// Activates a suspended or unverified user. Activating an active user
+    /// changes nothing.
+    pub async fn activate_user(
+        &self,
+        principal: &Principal,
+        id: UserId,
+        reason: &str,
+    ) -> Result<User, AppError> {
+        self.set_user_status(principal, id, UserStatus::Active, "user.activated", reason)
+            .await
+    }
+
+    async fn set_user_status(
+        &self,
+        principal: &Principal,
+        id: UserId,
+        status: UserStatus,
+        action: &'static str,
+        reason: &str,
+    ) -> Result<User, AppError> {
+        let txn = store::begin(self.db()).await?;
+        let mut row = load_user(&txn, id).await?;
+        ensure_may_manage(&txn, principal, &row).await?;
+        if row.status != status.as_str() {
+            if status != UserStatus::Active {
+                ensure_not_last_full_access(&txn, &row).await?;
+            }
+            let now = Timestamp::now().as_micros();
+            store::users::set_status(&txn, &row.id, status.as_str(), now).await?;
+            let change = Change::new(action, "user", id)
+                .detail("previous_status", &row.status)
+                .detail("reason", reason);
+            record(&txn, principal, change).await?;
+            row.status = status.as_str().to_owned();
+            row.updated_at = now;
+        }
+        store::commit(txn).await?;
+        User::try_from(row)
+    }
+
+    /// Deletes a user for good, with their API credentials. The activity
+    /// log keeps what they did.
+    pub async fn delete_user(&self, principal: &Principal, id: UserId) -> Result<(), AppError> {
+        let txn = store::begin(self.db()).await?;
+        let row = load_user(&txn, id).await?;
+        ensure_may_manage(&txn, principal, &row).await?;
+        ensure_not_last_full_access(&txn, &row).await?;
+        store::users::delete(&txn, &row.id).await?;
+        let change = Change::new("user.deleted", "user", id)
+            .detail("username", &row.username)
+            .detail("was_staff", row.admin_role_id.is_some());
+        record(&txn, principal, change).await?;
+        store::commit(txn).await?;
+        Ok(())
+    }
+}
+
+async fn load_user(conn: &impl ConnectionTrait, id: UserId) -> Result<UserRow, AppError> {
+    store::users::find(conn, &id.to_string())
+        .await?
+        .ok_or(AppError::NotFound(Reason::UserNotFound))
+}
+
+/// A staff user may only be changed, suspended or deleted by a caller who
+/// holds every permission of their admin role.
+async fn ensure_may_manage(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    user: &UserRow,
+) -> Result<(), AppError> {
+    held_role_if_covered(conn, principal, user).await.map(drop)
+}

@@ -1,0 +1,243 @@
+//! Password hashing with argon2id on a bounded pool of blocking threads.
+//!
+//! A hash costs tens of milliseconds of CPU and ~19 MiB of memory by design.
+//! Running it on the async runtime would stall every other call, so it runs on
+//! blocking threads, at most `threads` at once, with at most `queue` more
+//! waiting. Past that the caller hears "busy" at once, so other RPCs stay fast
+//! during a login storm and memory stays bounded.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::Semaphore;
+
+use super::random_bytes;
+
+/// The argon2id cost parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashingParams {
+    /// Memory per hash, in KiB (OWASP: 19456).
+    pub memory_kib: u32,
+    /// Passes over memory (OWASP: 2).
+    pub iterations: u32,
+    /// Lanes (OWASP: 1).
+    pub parallelism: u32,
+}
+
+/// Why a password could not be hashed or checked.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordHashError {
+    /// Every hashing thread is busy and the queue is full; try again shortly.
+    #[error("the password hashing queue is full")]
+    Busy,
+    /// The parameters or a stored hash are invalid.
+    #[error("password hashing failed: {0}")]
+    Failed(String),
+}
+
+/// Hashes and verifies passwords on a bounded blocking pool.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    argon2: Arc<Argon2<'static>>,
+    params: HashingParams,
+    running: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
+    max_waiting: usize,
+}
+
+impl std::fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordHasher")
+            .field("params", &self.params)
+            .field("max_waiting", &self.max_waiting)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Releases a queue place when dropped, whatever happens to the waiter.
+struct QueuePlace(Arc<AtomicUsize>);
+
+impl Drop for QueuePlace {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl PasswordHasher {
+    /// A hasher with `params`, hashing on at most `threads` threads with at most
+    /// `queue` hashes waiting.
+    pub fn new(
+        params: HashingParams,
+        threads: usize,
+        queue: usize,
+    ) -> Result<Self, PasswordHashError> {
+        let argon_params = Params::new(
+            params.memory_kib,
+            params.iterations,
+            params.parallelism,
+            None,
+        )
+        .map_err(|e| PasswordHashError::Failed(e.to_string()))?;
+        Ok(Self {
+            argon2: Arc::new(Argon2::new(
+                Algorithm::Argon2id,
+                Version::V0x13,
+                argon_params,
+            )),
+            params,
+            running: Arc::new(Semaphore::new(threads.max(1))),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            max_waiting: queue,
+        })
+    }
+
+    /// Runs `work` on a blocking thread once a hashing slot is free.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Argon2<'static>) -> T + Send + 'static,
+    ) -> Result<T, PasswordHashError> {
+        if self.waiting.fetch_add(1, Ordering::AcqRel)
+            >= self.max_waiting + self.running.available_permits()
+        {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(PasswordHashError::Busy);
+        }
+        let place = QueuePlace(self.waiting.clone());
+        let permit = self
+            .running
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| PasswordHashError::Failed("the hashing pool is closed".into()))?;
+        drop(place);
+        let argon2 = self.argon2.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = work(&argon2);
+            drop(permit);
+            result
+        })
+        .await
+        .map_err(|e| PasswordHashError::Failed(e.to_string()))
+    }
+
+    /// The PHC string of `password` with a fresh 128-bit salt.
+    pub async fn hash(&self, password: &str) -> Result<String, PasswordHashError> {
+        let password = password.to_owned();
+        let salt = SaltString::encode_b64(&random_bytes::<16>())
+            .map_err(|e| PasswordHashError::Failed(e.to_string()))?;
+        self.run(move |argon2| {
+            argon2
+                .hash_password(password.as_bytes(), &salt)
+                .map(|hash| hash.to_string())
+                .map_err(|e| PasswordHashError::Failed(e.to_string()))
+        })
+        .await?
+    }
+
+    /// Whether `password` matches the PHC string `stored` (compared in constant time by argon2).
+    pub async fn verify(&self, password: &str, stored: &str) -> Result<bool, PasswordHashError> {
+        let password = password.to_owned();
+        let stored = stored.to_owned();
+        self.run(move |argon2| {
+            let parsed =
+                PasswordHash::new(&stored).map_err(|e| PasswordHashError::Failed(e.to_string()))?;
+            Ok(argon2.verify_password(password.as_bytes(), &parsed).is_ok())
+        })
+        .await?
+    }
+
+    /// Whether `stored` was made with other parameters than the current ones,
+    /// so it should be rehashed the next time the password is known.
+    pub fn needs_rehash(&self, stored: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(stored) else {
+            return true;
+        };
+        let current = (
+            self.params.memory_kib,
+            self.params.iterations,
+            self.params.parallelism,
+        );
+        let param = |name: &str| parsed.params.get_decimal(name);
+        parsed.algorithm.as_str() != "argon2id"
+            || (param("m"), param("t"), param("p"))
+                != (Some(current.0), Some(current.1), Some(current.2))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> HashingParams {
+        HashingParams {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_hash_verifies_its_password_only() {
+        let hasher = PasswordHasher::new(cheap(), 2, 8).unwrap();
+        let stored = hasher.hash("tidal-lantern-oboe").await.unwrap();
+        assert!(stored.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
+        assert!(hasher.verify("tidal-lantern-oboe", &stored).await.unwrap());
+        assert!(!hasher.verify("tidal-lantern-obo", &stored).await.unwrap());
+        assert_ne!(
+            stored,
+            hasher.hash("tidal-lantern-oboe").await.unwrap(),
+            "salts differ"
+        );
+    }
+
+    #[tokio::test]
+    async fn changed_parameters_call_for_a_rehash() {
+        let hasher = PasswordHasher::new(cheap(), 1, 1).unwrap();
+        let stored = hasher.hash("tidal-lantern-oboe").await.unwrap();
+        assert!(!hasher.needs_rehash(&stored));
+        let stronger = PasswordHasher::new(
+            HashingParams {
+                iterations: 2,
+                ..cheap()
+            },
+            1,
+            1,
+        )
+        .unwrap();
+        assert!(stronger.needs_rehash(&stored));
+        assert!(stronger.needs_rehash("not a phc string"));
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_answers_busy_at_once() {
+        let slow = HashingParams {
+            memory_kib: 8192,
+            iterations: 3,
+            parallelism: 1,
+        };
+        let hasher = PasswordHasher::new(slow, 1, 1).unwrap();
+        let calls: Vec<_> = (0..8)
+            .map(|_| {
+                let hasher = hasher.clone();
+                tokio::spawn(async move { hasher.hash("tidal-lantern-oboe").await })
+            })
+            .collect();
+        let mut busy = 0;
+        let mut hashed = 0;
+        for call in calls {
+            match call.await.unwrap() {
+                Ok(_) => hashed += 1,
+                Err(PasswordHashError::Busy) => busy += 1,
+                Err(other) => panic!("unexpected error {other}"),
+            }
+        }
+        assert!(hashed >= 1, "at least the running hash completes");
+        assert!(
+            busy >= 1,
+            "eight hashes cannot all fit one thread and one queue place"
+        );
+        assert_eq!(hashed + busy, 8);
+    }
+}

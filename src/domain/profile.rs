@@ -1,0 +1,111 @@
+//! Optional profile fields of a user: photo URL and locale.
+
+use super::FieldViolation;
+
+/// An http(s) URL of a photo, at most 2048 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhotoUrl(String);
+
+impl PhotoUrl {
+    /// The longest URL accepted.
+    pub const MAX_LEN: usize = 2048;
+
+    /// Parses a photo URL; only `http` and `https` with a host are accepted,
+    /// so a `javascript:` or `data:` URL never reaches a page that shows it.
+    pub fn parse(field: &str, value: &str) -> Result<Self, FieldViolation> {
+        let value = value.trim();
+        if value.len() > Self::MAX_LEN {
+            return Err(FieldViolation::new(
+                field,
+                format!("must have at most {} characters", Self::MAX_LEN),
+            ));
+        }
+        let parsed = url::Url::parse(value)
+            .map_err(|_| FieldViolation::new(field, "must be an http(s) URL"))?;
+        if !matches!(parsed.scheme(), "http" | "https")
+            || parsed.host_str().is_none_or(str::is_empty)
+        {
+            return Err(FieldViolation::new(field, "must be an http(s) URL"));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    /// The URL.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A BCP 47 language tag such as `en`, `pt-BR` or `zh-Hant-TW`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Locale(String);
+
+impl Locale {
+    /// Parses a language tag: a 2-3 letter language, then subtags of 1-8
+    /// letters or digits, separated by `-`, at most 35 characters in all.
+    pub fn parse(field: &str, value: &str) -> Result<Self, FieldViolation> {
+        let value = value.trim();
+        let invalid =
+            || FieldViolation::new(field, "must be a BCP 47 language tag such as en or pt-BR");
+        if value.len() > 35 {
+            return Err(invalid());
+        }
+        let mut subtags = value.split('-');
+        let language = subtags.next().unwrap_or_default();
+        if !(2..=3).contains(&language.len()) || !language.bytes().all(|b| b.is_ascii_alphabetic())
+        {
+            return Err(invalid());
+        }
+        if !subtags
+            .all(|s| (1..=8).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric()))
+        {
+            return Err(invalid());
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    /// The tag.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_http_photo_urls_with_a_host_are_accepted() {
+        assert!(PhotoUrl::parse("photo_url", "https://cdn.example.com/a.png").is_ok());
+        for bad in [
+            "javascript:alert(1)",
+            "data:image/png;base64,AAAA",
+            "ftp://x/a.png",
+            "https://",
+            "photo.png",
+        ] {
+            assert!(
+                PhotoUrl::parse("photo_url", bad).is_err(),
+                "{bad:?} was accepted"
+            );
+        }
+        let long = format!("https://example.com/{}", "a".repeat(2048));
+        assert!(PhotoUrl::parse("photo_url", &long).is_err());
+    }
+
+    #[test]
+    fn locales_follow_the_bcp47_shape() {
+        for good in ["en", "pt-BR", "zh-Hant-TW", "es-419"] {
+            assert!(
+                Locale::parse("locale", good).is_ok(),
+                "{good:?} was refused"
+            );
+        }
+        for bad in ["", "e", "english", "en_US", "en--US", "en-", "123"] {
+            assert!(
+                Locale::parse("locale", bad).is_err(),
+                "{bad:?} was accepted"
+            );
+        }
+    }
+}

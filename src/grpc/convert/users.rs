@@ -1,0 +1,231 @@
+//! UserService messages.
+
+use super::{page_size, parse_user_status, timestamp, user_status};
+use crate::app::{NewUser, User, UserChanges, UserKey, UserQuery};
+use crate::domain::{
+    Email, FullName, Locale, Password, PhotoUrl, RequestId, UserId, UserStatus, Username,
+    ValidationError, Validator, bounded_text,
+};
+use crate::proto as pb;
+
+/// The longest search text accepted.
+const QUERY_MAX: usize = 128;
+/// The longest suspension or activation reason.
+const REASON_MAX: usize = 500;
+
+impl From<User> for pb::User {
+    fn from(user: User) -> Self {
+        pb::User {
+            id: user.id.to_string(),
+            email: user.email,
+            username: user.username,
+            full_name: user.full_name,
+            photo_url: user.photo_url.unwrap_or_default(),
+            locale: user.locale.unwrap_or_default(),
+            status: user_status(user.status).into(),
+            email_verified: user.email_verified,
+            has_password: user.has_password,
+            admin_role_id: user
+                .admin_role_id
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
+            create_time: Some(timestamp(user.created_at)),
+            update_time: Some(timestamp(user.updated_at)),
+            last_login_time: user.last_login_at.map(timestamp),
+        }
+    }
+}
+
+/// An optional field: empty means none.
+fn optional<T, E>(value: &str, parse: impl FnOnce(&str) -> Result<T, E>) -> Result<Option<T>, E> {
+    if value.trim().is_empty() {
+        Ok(None)
+    } else {
+        parse(value).map(Some)
+    }
+}
+
+/// A parsed CreateUser request; `password_min_chars` is the configured policy.
+pub fn create_user(
+    request: pb::CreateUserRequest,
+    password_min_chars: usize,
+) -> Result<(NewUser, Option<RequestId>), ValidationError> {
+    let pb::CreateUserRequest {
+        full_name,
+        username,
+        email,
+        photo_url,
+        locale,
+        password,
+        status,
+        request_id,
+    } = request;
+    let mut v = Validator::new();
+    let parsed_full_name = v.check(FullName::parse("full_name", &full_name));
+    let parsed_username = v.check(Username::parse_unreserved("username", &username));
+    let parsed_email = v.check(Email::parse("email", &email));
+    let photo_url = v.check(optional(&photo_url, |s| PhotoUrl::parse("photo_url", s)));
+    let locale = v.check(optional(&locale, |s| Locale::parse("locale", s)));
+    // The user's own details are the first guesses an attacker makes.
+    let hints = [full_name.as_str(), username.as_str(), email.as_str()];
+    let password = if password.is_empty() {
+        Some(None)
+    } else {
+        v.check(Password::parse("password", &password, password_min_chars, &hints).map(Some))
+    };
+    let status = v.check(parse_user_status("status", status));
+    let request_id = v.check(RequestId::parse_optional("request_id", &request_id));
+    v.finish()?;
+    match (
+        parsed_full_name,
+        parsed_username,
+        parsed_email,
+        photo_url,
+        locale,
+        password,
+        status,
+        request_id,
+    ) {
+        (
+            Some(full_name),
+            Some(username),
+            Some(email),
+            Some(photo_url),
+            Some(locale),
+            Some(password),
+            Some(status),
+            Some(request_id),
+        ) => Ok((
+            NewUser {
+                full_name,
+                username,
+                email,
+                photo_url,
+                locale,
+                password,
+                status: status.unwrap_or(UserStatus::Active),
+            },
+            request_id,
+        )),
+        _ => Err(ValidationError::single("request", "is invalid")),
+    }
+}
+
+/// A parsed LookupUser request.
+pub fn lookup_user(request: pb::LookupUserRequest) -> Result<UserKey, ValidationError> {
+    let pb::LookupUserRequest { key } = request;
+    match key {
+        Some(pb::lookup_user_request::Key::Email(email)) => {
+            Ok(UserKey::Email(Email::parse("email", &email)?))
+        }
+        Some(pb::lookup_user_request::Key::Username(username)) => {
+            Ok(UserKey::Username(Username::parse("username", &username)?))
+        }
+        None => Err(ValidationError::single("key", "set email or username")),
+    }
+}
+
+/// A parsed ListUsers request.
+pub fn list_users(request: pb::ListUsersRequest) -> Result<UserQuery, ValidationError> {
+    let pb::ListUsersRequest {
+        page_size: size,
+        page_token,
+        query,
+        status,
+        order,
+        include_total_size,
+    } = request;
+    let mut v = Validator::new();
+    let page_size = page_size(&mut v, size);
+    let text = query.trim();
+    if text.chars().count() > QUERY_MAX {
+        v.violation("query", format!("must have at most {QUERY_MAX} characters"));
+    }
+    let status = v.check(parse_user_status("status", status)).flatten();
+    let newest_first = match pb::UserOrder::try_from(order) {
+        Ok(pb::UserOrder::Unspecified | pb::UserOrder::NewestFirst) => true,
+        Ok(pb::UserOrder::OldestFirst) => false,
+        Err(_) => {
+            v.violation("order", "is not a known order");
+            true
+        }
+    };
+    v.finish()?;
+    Ok(UserQuery {
+        text: (!text.is_empty()).then(|| text.to_lowercase()),
+        status,
+        newest_first,
+        include_total: include_total_size,
+        page_size,
+        page_token,
+    })
+}
+
+/// A parsed UpdateUser request: the user id and the masked changes.
+pub fn update_user(
+    request: pb::UpdateUserRequest,
+) -> Result<(UserId, UserChanges), ValidationError> {
+    let pb::UpdateUserRequest { user, update_mask } = request;
+    let Some(user) = user else {
+        return Err(ValidationError::single("user", "is required"));
+    };
+    let pb::User {
+        id,
+        email,
+        username,
+        full_name,
+        photo_url,
+        locale,
+        // Output-only fields, or ones other methods change; ignored as AIP-134 asks.
+        status: _,
+        email_verified: _,
+        has_password: _,
+        admin_role_id: _,
+        create_time: _,
+        update_time: _,
+        last_login_time: _,
+    } = user;
+    let mut v = Validator::new();
+    let id = v.check(UserId::parse("user.id", &id));
+    let paths = update_mask.map(|mask| mask.paths).unwrap_or_default();
+    if paths.is_empty() {
+        v.violation(
+            "update_mask",
+            "is required: full_name, username, email, photo_url and/or locale",
+        );
+    }
+    let mut changes = UserChanges::default();
+    for path in &paths {
+        match path.as_str() {
+            "full_name" => changes.full_name = v.check(FullName::parse("user.full_name", &full_name)),
+            "username" => changes.username = v.check(Username::parse_unreserved("user.username", &username)),
+            "email" => changes.email = v.check(Email::parse("user.email", &email)),
+            "photo_url" => changes.photo_url = v.check(optional(&photo_url, |s| PhotoUrl::parse("user.photo_url", s))),
+            "locale" => changes.locale = v.check(optional(&locale, |s| Locale::parse("user.locale", s))),
+            other => v.violation(
+                "update_mask",
+                format!("{other:?} cannot be updated; use full_name, username, email, photo_url or locale"),
+            ),
+        }
+    }
+    v.finish()?;
+    let id = id.ok_or_else(|| ValidationError::single("user.id", "is required"))?;
+    Ok((id, changes))
+}
+
+/// A parsed user id and reason, as SuspendUser and ActivateUser take them.
+pub fn user_and_reason(user_id: &str, reason: &str) -> Result<(UserId, String), ValidationError> {
+    let mut v = Validator::new();
+    let id = v.check(UserId::parse("user_id", user_id));
+    let reason = v.check(bounded_text("reason", reason, 1, REASON_MAX));
+    v.finish()?;
+    match (id, reason) {
+        (Some(id), Some(reason)) => Ok((id, reason)),
+        _ => Err(ValidationError::single("request", "is invalid")),
+    }
+}
+
+/// A parsed user id.
+pub fn user_id(value: &str) -> Result<UserId, ValidationError> {
+    Ok(UserId::parse("user_id", value)?)
+}

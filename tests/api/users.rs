@@ -1,0 +1,753 @@
+//! UserService.
+
+use std::collections::BTreeSet;
+
+use identityd::proto::{
+    ActivateUserRequest, CreateUserRequest, DeleteUserRequest, GetUserRequest, ListActivityRequest,
+    ListRolesRequest, ListUsersRequest, LookupUserRequest, SuspendUserRequest, UpdateUserRequest,
+    User, UserOrder, UserStatus, lookup_user_request::Key,
+};
+use prost_types::FieldMask;
+use sea_orm::{ConnectionTrait, Statement};
+use tonic::Code;
+
+use crate::helpers::{TestApp, assert_error, spawn_app, violated_fields};
+
+fn new_user(username: &str) -> CreateUserRequest {
+    CreateUserRequest {
+        full_name: format!("{username} Tester"),
+        username: username.into(),
+        email: format!("{username}@example.com"),
+        ..Default::default()
+    }
+}
+
+async fn create(app: &TestApp, request: CreateUserRequest) -> User {
+    app.users
+        .clone()
+        .create_user(request)
+        .await
+        .expect("create a user")
+        .into_inner()
+        .user
+        .expect("a user")
+}
+
+async fn list(app: &TestApp, request: ListUsersRequest) -> (Vec<String>, String, i64) {
+    let page = app
+        .users
+        .clone()
+        .list_users(request)
+        .await
+        .expect("list users")
+        .into_inner();
+    (
+        page.users.into_iter().map(|u| u.username).collect(),
+        page.next_page_token,
+        page.total_size,
+    )
+}
+
+fn mask(paths: &[&str]) -> Option<FieldMask> {
+    Some(FieldMask {
+        paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+    })
+}
+
+#[tokio::test]
+async fn a_created_user_is_active_and_found_by_id_email_or_username() {
+    let app = spawn_app().await;
+    let created = create(
+        &app,
+        CreateUserRequest {
+            photo_url: "https://cdn.example.com/ann.png".into(),
+            locale: "pt-BR".into(),
+            ..new_user("ann.lee")
+        },
+    )
+    .await;
+    assert_eq!(created.status(), UserStatus::Active);
+    assert!(!created.email_verified);
+    assert!(!created.has_password);
+    assert_eq!(created.locale, "pt-BR");
+    assert!(created.admin_role_id.is_empty());
+
+    let mut users = app.users.clone();
+    let by_id = users
+        .get_user(GetUserRequest {
+            user_id: created.id.clone(),
+        })
+        .await
+        .expect("get")
+        .into_inner()
+        .user;
+    assert_eq!(by_id.as_ref(), Some(&created));
+    for key in [
+        Key::Email("ANN.LEE@example.COM".into()),
+        Key::Username("Ann.Lee".into()),
+    ] {
+        let found = users
+            .lookup_user(LookupUserRequest { key: Some(key) })
+            .await
+            .expect("lookup")
+            .into_inner()
+            .user;
+        assert_eq!(found.as_ref(), Some(&created));
+    }
+}
+
+#[tokio::test]
+async fn lookups_need_a_key_and_unknown_users_are_not_found() {
+    let app = spawn_app().await;
+    let mut users = app.users.clone();
+    let status = users
+        .lookup_user(LookupUserRequest { key: None })
+        .await
+        .expect_err("no key");
+    assert_eq!(violated_fields(&status), vec!["key"]);
+    let status = users
+        .lookup_user(LookupUserRequest {
+            key: Some(Key::Email("nobody@example.com".into())),
+        })
+        .await
+        .expect_err("unknown");
+    assert_error(&status, Code::NotFound, "USER_NOT_FOUND");
+    let status = users
+        .get_user(GetUserRequest {
+            user_id: uuid::Uuid::now_v7().to_string(),
+        })
+        .await
+        .expect_err("unknown");
+    assert_error(&status, Code::NotFound, "USER_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn a_password_is_stored_only_as_an_argon2id_hash() {
+    let app = spawn_app().await;
+    let password = "tidal-lantern-oboe-42";
+    let created = create(
+        &app,
+        CreateUserRequest {
+            password: password.into(),
+            ..new_user("bob")
+        },
+    )
+    .await;
+    assert!(created.has_password);
+    let db = app.database().await;
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!(
+                "SELECT password_hash FROM users WHERE id = '{}'",
+                created.id
+            ),
+        ))
+        .await
+        .expect("query")
+        .expect("a row");
+    let stored: String = row.try_get("", "password_hash").expect("password_hash");
+    assert!(
+        stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{stored}"
+    );
+    assert!(!stored.contains(password));
+}
+
+#[tokio::test]
+async fn weak_short_and_personal_passwords_are_refused() {
+    let app = spawn_app().await;
+    for password in ["short1!", "password123", "qwertyuiop", "carol.king1990"] {
+        let status = app
+            .users
+            .clone()
+            .create_user(CreateUserRequest {
+                password: password.into(),
+                ..new_user("carol.king")
+            })
+            .await
+            .expect_err("weak password");
+        assert_eq!(violated_fields(&status), vec!["password"], "{password:?}");
+    }
+}
+
+#[tokio::test]
+async fn every_invalid_field_is_named() {
+    let app = spawn_app().await;
+    let status = app
+        .users
+        .clone()
+        .create_user(CreateUserRequest {
+            full_name: " ".into(),
+            username: "admin".into(),
+            email: "not-an-email".into(),
+            photo_url: "javascript:alert(1)".into(),
+            locale: "english".into(),
+            password: String::new(),
+            status: 42,
+            request_id: "has spaces".into(),
+        })
+        .await
+        .expect_err("invalid");
+    assert_eq!(
+        violated_fields(&status),
+        vec![
+            "full_name",
+            "username",
+            "email",
+            "photo_url",
+            "locale",
+            "status",
+            "request_id"
+        ]
+    );
+    let status = app
+        .users
+        .clone()
+        .create_user(CreateUserRequest {
+            full_name: "x".repeat(129),
+            username: "a b".into(),
+            ..new_user("ignored")
+        })
+        .await
+        .expect_err("invalid");
+    assert_eq!(violated_fields(&status), vec!["full_name", "username"]);
+}
+
+#[tokio::test]
+async fn emails_and_usernames_are_unique_regardless_of_case() {
+    let app = spawn_app().await;
+    create(&app, new_user("dora")).await;
+    let status = app
+        .users
+        .clone()
+        .create_user(CreateUserRequest {
+            email: "DORA@EXAMPLE.COM".into(),
+            ..new_user("dora2")
+        })
+        .await
+        .expect_err("email taken");
+    assert_error(&status, Code::AlreadyExists, "EMAIL_TAKEN");
+    let status = app
+        .users
+        .clone()
+        .create_user(CreateUserRequest {
+            username: "DORA".into(),
+            ..new_user("dora3")
+        })
+        .await
+        .expect_err("username taken");
+    assert_error(&status, Code::AlreadyExists, "USERNAME_TAKEN");
+}
+
+#[tokio::test]
+async fn many_concurrent_creates_of_one_email_make_exactly_one_user() {
+    let app = spawn_app().await;
+    let calls: Vec<_> = (0..16)
+        .map(|i| {
+            let mut users = app.users.clone();
+            let request = CreateUserRequest {
+                email: "same@example.com".into(),
+                ..new_user(&format!("racer{i}"))
+            };
+            tokio::spawn(async move { users.create_user(request).await })
+        })
+        .collect();
+    let mut created = 0;
+    for call in calls {
+        match call.await.expect("task") {
+            Ok(_) => created += 1,
+            Err(status) => assert_error(&status, Code::AlreadyExists, "EMAIL_TAKEN"),
+        }
+    }
+    assert_eq!(created, 1);
+}
+
+#[tokio::test]
+async fn retries_with_one_request_id_make_one_user() {
+    let app = spawn_app().await;
+    let request = CreateUserRequest {
+        request_id: "signup-7f3a".into(),
+        ..new_user("erin")
+    };
+    let calls: Vec<_> = (0..6)
+        .map(|_| {
+            let mut users = app.users.clone();
+            let request = request.clone();
+            tokio::spawn(async move { users.create_user(request).await })
+        })
+        .collect();
+    let mut ids = BTreeSet::new();
+    for call in calls {
+        let user = call
+            .await
+            .expect("task")
+            .expect("every retry succeeds")
+            .into_inner()
+            .user;
+        ids.insert(user.expect("a user").id);
+    }
+    assert_eq!(ids.len(), 1);
+
+    let status = app
+        .users
+        .clone()
+        .create_user(CreateUserRequest {
+            full_name: "Someone Else".into(),
+            ..request
+        })
+        .await
+        .expect_err("reused");
+    assert_error(&status, Code::AlreadyExists, "REQUEST_ID_REUSED");
+}
+
+#[tokio::test]
+async fn search_matches_name_username_and_email_without_case_and_takes_wildcards_literally() {
+    let app = spawn_app().await;
+    create(
+        &app,
+        CreateUserRequest {
+            full_name: "Zoë Åberg".into(),
+            ..new_user("zoe")
+        },
+    )
+    .await;
+    create(
+        &app,
+        CreateUserRequest {
+            email: "billing@acme-hosting.example".into(),
+            ..new_user("frank")
+        },
+    )
+    .await;
+    create(&app, new_user("grace_100")).await;
+
+    let search = |query: &str| ListUsersRequest {
+        query: query.into(),
+        ..Default::default()
+    };
+    assert_eq!(list(&app, search("ÅBERG")).await.0, vec!["zoe"]);
+    assert_eq!(list(&app, search("Acme-Host")).await.0, vec!["frank"]);
+    assert_eq!(list(&app, search("RACE_1")).await.0, vec!["grace_100"]);
+    assert!(
+        list(&app, search("%")).await.0.is_empty(),
+        "% is a literal, not a wildcard"
+    );
+    assert!(
+        list(&app, search("grac_")).await.0.is_empty(),
+        "_ is a literal, not a wildcard"
+    );
+
+    let status = app
+        .users
+        .clone()
+        .list_users(search(&"q".repeat(129)))
+        .await
+        .expect_err("too long");
+    assert_eq!(violated_fields(&status), vec!["query"]);
+}
+
+#[tokio::test]
+async fn users_list_by_status_newest_or_oldest_first_with_a_total() {
+    let app = spawn_app().await;
+    for name in ["usr1", "usr2", "usr3"] {
+        create(&app, new_user(name)).await;
+    }
+    create(
+        &app,
+        CreateUserRequest {
+            status: UserStatus::PendingVerification.into(),
+            ..new_user("usr4")
+        },
+    )
+    .await;
+
+    let (newest, _, _) = list(
+        &app,
+        ListUsersRequest {
+            query: "usr".into(),
+            status: UserStatus::Active.into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(newest, vec!["usr3", "usr2", "usr1"]);
+    let (oldest, _, total) = list(
+        &app,
+        ListUsersRequest {
+            query: "usr".into(),
+            status: UserStatus::Active.into(),
+            order: UserOrder::OldestFirst.into(),
+            include_total_size: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(oldest, vec!["usr1", "usr2", "usr3"]);
+    assert_eq!(total, 3);
+    let (pending, _, _) = list(
+        &app,
+        ListUsersRequest {
+            status: UserStatus::PendingVerification.into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(pending, vec!["usr4"]);
+}
+
+#[tokio::test]
+async fn pages_stay_stable_while_users_are_created() {
+    let app = spawn_app().await;
+    for i in 0..7 {
+        create(&app, new_user(&format!("page{i}"))).await;
+    }
+    for order in [UserOrder::NewestFirst, UserOrder::OldestFirst] {
+        let mut seen = Vec::new();
+        let mut token = String::new();
+        let mut pages = 0;
+        loop {
+            let (names, next, _) = list(
+                &app,
+                ListUsersRequest {
+                    query: "page".into(),
+                    page_size: 3,
+                    page_token: token.clone(),
+                    order: order.into(),
+                    ..Default::default()
+                },
+            )
+            .await;
+            seen.extend(names);
+            pages += 1;
+            // Users created mid-listing never shift or repeat later pages.
+            create(
+                &app,
+                new_user(&format!("page-late-{order:?}-{pages}").to_lowercase()),
+            )
+            .await;
+            if next.is_empty() {
+                break;
+            }
+            token = next;
+        }
+        let originals: Vec<String> = seen
+            .iter()
+            .filter(|n| !n.contains("late"))
+            .cloned()
+            .collect();
+        let mut expected: Vec<String> = (0..7).map(|i| format!("page{i}")).collect();
+        if order == UserOrder::NewestFirst {
+            expected.reverse();
+        }
+        assert_eq!(originals, expected, "{order:?}");
+        let unique: BTreeSet<&String> = seen.iter().collect();
+        assert_eq!(unique.len(), seen.len(), "no user appears twice");
+    }
+}
+
+#[tokio::test]
+async fn an_update_changes_masked_fields_and_a_new_email_is_unverified() {
+    let app = spawn_app().await;
+    let user = create(
+        &app,
+        CreateUserRequest {
+            photo_url: "https://cdn.example.com/h.png".into(),
+            ..new_user("henry")
+        },
+    )
+    .await;
+    // Pretend the address was verified, as a finished verification would leave it.
+    let db = app.database().await;
+    db.execute_unprepared(&format!(
+        "UPDATE users SET email_verified = true WHERE id = '{}'",
+        user.id
+    ))
+    .await
+    .expect("mark verified");
+
+    let updated = app
+        .users
+        .clone()
+        .update_user(UpdateUserRequest {
+            user: Some(User {
+                id: user.id.clone(),
+                full_name: "Henry Ford II".into(),
+                email: "henry.ford@example.com".into(),
+                photo_url: String::new(),
+                username: "ignored-because-unmasked".into(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["full_name", "email", "photo_url"]),
+        })
+        .await
+        .expect("update")
+        .into_inner()
+        .user
+        .expect("a user");
+    assert_eq!(updated.full_name, "Henry Ford II");
+    assert_eq!(updated.email, "henry.ford@example.com");
+    assert!(
+        !updated.email_verified,
+        "a new email address is not verified"
+    );
+    assert_eq!(updated.photo_url, "", "an empty masked photo URL clears it");
+    assert_eq!(updated.username, "henry");
+    assert_eq!(
+        list(
+            &app,
+            ListUsersRequest {
+                query: "ford ii".into(),
+                ..Default::default()
+            }
+        )
+        .await
+        .0,
+        vec!["henry"]
+    );
+
+    create(&app, new_user("ivy")).await;
+    let status = app
+        .users
+        .clone()
+        .update_user(UpdateUserRequest {
+            user: Some(User {
+                id: user.id.clone(),
+                username: "IVY".into(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["username"]),
+        })
+        .await
+        .expect_err("taken");
+    assert_error(&status, Code::AlreadyExists, "USERNAME_TAKEN");
+
+    let status = app
+        .users
+        .clone()
+        .update_user(UpdateUserRequest {
+            user: Some(User {
+                id: user.id,
+                ..Default::default()
+            }),
+            update_mask: mask(&["status"]),
+        })
+        .await
+        .expect_err("not updatable");
+    assert_eq!(violated_fields(&status), vec!["update_mask"]);
+}
+
+#[tokio::test]
+async fn suspension_and_activation_are_recorded_with_their_reasons() {
+    let app = spawn_app().await;
+    let user = create(
+        &app,
+        CreateUserRequest {
+            status: UserStatus::PendingVerification.into(),
+            ..new_user("jack")
+        },
+    )
+    .await;
+    let mut users = app.users.clone();
+    let activated = users
+        .activate_user(ActivateUserRequest {
+            user_id: user.id.clone(),
+            reason: "verified by phone".into(),
+        })
+        .await
+        .expect("activate")
+        .into_inner()
+        .user
+        .expect("a user");
+    assert_eq!(activated.status(), UserStatus::Active);
+    let suspended = users
+        .suspend_user(SuspendUserRequest {
+            user_id: user.id.clone(),
+            reason: "chargeback".into(),
+        })
+        .await
+        .expect("suspend")
+        .into_inner()
+        .user
+        .expect("a user");
+    assert_eq!(suspended.status(), UserStatus::Suspended);
+
+    let events = app
+        .admin
+        .clone()
+        .list_activity(ListActivityRequest::default())
+        .await
+        .expect("activity")
+        .into_inner()
+        .events;
+    let suspended_event = events
+        .iter()
+        .find(|e| e.action == "user.suspended")
+        .expect("suspension event");
+    assert_eq!(suspended_event.target_id, user.id);
+    assert_eq!(
+        suspended_event.details.get("reason").map(String::as_str),
+        Some("chargeback")
+    );
+    let activated_event = events
+        .iter()
+        .find(|e| e.action == "user.activated")
+        .expect("activation event");
+    assert_eq!(
+        activated_event
+            .details
+            .get("previous_status")
+            .map(String::as_str),
+        Some("pending_verification")
+    );
+
+    let status = users
+        .suspend_user(SuspendUserRequest {
+            user_id: user.id,
+            reason: String::new(),
+        })
+        .await
+        .expect_err("reason required");
+    assert_eq!(violated_fields(&status), vec!["reason"]);
+}
+
+#[tokio::test]
+async fn suspending_a_staff_user_stops_their_credentials() {
+    let app = spawn_app().await;
+    let (token, staff) = app.staff_token_with("kim", &["roles.read"]).await;
+    let mut kim = app.client(&token);
+    kim.list_roles(ListRolesRequest::default())
+        .await
+        .expect("works");
+    app.users
+        .clone()
+        .suspend_user(SuspendUserRequest {
+            user_id: staff.user_id.clone(),
+            reason: "left the company".into(),
+        })
+        .await
+        .expect("suspend");
+    let status = kim
+        .list_roles(ListRolesRequest::default())
+        .await
+        .expect_err("suspended");
+    assert_error(&status, Code::Unauthenticated, "CREDENTIAL_OWNER_NOT_STAFF");
+}
+
+#[tokio::test]
+async fn deleting_a_user_deletes_their_credentials() {
+    let app = spawn_app().await;
+    let (token, staff) = app.staff_token_with("leo", &["roles.read"]).await;
+    app.users
+        .clone()
+        .delete_user(DeleteUserRequest {
+            user_id: staff.user_id.clone(),
+        })
+        .await
+        .expect("delete");
+    let status = app
+        .client(&token)
+        .list_roles(ListRolesRequest::default())
+        .await
+        .expect_err("credential deleted");
+    assert_error(&status, Code::Unauthenticated, "CREDENTIAL_INVALID");
+    let status = app
+        .users
+        .clone()
+        .get_user(GetUserRequest {
+            user_id: staff.user_id,
+        })
+        .await
+        .expect_err("deleted");
+    assert_error(&status, Code::NotFound, "USER_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn the_last_full_access_staff_user_cannot_be_deleted_or_suspended() {
+    let app = spawn_app().await;
+    let (admin_user, _, _) = list(
+        &app,
+        ListUsersRequest {
+            query: "admin@identityd.invalid".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(admin_user, vec!["admin"]);
+    let admin = app
+        .users
+        .clone()
+        .lookup_user(LookupUserRequest {
+            key: Some(Key::Username("admin".into())),
+        })
+        .await
+        .expect("lookup")
+        .into_inner()
+        .user
+        .expect("a user");
+    let status = app
+        .users
+        .clone()
+        .delete_user(DeleteUserRequest {
+            user_id: admin.id.clone(),
+        })
+        .await
+        .expect_err("last full access");
+    assert_error(&status, Code::FailedPrecondition, "LAST_FULL_ACCESS_STAFF");
+    let status = app
+        .users
+        .clone()
+        .suspend_user(SuspendUserRequest {
+            user_id: admin.id,
+            reason: "testing".into(),
+        })
+        .await
+        .expect_err("last full access");
+    assert_error(&status, Code::FailedPrecondition, "LAST_FULL_ACCESS_STAFF");
+}
+
+#[tokio::test]
+async fn a_weaker_caller_cannot_suspend_or_change_a_stronger_staff_user() {
+    let app = spawn_app().await;
+    let (token, _) = app
+        .staff_token_with("mia", &["users.write", "users.read"])
+        .await;
+    let strong_role = app
+        .create_role(
+            "Strong",
+            identityd::proto::RoleKind::Admin,
+            &["users.write", "roles.write"],
+        )
+        .await;
+    let strong = app.create_staff("noah", &strong_role.id).await;
+    let mut mia = app.users_as(&token);
+    let status = mia
+        .suspend_user(SuspendUserRequest {
+            user_id: strong.user_id.clone(),
+            reason: "power grab".into(),
+        })
+        .await
+        .expect_err("escalation");
+    assert_error(&status, Code::PermissionDenied, "PRIVILEGE_ESCALATION");
+    let status = mia
+        .update_user(UpdateUserRequest {
+            user: Some(User {
+                id: strong.user_id,
+                email: "mia-controls-this@example.com".into(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["email"]),
+        })
+        .await
+        .expect_err("escalation");
+    assert_error(&status, Code::PermissionDenied, "PRIVILEGE_ESCALATION");
+
+    // A client user has no admin role, so users.write is enough.
+    let client = create(&app, new_user("olive")).await;
+    mia.suspend_user(SuspendUserRequest {
+        user_id: client.id,
+        reason: "fraud review".into(),
+    })
+    .await
+    .expect("suspend a client user");
+}
