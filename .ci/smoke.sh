@@ -6,7 +6,8 @@
 # grpcurl is taken from $GRPCURL (set by .ci/run), else from PATH.
 # Starts `identityd serve` on a free loopback port with a fresh data dir, then
 # checks reflection, health, authentication with the bootstrap token, one write
-# (CreateRole) and its activity event, and a graceful SIGTERM shutdown.
+# (CreateRole) and its activity event, a UserService round trip, and a graceful
+# SIGTERM shutdown.
 # The bootstrap token is never printed: output shown on failure is redacted.
 set -euo pipefail
 
@@ -188,6 +189,22 @@ out=$(gca "$addr" identity.v1.AdminService/ListActivity 2>&1) || fail "ListActiv
 grep -q '"role\.created"' <<<"$out" || fail "ListActivity has no role.created event" "$out"
 grep -qF "\"$role_id\"" <<<"$out" || fail "ListActivity has no event naming role $role_id" "$out"
 echo "activity has role.created for $role_id"
+
+echo "== smoke: UserService CreateUser, LookupUser, ListUsers, UpdateUser"
+out=$(gca -d '{"full_name":"Smoke Tester","username":"smoke.tester","email":"smoke@example.com","password":"tidal-lantern-oboe-42"}' \
+  "$addr" identity.v1.UserService/CreateUser 2>&1) || fail "CreateUser failed" "$out"
+user_id=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["user"]["id"])' <<<"$out" 2>/dev/null) \
+  || fail "CreateUser's response has no user.id" "$out"
+out=$(gca -d '{"email":"SMOKE@example.com"}' "$addr" identity.v1.UserService/LookupUser 2>&1) \
+  || fail "LookupUser failed" "$out"
+grep -qF "\"$user_id\"" <<<"$out" || fail "LookupUser did not find user $user_id" "$out"
+out=$(gca -d '{"query":"TESTER","include_total_size":true}' "$addr" identity.v1.UserService/ListUsers 2>&1) \
+  || fail "ListUsers failed" "$out"
+grep -q '"totalSize": "1"' <<<"$out" || fail "ListUsers search did not find exactly one user" "$out"
+out=$(gca -d "{\"user\":{\"id\":\"$user_id\",\"full_name\":\"Smoke Tester II\"},\"update_mask\":{\"paths\":[\"full_name\"]}}" \
+  "$addr" identity.v1.UserService/UpdateUser 2>&1) || fail "UpdateUser failed" "$out"
+grep -q '"fullName": "Smoke Tester II"' <<<"$out" || fail "UpdateUser did not change the full name" "$out"
+echo "user $user_id created, found, listed and updated"
 
 echo "== smoke: SIGTERM shuts down gracefully within ${SHUTDOWN_TIMEOUT}s"
 kill -TERM "$server_pid"
