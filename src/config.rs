@@ -25,6 +25,16 @@ pub struct Settings {
     pub log: LogSettings,
     /// Password policy and hashing.
     pub passwords: PasswordSettings,
+    /// Client accounts.
+    pub accounts: AccountSettings,
+}
+
+/// Client accounts.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AccountSettings {
+    /// Whether account owners may add, change and remove members and invite
+    /// people themselves. Staff always may.
+    pub client_user_management: bool,
 }
 
 /// Password policy and argon2id hashing.
@@ -111,7 +121,8 @@ impl Settings {
             .set_default("passwords.argon2_iterations", 2)?
             .set_default("passwords.argon2_parallelism", 1)?
             .set_default("passwords.hashing_threads", 0)?
-            .set_default("passwords.hashing_queue", 64)?;
+            .set_default("passwords.hashing_queue", 64)?
+            .set_default("accounts.client_user_management", true)?;
         builder = match config_file {
             Some(path) => {
                 builder.add_source(File::from(path).format(FileFormat::Toml).required(true))

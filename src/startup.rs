@@ -17,18 +17,24 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 use tower::ServiceBuilder;
 
-use crate::app::{App, AppError, TokenSink};
+use crate::app::{App, AppError, Policy, TokenSink};
 use crate::authz::AuthzLayer;
 use crate::config::Settings;
 use crate::crypto::{HashingParams, PasswordHashError, PasswordHasher};
-use crate::grpc::{AdminApi, UserApi};
+use crate::grpc::{AccountApi, AdminApi, UserApi};
+use crate::proto::account_service_server::AccountServiceServer;
 use crate::proto::admin_service_server::AdminServiceServer;
 use crate::proto::user_service_server::UserServiceServer;
 use crate::store::{self, StoreError};
 use crate::telemetry::RequestContextLayer;
 
 /// The gRPC services whose health follows the database's.
-const HEALTH_SERVICES: &[&str] = &["", "identity.v1.AdminService", "identity.v1.UserService"];
+const HEALTH_SERVICES: &[&str] = &[
+    "",
+    "identity.v1.AdminService",
+    "identity.v1.UserService",
+    "identity.v1.AccountService",
+];
 
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +88,11 @@ pub fn build_app(settings: &Settings, db: store::DatabaseConnection) -> Result<A
     };
     let hasher = PasswordHasher::new(params, threads, passwords.hashing_queue)
         .map_err(StartupError::Passwords)?;
-    Ok(App::new(db, hasher, passwords.min_length.max(1)))
+    let policy = Policy {
+        password_min_chars: passwords.min_length.max(1),
+        client_user_management: settings.accounts.client_user_management,
+    };
+    Ok(App::new(db, hasher, policy))
 }
 
 /// Opens the configured database and applies pending migrations.
@@ -218,6 +228,8 @@ impl Application {
             .max_decoding_message_size(settings.server.max_request_bytes);
         let users = UserServiceServer::new(UserApi::new(app.clone()))
             .max_decoding_message_size(settings.server.max_request_bytes);
+        let accounts = AccountServiceServer::new(AccountApi::new(app.clone()))
+            .max_decoding_message_size(settings.server.max_request_bytes);
 
         let layers = ServiceBuilder::new()
             .layer(RequestContextLayer)
@@ -236,6 +248,7 @@ impl Application {
             .add_service(reflection_v1alpha)
             .add_service(admin)
             .add_service(users)
+            .add_service(accounts)
             .serve_with_incoming_shutdown(incoming, async move {
                 let _ = serve_stop.wait_for(|stop| *stop).await;
             });

@@ -41,6 +41,13 @@ impl Change {
         }
     }
 
+    /// Marks the change as belonging to a client account, so the account's
+    /// history can be listed.
+    pub fn account(mut self, account_id: impl ToString) -> Self {
+        self.account_id = Some(account_id.to_string());
+        self
+    }
+
     /// Adds a detail.
     pub fn detail(mut self, key: &str, value: impl ToString) -> Self {
         self.details.insert(key.to_owned(), value.to_string());

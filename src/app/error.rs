@@ -53,6 +53,22 @@ pub enum Reason {
     LastFullAccessStaff,
     /// A full-access role grants everything; its permissions cannot be listed.
     FullAccessRoleFixed,
+    /// No account has this id.
+    AccountNotFound,
+    /// The user is not a member of the account.
+    MemberNotFound,
+    /// The user is already a member of the account.
+    AlreadyMember,
+    /// The owner's permissions cannot be edited.
+    OwnerPermissionsFixed,
+    /// The owner cannot be removed from the account.
+    OwnerCannotBeRemoved,
+    /// The account is closed.
+    AccountClosed,
+    /// The user owns a client account.
+    UserOwnsAccount,
+    /// Client-side user management is disabled.
+    ClientUserManagementDisabled,
     /// Every password hashing thread is busy and the queue is full.
     PasswordHashingBusy,
     /// The database is unreachable.
@@ -88,6 +104,14 @@ impl Reason {
             Reason::UserNotActive => "USER_NOT_ACTIVE",
             Reason::LastFullAccessStaff => "LAST_FULL_ACCESS_STAFF",
             Reason::FullAccessRoleFixed => "FULL_ACCESS_ROLE_FIXED",
+            Reason::AccountNotFound => "ACCOUNT_NOT_FOUND",
+            Reason::MemberNotFound => "MEMBER_NOT_FOUND",
+            Reason::AlreadyMember => "ALREADY_MEMBER",
+            Reason::OwnerPermissionsFixed => "OWNER_PERMISSIONS_FIXED",
+            Reason::OwnerCannotBeRemoved => "OWNER_CANNOT_BE_REMOVED",
+            Reason::AccountClosed => "ACCOUNT_CLOSED",
+            Reason::UserOwnsAccount => "USER_OWNS_ACCOUNT",
+            Reason::ClientUserManagementDisabled => "CLIENT_USER_MANAGEMENT_DISABLED",
             Reason::PasswordHashingBusy => "PASSWORD_HASHING_BUSY",
             Reason::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
             Reason::Internal => "INTERNAL",
@@ -127,6 +151,20 @@ impl Reason {
             }
             Reason::FullAccessRoleFixed => {
                 "a full-access role grants every permission; its permissions cannot be changed"
+            }
+            Reason::AccountNotFound => "no such account",
+            Reason::MemberNotFound => "the user is not a member of this account",
+            Reason::AlreadyMember => "the user is already a member of this account",
+            Reason::OwnerPermissionsFixed => {
+                "the owner holds every permission; their permissions cannot be edited"
+            }
+            Reason::OwnerCannotBeRemoved => "the owner cannot be removed; transfer ownership first",
+            Reason::AccountClosed => "the account is closed; reopen it first",
+            Reason::UserOwnsAccount => {
+                "the user owns a client account; transfer or delete it first"
+            }
+            Reason::ClientUserManagementDisabled => {
+                "client-side user management is disabled; ask staff"
             }
             Reason::PasswordHashingBusy => "too many passwords are being hashed; retry shortly",
             Reason::DatabaseUnavailable => "the database is unavailable; retry later",

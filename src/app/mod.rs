@@ -2,6 +2,7 @@
 //! applies the rules, changes the store inside one transaction together with
 //! its activity event, and returns plain values for the transport to render.
 
+mod accounts;
 mod activity;
 mod authn;
 mod bootstrap;
@@ -13,7 +14,12 @@ mod roles;
 mod staff;
 mod users;
 
+pub use crate::store::accounts::AccountFilter;
 pub use crate::store::activity::ActivityFilter;
+pub use accounts::{
+    Account, AccountChanges, AccountPage, AccountQuery, Member, MembershipPage, NewAccount,
+    NewAccountOwner, UserAccount,
+};
 pub use activity::{ActivityEvent, ActivityPage, ActivityQuery, Change, record};
 pub use bootstrap::{BootstrapStaff, Bootstrapped, TokenSink};
 pub use credentials::{
@@ -35,18 +41,23 @@ use crate::store::DatabaseConnection;
 pub struct App {
     db: DatabaseConnection,
     hasher: PasswordHasher,
-    password_min_chars: usize,
+    policy: Policy,
+}
+
+/// Rules set by configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// The shortest password accepted, in characters.
+    pub password_min_chars: usize,
+    /// Whether account owners may manage their members themselves (staff always may).
+    pub client_user_management: bool,
 }
 
 impl App {
     /// Use cases over `db`, which must be migrated, hashing passwords with
-    /// `hasher` and requiring at least `password_min_chars` characters.
-    pub fn new(db: DatabaseConnection, hasher: PasswordHasher, password_min_chars: usize) -> Self {
-        Self {
-            db,
-            hasher,
-            password_min_chars,
-        }
+    /// `hasher` and following `policy`.
+    pub fn new(db: DatabaseConnection, hasher: PasswordHasher, policy: Policy) -> Self {
+        Self { db, hasher, policy }
     }
 
     /// The database connection pool.
@@ -61,7 +72,12 @@ impl App {
 
     /// The shortest password accepted, in characters.
     pub fn password_min_chars(&self) -> usize {
-        self.password_min_chars
+        self.policy.password_min_chars
+    }
+
+    /// Whether account owners may manage their members themselves.
+    pub fn client_user_management(&self) -> bool {
+        self.policy.client_user_management
     }
 }
 

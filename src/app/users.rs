@@ -161,6 +161,8 @@ pub struct UserQuery {
     pub text: Option<String>,
     /// Only this status.
     pub status: Option<UserStatus>,
+    /// Only members (or the owner) of this account.
+    pub account_id: Option<crate::domain::AccountId>,
     /// Newest first (the default) or oldest first.
     pub newest_first: bool,
     /// Also count every match.
@@ -286,6 +288,7 @@ impl App {
         let filter = UserFilter {
             text: query.text.clone(),
             status: query.status.map(|s| s.as_str().to_owned()),
+            account_id: query.account_id.map(|id| id.to_string()),
         };
         let filters = format!("{filter:?} newest_first={}", query.newest_first);
         let cursor = PageCursor::decode("page_token", &query.page_token, &filters)?;
@@ -428,13 +431,17 @@ impl App {
         User::try_from(row)
     }
 
-    /// Deletes a user for good, with their API credentials. The activity
-    /// log keeps what they did.
+    /// Deletes a user for good, with their API credentials and memberships.
+    /// A user who owns an account is refused until ownership moves. The
+    /// activity log keeps what they did.
     pub async fn delete_user(&self, principal: &Principal, id: UserId) -> Result<(), AppError> {
         let txn = store::begin(self.db()).await?;
         let row = load_user(&txn, id).await?;
         ensure_may_manage(&txn, principal, &row).await?;
         ensure_not_last_full_access(&txn, &row).await?;
+        if store::accounts::count_owned_by(&txn, &row.id).await? > 0 {
+            return Err(AppError::FailedPrecondition(Reason::UserOwnsAccount));
+        }
         store::users::delete(&txn, &row.id).await?;
         let change = Change::new("user.deleted", "user", id)
             .detail("username", &row.username)

@@ -124,6 +124,62 @@ pub const POLICIES: &[(&str, Policy)] = &[
         "/identity.v1.UserService/DeleteUser",
         Policy::Staff(Permission::UsersWrite),
     ),
+    (
+        "/identity.v1.AccountService/CreateAccount",
+        Policy::Staff(Permission::AccountsWrite),
+    ),
+    (
+        "/identity.v1.AccountService/GetAccount",
+        Policy::Staff(Permission::AccountsRead),
+    ),
+    (
+        "/identity.v1.AccountService/ListAccounts",
+        Policy::Staff(Permission::AccountsRead),
+    ),
+    (
+        "/identity.v1.AccountService/UpdateAccount",
+        Policy::Staff(Permission::AccountsWrite),
+    ),
+    (
+        "/identity.v1.AccountService/CloseAccount",
+        Policy::Staff(Permission::AccountsWrite),
+    ),
+    (
+        "/identity.v1.AccountService/ReopenAccount",
+        Policy::Staff(Permission::AccountsWrite),
+    ),
+    (
+        "/identity.v1.AccountService/DeleteAccount",
+        Policy::Staff(Permission::AccountsWrite),
+    ),
+    (
+        "/identity.v1.AccountService/TransferOwnership",
+        Policy::Staff(Permission::AccountsWrite),
+    ),
+    (
+        "/identity.v1.AccountService/ListMembers",
+        Policy::Staff(Permission::AccountsRead),
+    ),
+    (
+        "/identity.v1.AccountService/AddMember",
+        Policy::Staff(Permission::AccountsWrite),
+    ),
+    (
+        "/identity.v1.AccountService/UpdateMemberPermissions",
+        Policy::Staff(Permission::AccountsWrite),
+    ),
+    (
+        "/identity.v1.AccountService/RemoveMember",
+        Policy::Staff(Permission::AccountsWrite),
+    ),
+    (
+        "/identity.v1.AccountService/ListUserAccounts",
+        Policy::Staff(Permission::AccountsRead),
+    ),
+    (
+        "/identity.v1.AccountService/ListAccountPermissions",
+        Policy::Staff(Permission::AccountsRead),
+    ),
 ];
 
 /// The policy of the method at `path` (`/package.Service/Method`), if it has one.

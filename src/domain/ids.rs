@@ -55,6 +55,10 @@ define_id!(
     /// The id of an API credential (not its public identifier).
     ApiCredentialId
 );
+define_id!(
+    /// The id of a client account.
+    AccountId
+);
 
 #[cfg(test)]
 mod tests {

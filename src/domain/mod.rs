@@ -1,6 +1,7 @@
 //! Pure types and rules of identityd: validated values, the permission
 //! catalogue, paging. Nothing here does I/O or knows about gRPC or the database.
 
+mod account;
 mod email;
 mod error;
 mod ids;
@@ -13,9 +14,13 @@ mod text;
 mod time;
 mod user;
 
+pub use account::{
+    AccountPermission, AccountPermissions, AccountProfile, AccountProfileInput, AccountRelation,
+    AccountStatus, PROFILE_FIELDS, may_manage_members, parse_profile_field,
+};
 pub use email::Email;
 pub use error::{FieldViolation, ValidationError, Validator};
-pub use ids::{ApiCredentialId, RoleId, UserId};
+pub use ids::{AccountId, ApiCredentialId, RoleId, UserId};
 pub use paging::{PageCursor, PageSize};
 pub use password::{PASSWORD_MAX_CHARS, Password};
 pub use permission::{Permission, PermissionSet, UnknownPermission};

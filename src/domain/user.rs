@@ -70,6 +70,39 @@ impl Username {
         Ok(username)
     }
 
+    /// A username made from an email address's local part and a random
+    /// `suffix` (hex), for users created without one, such as a new account's
+    /// owner: `ann.lee@example.com` with `3f9a1c` gives `ann.lee-3f9a1c`.
+    pub fn derive_from_email(email: &super::Email, suffix: &str) -> Self {
+        let local = email
+            .as_str()
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let mut base: String = local
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .skip_while(|c| !c.is_ascii_alphanumeric())
+            .take(24)
+            .collect();
+        if base.is_empty() {
+            base.push_str("user");
+        }
+        let suffix: String = suffix
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(7)
+            .collect();
+        Self(format!("{base}-{suffix}"))
+    }
+
     /// The username as given.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -160,6 +193,21 @@ mod tests {
             "is reserved"
         );
         assert!(Username::parse_unreserved("username", "admin2").is_ok());
+    }
+
+    #[test]
+    fn derived_usernames_are_valid_and_keep_the_local_part() {
+        let email = |s: &str| super::super::Email::parse("email", s).unwrap();
+        let derived = Username::derive_from_email(&email("Ann.Lee+billing@example.com"), "3f9a1c");
+        assert_eq!(derived.as_str(), "ann.lee-billing-3f9a1c");
+        assert!(Username::parse("username", derived.as_str()).is_ok());
+        let odd = Username::derive_from_email(&email("__@example.com"), "00aa11");
+        assert_eq!(odd.as_str(), "user-00aa11");
+        let long = Username::derive_from_email(
+            &email(&format!("{}@example.com", "a".repeat(60))),
+            "abcdef",
+        );
+        assert!(Username::parse("username", long.as_str()).is_ok());
     }
 
     #[test]

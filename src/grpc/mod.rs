@@ -1,10 +1,12 @@
 //! The gRPC transport: one tonic service per proto service. Handlers only
 //! translate between proto messages and use cases; the rules live in `app`.
 
+mod accounts;
 mod admin;
 mod convert;
 mod users;
 
+pub use accounts::AccountApi;
 pub use admin::AdminApi;
 pub use users::UserApi;
 

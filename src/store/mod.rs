@@ -2,11 +2,13 @@
 //! any connection (a pool or a transaction), so the use-case layer decides what
 //! commits together. Nothing here knows about gRPC.
 
+pub mod accounts;
 pub mod activity;
 pub mod credentials;
 pub mod entities;
 mod error;
 pub mod idempotency;
+pub mod memberships;
 pub mod roles;
 pub mod settings;
 pub mod users;
@@ -15,6 +17,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use migrations::{Migrator, MigratorTrait};
+use sea_orm::sea_query::LikeExpr;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database};
 pub use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionTrait};
@@ -116,5 +119,30 @@ impl<T> Page<T> {
         let has_more = rows.len() > limit;
         rows.truncate(limit);
         Self { rows, has_more }
+    }
+}
+
+/// `text` as a LIKE pattern matching it anywhere, with `%`, `_` and `\` taken literally.
+fn contains_pattern(text: &str) -> LikeExpr {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    LikeExpr::new(pattern).escape('\\')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_take_wildcards_literally() {
+        let pattern = format!("{:?}", contains_pattern("50%_a\\b"));
+        assert!(pattern.contains("%50\\\\%\\\\_a\\\\\\\\b%"), "{pattern}");
     }
 }

@@ -1,14 +1,14 @@
 //! Queries on users.
 
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::LikeExpr;
+use sea_orm::sea_query::Query;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Select,
 };
 
-use super::entities::{role, user};
-use super::{Page, StoreError};
+use super::entities::{membership, role, user};
+use super::{Page, StoreError, contains_pattern};
 
 pub use user::Model as UserRow;
 
@@ -19,6 +19,8 @@ pub struct UserFilter {
     pub text: Option<String>,
     /// Only this stored status.
     pub status: Option<String>,
+    /// Only members (or the owner) of this account.
+    pub account_id: Option<String>,
 }
 
 /// The text substring search runs over: lower-cased full name, username and email.
@@ -31,20 +33,6 @@ fn search_text(row: &UserRow) -> String {
     )
 }
 
-/// `text` as a LIKE pattern matching it anywhere, with `%`, `_` and `\` taken literally.
-fn contains_pattern(text: &str) -> LikeExpr {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    LikeExpr::new(pattern).escape('\\')
-}
-
 fn filtered(filter: &UserFilter) -> Select<user::Entity> {
     let mut query = user::Entity::find();
     if let Some(text) = &filter.text {
@@ -52,6 +40,14 @@ fn filtered(filter: &UserFilter) -> Select<user::Entity> {
     }
     if let Some(status) = &filter.status {
         query = query.filter(user::Column::Status.eq(status.as_str()));
+    }
+    if let Some(account_id) = &filter.account_id {
+        let members = Query::select()
+            .column(membership::Column::UserId)
+            .from(membership::Entity)
+            .and_where(membership::Column::AccountId.eq(account_id.as_str()))
+            .to_owned();
+        query = query.filter(user::Column::Id.in_subquery(members));
     }
     query
 }
@@ -181,6 +177,17 @@ pub async fn find(conn: &impl ConnectionTrait, id: &str) -> Result<Option<UserRo
     Ok(user::Entity::find_by_id(id.to_owned()).one(conn).await?)
 }
 
+/// The users with these ids.
+pub async fn find_many(
+    conn: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<Vec<UserRow>, StoreError> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Id.is_in(ids.iter().cloned()))
+        .all(conn)
+        .await?)
+}
+
 /// A page of staff users (users with an admin role) in id order.
 pub async fn list_staff(
     conn: &impl ConnectionTrait,
@@ -250,15 +257,4 @@ pub async fn any_staff(conn: &impl ConnectionTrait) -> Result<bool, StoreError> 
         .one(conn)
         .await?
         .is_some())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn like_patterns_take_wildcards_literally() {
-        let pattern = format!("{:?}", contains_pattern("50%_a\\b"));
-        assert!(pattern.contains("%50\\\\%\\\\_a\\\\\\\\b%"), "{pattern}");
-    }
 }

@@ -3,8 +3,10 @@
 use std::path::PathBuf;
 
 use identityd::config::{
-    DatabaseSettings, LogFormat, LogSettings, PasswordSettings, ServerSettings, Settings,
+    AccountSettings, DatabaseSettings, LogFormat, LogSettings, PasswordSettings, ServerSettings,
+    Settings,
 };
+use identityd::proto::account_service_client::AccountServiceClient;
 use identityd::proto::admin_service_client::AdminServiceClient;
 use identityd::proto::user_service_client::UserServiceClient;
 use identityd::proto::{
@@ -47,6 +49,9 @@ pub type AdminClient = AdminServiceClient<InterceptedService<Channel, Bearer>>;
 /// A UserService client that sends a fixed bearer token.
 pub type UserClient = UserServiceClient<InterceptedService<Channel, Bearer>>;
 
+/// An AccountService client that sends a fixed bearer token.
+pub type AccountClient = AccountServiceClient<InterceptedService<Channel, Bearer>>;
+
 /// A running identityd with a fresh database, stopped when dropped.
 pub struct TestApp {
     /// The bootstrap (full-access) bearer token it wrote on first start.
@@ -55,6 +60,8 @@ pub struct TestApp {
     pub admin: AdminClient,
     /// A UserService client carrying the bootstrap token.
     pub users: UserClient,
+    /// An AccountService client carrying the bootstrap token.
+    pub accounts: AccountClient,
     /// The database URL, for tests that look at what is stored.
     pub database_url: String,
     data_dir: Option<TempDir>,
@@ -98,6 +105,9 @@ pub fn test_settings(data_dir: PathBuf, database_url: Option<String>) -> Setting
             argon2_parallelism: 1,
             hashing_threads: 0,
             hashing_queue: 64,
+        },
+        accounts: AccountSettings {
+            client_user_management: true,
         },
     }
 }
@@ -154,10 +164,12 @@ pub async fn spawn_app() -> TestApp {
         .expect("connect to the test server");
     let admin = AdminServiceClient::with_interceptor(channel.clone(), bearer(Some(&token)));
     let users = UserServiceClient::with_interceptor(channel.clone(), bearer(Some(&token)));
+    let accounts = AccountServiceClient::with_interceptor(channel.clone(), bearer(Some(&token)));
     TestApp {
         token,
         admin,
         users,
+        accounts,
         database_url,
         data_dir: Some(data_dir),
         channel,

@@ -2,6 +2,7 @@
 //! test (SQLite, or PostgreSQL when IDENTITYD_TEST_POSTGRES_URL is set), and
 //! the generated tonic client over a real socket.
 
+mod accounts;
 mod activity;
 mod authz;
 mod credentials;

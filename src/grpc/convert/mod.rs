@@ -1,6 +1,7 @@
 //! Proto messages to use-case inputs (parsing every field) and use-case
 //! results to proto messages, one file per service.
 
+pub mod accounts;
 pub mod admin;
 pub mod users;
 

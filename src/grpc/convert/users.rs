@@ -3,8 +3,8 @@
 use super::{page_size, parse_user_status, timestamp, user_status};
 use crate::app::{NewUser, User, UserChanges, UserKey, UserQuery};
 use crate::domain::{
-    Email, FullName, Locale, Password, PhotoUrl, RequestId, UserId, UserStatus, Username,
-    ValidationError, Validator, bounded_text,
+    AccountId, Email, FullName, Locale, Password, PhotoUrl, RequestId, UserId, UserStatus,
+    Username, ValidationError, Validator, bounded_text,
 };
 use crate::proto as pb;
 
@@ -134,6 +134,7 @@ pub fn list_users(request: pb::ListUsersRequest) -> Result<UserQuery, Validation
         status,
         order,
         include_total_size,
+        account_id,
     } = request;
     let mut v = Validator::new();
     let page_size = page_size(&mut v, size);
@@ -142,6 +143,9 @@ pub fn list_users(request: pb::ListUsersRequest) -> Result<UserQuery, Validation
         v.violation("query", format!("must have at most {QUERY_MAX} characters"));
     }
     let status = v.check(parse_user_status("status", status)).flatten();
+    let account_id = v
+        .check(optional(&account_id, |s| AccountId::parse("account_id", s)))
+        .flatten();
     let newest_first = match pb::UserOrder::try_from(order) {
         Ok(pb::UserOrder::Unspecified | pb::UserOrder::NewestFirst) => true,
         Ok(pb::UserOrder::OldestFirst) => false,
@@ -154,6 +158,7 @@ pub fn list_users(request: pb::ListUsersRequest) -> Result<UserQuery, Validation
     Ok(UserQuery {
         text: (!text.is_empty()).then(|| text.to_lowercase()),
         status,
+        account_id,
         newest_first,
         include_total: include_total_size,
         page_size,

@@ -1,9 +1,11 @@
 //! SeaORM entities: one per table, mirroring the migrations.
 
+pub mod account;
 pub mod activity_event;
 pub mod api_credential;
 pub mod api_credential_role;
 pub mod idempotency_key;
+pub mod membership;
 pub mod role;
 pub mod setting;
 pub mod user;

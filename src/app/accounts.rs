@@ -1,0 +1,832 @@
+//! Client accounts and their members.
+//!
+//! Every account has exactly one owner: `accounts.owner_user_id`, a single
+//! column, is the only record of it, and transfers lock the account row
+//! first, so concurrent transfers run one after another. The owner also has a
+//! membership row, and holds every permission whatever that row says.
+
+use super::activity::{Change, record};
+use super::idempotency::{Claim, IdempotencyKey};
+use super::roles::replay;
+use super::users::{UserDraft, insert_user};
+use super::{App, AppError, Caller, Principal, Reason};
+use crate::crypto::random_bytes;
+use crate::domain::{
+    AccountId, AccountPermission, AccountPermissions, AccountProfile, AccountRelation,
+    AccountStatus, Email, FullName, Locale, PageCursor, PageSize, Password, RequestId, Timestamp,
+    UserId, UserStatus, Username, may_manage_members,
+};
+use crate::store::{
+    self, ConnectionTrait,
+    accounts::{AccountFilter, AccountRow},
+    memberships::{MembershipCursor, MembershipRow},
+    users::UserRow,
+};
+
+/// A client account as callers see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The account's id.
+    pub id: AccountId,
+    /// The billing profile.
+    pub profile: AccountProfile,
+    /// The status.
+    pub status: AccountStatus,
+    /// The owner.
+    pub owner_user_id: UserId,
+    /// When the account was created.
+    pub created_at: Timestamp,
+    /// When the account last changed.
+    pub updated_at: Timestamp,
+    /// When the account was closed.
+    pub closed_at: Option<Timestamp>,
+}
+
+impl TryFrom<AccountRow> for Account {
+    type Error = AppError;
+
+    fn try_from(row: AccountRow) -> Result<Self, AppError> {
+        let corrupt = |what: &str| AppError::corrupt(format!("account {} {what}", row.id));
+        Ok(Self {
+            id: AccountId::from_stored(&row.id).ok_or_else(|| corrupt("id"))?,
+            status: AccountStatus::from_stored(&row.status).ok_or_else(|| corrupt("status"))?,
+            owner_user_id: UserId::from_stored(&row.owner_user_id)
+                .ok_or_else(|| corrupt("owner"))?,
+            profile: AccountProfile {
+                email: Email::parse("email", &row.email).map_err(|_| corrupt("email"))?,
+                display_name: row.display_name,
+                full_name: row.full_name,
+                company: row.company,
+                address_line1: row.address_line1,
+                address_line2: row.address_line2,
+                city: row.city,
+                state: row.state,
+                postcode: row.postcode,
+                country: row.country,
+                phone: row.phone,
+                tax_id: row.tax_id,
+            },
+            created_at: Timestamp::from_micros(row.created_at),
+            updated_at: Timestamp::from_micros(row.updated_at),
+            closed_at: row.closed_at.map(Timestamp::from_micros),
+        })
+    }
+}
+
+/// A member of an account as callers see them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// The account.
+    pub account_id: AccountId,
+    /// The user.
+    pub user_id: UserId,
+    /// The user's username.
+    pub username: String,
+    /// The user's full name.
+    pub full_name: String,
+    /// The user's email address.
+    pub email: String,
+    /// Whether the user owns the account.
+    pub owner: bool,
+    /// What the member may do; everything for the owner.
+    pub permissions: AccountPermissions,
+    /// When the user became a member.
+    pub created_at: Timestamp,
+}
+
+/// One account a user may act for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserAccount {
+    /// The account.
+    pub account: Account,
+    /// Whether the user owns it.
+    pub owner: bool,
+    /// What the user may do in it.
+    pub permissions: AccountPermissions,
+}
+
+/// Who owns a new account.
+#[derive(Debug, Clone)]
+pub enum NewAccountOwner {
+    /// An existing user.
+    Existing(UserId),
+    /// A new user built from the billing profile.
+    New {
+        /// The username; derived from the email address when none is given.
+        username: Option<Username>,
+        /// An optional password.
+        password: Option<Password>,
+        /// An optional locale.
+        locale: Option<Locale>,
+    },
+}
+
+/// What a new account is.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    /// The billing profile.
+    pub profile: AccountProfile,
+    /// Who owns it.
+    pub owner: NewAccountOwner,
+}
+
+/// A request for a page of accounts.
+#[derive(Debug, Clone)]
+pub struct AccountQuery {
+    /// The filters.
+    pub filter: AccountFilter,
+    /// Newest first (the default) or oldest first.
+    pub newest_first: bool,
+    /// Also count every match.
+    pub include_total: bool,
+    /// The page size.
+    pub page_size: PageSize,
+    /// The raw page token.
+    pub page_token: String,
+}
+
+/// A page of accounts.
+#[derive(Debug, Clone)]
+pub struct AccountPage {
+    /// The accounts.
+    pub accounts: Vec<Account>,
+    /// The token for the next page, if there is one.
+    pub next_page_token: Option<String>,
+    /// How many accounts match, when asked for.
+    pub total: Option<u64>,
+}
+
+/// A page of members or of a user's accounts.
+#[derive(Debug, Clone)]
+pub struct MembershipPage<T> {
+    /// The entries.
+    pub entries: Vec<T>,
+    /// The token for the next page, if there is one.
+    pub next_page_token: Option<String>,
+}
+
+/// Profile fields to change: (field name, validated value) pairs.
+pub type AccountChanges = Vec<(&'static str, String)>;
+
+impl App {
+    /// Creates an account owned by an existing user, or by a new user built
+    /// from the billing profile in the same transaction.
+    pub async fn create_account(
+        &self,
+        principal: &Principal,
+        new: NewAccount,
+        request_id: Option<RequestId>,
+    ) -> Result<Account, AppError> {
+        let key = IdempotencyKey::new(
+            principal,
+            "CreateAccount",
+            request_id.as_ref(),
+            &format!("{new:?}"),
+        );
+        if let Some(resource_id) = replay(&key, self.db()).await? {
+            return self.get_account_by_stored_id(&resource_id).await;
+        }
+        let password_hash = match &new.owner {
+            NewAccountOwner::New {
+                password: Some(password),
+                ..
+            } => Some(self.hasher().hash(password.expose()).await?),
+            _ => None,
+        };
+        let id = AccountId::generate();
+        let txn = store::begin(self.db()).await?;
+        if let Some(key) = &key
+            && key.claim(&txn, &id.to_string()).await? == Claim::Lost
+        {
+            drop(txn);
+            return match key.replay(self.db()).await? {
+                Some(resource_id) => self.get_account_by_stored_id(&resource_id).await,
+                None => Err(AppError::corrupt(
+                    "lost an idempotency claim to a row that is gone",
+                )),
+            };
+        }
+        let now = Timestamp::now().as_micros();
+        let owner_id = match new.owner {
+            NewAccountOwner::Existing(user_id) => {
+                store::users::find(&txn, &user_id.to_string())
+                    .await?
+                    .ok_or(AppError::NotFound(Reason::UserNotFound))?;
+                user_id
+            }
+            NewAccountOwner::New {
+                username, locale, ..
+            } => {
+                let username = match username {
+                    Some(username) => username,
+                    None => Username::derive_from_email(
+                        &new.profile.email,
+                        &hex::encode(random_bytes::<3>()),
+                    ),
+                };
+                let user_id = UserId::generate();
+                let draft = UserDraft {
+                    email: new.profile.email.clone(),
+                    username,
+                    full_name: FullName::parse("profile.full_name", &new.profile.full_name)?,
+                    photo_url: None,
+                    locale,
+                    status: UserStatus::Active,
+                    password_hash,
+                    admin_role_id: None,
+                };
+                let row = insert_user(&txn, user_id, draft).await?;
+                let change = Change::new("user.created", "user", user_id)
+                    .account(id)
+                    .detail("username", &row.username)
+                    .detail("status", &row.status)
+                    .detail("as_owner_of", id);
+                record(&txn, principal, change).await?;
+                user_id
+            }
+        };
+        let profile = new.profile;
+        let row = AccountRow {
+            id: id.to_string(),
+            display_name: profile.display_name,
+            full_name: profile.full_name,
+            company: profile.company,
+            email: profile.email.as_str().to_owned(),
+            address_line1: profile.address_line1,
+            address_line2: profile.address_line2,
+            city: profile.city,
+            state: profile.state,
+            postcode: profile.postcode,
+            country: profile.country,
+            phone: profile.phone,
+            tax_id: profile.tax_id,
+            status: AccountStatus::Active.as_str().to_owned(),
+            owner_user_id: owner_id.to_string(),
+            search_text: String::new(),
+            created_at: now,
+            updated_at: now,
+            closed_at: None,
+        };
+        let row = store::accounts::insert(&txn, row).await?;
+        store::memberships::insert(&txn, owner_membership(&row.id, &row.owner_user_id, now))
+            .await?;
+        let change = Change::new("account.created", "account", id)
+            .account(id)
+            .detail("display_name", &row.display_name)
+            .detail("owner_user_id", owner_id);
+        record(&txn, principal, change).await?;
+        store::commit(txn).await?;
+        Account::try_from(row)
+    }
+
+    async fn get_account_by_stored_id(&self, id: &str) -> Result<Account, AppError> {
+        store::accounts::find(self.db(), id)
+            .await?
+            .ok_or(AppError::NotFound(Reason::AccountNotFound))
+            .and_then(Account::try_from)
+    }
+
+    /// The account with this id.
+    pub async fn get_account(&self, id: AccountId) -> Result<Account, AppError> {
+        self.get_account_by_stored_id(&id.to_string()).await
+    }
+
+    /// A page of accounts matching the query.
+    pub async fn list_accounts(&self, query: AccountQuery) -> Result<AccountPage, AppError> {
+        let filters = format!("{:?} newest_first={}", query.filter, query.newest_first);
+        let cursor = PageCursor::decode("page_token", &query.page_token, &filters)?;
+        let page = store::accounts::list(
+            self.db(),
+            &query.filter,
+            query.newest_first,
+            cursor.as_ref().map(|c| c.after.as_str()),
+            query.page_size.get(),
+        )
+        .await?;
+        let next_page_token = page
+            .continues_after(|row| &row.id)
+            .map(|last| PageCursor::encode(last, &filters));
+        let total = if query.include_total {
+            Some(store::accounts::count(self.db(), &query.filter).await?)
+        } else {
+            None
+        };
+        let accounts = page
+            .rows
+            .into_iter()
+            .map(Account::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok(AccountPage {
+            accounts,
+            next_page_token,
+            total,
+        })
+    }
+
+    /// Changes billing profile fields of an active account.
+    pub async fn update_account(
+        &self,
+        principal: &Principal,
+        id: AccountId,
+        changes: AccountChanges,
+    ) -> Result<Account, AppError> {
+        let txn = store::begin(self.db()).await?;
+        let mut row = load_active_account(&txn, id).await?;
+        let mut change = Change::new("account.updated", "account", id).account(id);
+        for (field, value) in changes {
+            let slot = match field {
+                "display_name" => &mut row.display_name,
+                "full_name" => &mut row.full_name,
+                "company" => &mut row.company,
+                "email" => &mut row.email,
+                "address_line1" => &mut row.address_line1,
+                "address_line2" => &mut row.address_line2,
+                "city" => &mut row.city,
+                "state" => &mut row.state,
+                "postcode" => &mut row.postcode,
+                "country" => &mut row.country,
+                "phone" => &mut row.phone,
+                "tax_id" => &mut row.tax_id,
+                other => return Err(AppError::corrupt(format!("unknown profile field {other}"))),
+            };
+            *slot = value;
+            change = change.detail(field, "changed");
+        }
+        row.updated_at = Timestamp::now().as_micros();
+        store::accounts::update(&txn, &row).await?;
+        record(&txn, principal, change).await?;
+        store::commit(txn).await?;
+        Account::try_from(row)
+    }
+
+    /// Closes an account. Closing a closed account changes nothing.
+    pub async fn close_account(
+        &self,
+        principal: &Principal,
+        id: AccountId,
+        reason: &str,
+    ) -> Result<Account, AppError> {
+        self.set_account_status(principal, id, AccountStatus::Closed, reason)
+            .await
+    }
+
+    /// Reopens a closed account. Reopening an active account changes nothing.
+    pub async fn reopen_account(
+        &self,
+        principal: &Principal,
+        id: AccountId,
+        reason: &str,
+    ) -> Result<Account, AppError> {
+        self.set_account_status(principal, id, AccountStatus::Active, reason)
+            .await
+    }
+
+    async fn set_account_status(
+        &self,
+        principal: &Principal,
+        id: AccountId,
+        status: AccountStatus,
+        reason: &str,
+    ) -> Result<Account, AppError> {
+        let txn = store::begin(self.db()).await?;
+        let mut row = load_account_for_update(&txn, id).await?;
+        if row.status != status.as_str() {
+            let now = Timestamp::now().as_micros();
+            row.status = status.as_str().to_owned();
+            row.closed_at = (status == AccountStatus::Closed).then_some(now);
+            row.updated_at = now;
+            store::accounts::update(&txn, &row).await?;
+            let action = match status {
+                AccountStatus::Closed => "account.closed",
+                AccountStatus::Active => "account.reopened",
+            };
+            record(
+                &txn,
+                principal,
+                Change::new(action, "account", id)
+                    .account(id)
+                    .detail("reason", reason),
+            )
+            .await?;
+        }
+        store::commit(txn).await?;
+        Account::try_from(row)
+    }
+
+    /// Deletes an account with its memberships and, when asked, the users it
+    /// leaves without any account (staff users are always kept). Returns the
+    /// ids of the deleted users.
+    pub async fn delete_account(
+        &self,
+        principal: &Principal,
+        id: AccountId,
+        delete_orphan_users: bool,
+    ) -> Result<Vec<UserId>, AppError> {
+        let txn = store::begin(self.db()).await?;
+        let row = load_account_for_update(&txn, id).await?;
+        let members = store::memberships::all_for_account(&txn, &row.id).await?;
+        store::accounts::delete(&txn, &row.id).await?;
+        record(
+            &txn,
+            principal,
+            Change::new("account.deleted", "account", id)
+                .account(id)
+                .detail("display_name", &row.display_name)
+                .detail("delete_orphan_users", delete_orphan_users),
+        )
+        .await?;
+        let mut deleted = Vec::new();
+        if delete_orphan_users {
+            for member in members {
+                let Some(user) = store::users::find(&txn, &member.user_id).await? else {
+                    continue;
+                };
+                let orphan = user.admin_role_id.is_none()
+                    && store::memberships::count_for_user(&txn, &user.id).await? == 0
+                    && store::accounts::count_owned_by(&txn, &user.id).await? == 0;
+                if orphan {
+                    store::users::delete(&txn, &user.id).await?;
+                    let user_id = UserId::from_stored(&user.id)
+                        .ok_or_else(|| AppError::corrupt(format!("user id {}", user.id)))?;
+                    record(
+                        &txn,
+                        principal,
+                        Change::new("user.deleted", "user", user_id)
+                            .account(id)
+                            .detail("username", &user.username)
+                            .detail("reason", "orphaned by account deletion"),
+                    )
+                    .await?;
+                    deleted.push(user_id);
+                }
+            }
+        }
+        store::commit(txn).await?;
+        Ok(deleted)
+    }
+
+    /// Makes `new_owner` the owner. The previous owner stays a member with
+    /// every permission unless `remove_previous_owner` is set.
+    pub async fn transfer_ownership(
+        &self,
+        principal: &Principal,
+        id: AccountId,
+        new_owner: UserId,
+        remove_previous_owner: bool,
+    ) -> Result<Account, AppError> {
+        let txn = store::begin(self.db()).await?;
+        let mut row = load_active_account(&txn, id).await?;
+        let new_owner_id = new_owner.to_string();
+        store::users::find(&txn, &new_owner_id)
+            .await?
+            .ok_or(AppError::NotFound(Reason::UserNotFound))?;
+        if row.owner_user_id == new_owner_id {
+            store::commit(txn).await?;
+            return Account::try_from(row);
+        }
+        let now = Timestamp::now().as_micros();
+        let previous = std::mem::replace(&mut row.owner_user_id, new_owner_id.clone());
+        row.updated_at = now;
+        store::accounts::update(&txn, &row).await?;
+        match store::memberships::find(&txn, &row.id, &new_owner_id).await? {
+            Some(_) => {
+                let all = AccountPermissions::all().to_stored();
+                store::memberships::set_permissions(&txn, &row.id, &new_owner_id, &all, now)
+                    .await?;
+            }
+            None => {
+                store::memberships::insert(&txn, owner_membership(&row.id, &new_owner_id, now))
+                    .await?;
+            }
+        }
+        if remove_previous_owner {
+            store::memberships::delete(&txn, &row.id, &previous).await?;
+        } else {
+            let all = AccountPermissions::all().to_stored();
+            store::memberships::set_permissions(&txn, &row.id, &previous, &all, now).await?;
+        }
+        let change = Change::new("account.ownership_transferred", "account", id)
+            .account(id)
+            .detail("previous_owner_user_id", &previous)
+            .detail("new_owner_user_id", &new_owner_id)
+            .detail("previous_owner_removed", remove_previous_owner);
+        record(&txn, principal, change).await?;
+        store::commit(txn).await?;
+        Account::try_from(row)
+    }
+
+    /// A page of an account's members, owner included, in join order.
+    pub async fn list_members(
+        &self,
+        account_id: AccountId,
+        page_size: PageSize,
+        page_token: &str,
+    ) -> Result<MembershipPage<Member>, AppError> {
+        let account = store::accounts::find(self.db(), &account_id.to_string())
+            .await?
+            .ok_or(AppError::NotFound(Reason::AccountNotFound))?;
+        let filters = format!("members of {account_id}");
+        let cursor = membership_cursor(page_token, &filters)?;
+        let page = store::memberships::list_for_account(
+            self.db(),
+            &account.id,
+            cursor.as_ref(),
+            page_size.get(),
+        )
+        .await?;
+        let next_page_token = page
+            .has_more
+            .then(|| page.rows.last())
+            .flatten()
+            .map(|last| PageCursor::encode(&cursor_of(last, &last.user_id).to_key(), &filters));
+        let user_ids: Vec<String> = page.rows.iter().map(|m| m.user_id.clone()).collect();
+        let users = store::users::find_many(self.db(), &user_ids).await?;
+        let mut entries = Vec::with_capacity(page.rows.len());
+        for membership in page.rows {
+            let Some(user) = users.iter().find(|u| u.id == membership.user_id) else {
+                continue;
+            };
+            entries.push(member_view(&account, &membership, user)?);
+        }
+        Ok(MembershipPage {
+            entries,
+            next_page_token,
+        })
+    }
+
+    /// Associates an existing user with an account, with permissions.
+    pub async fn add_member(
+        &self,
+        principal: &Principal,
+        account_id: AccountId,
+        user_id: UserId,
+        permissions: AccountPermissions,
+    ) -> Result<Member, AppError> {
+        let txn = store::begin(self.db()).await?;
+        let account = load_active_account(&txn, account_id).await?;
+        self.ensure_may_manage_members(principal, &account)?;
+        let user = store::users::find(&txn, &user_id.to_string())
+            .await?
+            .ok_or(AppError::NotFound(Reason::UserNotFound))?;
+        if store::memberships::find(&txn, &account.id, &user.id)
+            .await?
+            .is_some()
+        {
+            return Err(AppError::AlreadyExists(Reason::AlreadyMember));
+        }
+        let now = Timestamp::now().as_micros();
+        let membership = MembershipRow {
+            account_id: account.id.clone(),
+            user_id: user.id.clone(),
+            permissions: permissions.to_stored(),
+            created_at: now,
+            updated_at: now,
+        };
+        let membership = store::memberships::insert(&txn, membership)
+            .await
+            .map_err(|err| {
+                if err.is_unique_violation_on("memberships") {
+                    AppError::AlreadyExists(Reason::AlreadyMember)
+                } else {
+                    err.into()
+                }
+            })?;
+        let change = Change::new("account.member_added", "user", user_id)
+            .account(account_id)
+            .detail("permissions", permissions.to_stored());
+        record(&txn, principal, change).await?;
+        store::commit(txn).await?;
+        member_view(&account, &membership, &user)
+    }
+
+    /// Replaces a member's permissions. The owner's permissions are fixed: the
+    /// owner holds every permission and cannot edit their own.
+    pub async fn update_member_permissions(
+        &self,
+        principal: &Principal,
+        account_id: AccountId,
+        user_id: UserId,
+        permissions: AccountPermissions,
+    ) -> Result<Member, AppError> {
+        let txn = store::begin(self.db()).await?;
+        let account = load_active_account(&txn, account_id).await?;
+        self.ensure_may_manage_members(principal, &account)?;
+        let mut membership = load_membership(&txn, &account, user_id).await?;
+        if membership.user_id == account.owner_user_id {
+            return Err(AppError::FailedPrecondition(Reason::OwnerPermissionsFixed));
+        }
+        let now = Timestamp::now().as_micros();
+        membership.permissions = permissions.to_stored();
+        membership.updated_at = now;
+        store::memberships::set_permissions(
+            &txn,
+            &account.id,
+            &membership.user_id,
+            &membership.permissions,
+            now,
+        )
+        .await?;
+        let change = Change::new("account.member_permissions_updated", "user", user_id)
+            .account(account_id)
+            .detail("permissions", &membership.permissions);
+        record(&txn, principal, change).await?;
+        let user = store::users::find(&txn, &membership.user_id)
+            .await?
+            .ok_or(AppError::NotFound(Reason::UserNotFound))?;
+        store::commit(txn).await?;
+        member_view(&account, &membership, &user)
+    }
+
+    /// Takes a member's access to an account away; never the owner's. Works
+    /// on closed accounts too, so access can always be withdrawn.
+    pub async fn remove_member(
+        &self,
+        principal: &Principal,
+        account_id: AccountId,
+        user_id: UserId,
+    ) -> Result<(), AppError> {
+        let txn = store::begin(self.db()).await?;
+        let account = load_account_for_update(&txn, account_id).await?;
+        self.ensure_may_manage_members(principal, &account)?;
+        let membership = load_membership(&txn, &account, user_id).await?;
+        if membership.user_id == account.owner_user_id {
+            return Err(AppError::FailedPrecondition(Reason::OwnerCannotBeRemoved));
+        }
+        store::memberships::delete(&txn, &account.id, &membership.user_id).await?;
+        record(
+            &txn,
+            principal,
+            Change::new("account.member_removed", "user", user_id).account(account_id),
+        )
+        .await?;
+        store::commit(txn).await?;
+        Ok(())
+    }
+
+    /// A page of the accounts a user may act for, in the order they joined them.
+    pub async fn list_user_accounts(
+        &self,
+        user_id: UserId,
+        page_size: PageSize,
+        page_token: &str,
+    ) -> Result<MembershipPage<UserAccount>, AppError> {
+        let user = store::users::find(self.db(), &user_id.to_string())
+            .await?
+            .ok_or(AppError::NotFound(Reason::UserNotFound))?;
+        let filters = format!("accounts of {user_id}");
+        let cursor = membership_cursor(page_token, &filters)?;
+        let page = store::memberships::list_for_user(
+            self.db(),
+            &user.id,
+            cursor.as_ref(),
+            page_size.get(),
+        )
+        .await?;
+        let next_page_token = page
+            .has_more
+            .then(|| page.rows.last())
+            .flatten()
+            .map(|last| PageCursor::encode(&cursor_of(last, &last.account_id).to_key(), &filters));
+        let account_ids: Vec<String> = page.rows.iter().map(|m| m.account_id.clone()).collect();
+        let accounts = store::accounts::find_many(self.db(), &account_ids).await?;
+        let mut entries = Vec::with_capacity(page.rows.len());
+        for membership in page.rows {
+            let Some(account) = accounts.iter().find(|a| a.id == membership.account_id) else {
+                continue;
+            };
+            let owner = account.owner_user_id == user.id;
+            entries.push(UserAccount {
+                permissions: effective_permissions(owner, &membership),
+                owner,
+                account: Account::try_from(account.clone())?,
+            });
+        }
+        Ok(MembershipPage {
+            entries,
+            next_page_token,
+        })
+    }
+
+    /// The account permission catalogue.
+    pub fn account_permission_catalogue(&self) -> &'static [AccountPermission] {
+        &AccountPermission::ALL
+    }
+
+    /// Refuses a caller that may not manage this account's members. Staff and
+    /// API callers may; once user sessions exist, the owner may while client
+    /// user management is enabled.
+    fn ensure_may_manage_members(
+        &self,
+        principal: &Principal,
+        account: &AccountRow,
+    ) -> Result<(), AppError> {
+        let relation = match &principal.caller {
+            Caller::System | Caller::ApiCredential { .. } => AccountRelation::Staff,
+            Caller::Anonymous => AccountRelation::Outsider,
+        };
+        if may_manage_members(relation, self.client_user_management()) {
+            Ok(())
+        } else if relation == AccountRelation::Owner {
+            Err(AppError::PermissionDenied(
+                Reason::ClientUserManagementDisabled,
+            ))
+        } else {
+            tracing::debug!(account_id = %account.id, "member management refused");
+            Err(AppError::PermissionDenied(Reason::PermissionDenied))
+        }
+    }
+}
+
+fn owner_membership(account_id: &str, user_id: &str, now: i64) -> MembershipRow {
+    MembershipRow {
+        account_id: account_id.to_owned(),
+        user_id: user_id.to_owned(),
+        permissions: AccountPermissions::all().to_stored(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn effective_permissions(owner: bool, membership: &MembershipRow) -> AccountPermissions {
+    if owner {
+        AccountPermissions::all()
+    } else {
+        AccountPermissions::from_stored(&membership.permissions)
+    }
+}
+
+fn member_view(
+    account: &AccountRow,
+    membership: &MembershipRow,
+    user: &UserRow,
+) -> Result<Member, AppError> {
+    let owner = account.owner_user_id == user.id;
+    let corrupt =
+        |what: &str| AppError::corrupt(format!("membership {}/{} {what}", account.id, user.id));
+    Ok(Member {
+        account_id: AccountId::from_stored(&account.id).ok_or_else(|| corrupt("account id"))?,
+        user_id: UserId::from_stored(&user.id).ok_or_else(|| corrupt("user id"))?,
+        username: user.username.clone(),
+        full_name: user.full_name.clone(),
+        email: user.email.clone(),
+        owner,
+        permissions: effective_permissions(owner, membership),
+        created_at: Timestamp::from_micros(membership.created_at),
+    })
+}
+
+fn cursor_of(row: &MembershipRow, id: &str) -> MembershipCursor {
+    MembershipCursor {
+        created_at: row.created_at,
+        id: id.to_owned(),
+    }
+}
+
+fn membership_cursor(
+    page_token: &str,
+    filters: &str,
+) -> Result<Option<MembershipCursor>, AppError> {
+    match PageCursor::decode("page_token", page_token, filters)? {
+        None => Ok(None),
+        Some(cursor) => MembershipCursor::from_key(&cursor.after)
+            .map(Some)
+            .ok_or_else(|| {
+                crate::domain::FieldViolation::new(
+                    "page_token",
+                    "is not a page token from this list",
+                )
+                .into()
+            }),
+    }
+}
+
+async fn load_account_for_update(
+    conn: &impl ConnectionTrait,
+    id: AccountId,
+) -> Result<AccountRow, AppError> {
+    store::accounts::find_for_update(conn, &id.to_string())
+        .await?
+        .ok_or(AppError::NotFound(Reason::AccountNotFound))
+}
+
+/// The account, locked for this transaction, refusing a closed one.
+async fn load_active_account(
+    conn: &impl ConnectionTrait,
+    id: AccountId,
+) -> Result<AccountRow, AppError> {
+    let account = load_account_for_update(conn, id).await?;
+    if account.status == AccountStatus::Closed.as_str() {
+        return Err(AppError::FailedPrecondition(Reason::AccountClosed));
+    }
+    Ok(account)
+}
+
+async fn load_membership(
+    conn: &impl ConnectionTrait,
+    account: &AccountRow,
+    user_id: UserId,
+) -> Result<MembershipRow, AppError> {
+    store::memberships::find(conn, &account.id, &user_id.to_string())
+        .await?
+        .ok_or(AppError::NotFound(Reason::MemberNotFound))
+}

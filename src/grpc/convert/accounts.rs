@@ -1,0 +1,400 @@
+//! AccountService messages.
+
+use super::{page_size, timestamp};
+use crate::app::{
+    Account, AccountChanges, AccountFilter, AccountQuery, Member, NewAccount, NewAccountOwner,
+    UserAccount,
+};
+use crate::domain::{
+    AccountId, AccountPermission, AccountPermissions, AccountProfile, AccountProfileInput,
+    AccountStatus, Locale, PROFILE_FIELDS, PageSize, Password, RequestId, UserId, Username,
+    ValidationError, Validator, bounded_text, parse_profile_field,
+};
+use crate::proto as pb;
+
+/// The longest search text accepted.
+const QUERY_MAX: usize = 128;
+/// The longest close or reopen reason.
+const REASON_MAX: usize = 500;
+
+/// The wire form of an account permission.
+pub fn permission(permission: AccountPermission) -> pb::AccountPermission {
+    match permission {
+        AccountPermission::Profile => pb::AccountPermission::Profile,
+        AccountPermission::Contacts => pb::AccountPermission::Contacts,
+        AccountPermission::Products => pb::AccountPermission::Products,
+        AccountPermission::ManageProducts => pb::AccountPermission::ManageProducts,
+        AccountPermission::ProductSso => pb::AccountPermission::ProductSso,
+        AccountPermission::Domains => pb::AccountPermission::Domains,
+        AccountPermission::ManageDomains => pb::AccountPermission::ManageDomains,
+        AccountPermission::Invoices => pb::AccountPermission::Invoices,
+        AccountPermission::Quotes => pb::AccountPermission::Quotes,
+        AccountPermission::Tickets => pb::AccountPermission::Tickets,
+        AccountPermission::Affiliates => pb::AccountPermission::Affiliates,
+        AccountPermission::Emails => pb::AccountPermission::Emails,
+        AccountPermission::Orders => pb::AccountPermission::Orders,
+    }
+}
+
+/// Account permissions from the wire: each a known, specified value; repeats ignored.
+fn parse_permissions(field: &str, values: &[i32]) -> Result<AccountPermissions, ValidationError> {
+    let mut v = Validator::new();
+    let mut permissions = Vec::with_capacity(values.len());
+    for (index, value) in values.iter().enumerate() {
+        let parsed = pb::AccountPermission::try_from(*value).ok().and_then(|p| {
+            AccountPermission::ALL
+                .into_iter()
+                .find(|candidate| permission(*candidate) == p)
+        });
+        match parsed {
+            Some(p) => permissions.push(p),
+            None => v.violation(format!("{field}[{index}]"), "is not an account permission"),
+        }
+    }
+    v.finish()?;
+    Ok(AccountPermissions::of(permissions))
+}
+
+fn permissions_out(permissions: &AccountPermissions) -> Vec<i32> {
+    permissions.iter().map(|p| permission(p).into()).collect()
+}
+
+fn status(status: AccountStatus) -> pb::AccountStatus {
+    match status {
+        AccountStatus::Active => pb::AccountStatus::Active,
+        AccountStatus::Closed => pb::AccountStatus::Closed,
+    }
+}
+
+fn profile_out(profile: AccountProfile) -> pb::AccountProfile {
+    pb::AccountProfile {
+        display_name: profile.display_name,
+        full_name: profile.full_name,
+        company: profile.company,
+        email: profile.email.as_str().to_owned(),
+        address_line1: profile.address_line1,
+        address_line2: profile.address_line2,
+        city: profile.city,
+        state: profile.state,
+        postcode: profile.postcode,
+        country: profile.country,
+        phone: profile.phone,
+        tax_id: profile.tax_id,
+    }
+}
+
+impl From<Account> for pb::Account {
+    fn from(account: Account) -> Self {
+        pb::Account {
+            id: account.id.to_string(),
+            profile: Some(profile_out(account.profile)),
+            status: status(account.status).into(),
+            owner_user_id: account.owner_user_id.to_string(),
+            create_time: Some(timestamp(account.created_at)),
+            update_time: Some(timestamp(account.updated_at)),
+            close_time: account.closed_at.map(timestamp),
+        }
+    }
+}
+
+impl From<Member> for pb::Member {
+    fn from(member: Member) -> Self {
+        pb::Member {
+            account_id: member.account_id.to_string(),
+            user_id: member.user_id.to_string(),
+            username: member.username,
+            full_name: member.full_name,
+            email: member.email,
+            owner: member.owner,
+            permissions: permissions_out(&member.permissions),
+            create_time: Some(timestamp(member.created_at)),
+        }
+    }
+}
+
+impl From<UserAccount> for pb::UserAccount {
+    fn from(entry: UserAccount) -> Self {
+        pb::UserAccount {
+            permissions: permissions_out(&entry.permissions),
+            owner: entry.owner,
+            account: Some(entry.account.into()),
+        }
+    }
+}
+
+/// The text fields of a wire profile, for parsing.
+fn profile_input(profile: &pb::AccountProfile) -> AccountProfileInput<'_> {
+    let pb::AccountProfile {
+        display_name,
+        full_name,
+        company,
+        email,
+        address_line1,
+        address_line2,
+        city,
+        state,
+        postcode,
+        country,
+        phone,
+        tax_id,
+    } = profile;
+    AccountProfileInput {
+        display_name,
+        full_name,
+        company,
+        email,
+        address_line1,
+        address_line2,
+        city,
+        state,
+        postcode,
+        country,
+        phone,
+        tax_id,
+    }
+}
+
+/// A parsed CreateAccount request; `password_min_chars` is the configured policy.
+pub fn create_account(
+    request: pb::CreateAccountRequest,
+    password_min_chars: usize,
+) -> Result<(NewAccount, Option<RequestId>), ValidationError> {
+    let pb::CreateAccountRequest {
+        profile,
+        owner,
+        request_id,
+    } = request;
+    let mut v = Validator::new();
+    let wire_profile = profile.unwrap_or_default();
+    let profile = v.check(AccountProfile::parse(
+        "profile.",
+        &profile_input(&wire_profile),
+    ));
+    let owner = match owner {
+        None => {
+            v.violation("owner", "set owner_user_id or new_owner");
+            None
+        }
+        Some(pb::create_account_request::Owner::OwnerUserId(id)) => v
+            .check(UserId::parse("owner_user_id", &id))
+            .map(NewAccountOwner::Existing),
+        Some(pb::create_account_request::Owner::NewOwner(new_owner)) => {
+            let pb::NewOwner {
+                username,
+                password,
+                locale,
+            } = new_owner;
+            let username = if username.trim().is_empty() {
+                Some(None)
+            } else {
+                v.check(Username::parse_unreserved("new_owner.username", &username).map(Some))
+            };
+            let hints = [
+                wire_profile.full_name.as_str(),
+                wire_profile.email.as_str(),
+                username
+                    .as_ref()
+                    .and_then(|u| u.as_ref())
+                    .map_or("", |u| u.as_str()),
+            ];
+            let password = if password.is_empty() {
+                Some(None)
+            } else {
+                v.check(
+                    Password::parse("new_owner.password", &password, password_min_chars, &hints)
+                        .map(Some),
+                )
+            };
+            let locale = if locale.trim().is_empty() {
+                Some(None)
+            } else {
+                v.check(Locale::parse("new_owner.locale", &locale).map(Some))
+            };
+            match (username, password, locale) {
+                (Some(username), Some(password), Some(locale)) => Some(NewAccountOwner::New {
+                    username,
+                    password,
+                    locale,
+                }),
+                _ => None,
+            }
+        }
+    };
+    let request_id = v.check(RequestId::parse_optional("request_id", &request_id));
+    v.finish()?;
+    match (profile, owner, request_id) {
+        (Some(profile), Some(owner), Some(request_id)) => {
+            Ok((NewAccount { profile, owner }, request_id))
+        }
+        _ => Err(ValidationError::single("request", "is invalid")),
+    }
+}
+
+/// A parsed ListAccounts request.
+pub fn list_accounts(request: pb::ListAccountsRequest) -> Result<AccountQuery, ValidationError> {
+    let pb::ListAccountsRequest {
+        page_size: size,
+        page_token,
+        query,
+        status,
+        member_user_id,
+        order,
+        include_total_size,
+    } = request;
+    let mut v = Validator::new();
+    let page_size = page_size(&mut v, size);
+    let text = query.trim();
+    if text.chars().count() > QUERY_MAX {
+        v.violation("query", format!("must have at most {QUERY_MAX} characters"));
+    }
+    let status = match pb::AccountStatus::try_from(status) {
+        Ok(pb::AccountStatus::Unspecified) => None,
+        Ok(pb::AccountStatus::Active) => Some(AccountStatus::Active),
+        Ok(pb::AccountStatus::Closed) => Some(AccountStatus::Closed),
+        Err(_) => {
+            v.violation("status", "is not a known account status");
+            None
+        }
+    };
+    let member = if member_user_id.is_empty() {
+        None
+    } else {
+        v.check(UserId::parse("member_user_id", &member_user_id))
+    };
+    let newest_first = match pb::AccountOrder::try_from(order) {
+        Ok(pb::AccountOrder::Unspecified | pb::AccountOrder::NewestFirst) => true,
+        Ok(pb::AccountOrder::OldestFirst) => false,
+        Err(_) => {
+            v.violation("order", "is not a known order");
+            true
+        }
+    };
+    v.finish()?;
+    Ok(AccountQuery {
+        filter: AccountFilter {
+            text: (!text.is_empty()).then(|| text.to_lowercase()),
+            status: status.map(|s| s.as_str().to_owned()),
+            member_user_id: member.map(|id| id.to_string()),
+        },
+        newest_first,
+        include_total: include_total_size,
+        page_size,
+        page_token,
+    })
+}
+
+/// A parsed UpdateAccount request: the account and its validated changes.
+pub fn update_account(
+    request: pb::UpdateAccountRequest,
+) -> Result<(AccountId, AccountChanges), ValidationError> {
+    let pb::UpdateAccountRequest {
+        account_id,
+        profile,
+        update_mask,
+    } = request;
+    let mut v = Validator::new();
+    let id = v.check(AccountId::parse("account_id", &account_id));
+    let profile = profile.unwrap_or_default();
+    let input = profile_input(&profile);
+    let paths = update_mask.map(|mask| mask.paths).unwrap_or_default();
+    if paths.is_empty() {
+        v.violation(
+            "update_mask",
+            "is required: name the profile fields to change",
+        );
+    }
+    let mut changes = AccountChanges::new();
+    for path in &paths {
+        let name = path.strip_prefix("profile.").unwrap_or(path);
+        let Some((field, _, _)) = PROFILE_FIELDS.iter().find(|(n, _, _)| *n == name) else {
+            v.violation("update_mask", format!("{path:?} is not a profile field"));
+            continue;
+        };
+        let value = match *field {
+            "display_name" => input.display_name,
+            "full_name" => input.full_name,
+            "company" => input.company,
+            "email" => input.email,
+            "address_line1" => input.address_line1,
+            "address_line2" => input.address_line2,
+            "city" => input.city,
+            "state" => input.state,
+            "postcode" => input.postcode,
+            "country" => input.country,
+            "phone" => input.phone,
+            _ => input.tax_id,
+        };
+        if let Some(value) = v.check(parse_profile_field("profile.", field, value)) {
+            changes.push((field, value));
+        }
+    }
+    v.finish()?;
+    let id = id.ok_or_else(|| ValidationError::single("account_id", "is required"))?;
+    Ok((id, changes))
+}
+
+/// A parsed account id.
+pub fn account_id(value: &str) -> Result<AccountId, ValidationError> {
+    Ok(AccountId::parse("account_id", value)?)
+}
+
+/// A parsed account id and reason, as CloseAccount and ReopenAccount take them.
+pub fn account_and_reason(
+    account_id: &str,
+    reason: &str,
+) -> Result<(AccountId, String), ValidationError> {
+    let mut v = Validator::new();
+    let id = v.check(AccountId::parse("account_id", account_id));
+    let reason = v.check(bounded_text("reason", reason, 1, REASON_MAX));
+    v.finish()?;
+    match (id, reason) {
+        (Some(id), Some(reason)) => Ok((id, reason)),
+        _ => Err(ValidationError::single("request", "is invalid")),
+    }
+}
+
+/// A parsed account and user id pair.
+pub fn account_and_user(
+    account_id: &str,
+    user_field: &str,
+    user_id: &str,
+) -> Result<(AccountId, UserId), ValidationError> {
+    let mut v = Validator::new();
+    let account = v.check(AccountId::parse("account_id", account_id));
+    let user = v.check(UserId::parse(user_field, user_id));
+    v.finish()?;
+    match (account, user) {
+        (Some(account), Some(user)) => Ok((account, user)),
+        _ => Err(ValidationError::single("request", "is invalid")),
+    }
+}
+
+/// A parsed account, user and permission set, as AddMember and
+/// UpdateMemberPermissions take them.
+pub fn membership(
+    account_id: &str,
+    user_id: &str,
+    permissions: &[i32],
+) -> Result<(AccountId, UserId, AccountPermissions), ValidationError> {
+    let mut v = Validator::new();
+    let ids = v.check(account_and_user(account_id, "user_id", user_id));
+    let permissions = v.check(parse_permissions("permissions", permissions));
+    v.finish()?;
+    match (ids, permissions) {
+        (Some((account, user)), Some(permissions)) => Ok((account, user, permissions)),
+        _ => Err(ValidationError::single("request", "is invalid")),
+    }
+}
+
+/// A parsed id with a page size, as ListMembers and ListUserAccounts take them.
+pub fn paged<T>(
+    parse: impl FnOnce(&mut Validator) -> Option<T>,
+    size: i32,
+) -> Result<(T, PageSize), ValidationError> {
+    let mut v = Validator::new();
+    let id = parse(&mut v);
+    let page_size = page_size(&mut v, size);
+    v.finish()?;
+    id.map(|id| (id, page_size))
+        .ok_or_else(|| ValidationError::single("request", "is invalid"))
+}

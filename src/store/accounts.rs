@@ -1,0 +1,185 @@
+//! Queries on client accounts.
+
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::Query;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select,
+};
+
+use super::entities::{account, membership};
+use super::{Page, StoreError, contains_pattern};
+
+pub use account::Model as AccountRow;
+
+/// What ListAccounts matches.
+#[derive(Debug, Clone, Default)]
+pub struct AccountFilter {
+    /// Lower-cased text the display name, company or email must contain.
+    pub text: Option<String>,
+    /// Only this stored status.
+    pub status: Option<String>,
+    /// Only accounts this user is a member (or the owner) of.
+    pub member_user_id: Option<String>,
+}
+
+fn search_text(row: &AccountRow) -> String {
+    format!(
+        "{} {} {}",
+        row.display_name.to_lowercase(),
+        row.company.to_lowercase(),
+        row.email.to_lowercase()
+    )
+}
+
+fn filtered(filter: &AccountFilter) -> Select<account::Entity> {
+    let mut query = account::Entity::find();
+    if let Some(text) = &filter.text {
+        query = query.filter(account::Column::SearchText.like(contains_pattern(text)));
+    }
+    if let Some(status) = &filter.status {
+        query = query.filter(account::Column::Status.eq(status.as_str()));
+    }
+    if let Some(user_id) = &filter.member_user_id {
+        let member_of = Query::select()
+            .column(membership::Column::AccountId)
+            .from(membership::Entity)
+            .and_where(membership::Column::UserId.eq(user_id.as_str()))
+            .to_owned();
+        query = query.filter(account::Column::Id.in_subquery(member_of));
+    }
+    query
+}
+
+/// Inserts an account; `search_text` is derived here.
+pub async fn insert(
+    conn: &impl ConnectionTrait,
+    mut row: AccountRow,
+) -> Result<AccountRow, StoreError> {
+    row.search_text = search_text(&row);
+    let active = account::ActiveModel {
+        id: Set(row.id.clone()),
+        display_name: Set(row.display_name.clone()),
+        full_name: Set(row.full_name.clone()),
+        company: Set(row.company.clone()),
+        email: Set(row.email.clone()),
+        address_line1: Set(row.address_line1.clone()),
+        address_line2: Set(row.address_line2.clone()),
+        city: Set(row.city.clone()),
+        state: Set(row.state.clone()),
+        postcode: Set(row.postcode.clone()),
+        country: Set(row.country.clone()),
+        phone: Set(row.phone.clone()),
+        tax_id: Set(row.tax_id.clone()),
+        status: Set(row.status.clone()),
+        owner_user_id: Set(row.owner_user_id.clone()),
+        search_text: Set(row.search_text.clone()),
+        created_at: Set(row.created_at),
+        updated_at: Set(row.updated_at),
+        closed_at: Set(row.closed_at),
+    };
+    account::Entity::insert(active)
+        .exec_without_returning(conn)
+        .await?;
+    Ok(row)
+}
+
+/// The account with this id.
+pub async fn find(conn: &impl ConnectionTrait, id: &str) -> Result<Option<AccountRow>, StoreError> {
+    Ok(account::Entity::find_by_id(id.to_owned()).one(conn).await?)
+}
+
+/// The account with this id, locked until the transaction ends (PostgreSQL:
+/// `FOR UPDATE`; SQLite's single writer needs no lock), so that concurrent
+/// ownership transfers and membership changes of one account run one at a time.
+pub async fn find_for_update(
+    conn: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<AccountRow>, StoreError> {
+    Ok(account::Entity::find_by_id(id.to_owned())
+        .lock_exclusive()
+        .one(conn)
+        .await?)
+}
+
+/// The accounts with these ids.
+pub async fn find_many(
+    conn: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<Vec<AccountRow>, StoreError> {
+    Ok(account::Entity::find()
+        .filter(account::Column::Id.is_in(ids.iter().cloned()))
+        .all(conn)
+        .await?)
+}
+
+/// A page of accounts in id (creation) order, newest or oldest first.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    filter: &AccountFilter,
+    newest_first: bool,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Page<AccountRow>, StoreError> {
+    let mut query = filtered(filter);
+    query = match (after, newest_first) {
+        (Some(after), true) => query.filter(account::Column::Id.lt(after)),
+        (Some(after), false) => query.filter(account::Column::Id.gt(after)),
+        (None, _) => query,
+    };
+    query = if newest_first {
+        query.order_by_desc(account::Column::Id)
+    } else {
+        query.order_by_asc(account::Column::Id)
+    };
+    let rows = query.limit(limit + 1).all(conn).await?;
+    Ok(Page::from_overfetch(rows, limit))
+}
+
+/// How many accounts match `filter`.
+pub async fn count(conn: &impl ConnectionTrait, filter: &AccountFilter) -> Result<u64, StoreError> {
+    Ok(filtered(filter).count(conn).await?)
+}
+
+/// Writes an account's profile, status, owner, times and derived search text.
+pub async fn update(conn: &impl ConnectionTrait, row: &AccountRow) -> Result<(), StoreError> {
+    let active = account::ActiveModel {
+        id: Set(row.id.clone()),
+        display_name: Set(row.display_name.clone()),
+        full_name: Set(row.full_name.clone()),
+        company: Set(row.company.clone()),
+        email: Set(row.email.clone()),
+        address_line1: Set(row.address_line1.clone()),
+        address_line2: Set(row.address_line2.clone()),
+        city: Set(row.city.clone()),
+        state: Set(row.state.clone()),
+        postcode: Set(row.postcode.clone()),
+        country: Set(row.country.clone()),
+        phone: Set(row.phone.clone()),
+        tax_id: Set(row.tax_id.clone()),
+        status: Set(row.status.clone()),
+        owner_user_id: Set(row.owner_user_id.clone()),
+        search_text: Set(search_text(row)),
+        created_at: Set(row.created_at),
+        updated_at: Set(row.updated_at),
+        closed_at: Set(row.closed_at),
+    };
+    account::Entity::update(active).exec(conn).await?;
+    Ok(())
+}
+
+/// Deletes an account; its memberships go with it.
+pub async fn delete(conn: &impl ConnectionTrait, id: &str) -> Result<(), StoreError> {
+    account::Entity::delete_by_id(id.to_owned())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// How many accounts this user owns.
+pub async fn count_owned_by(conn: &impl ConnectionTrait, user_id: &str) -> Result<u64, StoreError> {
+    Ok(account::Entity::find()
+        .filter(account::Column::OwnerUserId.eq(user_id))
+        .count(conn)
+        .await?)
+}

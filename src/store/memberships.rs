@@ -1,0 +1,176 @@
+//! Queries on memberships: which users may act for which accounts.
+
+use sea_orm::ActiveValue::Set;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+
+use super::entities::membership;
+use super::{Page, StoreError};
+
+pub use membership::Model as MembershipRow;
+
+/// Where a membership listing continues: after this join time and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MembershipCursor {
+    /// The join time of the last row returned.
+    pub created_at: i64,
+    /// The user id (listing an account) or account id (listing a user) of that row.
+    pub id: String,
+}
+
+impl MembershipCursor {
+    /// The cursor as one page-token key.
+    pub fn to_key(&self) -> String {
+        format!("{}:{}", self.created_at, self.id)
+    }
+
+    /// A cursor from a page-token key.
+    pub fn from_key(key: &str) -> Option<Self> {
+        let (created_at, id) = key.split_once(':')?;
+        Some(Self {
+            created_at: created_at.parse().ok()?,
+            id: id.to_owned(),
+        })
+    }
+}
+
+/// Inserts a membership.
+pub async fn insert(
+    conn: &impl ConnectionTrait,
+    row: MembershipRow,
+) -> Result<MembershipRow, StoreError> {
+    let active = membership::ActiveModel {
+        account_id: Set(row.account_id.clone()),
+        user_id: Set(row.user_id.clone()),
+        permissions: Set(row.permissions.clone()),
+        created_at: Set(row.created_at),
+        updated_at: Set(row.updated_at),
+    };
+    membership::Entity::insert(active)
+        .exec_without_returning(conn)
+        .await?;
+    Ok(row)
+}
+
+/// The membership of `user_id` in `account_id`.
+pub async fn find(
+    conn: &impl ConnectionTrait,
+    account_id: &str,
+    user_id: &str,
+) -> Result<Option<MembershipRow>, StoreError> {
+    Ok(
+        membership::Entity::find_by_id((account_id.to_owned(), user_id.to_owned()))
+            .one(conn)
+            .await?,
+    )
+}
+
+/// A page of an account's memberships in join order.
+pub async fn list_for_account(
+    conn: &impl ConnectionTrait,
+    account_id: &str,
+    after: Option<&MembershipCursor>,
+    limit: u64,
+) -> Result<Page<MembershipRow>, StoreError> {
+    use membership::Column;
+    let mut query = membership::Entity::find().filter(Column::AccountId.eq(account_id));
+    if let Some(after) = after {
+        query = query.filter(
+            Condition::any()
+                .add(Column::CreatedAt.gt(after.created_at))
+                .add(
+                    Condition::all()
+                        .add(Column::CreatedAt.eq(after.created_at))
+                        .add(Column::UserId.gt(after.id.as_str())),
+                ),
+        );
+    }
+    let rows = query
+        .order_by_asc(Column::CreatedAt)
+        .order_by_asc(Column::UserId)
+        .limit(limit + 1)
+        .all(conn)
+        .await?;
+    Ok(Page::from_overfetch(rows, limit))
+}
+
+/// A page of a user's memberships in join order.
+pub async fn list_for_user(
+    conn: &impl ConnectionTrait,
+    user_id: &str,
+    after: Option<&MembershipCursor>,
+    limit: u64,
+) -> Result<Page<MembershipRow>, StoreError> {
+    use membership::Column;
+    let mut query = membership::Entity::find().filter(Column::UserId.eq(user_id));
+    if let Some(after) = after {
+        query = query.filter(
+            Condition::any()
+                .add(Column::CreatedAt.gt(after.created_at))
+                .add(
+                    Condition::all()
+                        .add(Column::CreatedAt.eq(after.created_at))
+                        .add(Column::AccountId.gt(after.id.as_str())),
+                ),
+        );
+    }
+    let rows = query
+        .order_by_asc(Column::CreatedAt)
+        .order_by_asc(Column::AccountId)
+        .limit(limit + 1)
+        .all(conn)
+        .await?;
+    Ok(Page::from_overfetch(rows, limit))
+}
+
+/// Every membership of an account.
+pub async fn all_for_account(
+    conn: &impl ConnectionTrait,
+    account_id: &str,
+) -> Result<Vec<MembershipRow>, StoreError> {
+    Ok(membership::Entity::find()
+        .filter(membership::Column::AccountId.eq(account_id))
+        .all(conn)
+        .await?)
+}
+
+/// Replaces a membership's permissions.
+pub async fn set_permissions(
+    conn: &impl ConnectionTrait,
+    account_id: &str,
+    user_id: &str,
+    permissions: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let active = membership::ActiveModel {
+        account_id: Set(account_id.to_owned()),
+        user_id: Set(user_id.to_owned()),
+        permissions: Set(permissions.to_owned()),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    membership::Entity::update(active).exec(conn).await?;
+    Ok(())
+}
+
+/// Deletes a membership.
+pub async fn delete(
+    conn: &impl ConnectionTrait,
+    account_id: &str,
+    user_id: &str,
+) -> Result<(), StoreError> {
+    membership::Entity::delete_by_id((account_id.to_owned(), user_id.to_owned()))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// How many accounts a user is a member of.
+pub async fn count_for_user(conn: &impl ConnectionTrait, user_id: &str) -> Result<u64, StoreError> {
+    Ok(membership::Entity::find()
+        .filter(membership::Column::UserId.eq(user_id))
+        .count(conn)
+        .await?)
+}
