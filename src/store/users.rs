@@ -227,7 +227,8 @@ pub async fn set_admin_role(
     Ok(())
 }
 
-/// The ids of active staff users whose admin role grants full access.
+/// The ids of active staff users whose admin role grants full access, locked
+/// until the transaction ends.
 pub async fn full_access_staff_ids(conn: &impl ConnectionTrait) -> Result<Vec<String>, StoreError> {
     let full_roles: Vec<String> = role::Entity::find()
         .filter(role::Column::FullAccess.eq(true))
@@ -240,9 +241,13 @@ pub async fn full_access_staff_ids(conn: &impl ConnectionTrait) -> Result<Vec<St
     if full_roles.is_empty() {
         return Ok(Vec::new());
     }
+    // Locking the holders (FOR UPDATE on PostgreSQL) makes two concurrent
+    // demotions of the last two full-access staff users run one after the
+    // other, so the second sees the first and is refused.
     Ok(user::Entity::find()
         .filter(user::Column::AdminRoleId.is_in(full_roles))
         .filter(user::Column::Status.eq("active"))
+        .lock_exclusive()
         .all(conn)
         .await?
         .into_iter()

@@ -281,3 +281,53 @@ async fn a_weaker_caller_cannot_demote_a_stronger_colleague() {
         .expect_err("escalation");
     assert_error(&status, Code::PermissionDenied, "PRIVILEGE_ESCALATION");
 }
+
+#[tokio::test]
+async fn concurrent_demotions_never_remove_the_last_full_access() {
+    let app = spawn_app().await;
+    let full = app
+        .admin
+        .clone()
+        .list_roles(ListRolesRequest {
+            kind: RoleKind::Admin.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("roles")
+        .into_inner()
+        .roles
+        .into_iter()
+        .find(|r| r.full_access)
+        .expect("the bootstrap full-access role");
+    let second = app.create_staff("second.admin", &full.id).await;
+    let first = app
+        .admin
+        .clone()
+        .list_staff_users(ListStaffUsersRequest::default())
+        .await
+        .expect("staff")
+        .into_inner()
+        .staff_users
+        .remove(0);
+    let calls: Vec<_> = [first.user_id, second.user_id]
+        .into_iter()
+        .map(|user_id| {
+            let mut admin = app.admin.clone();
+            tokio::spawn(async move {
+                admin
+                    .unassign_admin_role(UnassignAdminRoleRequest { user_id })
+                    .await
+            })
+        })
+        .collect();
+    let mut demoted = 0;
+    for call in calls {
+        match call.await.expect("task") {
+            Ok(_) => demoted += 1,
+            Err(status) => {
+                assert_error(&status, Code::FailedPrecondition, "LAST_FULL_ACCESS_STAFF")
+            }
+        }
+    }
+    assert_eq!(demoted, 1, "one full-access staff user must remain");
+}
