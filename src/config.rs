@@ -27,6 +27,74 @@ pub struct Settings {
     pub passwords: PasswordSettings,
     /// Client accounts.
     pub accounts: AccountSettings,
+    /// Outgoing mail.
+    pub mail: MailSettings,
+}
+
+/// Where mail goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransportKind {
+    /// The log (the default for the embedded quick start).
+    Log,
+    /// One .eml file per mail in a directory, for local development.
+    File,
+    /// An SMTP server.
+    Smtp,
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text (a local relay only).
+    None,
+    /// STARTTLS, required (typically port 587).
+    Starttls,
+    /// TLS from the first byte (typically port 465).
+    Tls,
+}
+
+/// The SMTP server.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SmtpSettings {
+    /// Host name.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// `none`, `starttls` or `tls`.
+    pub tls: SmtpTls,
+    /// User name, if the server wants one.
+    pub username: Option<String>,
+    /// Password, if the server wants one.
+    pub password: Option<SecretString>,
+    /// Connect and command timeout, in seconds.
+    pub timeout_secs: u64,
+}
+
+/// Outgoing mail.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MailSettings {
+    /// `log`, `file` or `smtp`.
+    pub transport: MailTransportKind,
+    /// The From address, such as `Example <no-reply@example.com>`.
+    pub from: String,
+    /// The base URL links in mail point at, such as `https://account.example.com`.
+    pub public_base_url: String,
+    /// The product name templates show.
+    pub product_name: String,
+    /// A directory of template overrides, `<locale>/<kind>.subject|txt|html`.
+    pub templates_dir: Option<PathBuf>,
+    /// Where the `file` transport writes; `<data_dir>/mail` when unset.
+    pub file_dir: Option<PathBuf>,
+    /// Attempts before a mail is marked failed.
+    pub max_attempts: u32,
+    /// The first retry delay, in milliseconds; it doubles with each attempt.
+    pub retry_base_ms: u64,
+    /// How often an idle worker looks for due mail, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// The SMTP server, for the `smtp` transport.
+    pub smtp: SmtpSettings,
 }
 
 /// Client accounts.
@@ -122,7 +190,18 @@ impl Settings {
             .set_default("passwords.argon2_parallelism", 1)?
             .set_default("passwords.hashing_threads", 0)?
             .set_default("passwords.hashing_queue", 64)?
-            .set_default("accounts.client_user_management", true)?;
+            .set_default("accounts.client_user_management", true)?
+            .set_default("mail.transport", "log")?
+            .set_default("mail.from", "identityd <no-reply@localhost>")?
+            .set_default("mail.public_base_url", "http://localhost:8080")?
+            .set_default("mail.product_name", "identityd")?
+            .set_default("mail.max_attempts", 8)?
+            .set_default("mail.retry_base_ms", 5_000)?
+            .set_default("mail.poll_interval_ms", 1_000)?
+            .set_default("mail.smtp.host", "localhost")?
+            .set_default("mail.smtp.port", 587)?
+            .set_default("mail.smtp.tls", "starttls")?
+            .set_default("mail.smtp.timeout_secs", 10)?;
         builder = match config_file {
             Some(path) => {
                 builder.add_source(File::from(path).format(FileFormat::Toml).required(true))

@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod grpc;
+pub mod mail;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -22,6 +23,9 @@ use crate::authz::AuthzLayer;
 use crate::config::Settings;
 use crate::crypto::{HashingParams, PasswordHashError, PasswordHasher};
 use crate::grpc::{AccountApi, AdminApi, UserApi};
+use crate::mail::templates::Templates;
+use crate::mail::transport::Transport;
+use crate::mail::worker::MailWorker;
 use crate::proto::account_service_server::AccountServiceServer;
 use crate::proto::admin_service_server::AdminServiceServer;
 use crate::proto::user_service_server::UserServiceServer;
@@ -54,6 +58,9 @@ pub enum StartupError {
     /// The password hashing settings are invalid.
     #[error("invalid password hashing settings")]
     Passwords(#[source] PasswordHashError),
+    /// The mail templates or transport are invalid.
+    #[error("invalid mail settings: {0}")]
+    Mail(String),
     /// First-start bootstrap failed.
     #[error("cannot bootstrap the first staff credential")]
     Bootstrap(#[source] AppError),
@@ -91,8 +98,24 @@ pub fn build_app(settings: &Settings, db: store::DatabaseConnection) -> Result<A
     let policy = Policy {
         password_min_chars: passwords.min_length.max(1),
         client_user_management: settings.accounts.client_user_management,
+        public_base_url: settings.mail.public_base_url.clone(),
     };
     Ok(App::new(db, hasher, policy))
+}
+
+/// The mail delivery worker: templates checked and transport built now, so a
+/// broken template or SMTP setting stops the start, not a send.
+pub fn build_mail_worker(settings: &Settings, app: &App) -> Result<MailWorker, StartupError> {
+    let templates = Templates::load(settings.mail.templates_dir.as_deref())
+        .map_err(|e| StartupError::Mail(e.to_string()))?;
+    let transport = Transport::from_settings(&settings.mail, &settings.data_dir)
+        .map_err(|e| StartupError::Mail(e.to_string()))?;
+    Ok(MailWorker::new(
+        app.db().clone(),
+        Arc::new(templates),
+        Arc::new(transport),
+        settings.mail.clone(),
+    ))
 }
 
 /// Opens the configured database and applies pending migrations.
@@ -128,6 +151,7 @@ pub struct Application {
     listener: TcpListener,
     local_addr: SocketAddr,
     app: App,
+    mail_worker: MailWorker,
     settings: Settings,
 }
 
@@ -137,6 +161,7 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let db = open_database(&settings).await?;
         let app = build_app(&settings, db)?;
+        let mail_worker = build_mail_worker(&settings, &app)?;
 
         create_private_dir(&settings.data_dir)?;
         let token_path = settings.bootstrap_token_path();
@@ -163,6 +188,7 @@ impl Application {
             listener,
             local_addr,
             app,
+            mail_worker,
             settings,
         })
     }
@@ -197,6 +223,7 @@ impl Application {
             listener,
             local_addr,
             app,
+            mail_worker,
             settings,
         } = self;
 
@@ -214,6 +241,8 @@ impl Application {
             health_interval,
             stop_rx.clone(),
         ));
+
+        let mail_task = tokio::spawn(mail_worker.run(stop_rx.clone()));
 
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(crate::FILE_DESCRIPTOR_SET)
@@ -273,6 +302,7 @@ impl Application {
         };
         let _ = stop_tx.send(true);
         let _ = health_task.await;
+        let _ = mail_task.await;
         tracing::info!("identityd stopped");
         match result {
             Ok(served) => served.map_err(StartupError::from),

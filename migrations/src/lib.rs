@@ -13,6 +13,7 @@ mod m20261124_000005_create_idempotency_keys;
 mod m20261124_000006_create_settings;
 mod m20261124_000007_add_user_search;
 mod m20261124_000008_create_accounts;
+mod m20261124_000009_create_mails;
 
 /// Every migration of identityd, in the order they apply.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000006_create_settings::Migration),
             Box::new(m20261124_000007_add_user_search::Migration),
             Box::new(m20261124_000008_create_accounts::Migration),
+            Box::new(m20261124_000009_create_mails::Migration),
         ]
     }
 }

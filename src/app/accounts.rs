@@ -16,6 +16,7 @@ use crate::domain::{
     AccountStatus, Email, FullName, Locale, PageCursor, PageSize, Password, RequestId, Timestamp,
     UserId, UserStatus, Username, may_manage_members,
 };
+use crate::mail::{self, MailKind, OutgoingMail};
 use crate::store::{
     self, ConnectionTrait,
     accounts::{AccountFilter, AccountRow},
@@ -477,7 +478,7 @@ impl App {
         let txn = store::begin(self.db()).await?;
         let mut row = load_active_account(&txn, id).await?;
         let new_owner_id = new_owner.to_string();
-        store::users::find(&txn, &new_owner_id)
+        let new_owner_row = store::users::find(&txn, &new_owner_id)
             .await?
             .ok_or(AppError::NotFound(Reason::UserNotFound))?;
         if row.owner_user_id == new_owner_id {
@@ -511,8 +512,48 @@ impl App {
             .detail("new_owner_user_id", &new_owner_id)
             .detail("previous_owner_removed", remove_previous_owner);
         record(&txn, principal, change).await?;
+        // Both owners hear of it, in the transaction of the change itself.
+        let previous_row = store::users::find(&txn, &previous).await?;
+        for (recipient, is_new) in [(Some(&new_owner_row), true), (previous_row.as_ref(), false)] {
+            let Some(recipient) = recipient else { continue };
+            self.notify_owner_changed(&txn, &row, recipient, &new_owner_row, is_new)
+                .await?;
+        }
         store::commit(txn).await?;
         Account::try_from(row)
+    }
+
+    async fn notify_owner_changed(
+        &self,
+        txn: &impl ConnectionTrait,
+        account: &AccountRow,
+        recipient: &UserRow,
+        new_owner: &UserRow,
+        recipient_is_new_owner: bool,
+    ) -> Result<(), AppError> {
+        let context = [
+            ("recipient_name", recipient.full_name.clone()),
+            ("account_name", account.display_name.clone()),
+            ("new_owner_name", new_owner.full_name.clone()),
+            (
+                "recipient_is_new_owner",
+                if recipient_is_new_owner { "yes" } else { "" }.to_owned(),
+            ),
+            ("link", self.link(&format!("/accounts/{}", account.id))),
+        ];
+        let mail = OutgoingMail {
+            kind: MailKind::AccountOwnerChanged,
+            to: recipient.email.clone(),
+            locale: recipient.locale.clone().unwrap_or_default(),
+            account_id: Some(account.id.clone()),
+            context: context
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+            secrets: Default::default(),
+        };
+        mail::enqueue(txn, mail).await?;
+        Ok(())
     }
 
     /// A page of an account's members, owner included, in join order.

@@ -69,6 +69,10 @@ pub enum Reason {
     UserOwnsAccount,
     /// Client-side user management is disabled.
     ClientUserManagementDisabled,
+    /// No mail has this id.
+    MailNotFound,
+    /// The mail is not failed, so it cannot be retried.
+    MailNotFailed,
     /// Every password hashing thread is busy and the queue is full.
     PasswordHashingBusy,
     /// The database is unreachable.
@@ -112,6 +116,8 @@ impl Reason {
             Reason::AccountClosed => "ACCOUNT_CLOSED",
             Reason::UserOwnsAccount => "USER_OWNS_ACCOUNT",
             Reason::ClientUserManagementDisabled => "CLIENT_USER_MANAGEMENT_DISABLED",
+            Reason::MailNotFound => "MAIL_NOT_FOUND",
+            Reason::MailNotFailed => "MAIL_NOT_FAILED",
             Reason::PasswordHashingBusy => "PASSWORD_HASHING_BUSY",
             Reason::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
             Reason::Internal => "INTERNAL",
@@ -166,6 +172,8 @@ impl Reason {
             Reason::ClientUserManagementDisabled => {
                 "client-side user management is disabled; ask staff"
             }
+            Reason::MailNotFound => "no such mail",
+            Reason::MailNotFailed => "only a failed mail can be retried",
             Reason::PasswordHashingBusy => "too many passwords are being hashed; retry shortly",
             Reason::DatabaseUnavailable => "the database is unavailable; retry later",
             Reason::Internal => "internal error",

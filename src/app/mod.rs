@@ -9,6 +9,7 @@ mod bootstrap;
 mod credentials;
 mod error;
 mod idempotency;
+mod mails;
 mod principal;
 mod roles;
 mod staff;
@@ -16,6 +17,7 @@ mod users;
 
 pub use crate::store::accounts::AccountFilter;
 pub use crate::store::activity::ActivityFilter;
+pub use crate::store::mails::MailFilter;
 pub use accounts::{
     Account, AccountChanges, AccountPage, AccountQuery, Member, MembershipPage, NewAccount,
     NewAccountOwner, UserAccount,
@@ -27,6 +29,7 @@ pub use credentials::{
     NewApiCredential,
 };
 pub use error::{AppError, Reason};
+pub use mails::{Mail, MailPage, MailQuery, MailStatus};
 pub use principal::{Caller, Principal};
 pub use roles::{NewRole, Role, RoleChanges, RolePage, RoleQuery};
 pub use staff::{NewStaffUser, StaffPage, StaffQuery, StaffUser};
@@ -45,12 +48,14 @@ pub struct App {
 }
 
 /// Rules set by configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     /// The shortest password accepted, in characters.
     pub password_min_chars: usize,
     /// Whether account owners may manage their members themselves (staff always may).
     pub client_user_management: bool,
+    /// The base URL links in mail point at.
+    pub public_base_url: String,
 }
 
 impl App {
@@ -78,6 +83,14 @@ impl App {
     /// Whether account owners may manage their members themselves.
     pub fn client_user_management(&self) -> bool {
         self.policy.client_user_management
+    }
+
+    /// A link to `path` (starting with `/`) under the public base URL.
+    pub fn link(&self, path: &str) -> String {
+        format!(
+            "{}{path}",
+            self.policy.public_base_url.trim_end_matches('/')
+        )
     }
 }
 

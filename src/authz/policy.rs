@@ -93,6 +93,14 @@ pub const POLICIES: &[(&str, Policy)] = &[
         Policy::Staff(Permission::ActivityRead),
     ),
     (
+        "/identity.v1.AdminService/ListMails",
+        Policy::Staff(Permission::MailRead),
+    ),
+    (
+        "/identity.v1.AdminService/RetryMail",
+        Policy::Staff(Permission::MailWrite),
+    ),
+    (
         "/identity.v1.UserService/CreateUser",
         Policy::Staff(Permission::UsersWrite),
     ),

@@ -402,9 +402,9 @@ mod tests {
             vec![
                 "profile.display_name",
                 "profile.company",
-                "profile.email",
                 "profile.country",
-                "profile.phone"
+                "profile.phone",
+                "profile.email"
             ]
         );
     }

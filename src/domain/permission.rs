@@ -21,6 +21,10 @@ pub enum Permission {
     InvitationsRead,
     /// Invite people to client accounts, resend and cancel invitations.
     InvitationsWrite,
+    /// See outgoing mail (never its body or secrets).
+    MailRead,
+    /// Retry failed mail.
+    MailWrite,
     /// See admin and API roles.
     RolesRead,
     /// Create, change, duplicate and delete roles.
@@ -37,7 +41,7 @@ pub enum Permission {
 
 impl Permission {
     /// Every permission, sorted by name.
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 15] = [
         Permission::AccountsRead,
         Permission::AccountsWrite,
         Permission::ActivityRead,
@@ -45,6 +49,8 @@ impl Permission {
         Permission::CredentialsWrite,
         Permission::InvitationsRead,
         Permission::InvitationsWrite,
+        Permission::MailRead,
+        Permission::MailWrite,
         Permission::RolesRead,
         Permission::RolesWrite,
         Permission::StaffRead,
@@ -63,6 +69,8 @@ impl Permission {
             Permission::CredentialsWrite => "credentials.write",
             Permission::InvitationsRead => "invitations.read",
             Permission::InvitationsWrite => "invitations.write",
+            Permission::MailRead => "mail.read",
+            Permission::MailWrite => "mail.write",
             Permission::RolesRead => "roles.read",
             Permission::RolesWrite => "roles.write",
             Permission::StaffRead => "staff.read",
@@ -86,6 +94,10 @@ impl Permission {
             Permission::InvitationsWrite => {
                 "Invite people to client accounts, resend and cancel invitations."
             }
+            Permission::MailRead => {
+                "See outgoing mail and its delivery state (never bodies or secrets)."
+            }
+            Permission::MailWrite => "Retry failed mail.",
             Permission::RolesRead => "See admin and API roles.",
             Permission::RolesWrite => "Create, change, duplicate and delete admin and API roles.",
             Permission::StaffRead => "See staff users.",

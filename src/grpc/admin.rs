@@ -253,4 +253,30 @@ impl AdminService for AdminApi {
             next_page_token: page.next_page_token.unwrap_or_default(),
         })
     }
+
+    async fn list_mails(
+        &self,
+        request: Request<pb::ListMailsRequest>,
+    ) -> Result<Response<pb::ListMailsResponse>, Status> {
+        let p = principal(&request)?;
+        let query = parse(&p, convert::list_mails(request.into_inner()))?;
+        let result = self.app.list_mails(query).await;
+        reply(&p, result, |page| pb::ListMailsResponse {
+            mails: page.mails.into_iter().map(Into::into).collect(),
+            next_page_token: page.next_page_token.unwrap_or_default(),
+        })
+    }
+
+    async fn retry_mail(
+        &self,
+        request: Request<pb::RetryMailRequest>,
+    ) -> Result<Response<pb::RetryMailResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::RetryMailRequest { mail_id } = request.into_inner();
+        let id = parse(&p, convert::mail_id(&mail_id))?;
+        let result = self.app.retry_mail(&p, id).await;
+        reply(&p, result, |mail| pb::RetryMailResponse {
+            mail: Some(mail.into()),
+        })
+    }
 }

@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod entities;
 mod error;
 pub mod idempotency;
+pub mod mails;
 pub mod memberships;
 pub mod roles;
 pub mod settings;

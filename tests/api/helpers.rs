@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use identityd::config::{
-    AccountSettings, DatabaseSettings, LogFormat, LogSettings, PasswordSettings, ServerSettings,
-    Settings,
+    AccountSettings, DatabaseSettings, LogFormat, LogSettings, MailSettings, MailTransportKind,
+    PasswordSettings, ServerSettings, Settings, SmtpSettings, SmtpTls,
 };
 use identityd::proto::account_service_client::AccountServiceClient;
 use identityd::proto::admin_service_client::AdminServiceClient;
@@ -109,6 +109,27 @@ pub fn test_settings(data_dir: PathBuf, database_url: Option<String>) -> Setting
         accounts: AccountSettings {
             client_user_management: true,
         },
+        // Mail goes to the log unless a test points it elsewhere; retries are
+        // fast so tests that take SMTP down finish quickly.
+        mail: MailSettings {
+            transport: MailTransportKind::Log,
+            from: "identityd tests <no-reply@identityd.test>".to_owned(),
+            public_base_url: "https://accounts.example.test".to_owned(),
+            product_name: "identityd".to_owned(),
+            templates_dir: None,
+            file_dir: None,
+            max_attempts: 50,
+            retry_base_ms: 40,
+            poll_interval_ms: 25,
+            smtp: SmtpSettings {
+                host: "127.0.0.1".to_owned(),
+                port: 25,
+                tls: SmtpTls::None,
+                username: None,
+                password: None,
+                timeout_secs: 5,
+            },
+        },
     }
 }
 
@@ -136,9 +157,15 @@ async fn fresh_postgres_database() -> Option<String> {
 
 /// Starts identityd on a fresh database and returns it with a full-access client.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like [`spawn_app`], with `tweak` applied to the settings first.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let data_dir = tempfile::tempdir().expect("create a temporary data directory");
     let postgres = fresh_postgres_database().await;
-    let settings = test_settings(data_dir.path().join("data"), postgres);
+    let mut settings = test_settings(data_dir.path().join("data"), postgres);
+    tweak(&mut settings);
     let database_url = settings.database_url();
     let application = Application::build(settings)
         .await
@@ -219,6 +246,27 @@ impl TestApp {
             .join("data")
     }
 
+    /// Starts a second server (another replica) on the same database, with
+    /// `tweak` applied to its settings; it stops when dropped.
+    pub async fn start_replica(&self, tweak: impl FnOnce(&mut Settings)) -> Replica {
+        let postgres =
+            (!self.database_url.starts_with("sqlite:")).then(|| self.database_url.clone());
+        let mut settings = test_settings(self.data_path(), postgres);
+        tweak(&mut settings);
+        let application = Application::build(settings)
+            .await
+            .expect("build the replica");
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = application
+                .run_until(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Replica { _stop: stop }
+    }
+
     /// Stops the server, waits until it has stopped, and hands over the data
     /// directory so a test can start again on the same files.
     pub async fn stop(mut self) -> TempDir {
@@ -295,6 +343,11 @@ impl TestApp {
             .into_inner()
             .token
     }
+}
+
+/// A second server on a test's database; it stops when dropped.
+pub struct Replica {
+    _stop: oneshot::Sender<()>,
 }
 
 /// Asserts `status` has `code` and the ErrorInfo `reason`.

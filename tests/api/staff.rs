@@ -4,6 +4,7 @@ use identityd::proto::{
     AssignAdminRoleRequest, CreateStaffUserRequest, GetStaffUserRequest, ListRolesRequest,
     ListStaffUsersRequest, RoleKind, UnassignAdminRoleRequest, UserStatus,
 };
+use sea_orm::{ConnectionTrait, Statement};
 use tonic::Code;
 
 use crate::helpers::{assert_error, spawn_app, violated_fields};
@@ -324,10 +325,29 @@ async fn concurrent_demotions_never_remove_the_last_full_access() {
     for call in calls {
         match call.await.expect("task") {
             Ok(_) => demoted += 1,
+            // The caller's own credential belongs to the first staff user, so
+            // a call that runs after that user's demotion cannot authenticate.
+            Err(status) if status.code() == Code::Unauthenticated => {
+                assert_error(&status, Code::Unauthenticated, "CREDENTIAL_OWNER_NOT_STAFF")
+            }
             Err(status) => {
                 assert_error(&status, Code::FailedPrecondition, "LAST_FULL_ACCESS_STAFF")
             }
         }
     }
-    assert_eq!(demoted, 1, "one full-access staff user must remain");
+    assert_eq!(demoted, 1, "exactly one demotion succeeds");
+    let db = app.database().await;
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!(
+                "SELECT COUNT(*) AS holders FROM users WHERE admin_role_id = '{}' AND status = 'active'",
+                full.id
+            ),
+        ))
+        .await
+        .expect("count")
+        .expect("a row");
+    let holders: i64 = row.try_get("", "holders").expect("holders");
+    assert_eq!(holders, 1, "one full-access staff user remains");
 }

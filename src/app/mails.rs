@@ -1,0 +1,158 @@
+//! Outgoing mail, as operators see and retry it.
+
+use super::activity::{Change, record};
+use super::{App, AppError, Principal, Reason};
+use crate::domain::{PageCursor, PageSize, Timestamp};
+use crate::store::{
+    self,
+    mails::{MailFilter, MailRow},
+};
+
+/// Where a mail stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailStatus {
+    /// Waiting for an attempt.
+    Queued,
+    /// Handed to the transport.
+    Sent,
+    /// Given up.
+    Failed,
+}
+
+impl MailStatus {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailStatus::Queued => "queued",
+            MailStatus::Sent => "sent",
+            MailStatus::Failed => "failed",
+        }
+    }
+}
+
+/// A mail as operators see it: never its body or secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mail {
+    /// The mail's id.
+    pub id: String,
+    /// Its kind's stored name.
+    pub kind: String,
+    /// The recipient.
+    pub recipient: String,
+    /// Where it stands.
+    pub status: MailStatus,
+    /// Attempts made.
+    pub attempts: i32,
+    /// The last error.
+    pub last_error: Option<String>,
+    /// The account it concerns.
+    pub account_id: Option<String>,
+    /// When it was queued.
+    pub created_at: Timestamp,
+    /// When the next attempt is due.
+    pub next_attempt_at: Option<Timestamp>,
+    /// When it was sent.
+    pub sent_at: Option<Timestamp>,
+}
+
+impl TryFrom<MailRow> for Mail {
+    type Error = AppError;
+
+    fn try_from(row: MailRow) -> Result<Self, AppError> {
+        let status = match row.status.as_str() {
+            "queued" => MailStatus::Queued,
+            "sent" => MailStatus::Sent,
+            "failed" => MailStatus::Failed,
+            _ => return Err(AppError::corrupt(format!("mail {} status", row.id))),
+        };
+        Ok(Self {
+            next_attempt_at: (status == MailStatus::Queued)
+                .then(|| Timestamp::from_micros(row.next_attempt_at)),
+            id: row.id,
+            kind: row.kind,
+            recipient: row.recipient,
+            status,
+            attempts: row.attempts,
+            last_error: row.last_error,
+            account_id: row.account_id,
+            created_at: Timestamp::from_micros(row.created_at),
+            sent_at: row.sent_at.map(Timestamp::from_micros),
+        })
+    }
+}
+
+/// A request for a page of mail.
+#[derive(Debug, Clone)]
+pub struct MailQuery {
+    /// The filters.
+    pub filter: MailFilter,
+    /// The page size.
+    pub page_size: PageSize,
+    /// The raw page token.
+    pub page_token: String,
+}
+
+/// A page of mail, newest first.
+#[derive(Debug, Clone)]
+pub struct MailPage {
+    /// The mails.
+    pub mails: Vec<Mail>,
+    /// The token for the next page, if there is one.
+    pub next_page_token: Option<String>,
+}
+
+impl App {
+    /// A page of outgoing mail, newest first.
+    pub async fn list_mails(&self, query: MailQuery) -> Result<MailPage, AppError> {
+        let filters = format!("{:?}", query.filter);
+        let cursor = PageCursor::decode("page_token", &query.page_token, &filters)?;
+        let page = store::mails::list(
+            self.db(),
+            &query.filter,
+            cursor.as_ref().map(|c| c.after.as_str()),
+            query.page_size.get(),
+        )
+        .await?;
+        let next_page_token = page
+            .continues_after(|row| &row.id)
+            .map(|last| PageCursor::encode(last, &filters));
+        let mails = page
+            .rows
+            .into_iter()
+            .map(Mail::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok(MailPage {
+            mails,
+            next_page_token,
+        })
+    }
+
+    /// Queues a failed mail again, due now, with its attempts reset.
+    pub async fn retry_mail(
+        &self,
+        principal: &Principal,
+        id: uuid::Uuid,
+    ) -> Result<Mail, AppError> {
+        let id = id.to_string();
+        let txn = store::begin(self.db()).await?;
+        let row = store::mails::find(&txn, &id)
+            .await?
+            .ok_or(AppError::NotFound(Reason::MailNotFound))?;
+        if row.status != MailStatus::Failed.as_str() {
+            return Err(AppError::FailedPrecondition(Reason::MailNotFailed));
+        }
+        store::mails::requeue(&txn, &id, Timestamp::now().as_micros()).await?;
+        let mut change = Change::new("mail.retried", "mail", &id)
+            .detail("kind", &row.kind)
+            .detail("previous_attempts", row.attempts);
+        if let Some(account_id) = &row.account_id {
+            change = change.account(account_id);
+        }
+        record(&txn, principal, change).await?;
+        let row = store::mails::find(&txn, &id)
+            .await?
+            .ok_or(AppError::NotFound(Reason::MailNotFound))?;
+        store::commit(txn).await?;
+        Mail::try_from(row)
+    }
+}

@@ -1,0 +1,156 @@
+//! Mail: a transactional outbox, templates, transports and the delivery worker.
+//!
+//! A use case never sends mail. It writes an outbox row with [`enqueue`] in
+//! the same transaction as the change that causes it, so a change that rolls
+//! back leaves no mail, and a committed change always has its mail. The
+//! [`worker`] claims due rows, renders, sends, and records the outcome,
+//! retrying with exponential backoff. SMTP being down delays mail; it never
+//! loses it and never fails the call that caused it.
+
+pub mod templates;
+pub mod transport;
+pub mod worker;
+
+use std::collections::BTreeMap;
+
+use uuid::Uuid;
+
+use crate::domain::Timestamp;
+use crate::store::{self, ConnectionTrait, StoreError, mails::MailRow};
+
+/// What a mail is about; each kind has its own templates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MailKind {
+    /// A code that proves an email address.
+    VerificationCode,
+    /// An invitation to act for a client account.
+    Invitation,
+    /// A link to choose a new password.
+    PasswordReset,
+    /// A link for a user created without a password to set one.
+    SetPassword,
+    /// A notice that the password was changed.
+    PasswordChanged,
+    /// A notice that a client account has a new owner.
+    AccountOwnerChanged,
+}
+
+impl MailKind {
+    /// Every kind.
+    pub const ALL: [MailKind; 6] = [
+        MailKind::VerificationCode,
+        MailKind::Invitation,
+        MailKind::PasswordReset,
+        MailKind::SetPassword,
+        MailKind::PasswordChanged,
+        MailKind::AccountOwnerChanged,
+    ];
+
+    /// The stored name, also the template file name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailKind::VerificationCode => "verification_code",
+            MailKind::Invitation => "invitation",
+            MailKind::PasswordReset => "password_reset",
+            MailKind::SetPassword => "set_password",
+            MailKind::PasswordChanged => "password_changed",
+            MailKind::AccountOwnerChanged => "account_owner_changed",
+        }
+    }
+
+    /// The kind with this stored name.
+    pub fn from_str_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+
+    /// Values for every variable the built-in templates of this kind use, for
+    /// checking templates when identityd starts.
+    pub fn sample_context(self) -> BTreeMap<String, String> {
+        let mut values = vec![
+            ("recipient_name", "Ann Lee"),
+            ("product_name", "identityd"),
+            ("base_url", "https://example.com"),
+        ];
+        values.extend(match self {
+            MailKind::VerificationCode => vec![("code", "123456"), ("expires_minutes", "10")],
+            MailKind::Invitation => vec![
+                ("inviter_name", "Ben Baker"),
+                ("account_name", "Bakery Brot"),
+                (
+                    "link",
+                    "https://example.com/invitations/accept?token=sample",
+                ),
+                ("expires_days", "7"),
+            ],
+            MailKind::PasswordReset => vec![
+                ("link", "https://example.com/password/reset?token=sample"),
+                ("expires_minutes", "60"),
+            ],
+            MailKind::SetPassword => vec![
+                ("link", "https://example.com/password/set?token=sample"),
+                ("expires_hours", "72"),
+            ],
+            MailKind::PasswordChanged => vec![("time", "2026-11-24 08:00 UTC")],
+            MailKind::AccountOwnerChanged => vec![
+                ("account_name", "Bakery Brot"),
+                ("new_owner_name", "Dana Designer"),
+                ("recipient_is_new_owner", ""),
+                ("link", "https://example.com/accounts/sample"),
+            ],
+        });
+        values
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    }
+}
+
+/// A mail to put in the outbox.
+#[derive(Debug, Clone)]
+pub struct OutgoingMail {
+    /// What it is about.
+    pub kind: MailKind,
+    /// The recipient's address.
+    pub to: String,
+    /// The recipient's locale, for the templates; empty for English.
+    pub locale: String,
+    /// The client account it concerns, if any.
+    pub account_id: Option<String>,
+    /// Template values that may be kept after delivery.
+    pub context: BTreeMap<String, String>,
+    /// Template values that are secrets (codes, links with tokens): stored
+    /// only until the mail is sent or given up, then erased.
+    pub secrets: BTreeMap<String, String>,
+}
+
+/// Writes `mail` to the outbox on `conn`, which should be the transaction of
+/// the change that causes it. Returns the mail's id.
+pub async fn enqueue(
+    conn: &impl ConnectionTrait,
+    mail: OutgoingMail,
+) -> Result<String, StoreError> {
+    let now = Timestamp::now().as_micros();
+    let to_json =
+        |map: &BTreeMap<String, String>| serde_json::to_string(map).unwrap_or_else(|_| "{}".into());
+    let row = MailRow {
+        id: Uuid::now_v7().to_string(),
+        kind: mail.kind.as_str().to_owned(),
+        recipient: mail.to.clone(),
+        recipient_normalized: mail.to.to_lowercase(),
+        locale: mail.locale,
+        account_id: mail.account_id,
+        context: to_json(&mail.context),
+        secret_context: Some(to_json(&mail.secrets)),
+        status: "queued".to_owned(),
+        attempts: 0,
+        next_attempt_at: now,
+        claimed_until: None,
+        last_error: None,
+        created_at: now,
+        sent_at: None,
+    };
+    let id = row.id.clone();
+    store::mails::insert(conn, row).await?;
+    tracing::info!(mail_id = %id, kind = mail.kind.as_str(), "mail queued");
+    Ok(id)
+}

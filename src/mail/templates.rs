@@ -1,0 +1,325 @@
+//! Mail templates: a subject, a plain-text body and an HTML body per kind,
+//! built in for English and overridable per locale from a directory.
+//!
+//! An override directory holds `<locale>/<kind>.subject`, `<kind>.txt` and
+//! `<kind>.html` (any of them). Every template is compiled and rendered with
+//! sample values when identityd starts, so a broken or misnamed template stops
+//! the start with its file named, not a mail at send time.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use minijinja::{Environment, UndefinedBehavior};
+
+use super::MailKind;
+
+/// The locale the built-in templates are written in, and the last fallback.
+pub const DEFAULT_LOCALE: &str = "en";
+
+/// The three parts of a template, by file suffix.
+const PARTS: [&str; 3] = ["subject", "txt", "html"];
+
+/// A mail rendered for sending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// The subject line.
+    pub subject: String,
+    /// The plain-text body.
+    pub text: String,
+    /// The HTML body.
+    pub html: String,
+}
+
+/// Why templates could not be loaded or a mail rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    /// The override directory could not be read.
+    #[error("cannot read mail templates from {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file in the override directory is not `<locale>/<kind>.<part>`.
+    #[error("unexpected mail template file {0}: expected <locale>/<kind>.subject|txt|html")]
+    UnknownFile(String),
+    /// A template does not compile or render.
+    #[error("mail template {name} is broken: {source}")]
+    Broken {
+        /// The template's name, `<locale>/<kind>.<part>`.
+        name: String,
+        /// The cause.
+        #[source]
+        source: minijinja::Error,
+    },
+}
+
+/// The loaded, checked templates.
+#[derive(Debug)]
+pub struct Templates {
+    env: Environment<'static>,
+    /// For each (kind, part), the locales that have their own version.
+    locales: BTreeMap<(MailKind, &'static str), Vec<String>>,
+}
+
+fn builtin(kind: MailKind, part: &str) -> &'static str {
+    macro_rules! pick {
+        ($name:literal) => {
+            match part {
+                "subject" => include_str!(concat!("templates/", $name, ".subject")),
+                "txt" => include_str!(concat!("templates/", $name, ".txt")),
+                _ => include_str!(concat!("templates/", $name, ".html")),
+            }
+        };
+    }
+    match kind {
+        MailKind::VerificationCode => pick!("verification_code"),
+        MailKind::Invitation => pick!("invitation"),
+        MailKind::PasswordReset => pick!("password_reset"),
+        MailKind::SetPassword => pick!("set_password"),
+        MailKind::PasswordChanged => pick!("password_changed"),
+        MailKind::AccountOwnerChanged => pick!("account_owner_changed"),
+    }
+}
+
+fn template_name(locale: &str, kind: MailKind, part: &str) -> String {
+    format!("{locale}/{}.{part}", kind.as_str())
+}
+
+impl Templates {
+    /// The built-in templates, plus the overrides in `dir` if given.
+    pub fn load(dir: Option<&Path>) -> Result<Self, TemplateError> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // HTML parts escape values; subjects and text bodies are plain text.
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".html") {
+                minijinja::AutoEscape::Html
+            } else {
+                minijinja::AutoEscape::None
+            }
+        });
+        let mut locales: BTreeMap<(MailKind, &'static str), Vec<String>> = BTreeMap::new();
+        for kind in MailKind::ALL {
+            for part in PARTS {
+                let name = template_name(DEFAULT_LOCALE, kind, part);
+                env.add_template_owned(name.clone(), builtin(kind, part).to_owned())
+                    .map_err(|source| TemplateError::Broken { name, source })?;
+                locales
+                    .entry((kind, part))
+                    .or_default()
+                    .push(DEFAULT_LOCALE.to_owned());
+            }
+        }
+        if let Some(dir) = dir {
+            load_overrides(&mut env, &mut locales, dir)?;
+        }
+        let templates = Self { env, locales };
+        templates.check()?;
+        Ok(templates)
+    }
+
+    /// Renders every template with sample values, so missing variables and
+    /// runtime errors show up now.
+    fn check(&self) -> Result<(), TemplateError> {
+        for ((kind, part), locales) in &self.locales {
+            for locale in locales {
+                let name = template_name(locale, *kind, part);
+                self.render_part(&name, &kind.sample_context())
+                    .map_err(|source| TemplateError::Broken { name, source })?;
+            }
+        }
+        Ok(())
+    }
+
+    fn render_part(
+        &self,
+        name: &str,
+        context: &BTreeMap<String, String>,
+    ) -> Result<String, minijinja::Error> {
+        let template = self.env.get_template(name)?;
+        template.render(context)
+    }
+
+    /// The most specific locale with its own version of `part` of `kind`:
+    /// `pt-BR`, then `pt`, then English.
+    fn resolve(&self, kind: MailKind, part: &'static str, locale: &str) -> String {
+        let available = self.locales.get(&(kind, part));
+        let has = |candidate: &str| {
+            available.is_some_and(|list| list.iter().any(|l| l.eq_ignore_ascii_case(candidate)))
+        };
+        let language = locale.split('-').next().unwrap_or_default();
+        let chosen = [locale, language]
+            .into_iter()
+            .find(|candidate| !candidate.is_empty() && has(candidate))
+            .and_then(|candidate| {
+                available?
+                    .iter()
+                    .find(|l| l.eq_ignore_ascii_case(candidate))
+                    .cloned()
+            })
+            .unwrap_or_else(|| DEFAULT_LOCALE.to_owned());
+        template_name(&chosen, kind, part)
+    }
+
+    /// Renders a mail of `kind` in `locale` with `context`.
+    pub fn render(
+        &self,
+        kind: MailKind,
+        locale: &str,
+        context: &BTreeMap<String, String>,
+    ) -> Result<Rendered, TemplateError> {
+        let mut parts = PARTS.iter().map(|part| {
+            let name = self.resolve(kind, part, locale);
+            self.render_part(&name, context)
+                .map_err(|source| TemplateError::Broken { name, source })
+        });
+        let mut next = || parts.next().unwrap_or_else(|| Ok(String::new()));
+        let subject = next()?;
+        Ok(Rendered {
+            // A subject is one line, whatever the template did.
+            subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
+            text: next()?,
+            html: next()?,
+        })
+    }
+}
+
+fn load_overrides(
+    env: &mut Environment<'static>,
+    locales: &mut BTreeMap<(MailKind, &'static str), Vec<String>>,
+    dir: &Path,
+) -> Result<(), TemplateError> {
+    let io = |path: &Path, source| TemplateError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    for locale_dir in std::fs::read_dir(dir).map_err(|e| io(dir, e))? {
+        let locale_dir = locale_dir.map_err(|e| io(dir, e))?.path();
+        if !locale_dir.is_dir() {
+            return Err(TemplateError::UnknownFile(locale_dir.display().to_string()));
+        }
+        let locale = locale_dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_owned)
+            .ok_or_else(|| TemplateError::UnknownFile(locale_dir.display().to_string()))?;
+        for file in std::fs::read_dir(&locale_dir).map_err(|e| io(&locale_dir, e))? {
+            let path = file.map_err(|e| io(&locale_dir, e))?.path();
+            let file_name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            let parsed = file_name.rsplit_once('.').and_then(|(stem, part)| {
+                let kind = MailKind::from_str_name(stem)?;
+                let part = PARTS.into_iter().find(|p| *p == part)?;
+                Some((kind, part))
+            });
+            let Some((kind, part)) = parsed else {
+                return Err(TemplateError::UnknownFile(path.display().to_string()));
+            };
+            let source = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
+            let name = template_name(&locale, kind, part);
+            env.add_template_owned(name.clone(), source)
+                .map_err(|source| TemplateError::Broken { name, source })?;
+            let entry = locales.entry((kind, part)).or_default();
+            if !entry.contains(&locale) {
+                entry.push(locale.clone());
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner_changed_context() -> BTreeMap<String, String> {
+        MailKind::AccountOwnerChanged.sample_context()
+    }
+
+    #[test]
+    fn every_built_in_template_renders() {
+        let templates = Templates::load(None).unwrap();
+        for kind in MailKind::ALL {
+            let rendered = templates
+                .render(kind, "en", &kind.sample_context())
+                .unwrap();
+            assert!(
+                !rendered.subject.is_empty()
+                    && !rendered.text.is_empty()
+                    && rendered.html.contains("<p>")
+            );
+        }
+    }
+
+    #[test]
+    fn html_escapes_values_and_text_does_not() {
+        let templates = Templates::load(None).unwrap();
+        let mut context = owner_changed_context();
+        context.insert("account_name".into(), "Fish & <Chips>".into());
+        let rendered = templates
+            .render(MailKind::AccountOwnerChanged, "en", &context)
+            .unwrap();
+        assert!(rendered.html.contains("Fish &amp; &lt;Chips&gt;"));
+        assert!(rendered.text.contains("Fish & <Chips>"));
+        assert_eq!(rendered.subject, "Fish & <Chips> has a new owner");
+    }
+
+    #[test]
+    fn overrides_apply_per_locale_with_fallback_to_the_language_then_english() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("de")).unwrap();
+        std::fs::write(
+            dir.path().join("de/account_owner_changed.subject"),
+            "{{ account_name }} hat einen neuen Inhaber",
+        )
+        .unwrap();
+        let templates = Templates::load(Some(dir.path())).unwrap();
+        let context = owner_changed_context();
+        let german = templates
+            .render(MailKind::AccountOwnerChanged, "de-AT", &context)
+            .unwrap();
+        assert!(german.subject.ends_with("hat einen neuen Inhaber"));
+        assert!(
+            german.text.starts_with("Hello"),
+            "parts without an override fall back to English"
+        );
+        let french = templates
+            .render(MailKind::AccountOwnerChanged, "fr", &context)
+            .unwrap();
+        assert!(french.subject.ends_with("has a new owner"));
+    }
+
+    #[test]
+    fn a_broken_or_misnamed_override_is_reported_when_loading() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("de")).unwrap();
+        std::fs::write(dir.path().join("de/invitation.txt"), "{{ link ").unwrap();
+        let err = Templates::load(Some(dir.path())).unwrap_err();
+        assert!(err.to_string().contains("de/invitation.txt"), "{err}");
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("de")).unwrap();
+        std::fs::write(
+            dir.path().join("de/invitation.txt"),
+            "{{ no_such_variable }}",
+        )
+        .unwrap();
+        assert!(
+            Templates::load(Some(dir.path())).is_err(),
+            "undefined variables are errors"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("de")).unwrap();
+        std::fs::write(dir.path().join("de/welcome.txt"), "hi").unwrap();
+        assert!(matches!(
+            Templates::load(Some(dir.path())),
+            Err(TemplateError::UnknownFile(_))
+        ));
+    }
+}

@@ -1,0 +1,151 @@
+//! Where rendered mail goes: an SMTP server, a directory of .eml files, or the log.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lettre::message::{Mailbox, MultiPart, header::MessageId};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use super::templates::Rendered;
+use crate::config::{MailSettings, MailTransportKind, SmtpTls};
+
+/// Why a mail could not be handed over.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// The address or message could not be built; retrying will not help.
+    #[error("invalid message: {0}")]
+    Invalid(String),
+    /// The transport failed; a later attempt may succeed.
+    #[error("delivery failed: {0}")]
+    Failed(String),
+}
+
+impl TransportError {
+    /// Whether a later attempt may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, TransportError::Failed(_))
+    }
+}
+
+/// A configured transport.
+pub enum Transport {
+    /// Send through an SMTP server.
+    Smtp(Box<AsyncSmtpTransport<Tokio1Executor>>),
+    /// Write one .eml file per mail into a directory.
+    File(PathBuf),
+    /// Write the mail to the log: headers at info, bodies (with any secret
+    /// links) only at debug.
+    Log,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Transport::Smtp(_) => f.write_str("Transport::Smtp"),
+            Transport::File(dir) => write!(f, "Transport::File({})", dir.display()),
+            Transport::Log => f.write_str("Transport::Log"),
+        }
+    }
+}
+
+impl Transport {
+    /// The transport the settings describe.
+    pub fn from_settings(
+        settings: &MailSettings,
+        data_dir: &std::path::Path,
+    ) -> Result<Self, TransportError> {
+        match settings.transport {
+            MailTransportKind::Log => Ok(Transport::Log),
+            MailTransportKind::File => {
+                let dir = settings
+                    .file_dir
+                    .clone()
+                    .unwrap_or_else(|| data_dir.join("mail"));
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| TransportError::Invalid(format!("{}: {e}", dir.display())))?;
+                Ok(Transport::File(dir))
+            }
+            MailTransportKind::Smtp => {
+                let smtp = &settings.smtp;
+                let host = smtp.host.as_str();
+                let tls = |host: &str| {
+                    TlsParameters::new(host.to_owned())
+                        .map_err(|e| TransportError::Invalid(e.to_string()))
+                };
+                let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+                    .port(smtp.port)
+                    .timeout(Some(Duration::from_secs(smtp.timeout_secs.max(1))));
+                builder = match smtp.tls {
+                    SmtpTls::None => builder.tls(Tls::None),
+                    SmtpTls::Starttls => builder.tls(Tls::Required(tls(host)?)),
+                    SmtpTls::Tls => builder.tls(Tls::Wrapper(tls(host)?)),
+                };
+                if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
+                    use secrecy::ExposeSecret;
+                    builder = builder.credentials(Credentials::new(
+                        user.clone(),
+                        password.expose_secret().to_owned(),
+                    ));
+                }
+                Ok(Transport::Smtp(Box::new(builder.build())))
+            }
+        }
+    }
+
+    /// Hands one rendered mail over. `id` becomes the Message-ID, so a
+    /// receiving system can tell a duplicate from a new mail.
+    pub async fn send(
+        &self,
+        id: &str,
+        from: &str,
+        to: &str,
+        rendered: &Rendered,
+    ) -> Result<(), TransportError> {
+        if let Transport::Log = self {
+            tracing::info!(mail_id = id, to, subject = %rendered.subject, "mail delivered to the log");
+            tracing::debug!(mail_id = id, text = %rendered.text, "mail body");
+            return Ok(());
+        }
+        let message = build_message(id, from, to, rendered)?;
+        match self {
+            Transport::Smtp(smtp) => smtp
+                .send(message)
+                .await
+                .map(drop)
+                .map_err(|e| TransportError::Failed(e.to_string())),
+            Transport::File(dir) => {
+                let path = dir.join(format!("{id}.eml"));
+                tokio::fs::write(&path, message.formatted())
+                    .await
+                    .map_err(|e| TransportError::Failed(format!("{}: {e}", path.display())))
+            }
+            Transport::Log => Ok(()),
+        }
+    }
+}
+
+fn build_message(
+    id: &str,
+    from: &str,
+    to: &str,
+    rendered: &Rendered,
+) -> Result<Message, TransportError> {
+    let from: Mailbox = from
+        .parse()
+        .map_err(|e| TransportError::Invalid(format!("from address: {e}")))?;
+    let to: Mailbox = to
+        .parse()
+        .map_err(|e| TransportError::Invalid(format!("recipient address: {e}")))?;
+    Message::builder()
+        .from(from)
+        .to(to)
+        .subject(rendered.subject.clone())
+        .header(MessageId::from(format!("<{id}@identityd>")))
+        .multipart(MultiPart::alternative_plain_html(
+            rendered.text.clone(),
+            rendered.html.clone(),
+        ))
+        .map_err(|e| TransportError::Invalid(e.to_string()))
+}
