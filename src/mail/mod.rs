@@ -12,6 +12,7 @@ pub mod transport;
 pub mod worker;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use uuid::Uuid;
 
@@ -123,6 +124,11 @@ pub struct OutgoingMail {
     pub secrets: BTreeMap<String, String>,
 }
 
+/// Mails queued by this process since it started, logged with each one. A
+/// process-wide counter, like a metrics registry's, because mail is queued
+/// from inside use cases that have no worker at hand.
+static QUEUED: AtomicU64 = AtomicU64::new(0);
+
 /// Writes `mail` to the outbox on `conn`, which should be the transaction of
 /// the change that causes it. Returns the mail's id.
 pub async fn enqueue(
@@ -151,6 +157,9 @@ pub async fn enqueue(
     };
     let id = row.id.clone();
     store::mails::insert(conn, row).await?;
-    tracing::info!(mail_id = %id, kind = mail.kind.as_str(), "mail queued");
+    // Counted when written; a rolled-back transaction can make this count
+    // run ahead of the outbox, which the sent/failed counters do not.
+    let queued = QUEUED.fetch_add(1, Ordering::Relaxed) + 1;
+    tracing::info!(mail_id = %id, kind = mail.kind.as_str(), queued_total = queued, "mail queued");
     Ok(id)
 }
