@@ -6,8 +6,7 @@
 //! membership row, and holds every permission whatever that row says.
 
 use super::activity::{Change, record};
-use super::idempotency::{Claim, IdempotencyKey};
-use super::roles::replay;
+use super::idempotency::{CreateStart, IdempotencyKey, begin_create};
 use super::users::{UserDraft, insert_user};
 use super::{App, AppError, Caller, Principal, Reason};
 use crate::crypto::random_bytes;
@@ -184,9 +183,6 @@ impl App {
             request_id.as_ref(),
             &format!("{new:?}"),
         );
-        if let Some(resource_id) = replay(&key, self.db()).await? {
-            return self.get_account_by_stored_id(&resource_id).await;
-        }
         let password_hash = match &new.owner {
             NewAccountOwner::New {
                 password: Some(password),
@@ -195,18 +191,12 @@ impl App {
             _ => None,
         };
         let id = AccountId::generate();
-        let txn = store::begin(self.db()).await?;
-        if let Some(key) = &key
-            && key.claim(&txn, &id.to_string()).await? == Claim::Lost
-        {
-            drop(txn);
-            return match key.replay(self.db()).await? {
-                Some(resource_id) => self.get_account_by_stored_id(&resource_id).await,
-                None => Err(AppError::corrupt(
-                    "lost an idempotency claim to a row that is gone",
-                )),
-            };
-        }
+        let txn = match begin_create(self.db(), key.as_ref(), &id.to_string()).await? {
+            CreateStart::Create(txn) => txn,
+            CreateStart::Replay(resource_id) => {
+                return self.get_account_by_stored_id(&resource_id).await;
+            }
+        };
         let now = Timestamp::now().as_micros();
         let owner_id = match new.owner {
             NewAccountOwner::Existing(user_id) => {

@@ -10,7 +10,10 @@ use sha2::{Digest, Sha256};
 
 use super::{AppError, Principal, Reason};
 use crate::domain::{RequestId, Timestamp};
-use crate::store::{self, ConnectionTrait, StoreError, idempotency::IdempotencyRow};
+use crate::store::{
+    self, ConnectionTrait, DatabaseConnection, DatabaseTransaction, StoreError,
+    idempotency::IdempotencyRow,
+};
 
 /// The idempotency key of one create call.
 #[derive(Debug, Clone)]
@@ -87,5 +90,43 @@ pub fn conflict_as(err: StoreError, column: &str, reason: Reason) -> AppError {
         AppError::AlreadyExists(reason)
     } else {
         err.into()
+    }
+}
+
+/// How an idempotent create starts.
+pub enum CreateStart {
+    /// No earlier call made the resource: create it in this transaction,
+    /// which already holds the key's claim.
+    Create(DatabaseTransaction),
+    /// An earlier or concurrent call with the same key made this resource.
+    Replay(String),
+}
+
+/// Begins an idempotent create of `resource_id`: replays an earlier result,
+/// or opens the create's transaction and claims `key` in it. A concurrent
+/// call that claimed first wins; this one then replays its result.
+pub async fn begin_create(
+    db: &DatabaseConnection,
+    key: Option<&IdempotencyKey>,
+    resource_id: &str,
+) -> Result<CreateStart, AppError> {
+    let Some(key) = key else {
+        return Ok(CreateStart::Create(store::begin(db).await?));
+    };
+    if let Some(existing) = key.replay(db).await? {
+        return Ok(CreateStart::Replay(existing));
+    }
+    let txn = store::begin(db).await?;
+    if key.claim(&txn, resource_id).await? == Claim::Won {
+        return Ok(CreateStart::Create(txn));
+    }
+    // The transaction is dead after the failed claim (PostgreSQL) and holds
+    // the only connection (SQLite): drop it before reading the winner's row.
+    drop(txn);
+    match key.replay(db).await? {
+        Some(existing) => Ok(CreateStart::Replay(existing)),
+        None => Err(AppError::corrupt(
+            "lost an idempotency claim to a row that is gone",
+        )),
     }
 }

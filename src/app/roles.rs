@@ -1,7 +1,7 @@
 //! Admin and API roles: named permission sets.
 
 use super::activity::{Change, record};
-use super::idempotency::{Claim, IdempotencyKey, conflict_as};
+use super::idempotency::{CreateStart, IdempotencyKey, begin_create, conflict_as};
 use super::{App, AppError, Principal, Reason, ensure_covers};
 use crate::domain::{
     Description, PageCursor, PageSize, Permission, PermissionSet, ROLE_DESCRIPTION_MAX, RequestId,
@@ -149,18 +149,14 @@ impl App {
         change: Change,
     ) -> Result<Role, AppError> {
         ensure_covers(principal, &new.permissions)?;
-        if let Some(resource_id) = replay(&key, self.db()).await? {
-            return self.get_role_by_stored_id(&resource_id).await;
-        }
         let now = Timestamp::now();
         let id = RoleId::generate();
-        let txn = store::begin(self.db()).await?;
-        if let Some(key) = &key
-            && key.claim(&txn, &id.to_string()).await? == Claim::Lost
-        {
-            drop(txn);
-            return self.replay_role(key).await;
-        }
+        let txn = match begin_create(self.db(), key.as_ref(), &id.to_string()).await? {
+            CreateStart::Create(txn) => txn,
+            CreateStart::Replay(resource_id) => {
+                return self.get_role_by_stored_id(&resource_id).await;
+            }
+        };
         let row = RoleRow {
             id: id.to_string(),
             kind: new.kind.as_str().to_owned(),
@@ -185,15 +181,6 @@ impl App {
         record(&txn, principal, change).await?;
         store::commit(txn).await?;
         Role::try_from(row)
-    }
-
-    async fn replay_role(&self, key: &IdempotencyKey) -> Result<Role, AppError> {
-        match key.replay(self.db()).await? {
-            Some(resource_id) => self.get_role_by_stored_id(&resource_id).await,
-            None => Err(AppError::corrupt(
-                "lost an idempotency claim to a row that is gone",
-            )),
-        }
     }
 
     async fn get_role_by_stored_id(&self, id: &str) -> Result<Role, AppError> {

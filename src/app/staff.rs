@@ -1,8 +1,7 @@
 //! Staff users: users that hold an admin role.
 
 use super::activity::{Change, record};
-use super::idempotency::{Claim, IdempotencyKey};
-use super::roles::replay;
+use super::idempotency::{CreateStart, IdempotencyKey, begin_create};
 use super::users::{UserDraft, insert_user};
 use super::{App, AppError, Principal, Reason, ensure_covers};
 use crate::domain::{
@@ -100,22 +99,13 @@ impl App {
             request_id.as_ref(),
             &format!("{new:?}"),
         );
-        if let Some(resource_id) = replay(&key, self.db()).await? {
-            return self.get_staff_user_by_stored_id(&resource_id).await;
-        }
         let id = UserId::generate();
-        let txn = store::begin(self.db()).await?;
-        if let Some(key) = &key
-            && key.claim(&txn, &id.to_string()).await? == Claim::Lost
-        {
-            drop(txn);
-            return match key.replay(self.db()).await? {
-                Some(resource_id) => self.get_staff_user_by_stored_id(&resource_id).await,
-                None => Err(AppError::corrupt(
-                    "lost an idempotency claim to a row that is gone",
-                )),
-            };
-        }
+        let txn = match begin_create(self.db(), key.as_ref(), &id.to_string()).await? {
+            CreateStart::Create(txn) => txn,
+            CreateStart::Replay(resource_id) => {
+                return self.get_staff_user_by_stored_id(&resource_id).await;
+            }
+        };
         let role = load_admin_role(&txn, new.admin_role_id).await?;
         ensure_covers(principal, &role_permissions(&role))?;
         let draft = UserDraft {

@@ -1,8 +1,7 @@
 //! Users: the login identities, as operators and billing services manage them.
 
 use super::activity::{Change, record};
-use super::idempotency::{Claim, IdempotencyKey};
-use super::roles::replay;
+use super::idempotency::{CreateStart, IdempotencyKey, begin_create};
 use super::staff::{ensure_not_last_full_access, held_role_if_covered};
 use super::{App, AppError, Principal, Reason};
 use crate::domain::{
@@ -217,26 +216,17 @@ impl App {
             request_id.as_ref(),
             &format!("{new:?}"),
         );
-        if let Some(resource_id) = replay(&key, self.db()).await? {
-            return self.get_user_by_stored_id(&resource_id).await;
-        }
         let password_hash = match &new.password {
             Some(password) => Some(self.hasher().hash(password.expose()).await?),
             None => None,
         };
         let id = UserId::generate();
-        let txn = store::begin(self.db()).await?;
-        if let Some(key) = &key
-            && key.claim(&txn, &id.to_string()).await? == Claim::Lost
-        {
-            drop(txn);
-            return match key.replay(self.db()).await? {
-                Some(resource_id) => self.get_user_by_stored_id(&resource_id).await,
-                None => Err(AppError::corrupt(
-                    "lost an idempotency claim to a row that is gone",
-                )),
-            };
-        }
+        let txn = match begin_create(self.db(), key.as_ref(), &id.to_string()).await? {
+            CreateStart::Create(txn) => txn,
+            CreateStart::Replay(resource_id) => {
+                return self.get_user_by_stored_id(&resource_id).await;
+            }
+        };
         let draft = UserDraft {
             email: new.email,
             username: new.username,

@@ -51,13 +51,9 @@ fn filtered(filter: &AccountFilter) -> Select<account::Entity> {
     query
 }
 
-/// Inserts an account; `search_text` is derived here.
-pub async fn insert(
-    conn: &impl ConnectionTrait,
-    mut row: AccountRow,
-) -> Result<AccountRow, StoreError> {
-    row.search_text = search_text(&row);
-    let active = account::ActiveModel {
+/// Every column of `row` as values to write, with `search_text` derived.
+fn active(row: &AccountRow) -> account::ActiveModel {
+    account::ActiveModel {
         id: Set(row.id.clone()),
         display_name: Set(row.display_name.clone()),
         full_name: Set(row.full_name.clone()),
@@ -73,12 +69,20 @@ pub async fn insert(
         tax_id: Set(row.tax_id.clone()),
         status: Set(row.status.clone()),
         owner_user_id: Set(row.owner_user_id.clone()),
-        search_text: Set(row.search_text.clone()),
+        search_text: Set(search_text(row)),
         created_at: Set(row.created_at),
         updated_at: Set(row.updated_at),
         closed_at: Set(row.closed_at),
-    };
-    account::Entity::insert(active)
+    }
+}
+
+/// Inserts an account; `search_text` is derived here.
+pub async fn insert(
+    conn: &impl ConnectionTrait,
+    mut row: AccountRow,
+) -> Result<AccountRow, StoreError> {
+    row.search_text = search_text(&row);
+    account::Entity::insert(active(&row))
         .exec_without_returning(conn)
         .await?;
     Ok(row)
@@ -143,28 +147,7 @@ pub async fn count(conn: &impl ConnectionTrait, filter: &AccountFilter) -> Resul
 
 /// Writes an account's profile, status, owner, times and derived search text.
 pub async fn update(conn: &impl ConnectionTrait, row: &AccountRow) -> Result<(), StoreError> {
-    let active = account::ActiveModel {
-        id: Set(row.id.clone()),
-        display_name: Set(row.display_name.clone()),
-        full_name: Set(row.full_name.clone()),
-        company: Set(row.company.clone()),
-        email: Set(row.email.clone()),
-        address_line1: Set(row.address_line1.clone()),
-        address_line2: Set(row.address_line2.clone()),
-        city: Set(row.city.clone()),
-        state: Set(row.state.clone()),
-        postcode: Set(row.postcode.clone()),
-        country: Set(row.country.clone()),
-        phone: Set(row.phone.clone()),
-        tax_id: Set(row.tax_id.clone()),
-        status: Set(row.status.clone()),
-        owner_user_id: Set(row.owner_user_id.clone()),
-        search_text: Set(search_text(row)),
-        created_at: Set(row.created_at),
-        updated_at: Set(row.updated_at),
-        closed_at: Set(row.closed_at),
-    };
-    account::Entity::update(active).exec(conn).await?;
+    account::Entity::update(active(row)).exec(conn).await?;
     Ok(())
 }
 

@@ -75,25 +75,14 @@ pub async fn list_for_account(
     limit: u64,
 ) -> Result<Page<MembershipRow>, StoreError> {
     use membership::Column;
-    let mut query = membership::Entity::find().filter(Column::AccountId.eq(account_id));
-    if let Some(after) = after {
-        query = query.filter(
-            Condition::any()
-                .add(Column::CreatedAt.gt(after.created_at))
-                .add(
-                    Condition::all()
-                        .add(Column::CreatedAt.eq(after.created_at))
-                        .add(Column::UserId.gt(after.id.as_str())),
-                ),
-        );
-    }
-    let rows = query
-        .order_by_asc(Column::CreatedAt)
-        .order_by_asc(Column::UserId)
-        .limit(limit + 1)
-        .all(conn)
-        .await?;
-    Ok(Page::from_overfetch(rows, limit))
+    list_in_join_order(
+        conn,
+        (Column::AccountId, account_id),
+        Column::UserId,
+        after,
+        limit,
+    )
+    .await
 }
 
 /// A page of a user's memberships in join order.
@@ -104,7 +93,27 @@ pub async fn list_for_user(
     limit: u64,
 ) -> Result<Page<MembershipRow>, StoreError> {
     use membership::Column;
-    let mut query = membership::Entity::find().filter(Column::UserId.eq(user_id));
+    list_in_join_order(
+        conn,
+        (Column::UserId, user_id),
+        Column::AccountId,
+        after,
+        limit,
+    )
+    .await
+}
+
+/// The memberships where `scope` has its value, ordered by join time and
+/// then by `tie`, after the cursor.
+async fn list_in_join_order(
+    conn: &impl ConnectionTrait,
+    (scope, value): (membership::Column, &str),
+    tie: membership::Column,
+    after: Option<&MembershipCursor>,
+    limit: u64,
+) -> Result<Page<MembershipRow>, StoreError> {
+    use membership::Column;
+    let mut query = membership::Entity::find().filter(scope.eq(value));
     if let Some(after) = after {
         query = query.filter(
             Condition::any()
@@ -112,13 +121,13 @@ pub async fn list_for_user(
                 .add(
                     Condition::all()
                         .add(Column::CreatedAt.eq(after.created_at))
-                        .add(Column::AccountId.gt(after.id.as_str())),
+                        .add(tie.gt(after.id.as_str())),
                 ),
         );
     }
     let rows = query
         .order_by_asc(Column::CreatedAt)
-        .order_by_asc(Column::AccountId)
+        .order_by_asc(tie)
         .limit(limit + 1)
         .all(conn)
         .await?;
