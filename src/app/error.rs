@@ -188,22 +188,22 @@ pub enum AppError {
     #[error(transparent)]
     Invalid(#[from] ValidationError),
     /// The caller did not prove who it is.
-    #[error("unauthenticated: {}", .0.as_str())]
+    #[error("unauthenticated: {} ({})", .0.message(), .0.as_str())]
     Unauthenticated(Reason),
     /// The caller may not do this.
-    #[error("permission denied: {}", .0.as_str())]
+    #[error("permission denied: {} ({})", .0.message(), .0.as_str())]
     PermissionDenied(Reason),
     /// What the request names does not exist.
-    #[error("not found: {}", .0.as_str())]
+    #[error("not found: {} ({})", .0.message(), .0.as_str())]
     NotFound(Reason),
     /// What the request would create exists already.
-    #[error("already exists: {}", .0.as_str())]
+    #[error("already exists: {} ({})", .0.message(), .0.as_str())]
     AlreadyExists(Reason),
     /// The system is not in a state where this can be done.
-    #[error("failed precondition: {}", .0.as_str())]
+    #[error("failed precondition: {} ({})", .0.message(), .0.as_str())]
     FailedPrecondition(Reason),
     /// A bounded resource is full; the caller may retry shortly.
-    #[error("resource exhausted: {}", .0.as_str())]
+    #[error("resource exhausted: {} ({})", .0.message(), .0.as_str())]
     ResourceExhausted(Reason),
     /// The database cannot be reached; the caller may retry.
     #[error("unavailable")]
