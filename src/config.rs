@@ -144,6 +144,8 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
     /// How long to wait for a connection, in seconds.
     pub connect_timeout_secs: u64,
+    /// Read-only SQLite connections beside the single writer (ignored on PostgreSQL).
+    pub sqlite_readers: u32,
 }
 
 /// How logs are written.
@@ -182,6 +184,7 @@ impl Settings {
             .set_default("server.health_check_interval_secs", 5)?
             .set_default("database.max_connections", 10)?
             .set_default("database.connect_timeout_secs", 5)?
+            .set_default("database.sqlite_readers", 4)?
             .set_default("log.format", "human")?
             .set_default("log.level", "info")?
             .set_default("passwords.min_length", 8)?

@@ -81,8 +81,8 @@ pub enum StartupError {
     Serve(#[from] tonic::transport::Error),
 }
 
-/// The use cases over `db` with the configured password policy and hasher.
-pub fn build_app(settings: &Settings, db: store::DatabaseConnection) -> Result<App, StartupError> {
+/// The use cases over `databases` with the configured password policy and hasher.
+pub fn build_app(settings: &Settings, databases: Databases) -> Result<App, StartupError> {
     let passwords = &settings.passwords;
     let threads = match passwords.hashing_threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -100,7 +100,7 @@ pub fn build_app(settings: &Settings, db: store::DatabaseConnection) -> Result<A
         client_user_management: settings.accounts.client_user_management,
         public_base_url: settings.mail.public_base_url.clone(),
     };
-    Ok(App::new(db, hasher, policy))
+    Ok(App::new(databases.writer, databases.reader, hasher, policy))
 }
 
 /// The mail delivery worker: templates checked and transport built now, so a
@@ -118,19 +118,30 @@ pub fn build_mail_worker(settings: &Settings, app: &App) -> Result<MailWorker, S
     ))
 }
 
-/// Opens the configured database and applies pending migrations.
-pub async fn open_database(settings: &Settings) -> Result<store::DatabaseConnection, StartupError> {
+/// The writing and reading pools of one database.
+#[derive(Debug, Clone)]
+pub struct Databases {
+    /// Writes and transactions.
+    pub writer: store::DatabaseConnection,
+    /// Reads outside transactions.
+    pub reader: store::DatabaseConnection,
+}
+
+/// Opens the configured database, applies pending migrations, then opens the
+/// reading pool (which on SQLite needs the migrated file).
+pub async fn open_database(settings: &Settings) -> Result<Databases, StartupError> {
     if settings.uses_sqlite() {
         create_private_dir(&settings.data_dir)?;
     }
-    let db = store::connect(&store::ConnectSettings {
+    let connect = store::ConnectSettings {
         url: settings.database_url(),
         max_connections: settings.database.max_connections,
         connect_timeout: settings.connect_timeout(),
-    })
-    .await?;
+    };
+    let db = store::connect(&connect).await?;
     store::migrate(&db).await?;
-    Ok(db)
+    let reader = store::connect_reader(&connect, &db, settings.database.sqlite_readers).await?;
+    Ok(Databases { writer: db, reader })
 }
 
 fn create_private_dir(path: &Path) -> Result<(), StartupError> {

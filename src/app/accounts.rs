@@ -271,7 +271,7 @@ impl App {
     }
 
     async fn get_account_by_stored_id(&self, id: &str) -> Result<Account, AppError> {
-        store::accounts::find(self.db(), id)
+        store::accounts::find(self.reader(), id)
             .await?
             .ok_or(AppError::NotFound(Reason::AccountNotFound))
             .and_then(Account::try_from)
@@ -287,7 +287,7 @@ impl App {
         let filters = format!("{:?} newest_first={}", query.filter, query.newest_first);
         let cursor = PageCursor::decode("page_token", &query.page_token, &filters)?;
         let page = store::accounts::list(
-            self.db(),
+            self.reader(),
             &query.filter,
             query.newest_first,
             cursor.as_ref().map(|c| c.after.as_str()),
@@ -298,7 +298,7 @@ impl App {
             .continues_after(|row| &row.id)
             .map(|last| PageCursor::encode(last, &filters));
         let total = if query.include_total {
-            Some(store::accounts::count(self.db(), &query.filter).await?)
+            Some(store::accounts::count(self.reader(), &query.filter).await?)
         } else {
             None
         };
@@ -553,13 +553,13 @@ impl App {
         page_size: PageSize,
         page_token: &str,
     ) -> Result<MembershipPage<Member>, AppError> {
-        let account = store::accounts::find(self.db(), &account_id.to_string())
+        let account = store::accounts::find(self.reader(), &account_id.to_string())
             .await?
             .ok_or(AppError::NotFound(Reason::AccountNotFound))?;
         let filters = format!("members of {account_id}");
         let cursor = membership_cursor(page_token, &filters)?;
         let page = store::memberships::list_for_account(
-            self.db(),
+            self.reader(),
             &account.id,
             cursor.as_ref(),
             page_size.get(),
@@ -571,7 +571,7 @@ impl App {
             .flatten()
             .map(|last| PageCursor::encode(&cursor_of(last, &last.user_id).to_key(), &filters));
         let user_ids: Vec<String> = page.rows.iter().map(|m| m.user_id.clone()).collect();
-        let users = store::users::find_many(self.db(), &user_ids).await?;
+        let users = store::users::find_many(self.reader(), &user_ids).await?;
         let mut entries = Vec::with_capacity(page.rows.len());
         for membership in page.rows {
             let Some(user) = users.iter().find(|u| u.id == membership.user_id) else {
@@ -701,13 +701,13 @@ impl App {
         page_size: PageSize,
         page_token: &str,
     ) -> Result<MembershipPage<UserAccount>, AppError> {
-        let user = store::users::find(self.db(), &user_id.to_string())
+        let user = store::users::find(self.reader(), &user_id.to_string())
             .await?
             .ok_or(AppError::NotFound(Reason::UserNotFound))?;
         let filters = format!("accounts of {user_id}");
         let cursor = membership_cursor(page_token, &filters)?;
         let page = store::memberships::list_for_user(
-            self.db(),
+            self.reader(),
             &user.id,
             cursor.as_ref(),
             page_size.get(),
@@ -719,7 +719,7 @@ impl App {
             .flatten()
             .map(|last| PageCursor::encode(&cursor_of(last, &last.account_id).to_key(), &filters));
         let account_ids: Vec<String> = page.rows.iter().map(|m| m.account_id.clone()).collect();
-        let accounts = store::accounts::find_many(self.db(), &account_ids).await?;
+        let accounts = store::accounts::find_many(self.reader(), &account_ids).await?;
         let mut entries = Vec::with_capacity(page.rows.len());
         for membership in page.rows {
             let Some(account) = accounts.iter().find(|a| a.id == membership.account_id) else {

@@ -38,7 +38,7 @@ impl App {
         let token = ApiCredentialToken::parse(bearer)
             .map_err(|_| AppError::Unauthenticated(Reason::TokenMalformed))?;
         let found =
-            store::credentials::find_for_authentication(self.db(), &token.identifier).await?;
+            store::credentials::find_for_authentication(self.reader(), &token.identifier).await?;
         let Some(found) =
             found.filter(|found| secret_matches(&token.secret, &found.credential.secret_hash))
         else {

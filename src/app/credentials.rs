@@ -204,11 +204,11 @@ impl App {
 
     /// The credential with this id.
     pub async fn get_api_credential(&self, id: ApiCredentialId) -> Result<ApiCredential, AppError> {
-        let row = store::credentials::find(self.db(), &id.to_string())
+        let row = store::credentials::find(self.reader(), &id.to_string())
             .await?
             .ok_or(AppError::NotFound(Reason::ApiCredentialNotFound))?;
         let mut roles =
-            store::credentials::role_ids_of(self.db(), std::slice::from_ref(&row.id)).await?;
+            store::credentials::role_ids_of(self.reader(), std::slice::from_ref(&row.id)).await?;
         let role_ids = roles.remove(&row.id).unwrap_or_default();
         ApiCredential::from_row(row, role_ids, Timestamp::now())
     }
@@ -228,7 +228,7 @@ impl App {
         let cursor = PageCursor::decode("page_token", &query.page_token, &filters)?;
         let now = Timestamp::now();
         let page = store::credentials::list(
-            self.db(),
+            self.reader(),
             owner.as_deref(),
             state,
             now.as_micros(),
@@ -240,7 +240,7 @@ impl App {
             .continues_after(|row| &row.id)
             .map(|last| PageCursor::encode(last, &filters));
         let ids: Vec<String> = page.rows.iter().map(|row| row.id.clone()).collect();
-        let mut roles = store::credentials::role_ids_of(self.db(), &ids).await?;
+        let mut roles = store::credentials::role_ids_of(self.reader(), &ids).await?;
         let credentials = page
             .rows
             .into_iter()

@@ -107,7 +107,7 @@ impl App {
         let filters = format!("{:?}", query.filter);
         let cursor = PageCursor::decode("page_token", &query.page_token, &filters)?;
         let page = store::mails::list(
-            self.db(),
+            self.reader(),
             &query.filter,
             cursor.as_ref().map(|c| c.after.as_str()),
             query.page_size.get(),

@@ -43,6 +43,7 @@ use crate::store::DatabaseConnection;
 #[derive(Debug, Clone)]
 pub struct App {
     db: DatabaseConnection,
+    reader: DatabaseConnection,
     hasher: PasswordHasher,
     policy: Policy,
 }
@@ -59,15 +60,31 @@ pub struct Policy {
 }
 
 impl App {
-    /// Use cases over `db`, which must be migrated, hashing passwords with
-    /// `hasher` and following `policy`.
-    pub fn new(db: DatabaseConnection, hasher: PasswordHasher, policy: Policy) -> Self {
-        Self { db, hasher, policy }
+    /// Use cases over `db`, which must be migrated, reading through
+    /// `reader`, hashing passwords with `hasher` and following `policy`.
+    pub fn new(
+        db: DatabaseConnection,
+        reader: DatabaseConnection,
+        hasher: PasswordHasher,
+        policy: Policy,
+    ) -> Self {
+        Self {
+            db,
+            reader,
+            hasher,
+            policy,
+        }
     }
 
-    /// The database connection pool.
+    /// The pool that writes; transactions start here.
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// The pool for reads outside transactions. Everything committed on `db`
+    /// is visible here.
+    pub fn reader(&self) -> &DatabaseConnection {
+        &self.reader
     }
 
     /// The password hasher.

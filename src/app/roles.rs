@@ -184,7 +184,7 @@ impl App {
     }
 
     async fn get_role_by_stored_id(&self, id: &str) -> Result<Role, AppError> {
-        let row = store::roles::find(self.db(), id).await?;
+        let row = store::roles::find(self.reader(), id).await?;
         row.ok_or(AppError::NotFound(Reason::RoleNotFound))
             .and_then(Role::try_from)
     }
@@ -200,7 +200,7 @@ impl App {
         let filters = format!("kind={kind:?}");
         let cursor = PageCursor::decode("page_token", &query.page_token, &filters)?;
         let page = store::roles::list(
-            self.db(),
+            self.reader(),
             kind,
             cursor.as_ref().map(|c| c.after.as_str()),
             query.page_size.get(),

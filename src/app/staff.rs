@@ -129,7 +129,7 @@ impl App {
     }
 
     async fn get_staff_user_by_stored_id(&self, id: &str) -> Result<StaffUser, AppError> {
-        let row = store::users::find(self.db(), id).await?;
+        let row = store::users::find(self.reader(), id).await?;
         match row {
             Some(row) => {
                 StaffUser::from_row(row)?.ok_or(AppError::NotFound(Reason::StaffUserNotFound))
@@ -149,7 +149,7 @@ impl App {
         let filters = format!("admin_role_id={role_id:?}");
         let cursor = PageCursor::decode("page_token", &query.page_token, &filters)?;
         let page = store::users::list_staff(
-            self.db(),
+            self.reader(),
             role_id.as_deref(),
             cursor.as_ref().map(|c| c.after.as_str()),
             query.page_size.get(),

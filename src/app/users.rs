@@ -248,7 +248,7 @@ impl App {
     }
 
     async fn get_user_by_stored_id(&self, id: &str) -> Result<User, AppError> {
-        store::users::find(self.db(), id)
+        store::users::find(self.reader(), id)
             .await?
             .ok_or(AppError::NotFound(Reason::UserNotFound))
             .and_then(User::try_from)
@@ -263,10 +263,10 @@ impl App {
     pub async fn lookup_user(&self, key: UserKey) -> Result<User, AppError> {
         let row = match key {
             UserKey::Email(email) => {
-                store::users::find_by_email(self.db(), &email.normalized()).await?
+                store::users::find_by_email(self.reader(), &email.normalized()).await?
             }
             UserKey::Username(username) => {
-                store::users::find_by_username(self.db(), &username.normalized()).await?
+                store::users::find_by_username(self.reader(), &username.normalized()).await?
             }
         };
         row.ok_or(AppError::NotFound(Reason::UserNotFound))
@@ -283,7 +283,7 @@ impl App {
         let filters = format!("{filter:?} newest_first={}", query.newest_first);
         let cursor = PageCursor::decode("page_token", &query.page_token, &filters)?;
         let page = store::users::list(
-            self.db(),
+            self.reader(),
             &filter,
             query.newest_first,
             cursor.as_ref().map(|c| c.after.as_str()),
@@ -294,7 +294,7 @@ impl App {
             .continues_after(|row| &row.id)
             .map(|last| PageCursor::encode(last, &filters));
         let total = if query.include_total {
-            Some(store::users::count(self.db(), &filter).await?)
+            Some(store::users::count(self.reader(), &filter).await?)
         } else {
             None
         };

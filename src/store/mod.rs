@@ -44,9 +44,9 @@ pub fn sqlite_url(data_dir: &Path) -> String {
     )
 }
 
-/// Opens a connection pool.
+/// Opens the pool that writes (and, on PostgreSQL, reads).
 ///
-/// SQLite gets one connection in WAL mode with foreign keys on and a busy
+/// SQLite gets one writing connection in WAL mode with foreign keys on and a busy
 /// timeout: SQLite admits one writer at a time, and a pool of several would make
 /// concurrent transactions that read before writing fail with `SQLITE_BUSY`
 /// instead of waiting. PostgreSQL gets a pool of `max_connections`.
@@ -71,6 +71,33 @@ pub async fn connect(settings: &ConnectSettings) -> Result<DatabaseConnection, S
             .max_connections(settings.max_connections)
             .min_connections(1);
     }
+    Ok(Database::connect(options).await?)
+}
+
+/// Opens the pool that read-only use cases use. On SQLite that is a separate
+/// pool of `readers` read-only connections: in WAL mode they read while the
+/// single writer writes, so a slow search or a long transaction does not
+/// hold up every other call. On PostgreSQL `writer` serves reads too.
+pub async fn connect_reader(
+    settings: &ConnectSettings,
+    writer: &DatabaseConnection,
+    readers: u32,
+) -> Result<DatabaseConnection, StoreError> {
+    if !settings.url.starts_with("sqlite:") {
+        return Ok(writer.clone());
+    }
+    let mut options = ConnectOptions::new(settings.url.clone());
+    options
+        .connect_timeout(settings.connect_timeout)
+        .acquire_timeout(settings.connect_timeout)
+        .max_connections(readers.max(1))
+        .min_connections(1)
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|opts| {
+            opts.read_only(true)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5))
+        });
     Ok(Database::connect(options).await?)
 }
 

@@ -92,6 +92,7 @@ pub fn test_settings(data_dir: PathBuf, database_url: Option<String>) -> Setting
             url: database_url.map(SecretString::from),
             max_connections: 5,
             connect_timeout_secs: 5,
+            sqlite_readers: 4,
         },
         log: LogSettings {
             format: LogFormat::Human,
