@@ -172,7 +172,8 @@ async fn an_expired_credential_is_refused() {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("after 1970");
-    let expires = now + std::time::Duration::from_millis(300);
+    // Far enough ahead that a slow, loaded machine still creates it in time.
+    let expires = now + std::time::Duration::from_millis(1500);
     let created = app
         .admin
         .clone()
@@ -188,7 +189,12 @@ async fn an_expired_credential_is_refused() {
         .await
         .expect("create")
         .into_inner();
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let until_expired = expires.saturating_sub(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970"),
+    );
+    tokio::time::sleep(until_expired + std::time::Duration::from_millis(100)).await;
     let status = app
         .client(&created.token)
         .list_roles(ListRolesRequest::default())
