@@ -5,6 +5,8 @@
 //! first, so concurrent transfers run one after another. The owner also has a
 //! membership row, and holds every permission whatever that row says.
 
+use std::collections::BTreeMap;
+
 use super::activity::{Change, record};
 use super::idempotency::{CreateStart, IdempotencyKey, begin_create};
 use super::users::{UserDraft, insert_user};
@@ -565,16 +567,16 @@ impl App {
             page_size.get(),
         )
         .await?;
-        let next_page_token = page
-            .has_more
-            .then(|| page.rows.last())
-            .flatten()
-            .map(|last| PageCursor::encode(&cursor_of(last, &last.user_id).to_key(), &filters));
+        let next_page_token = next_membership_token(&page, |m| &m.user_id, &filters);
         let user_ids: Vec<String> = page.rows.iter().map(|m| m.user_id.clone()).collect();
-        let users = store::users::find_many(self.reader(), &user_ids).await?;
+        let users: BTreeMap<String, UserRow> = store::users::find_many(self.reader(), &user_ids)
+            .await?
+            .into_iter()
+            .map(|u| (u.id.clone(), u))
+            .collect();
         let mut entries = Vec::with_capacity(page.rows.len());
         for membership in page.rows {
-            let Some(user) = users.iter().find(|u| u.id == membership.user_id) else {
+            let Some(user) = users.get(&membership.user_id) else {
                 continue;
             };
             entries.push(member_view(&account, &membership, user)?);
@@ -713,16 +715,17 @@ impl App {
             page_size.get(),
         )
         .await?;
-        let next_page_token = page
-            .has_more
-            .then(|| page.rows.last())
-            .flatten()
-            .map(|last| PageCursor::encode(&cursor_of(last, &last.account_id).to_key(), &filters));
+        let next_page_token = next_membership_token(&page, |m| &m.account_id, &filters);
         let account_ids: Vec<String> = page.rows.iter().map(|m| m.account_id.clone()).collect();
-        let accounts = store::accounts::find_many(self.reader(), &account_ids).await?;
+        let accounts: BTreeMap<String, AccountRow> =
+            store::accounts::find_many(self.reader(), &account_ids)
+                .await?
+                .into_iter()
+                .map(|a| (a.id.clone(), a))
+                .collect();
         let mut entries = Vec::with_capacity(page.rows.len());
         for membership in page.rows {
-            let Some(account) = accounts.iter().find(|a| a.id == membership.account_id) else {
+            let Some(account) = accounts.get(&membership.account_id) else {
                 continue;
             };
             let owner = account.owner_user_id == user.id;
@@ -806,11 +809,19 @@ fn member_view(
     })
 }
 
-fn cursor_of(row: &MembershipRow, id: &str) -> MembershipCursor {
-    MembershipCursor {
-        created_at: row.created_at,
-        id: id.to_owned(),
-    }
+/// The token for the page after `page`, keyed by join time and `id_of` the
+/// last row; the counterpart of [`membership_cursor`].
+fn next_membership_token(
+    page: &store::Page<MembershipRow>,
+    id_of: impl Fn(&MembershipRow) -> &String,
+    filters: &str,
+) -> Option<String> {
+    let last = page.rows.last().filter(|_| page.has_more)?;
+    let cursor = MembershipCursor {
+        created_at: last.created_at,
+        id: id_of(last).clone(),
+    };
+    Some(PageCursor::encode(&cursor.to_key(), filters))
 }
 
 fn membership_cursor(
