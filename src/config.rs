@@ -29,6 +29,27 @@ pub struct Settings {
     pub accounts: AccountSettings,
     /// Outgoing mail.
     pub mail: MailSettings,
+    /// Sessions and brute-force throttling.
+    pub auth: AuthSettings,
+}
+
+/// Sessions and brute-force throttling.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    /// A session ends after this long unused.
+    pub session_idle_timeout_secs: u64,
+    /// A session ends this long after sign-in, however much it is used.
+    pub session_absolute_timeout_secs: u64,
+    /// Failed sign-ins (and code guesses) per user before attempts are delayed.
+    pub user_free_failures: u32,
+    /// Failed attempts per client address before attempts are delayed.
+    pub address_free_failures: u32,
+    /// The first delay, in milliseconds; each further failure doubles it.
+    pub throttle_base_delay_ms: u64,
+    /// The longest delay, in seconds: a temporary lock.
+    pub throttle_max_delay_secs: u64,
+    /// Failures are forgotten after this long without another one.
+    pub throttle_forget_after_secs: u64,
 }
 
 /// Where mail goes.
@@ -204,7 +225,14 @@ impl Settings {
             .set_default("mail.smtp.host", "localhost")?
             .set_default("mail.smtp.port", 587)?
             .set_default("mail.smtp.tls", "starttls")?
-            .set_default("mail.smtp.timeout_secs", 10)?;
+            .set_default("mail.smtp.timeout_secs", 10)?
+            .set_default("auth.session_idle_timeout_secs", 7_200)?
+            .set_default("auth.session_absolute_timeout_secs", 86_400)?
+            .set_default("auth.user_free_failures", 5)?
+            .set_default("auth.address_free_failures", 50)?
+            .set_default("auth.throttle_base_delay_ms", 1_000)?
+            .set_default("auth.throttle_max_delay_secs", 900)?
+            .set_default("auth.throttle_forget_after_secs", 86_400)?;
         builder = match config_file {
             Some(path) => {
                 builder.add_source(File::from(path).format(FileFormat::Toml).required(true))

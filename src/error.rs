@@ -33,6 +33,7 @@ pub fn to_status(err: AppError, request_id: &str) -> Status {
         AppError::AlreadyExists(reason) => (Code::AlreadyExists, *reason),
         AppError::FailedPrecondition(reason) => (Code::FailedPrecondition, *reason),
         AppError::ResourceExhausted(reason) => (Code::ResourceExhausted, *reason),
+        AppError::Throttled(_) => (Code::ResourceExhausted, Reason::TooManyAttempts),
         AppError::Unavailable(source) => {
             tracing::warn!(request_id, error = %source, cause = %cause_chain(source), "database unavailable");
             (Code::Unavailable, Reason::DatabaseUnavailable)
@@ -55,6 +56,13 @@ pub fn to_status(err: AppError, request_id: &str) -> Status {
     );
     if !violations.is_empty() {
         details.set_bad_request(violations);
+    }
+    if let AppError::Throttled(delay) = &err {
+        // Whole seconds, rounded up, so a client that waits this long gets in.
+        let seconds = delay.as_millis().div_ceil(1000);
+        details.set_retry_info(Some(std::time::Duration::from_secs(
+            u64::try_from(seconds).unwrap_or(u64::MAX),
+        )));
     }
     Status::with_error_details(code, message, details)
 }

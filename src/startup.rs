@@ -18,16 +18,18 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 use tower::ServiceBuilder;
 
-use crate::app::{App, AppError, Policy, TokenSink};
+use crate::app::{App, AppError, AuthPolicy, Policy, TokenSink};
 use crate::authz::AuthzLayer;
 use crate::config::Settings;
 use crate::crypto::{HashingParams, PasswordHashError, PasswordHasher};
-use crate::grpc::{AccountApi, AdminApi, UserApi};
+use crate::domain::{Clock, ThrottleRule};
+use crate::grpc::{AccountApi, AdminApi, AuthApi, UserApi};
 use crate::mail::templates::Templates;
 use crate::mail::transport::Transport;
 use crate::mail::worker::MailWorker;
 use crate::proto::account_service_server::AccountServiceServer;
 use crate::proto::admin_service_server::AdminServiceServer;
+use crate::proto::auth_service_server::AuthServiceServer;
 use crate::proto::user_service_server::UserServiceServer;
 use crate::store::{self, StoreError};
 use crate::telemetry::RequestContextLayer;
@@ -95,10 +97,25 @@ pub fn build_app(settings: &Settings, databases: Databases) -> Result<App, Start
     };
     let hasher = PasswordHasher::new(params, threads, passwords.hashing_queue)
         .map_err(StartupError::Passwords)?;
+    let auth = &settings.auth;
+    let throttle = |free_failures| ThrottleRule {
+        free_failures,
+        base_delay: Duration::from_millis(auth.throttle_base_delay_ms.max(1)),
+        max_delay: Duration::from_secs(auth.throttle_max_delay_secs.max(1)),
+    };
     let policy = Policy {
         password_min_chars: passwords.min_length.max(1),
         client_user_management: settings.accounts.client_user_management,
         public_base_url: settings.mail.public_base_url.clone(),
+        auth: AuthPolicy {
+            session_idle_timeout: Duration::from_secs(auth.session_idle_timeout_secs.max(60)),
+            session_absolute_timeout: Duration::from_secs(
+                auth.session_absolute_timeout_secs.max(60),
+            ),
+            per_user: throttle(auth.user_free_failures),
+            per_address: throttle(auth.address_free_failures),
+            forget_failures_after: Duration::from_secs(auth.throttle_forget_after_secs.max(1)),
+        },
     };
     Ok(App::new(databases.writer, databases.reader, hasher, policy))
 }
@@ -170,8 +187,14 @@ impl Application {
     /// Connects and migrates the database, bootstraps a fresh installation
     /// and binds the listener (port 0 picks a free port).
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with_clock(settings, Clock::system()).await
+    }
+
+    /// Like [`Application::build`], reading the time from `clock`: tests
+    /// move a clock forward to reach expiry without waiting for it.
+    pub async fn build_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
         let db = open_database(&settings).await?;
-        let app = build_app(&settings, db)?;
+        let app = build_app(&settings, db)?.with_clock(clock);
         let mail_worker = build_mail_worker(&settings, &app)?;
 
         create_private_dir(&settings.data_dir)?;
@@ -270,6 +293,8 @@ impl Application {
             .max_decoding_message_size(settings.server.max_request_bytes);
         let accounts = AccountServiceServer::new(AccountApi::new(app.clone()))
             .max_decoding_message_size(settings.server.max_request_bytes);
+        let auth = AuthServiceServer::new(AuthApi::new(app.clone()))
+            .max_decoding_message_size(settings.server.max_request_bytes);
 
         let layers = ServiceBuilder::new()
             .layer(RequestContextLayer)
@@ -289,6 +314,7 @@ impl Application {
             .add_service(admin)
             .add_service(users)
             .add_service(accounts)
+            .add_service(auth)
             .serve_with_incoming_shutdown(incoming, async move {
                 let _ = serve_stop.wait_for(|stop| *stop).await;
             });

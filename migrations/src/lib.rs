@@ -14,6 +14,7 @@ mod m20261124_000006_create_settings;
 mod m20261124_000007_add_user_search;
 mod m20261124_000008_create_accounts;
 mod m20261124_000009_create_mails;
+mod m20261124_000010_create_auth;
 
 /// Every migration of identityd, in the order they apply.
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000007_add_user_search::Migration),
             Box::new(m20261124_000008_create_accounts::Migration),
             Box::new(m20261124_000009_create_mails::Migration),
+            Box::new(m20261124_000010_create_auth::Migration),
         ]
     }
 }

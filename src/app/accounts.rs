@@ -14,8 +14,8 @@ use super::{App, AppError, Caller, Principal, Reason};
 use crate::crypto::random_bytes;
 use crate::domain::{
     AccountId, AccountPermission, AccountPermissions, AccountProfile, AccountRelation,
-    AccountStatus, Email, FullName, Locale, PageCursor, PageSize, Password, RequestId, Timestamp,
-    UserId, UserStatus, Username, may_manage_members,
+    AccountStatus, Email, FullName, Locale, PageCursor, PageSize, Password, Permission, RequestId,
+    Timestamp, UserId, UserStatus, Username, may_manage_members,
 };
 use crate::mail::{self, MailKind, OutgoingMail};
 use crate::store::{
@@ -238,31 +238,7 @@ impl App {
                 user_id
             }
         };
-        let profile = new.profile;
-        let row = AccountRow {
-            id: id.to_string(),
-            display_name: profile.display_name,
-            full_name: profile.full_name,
-            company: profile.company,
-            email: profile.email.as_str().to_owned(),
-            address_line1: profile.address_line1,
-            address_line2: profile.address_line2,
-            city: profile.city,
-            state: profile.state,
-            postcode: profile.postcode,
-            country: profile.country,
-            phone: profile.phone,
-            tax_id: profile.tax_id,
-            status: AccountStatus::Active.as_str().to_owned(),
-            owner_user_id: owner_id.to_string(),
-            search_text: String::new(),
-            created_at: now,
-            updated_at: now,
-            closed_at: None,
-        };
-        let row = store::accounts::insert(&txn, row).await?;
-        store::memberships::insert(&txn, owner_membership(&row.id, &row.owner_user_id, now))
-            .await?;
+        let row = insert_account(&txn, id, owner_id, new.profile, now).await?;
         let change = Change::new("account.created", "account", id)
             .account(id)
             .detail("display_name", &row.display_name)
@@ -280,7 +256,14 @@ impl App {
     }
 
     /// The account with this id.
-    pub async fn get_account(&self, id: AccountId) -> Result<Account, AppError> {
+    pub async fn get_account(
+        &self,
+        principal: &Principal,
+        id: AccountId,
+    ) -> Result<Account, AppError> {
+        principal.ensure_account_access(Permission::AccountsRead, id, |grant| {
+            grant.permissions.contains(AccountPermission::Profile)
+        })?;
         self.get_account_by_stored_id(&id.to_string()).await
     }
 
@@ -323,6 +306,9 @@ impl App {
         id: AccountId,
         changes: AccountChanges,
     ) -> Result<Account, AppError> {
+        principal.ensure_account_access(Permission::AccountsWrite, id, |grant| {
+            grant.permissions.contains(AccountPermission::Profile)
+        })?;
         let txn = store::begin(self.db()).await?;
         let mut row = load_active_account(&txn, id).await?;
         let mut change = Change::new("account.updated", "account", id).account(id);
@@ -551,10 +537,14 @@ impl App {
     /// A page of an account's members, owner included, in join order.
     pub async fn list_members(
         &self,
+        principal: &Principal,
         account_id: AccountId,
         page_size: PageSize,
         page_token: &str,
     ) -> Result<MembershipPage<Member>, AppError> {
+        // Members are the owner's business: other members do not see them.
+        principal
+            .ensure_account_access(Permission::AccountsRead, account_id, |grant| grant.owner)?;
         let account = store::accounts::find(self.reader(), &account_id.to_string())
             .await?
             .ok_or(AppError::NotFound(Reason::AccountNotFound))?;
@@ -699,10 +689,12 @@ impl App {
     /// A page of the accounts a user may act for, in the order they joined them.
     pub async fn list_user_accounts(
         &self,
+        principal: &Principal,
         user_id: UserId,
         page_size: PageSize,
         page_token: &str,
     ) -> Result<MembershipPage<UserAccount>, AppError> {
+        principal.ensure_self_or_staff(Permission::AccountsRead, user_id)?;
         let user = store::users::find(self.reader(), &user_id.to_string())
             .await?
             .ok_or(AppError::NotFound(Reason::UserNotFound))?;
@@ -746,17 +738,33 @@ impl App {
         &AccountPermission::ALL
     }
 
-    /// Refuses a caller that may not manage this account's members. Staff and
-    /// API callers may; once user sessions exist, the owner may while client
-    /// user management is enabled.
+    /// Refuses a caller that may not manage this account's members: staff
+    /// holding `accounts.write` may; the owner, through a session acting for
+    /// the account, may while client user management is enabled. Ownership
+    /// is read from `account`, the row the caller's transaction holds.
     fn ensure_may_manage_members(
         &self,
         principal: &Principal,
         account: &AccountRow,
     ) -> Result<(), AppError> {
-        let relation = match &principal.caller {
-            Caller::System | Caller::ApiCredential { .. } => AccountRelation::Staff,
-            Caller::Anonymous => AccountRelation::Outsider,
+        let relation = if principal.permissions.contains(Permission::AccountsWrite) {
+            AccountRelation::Staff
+        } else {
+            match (&principal.caller, &principal.account) {
+                (Caller::User { user_id, .. }, Some(grant))
+                    if grant.account_id.to_string() == account.id =>
+                {
+                    if account.owner_user_id == user_id.to_string() {
+                        AccountRelation::Owner
+                    } else {
+                        AccountRelation::Member
+                    }
+                }
+                (Caller::User { .. }, _) => {
+                    return Err(AppError::PermissionDenied(Reason::AccountNotSelected));
+                }
+                _ => AccountRelation::Outsider,
+            }
         };
         if may_manage_members(relation, self.client_user_management()) {
             Ok(())
@@ -769,6 +777,40 @@ impl App {
             Err(AppError::PermissionDenied(Reason::PermissionDenied))
         }
     }
+}
+
+/// Inserts an account owned by `owner_id`, with the owner's membership.
+pub(super) async fn insert_account(
+    conn: &impl ConnectionTrait,
+    id: AccountId,
+    owner_id: UserId,
+    profile: AccountProfile,
+    now: i64,
+) -> Result<AccountRow, AppError> {
+    let row = AccountRow {
+        id: id.to_string(),
+        display_name: profile.display_name,
+        full_name: profile.full_name,
+        company: profile.company,
+        email: profile.email.as_str().to_owned(),
+        address_line1: profile.address_line1,
+        address_line2: profile.address_line2,
+        city: profile.city,
+        state: profile.state,
+        postcode: profile.postcode,
+        country: profile.country,
+        phone: profile.phone,
+        tax_id: profile.tax_id,
+        status: AccountStatus::Active.as_str().to_owned(),
+        owner_user_id: owner_id.to_string(),
+        search_text: String::new(),
+        created_at: now,
+        updated_at: now,
+        closed_at: None,
+    };
+    let row = store::accounts::insert(conn, row).await?;
+    store::memberships::insert(conn, owner_membership(&row.id, &row.owner_user_id, now)).await?;
+    Ok(row)
 }
 
 fn owner_membership(account_id: &str, user_id: &str, now: i64) -> MembershipRow {

@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use super::credentials::{ApiCredentialState, state_at};
+use super::principal::AccountGrant;
 use super::{App, AppError, Caller, Reason};
-use crate::crypto::{ApiCredentialToken, secret_matches};
+use crate::crypto::{API_TOKEN_PREFIX, ApiCredentialToken, TokenKind, secret_matches};
 use crate::domain::{ApiCredentialId, PermissionSet, RoleKind, Timestamp, UserId, UserStatus};
 use crate::store;
 use crate::store::credentials::GrantingRole;
@@ -23,11 +24,25 @@ const UNKNOWN_CREDENTIAL_HASH: &str =
 pub struct Authenticated {
     /// Who is calling.
     pub caller: Caller,
-    /// What it may do.
+    /// Its staff/API permissions.
     pub permissions: PermissionSet,
+    /// For a user session: what it may do in the account it acts for.
+    pub account: Option<AccountGrant>,
 }
 
 impl App {
+    /// Authenticates a bearer token: a user session's or an API credential's,
+    /// told apart by their prefixes.
+    pub async fn authenticate(&self, bearer: &str) -> Result<Authenticated, AppError> {
+        if bearer.starts_with(TokenKind::Session.prefix()) {
+            self.authenticate_session(bearer).await
+        } else if bearer.starts_with(API_TOKEN_PREFIX) {
+            self.authenticate_bearer(bearer).await
+        } else {
+            Err(AppError::Unauthenticated(Reason::TokenMalformed))
+        }
+    }
+
     /// Authenticates an API credential bearer token.
     ///
     /// The credential's permissions are those of its API roles, limited to the
@@ -94,6 +109,7 @@ impl App {
                 staff_user_id: UserId::from_stored(&row.owner_user_id).ok_or_else(corrupt)?,
             },
             permissions: api_permissions.intersection(&admin_permissions),
+            account: None,
         })
     }
 }

@@ -75,6 +75,28 @@ pub enum Reason {
     MailNotFailed,
     /// Every password hashing thread is busy and the queue is full.
     PasswordHashingBusy,
+    /// Sign-in failed: unknown user, wrong password, or a user who cannot sign in.
+    LoginFailed,
+    /// Too many failed attempts; wait before trying again.
+    TooManyAttempts,
+    /// The session token is unknown, expired or revoked.
+    SessionInvalid,
+    /// No such session.
+    SessionNotFound,
+    /// The verification code is wrong, expired or used up.
+    VerificationCodeInvalid,
+    /// The reset token is unknown, expired or already used.
+    ResetTokenInvalid,
+    /// The current password given is wrong.
+    CurrentPasswordWrong,
+    /// The session already acts for an account.
+    AccountAlreadySelected,
+    /// The session acts for no account yet.
+    NoAccountSelected,
+    /// The call concerns an account the session does not act for.
+    AccountNotSelected,
+    /// The method needs a user session.
+    SessionRequired,
     /// The database is unreachable.
     DatabaseUnavailable,
     /// Something failed inside identityd.
@@ -119,6 +141,17 @@ impl Reason {
             Reason::MailNotFound => "MAIL_NOT_FOUND",
             Reason::MailNotFailed => "MAIL_NOT_FAILED",
             Reason::PasswordHashingBusy => "PASSWORD_HASHING_BUSY",
+            Reason::LoginFailed => "LOGIN_FAILED",
+            Reason::TooManyAttempts => "TOO_MANY_ATTEMPTS",
+            Reason::SessionInvalid => "SESSION_INVALID",
+            Reason::SessionNotFound => "SESSION_NOT_FOUND",
+            Reason::VerificationCodeInvalid => "VERIFICATION_CODE_INVALID",
+            Reason::ResetTokenInvalid => "RESET_TOKEN_INVALID",
+            Reason::CurrentPasswordWrong => "CURRENT_PASSWORD_WRONG",
+            Reason::AccountAlreadySelected => "ACCOUNT_ALREADY_SELECTED",
+            Reason::NoAccountSelected => "NO_ACCOUNT_SELECTED",
+            Reason::AccountNotSelected => "ACCOUNT_NOT_SELECTED",
+            Reason::SessionRequired => "SESSION_REQUIRED",
             Reason::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
             Reason::Internal => "INTERNAL",
         }
@@ -175,6 +208,29 @@ impl Reason {
             Reason::MailNotFound => "no such mail",
             Reason::MailNotFailed => "only a failed mail can be retried",
             Reason::PasswordHashingBusy => "too many passwords are being hashed; retry shortly",
+            Reason::LoginFailed => {
+                "the identifier or password is wrong, or this user cannot sign in"
+            }
+            Reason::TooManyAttempts => "too many failed attempts; wait before trying again",
+            Reason::SessionInvalid => {
+                "the session has ended or the token is not valid; sign in again"
+            }
+            Reason::SessionNotFound => "no such session",
+            Reason::VerificationCodeInvalid => {
+                "the code is wrong, expired or used up; request a new one"
+            }
+            Reason::ResetTokenInvalid => {
+                "the reset link is not valid, has expired or was already used; request a new one"
+            }
+            Reason::CurrentPasswordWrong => "the current password is wrong",
+            Reason::AccountAlreadySelected => {
+                "the session already acts for an account; use SwitchAccount"
+            }
+            Reason::NoAccountSelected => "the session acts for no account yet; use SelectAccount",
+            Reason::AccountNotSelected => {
+                "the session acts for another account, or none; select this account first"
+            }
+            Reason::SessionRequired => "this method needs a signed-in user session",
             Reason::DatabaseUnavailable => "the database is unavailable; retry later",
             Reason::Internal => "internal error",
         }
@@ -205,6 +261,9 @@ pub enum AppError {
     /// A bounded resource is full; the caller may retry shortly.
     #[error("resource exhausted: {} ({})", .0.message(), .0.as_str())]
     ResourceExhausted(Reason),
+    /// Too many failed attempts; the caller may retry after the delay.
+    #[error("throttled for {0:?}")]
+    Throttled(std::time::Duration),
     /// The database cannot be reached; the caller may retry.
     #[error("unavailable")]
     Unavailable(#[source] StoreError),

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod activity;
+mod auth;
 mod authn;
 mod bootstrap;
 mod credentials;
@@ -12,7 +13,9 @@ mod idempotency;
 mod mails;
 mod principal;
 mod roles;
+mod sessions;
 mod staff;
+mod throttle;
 mod users;
 
 pub use crate::store::accounts::AccountFilter;
@@ -23,6 +26,11 @@ pub use accounts::{
     NewAccountOwner, UserAccount,
 };
 pub use activity::{ActivityEvent, ActivityPage, ActivityQuery, Change, record};
+pub use auth::{
+    LoginAttempt, LoginOutcome, PASSWORD_RESET_TTL, Registration, VERIFICATION_CODE_MAX_ATTEMPTS,
+    VERIFICATION_CODE_TTL,
+};
+pub use authn::Authenticated;
 pub use bootstrap::{BootstrapStaff, Bootstrapped, TokenSink};
 pub use credentials::{
     ApiCredential, ApiCredentialState, CreatedApiCredential, CredentialPage, CredentialQuery,
@@ -30,13 +38,18 @@ pub use credentials::{
 };
 pub use error::{AppError, Reason};
 pub use mails::{Mail, MailPage, MailQuery, MailStatus};
-pub use principal::{Caller, Principal};
+pub use principal::{AccountGrant, Caller, Principal};
 pub use roles::{NewRole, Role, RoleChanges, RolePage, RoleQuery};
+pub use sessions::{
+    AccountChoice, Denial, Question, ResolvedSession, Session, SessionPage, Verdict,
+};
 pub use staff::{NewStaffUser, StaffPage, StaffQuery, StaffUser};
 pub use users::{NewUser, User, UserChanges, UserKey, UserPage, UserQuery};
 
+use std::time::Duration;
+
 use crate::crypto::PasswordHasher;
-use crate::domain::PermissionSet;
+use crate::domain::{Clock, PermissionSet, ThrottleRule, Timestamp};
 use crate::store::DatabaseConnection;
 
 /// The use cases of identityd over one database.
@@ -46,6 +59,7 @@ pub struct App {
     reader: DatabaseConnection,
     hasher: PasswordHasher,
     policy: Policy,
+    clock: Clock,
 }
 
 /// Rules set by configuration.
@@ -57,6 +71,23 @@ pub struct Policy {
     pub client_user_management: bool,
     /// The base URL links in mail point at.
     pub public_base_url: String,
+    /// Sessions and brute-force throttling.
+    pub auth: AuthPolicy,
+}
+
+/// How long sessions live and how failures are throttled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthPolicy {
+    /// A session ends after this long unused.
+    pub session_idle_timeout: Duration,
+    /// A session ends this long after sign-in however much it is used.
+    pub session_absolute_timeout: Duration,
+    /// Throttling of failures against one user (sign-in, code guesses).
+    pub per_user: ThrottleRule,
+    /// Throttling of failures from one client address.
+    pub per_address: ThrottleRule,
+    /// Failures are forgotten after this long without another.
+    pub forget_failures_after: Duration,
 }
 
 impl App {
@@ -73,7 +104,23 @@ impl App {
             reader,
             hasher,
             policy,
+            clock: Clock::system(),
         }
+    }
+
+    /// The same use cases reading the time from `clock`.
+    pub fn with_clock(self, clock: Clock) -> Self {
+        Self { clock, ..self }
+    }
+
+    /// The current time, from the app's clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Session lifetimes and throttling rules.
+    pub fn auth_policy(&self) -> &AuthPolicy {
+        &self.policy.auth
     }
 
     /// The pool that writes; transactions start here.

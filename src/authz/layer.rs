@@ -111,23 +111,35 @@ impl CallFacts {
 async fn authorize(app: &App, call: &CallFacts) -> Result<Principal, AppError> {
     let policy =
         policy_for(&call.path).ok_or(AppError::PermissionDenied(Reason::PermissionDenied))?;
-    let required = match policy {
-        Policy::Public => {
-            return Ok(Principal::anonymous(
-                call.client_ip,
-                call.request_id.clone(),
-            ));
-        }
-        Policy::Staff(permission) => permission,
-    };
+    if policy == Policy::Public {
+        return Ok(Principal::anonymous(
+            call.client_ip,
+            call.request_id.clone(),
+        ));
+    }
     let bearer = bearer_token(call.authorization.as_ref())?;
-    let authenticated = app.authenticate_bearer(bearer).await?;
-    if !authenticated.permissions.contains(required) {
-        return Err(AppError::PermissionDenied(Reason::PermissionDenied));
+    let authenticated = app.authenticate(bearer).await?;
+    let is_session = matches!(authenticated.caller, Caller::User { .. });
+    let allowed = match policy {
+        Policy::Public => true,
+        Policy::Session => is_session,
+        Policy::Staff(permission) => authenticated.permissions.contains(permission),
+        Policy::StaffOrSession(permission) => {
+            is_session || authenticated.permissions.contains(permission)
+        }
+    };
+    if !allowed {
+        let reason = if policy == Policy::Session {
+            Reason::SessionRequired
+        } else {
+            Reason::PermissionDenied
+        };
+        return Err(AppError::PermissionDenied(reason));
     }
     Ok(Principal {
         caller: authenticated.caller,
         permissions: authenticated.permissions,
+        account: authenticated.account,
         client_ip: call.client_ip,
         request_id: call.request_id.clone(),
     })
@@ -153,5 +165,10 @@ fn describe_caller(caller: &Caller) -> String {
         Caller::Anonymous => "anonymous".to_owned(),
         Caller::System => "system".to_owned(),
         Caller::ApiCredential { credential_id, .. } => format!("api_credential:{credential_id}"),
+        Caller::User {
+            user_id,
+            session_id,
+            ..
+        } => format!("user:{user_id} session:{session_id}"),
     }
 }

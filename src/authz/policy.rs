@@ -5,10 +5,18 @@ use crate::domain::Permission;
 /// What a method requires of its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {
-    /// Anyone, without credentials: health checks and reflection only.
+    /// Anyone, without credentials: health checks, reflection, and the
+    /// sign-up, sign-in and reset methods that exist for people who have no
+    /// session yet.
     Public,
-    /// A staff or API caller holding this permission.
+    /// A signed-in user session (of any user, staff included).
+    Session,
+    /// A staff session or API credential holding this permission.
     Staff(Permission),
+    /// Staff holding this permission, or any user session. The use case
+    /// decides what the session may do: act on its own user, or in the
+    /// account it acts for, as that user's rights there allow.
+    StaffOrSession(Permission),
 }
 
 /// Every method identityd serves and its policy. A method not listed here is
@@ -138,7 +146,7 @@ pub const POLICIES: &[(&str, Policy)] = &[
     ),
     (
         "/identity.v1.AccountService/GetAccount",
-        Policy::Staff(Permission::AccountsRead),
+        Policy::StaffOrSession(Permission::AccountsRead),
     ),
     (
         "/identity.v1.AccountService/ListAccounts",
@@ -146,7 +154,7 @@ pub const POLICIES: &[(&str, Policy)] = &[
     ),
     (
         "/identity.v1.AccountService/UpdateAccount",
-        Policy::Staff(Permission::AccountsWrite),
+        Policy::StaffOrSession(Permission::AccountsWrite),
     ),
     (
         "/identity.v1.AccountService/CloseAccount",
@@ -166,7 +174,7 @@ pub const POLICIES: &[(&str, Policy)] = &[
     ),
     (
         "/identity.v1.AccountService/ListMembers",
-        Policy::Staff(Permission::AccountsRead),
+        Policy::StaffOrSession(Permission::AccountsRead),
     ),
     (
         "/identity.v1.AccountService/AddMember",
@@ -174,19 +182,55 @@ pub const POLICIES: &[(&str, Policy)] = &[
     ),
     (
         "/identity.v1.AccountService/UpdateMemberPermissions",
-        Policy::Staff(Permission::AccountsWrite),
+        Policy::StaffOrSession(Permission::AccountsWrite),
     ),
     (
         "/identity.v1.AccountService/RemoveMember",
-        Policy::Staff(Permission::AccountsWrite),
+        Policy::StaffOrSession(Permission::AccountsWrite),
     ),
     (
         "/identity.v1.AccountService/ListUserAccounts",
-        Policy::Staff(Permission::AccountsRead),
+        Policy::StaffOrSession(Permission::AccountsRead),
     ),
     (
         "/identity.v1.AccountService/ListAccountPermissions",
-        Policy::Staff(Permission::AccountsRead),
+        Policy::StaffOrSession(Permission::AccountsRead),
+    ),
+    ("/identity.v1.AuthService/Register", Policy::Public),
+    ("/identity.v1.AuthService/VerifyEmail", Policy::Public),
+    (
+        "/identity.v1.AuthService/ResendVerification",
+        Policy::Public,
+    ),
+    ("/identity.v1.AuthService/Login", Policy::Public),
+    ("/identity.v1.AuthService/SelectAccount", Policy::Session),
+    ("/identity.v1.AuthService/SwitchAccount", Policy::Session),
+    ("/identity.v1.AuthService/Logout", Policy::Session),
+    (
+        "/identity.v1.AuthService/ListSessions",
+        Policy::StaffOrSession(Permission::SessionsRead),
+    ),
+    (
+        "/identity.v1.AuthService/RevokeSession",
+        Policy::StaffOrSession(Permission::SessionsWrite),
+    ),
+    ("/identity.v1.AuthService/ChangePassword", Policy::Session),
+    (
+        "/identity.v1.AuthService/IntrospectSession",
+        Policy::Staff(Permission::SessionsRead),
+    ),
+    (
+        "/identity.v1.AuthService/CheckPermission",
+        Policy::Staff(Permission::SessionsRead),
+    ),
+    (
+        "/identity.v1.AuthService/RequestPasswordReset",
+        Policy::Public,
+    ),
+    ("/identity.v1.AuthService/ResetPassword", Policy::Public),
+    (
+        "/identity.v1.AuthService/SendPasswordReset",
+        Policy::Staff(Permission::UsersWrite),
     ),
 ];
 

@@ -1,7 +1,11 @@
 //! Secrets: random tokens, their hashes and constant-time checks.
 
 mod password;
+mod secret;
 mod token;
 
 pub use password::{HashingParams, PasswordHashError, PasswordHasher};
-pub use token::{ApiCredentialToken, MalformedToken, hash_secret, random_bytes, secret_matches};
+pub use secret::{TokenKind, is_verification_code, verification_code};
+pub use token::{
+    API_TOKEN_PREFIX, ApiCredentialToken, MalformedToken, hash_secret, random_bytes, secret_matches,
+};

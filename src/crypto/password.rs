@@ -45,6 +45,9 @@ pub struct PasswordHasher {
     running: Arc<Semaphore>,
     waiting: Arc<AtomicUsize>,
     max_waiting: usize,
+    /// A hash of a random password with the current parameters, made on
+    /// first use, for checking passwords of users who do not exist.
+    decoy: Arc<tokio::sync::OnceCell<String>>,
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -90,6 +93,7 @@ impl PasswordHasher {
             running: Arc::new(Semaphore::new(threads.max(1))),
             waiting: Arc::new(AtomicUsize::new(0)),
             max_waiting: queue,
+            decoy: Arc::new(tokio::sync::OnceCell::new()),
         })
     }
 
@@ -146,6 +150,22 @@ impl PasswordHasher {
             Ok(argon2.verify_password(password.as_bytes(), &parsed).is_ok())
         })
         .await?
+    }
+
+    /// Does the work of [`PasswordHasher::verify`] against a hash no password
+    /// of a real user has, and returns false. Checking a sign-in for an
+    /// unknown user this way makes it cost the same as for a known one, so
+    /// response times do not tell who has signed up.
+    pub async fn verify_decoy(&self, password: &str) -> Result<bool, PasswordHashError> {
+        let decoy = self
+            .decoy
+            .get_or_try_init(|| async {
+                let password = hex::encode(random_bytes::<16>());
+                self.hash(&password).await
+            })
+            .await?
+            .clone();
+        self.verify(password, &decoy).await.map(|_| false)
     }
 
     /// Whether `stored` was made with other parameters than the current ones,

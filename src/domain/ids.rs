@@ -44,6 +44,11 @@ macro_rules! define_id {
 }
 
 define_id!(
+    /// A user session's id (not its token).
+    SessionId
+);
+
+define_id!(
     /// The id of a user.
     UserId
 );

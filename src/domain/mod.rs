@@ -11,6 +11,7 @@ mod permission;
 mod profile;
 mod role;
 mod text;
+mod throttle;
 mod time;
 mod user;
 
@@ -20,12 +21,13 @@ pub use account::{
 };
 pub use email::Email;
 pub use error::{FieldViolation, ValidationError, Validator};
-pub use ids::{AccountId, ApiCredentialId, RoleId, UserId};
+pub use ids::{AccountId, ApiCredentialId, RoleId, SessionId, UserId};
 pub use paging::{PageCursor, PageSize};
 pub use password::{PASSWORD_MAX_CHARS, Password};
 pub use permission::{Permission, PermissionSet, UnknownPermission};
 pub use profile::{Locale, PhotoUrl};
 pub use role::{ROLE_DESCRIPTION_MAX, RoleKind, RoleName};
 pub use text::{Description, RequestId, bounded_text};
-pub use time::Timestamp;
+pub use throttle::ThrottleRule;
+pub use time::{Clock, Timestamp};
 pub use user::{FullName, UserStatus, Username};

@@ -29,6 +29,10 @@ pub enum Permission {
     RolesRead,
     /// Create, change, duplicate and delete roles.
     RolesWrite,
+    /// See any user's sessions and introspect session tokens.
+    SessionsRead,
+    /// End any user's sessions.
+    SessionsWrite,
     /// See staff users.
     StaffRead,
     /// Create staff users and assign or take away their admin roles.
@@ -41,7 +45,7 @@ pub enum Permission {
 
 impl Permission {
     /// Every permission, sorted by name.
-    pub const ALL: [Permission; 15] = [
+    pub const ALL: [Permission; 17] = [
         Permission::AccountsRead,
         Permission::AccountsWrite,
         Permission::ActivityRead,
@@ -53,6 +57,8 @@ impl Permission {
         Permission::MailWrite,
         Permission::RolesRead,
         Permission::RolesWrite,
+        Permission::SessionsRead,
+        Permission::SessionsWrite,
         Permission::StaffRead,
         Permission::StaffWrite,
         Permission::UsersRead,
@@ -73,6 +79,8 @@ impl Permission {
             Permission::MailWrite => "mail.write",
             Permission::RolesRead => "roles.read",
             Permission::RolesWrite => "roles.write",
+            Permission::SessionsRead => "sessions.read",
+            Permission::SessionsWrite => "sessions.write",
             Permission::StaffRead => "staff.read",
             Permission::StaffWrite => "staff.write",
             Permission::UsersRead => "users.read",
@@ -100,6 +108,10 @@ impl Permission {
             Permission::MailWrite => "Retry failed mail.",
             Permission::RolesRead => "See admin and API roles.",
             Permission::RolesWrite => "Create, change, duplicate and delete admin and API roles.",
+            Permission::SessionsRead => {
+                "See any user's sessions; introspect session tokens and check their permissions."
+            }
+            Permission::SessionsWrite => "End any user's sessions.",
             Permission::StaffRead => "See staff users.",
             Permission::StaffWrite => "Create staff users and assign or take away admin roles.",
             Permission::UsersRead => "See users and search them.",

@@ -1,6 +1,8 @@
 //! Points in time, stored as microseconds since the Unix epoch so that every
 //! database backend compares and orders them the same way.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A point in time with microsecond precision.
@@ -44,14 +46,96 @@ impl Timestamp {
 
     /// This time moved back by `duration`.
     pub fn minus(self, duration: Duration) -> Self {
-        let micros = i64::try_from(duration.as_micros()).unwrap_or(i64::MAX);
-        Self(self.0.saturating_sub(micros))
+        Self(self.0.saturating_sub(micros_of(duration)))
+    }
+
+    /// This time moved forward by `duration`.
+    pub fn plus(self, duration: Duration) -> Self {
+        Self(self.0.saturating_add(micros_of(duration)))
+    }
+
+    /// The time as `YYYY-MM-DD HH:MM UTC`, for people (mail, messages).
+    pub fn to_utc_minutes(self) -> String {
+        let (seconds, _) = self.as_unix();
+        let days = seconds.div_euclid(86_400);
+        let of_day = seconds.rem_euclid(86_400);
+        let (year, month, day) = civil_from_days(days);
+        format!(
+            "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+            of_day / 3_600,
+            of_day % 3_600 / 60
+        )
+    }
+
+    /// How long after `earlier` this is; zero if it is not after it.
+    pub fn since(self, earlier: Timestamp) -> Duration {
+        Duration::from_micros(u64::try_from(self.0.saturating_sub(earlier.0)).unwrap_or(0))
+    }
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard
+/// Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+fn micros_of(duration: Duration) -> i64 {
+    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// Where the use cases read the time: the system clock, shifted by an offset
+/// that only tests change (to reach an expiry without waiting for it).
+/// Clones share the offset.
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    offset_micros: Arc<AtomicI64>,
+}
+
+impl Clock {
+    /// The system clock, unshifted.
+    pub fn system() -> Self {
+        Self::default()
+    }
+
+    /// The current time on this clock.
+    pub fn now(&self) -> Timestamp {
+        Timestamp::now().shifted(self.offset_micros.load(Ordering::Relaxed))
+    }
+
+    /// Moves this clock, and every clone of it, forward by `duration`.
+    pub fn advance(&self, duration: Duration) {
+        self.offset_micros
+            .fetch_add(micros_of(duration), Ordering::Relaxed);
+    }
+}
+
+impl Timestamp {
+    fn shifted(self, micros: i64) -> Self {
+        Self(self.0.saturating_add(micros))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utc_minutes_read_like_a_calendar() {
+        let t = |s: i64| Timestamp::from_unix(s, 0).unwrap().to_utc_minutes();
+        assert_eq!(t(0), "1970-01-01 00:00 UTC");
+        assert_eq!(t(951_782_400), "2000-02-29 00:00 UTC");
+        assert_eq!(t(1_795_510_740), "2026-11-24 08:59 UTC");
+        assert_eq!(t(-60), "1969-12-31 23:59 UTC");
+    }
 
     #[test]
     fn unix_conversion_round_trips_including_before_the_epoch() {

@@ -44,7 +44,7 @@ impl AccountService for AccountApi {
         let p = principal(&request)?;
         let pb::GetAccountRequest { account_id } = request.into_inner();
         let id = parse(&p, convert::account_id(&account_id))?;
-        let result = self.app.get_account(id).await;
+        let result = self.app.get_account(&p, id).await;
         reply(&p, result, |account| pb::GetAccountResponse {
             account: Some(account.into()),
         })
@@ -160,7 +160,7 @@ impl AccountService for AccountApi {
                 page_size,
             ),
         )?;
-        let result = self.app.list_members(id, size, &page_token).await;
+        let result = self.app.list_members(&p, id, size, &page_token).await;
         reply(&p, result, |page| pb::ListMembersResponse {
             members: page.entries.into_iter().map(Into::into).collect(),
             next_page_token: page.next_page_token.unwrap_or_default(),
@@ -237,7 +237,7 @@ impl AccountService for AccountApi {
             &p,
             convert::paged(|v| v.check(UserId::parse("user_id", &user_id)), page_size),
         )?;
-        let result = self.app.list_user_accounts(id, size, &page_token).await;
+        let result = self.app.list_user_accounts(&p, id, size, &page_token).await;
         reply(&p, result, |page| pb::ListUserAccountsResponse {
             accounts: page.entries.into_iter().map(Into::into).collect(),
             next_page_token: page.next_page_token.unwrap_or_default(),

@@ -3,11 +3,13 @@
 
 mod accounts;
 mod admin;
+mod auth;
 mod convert;
 mod users;
 
 pub use accounts::AccountApi;
 pub use admin::AdminApi;
+pub use auth::AuthApi;
 pub use users::UserApi;
 
 use tonic::{Request, Response, Status};

@@ -34,17 +34,20 @@ pub enum MailKind {
     PasswordChanged,
     /// A notice that a client account has a new owner.
     AccountOwnerChanged,
+    /// A notice that someone tried to sign up with an address already registered.
+    SignUpAttempt,
 }
 
 impl MailKind {
     /// Every kind.
-    pub const ALL: [MailKind; 6] = [
+    pub const ALL: [MailKind; 7] = [
         MailKind::VerificationCode,
         MailKind::Invitation,
         MailKind::PasswordReset,
         MailKind::SetPassword,
         MailKind::PasswordChanged,
         MailKind::AccountOwnerChanged,
+        MailKind::SignUpAttempt,
     ];
 
     /// The stored name, also the template file name.
@@ -56,6 +59,7 @@ impl MailKind {
             MailKind::SetPassword => "set_password",
             MailKind::PasswordChanged => "password_changed",
             MailKind::AccountOwnerChanged => "account_owner_changed",
+            MailKind::SignUpAttempt => "sign_up_attempt",
         }
     }
 
@@ -98,6 +102,7 @@ impl MailKind {
                 ("recipient_is_new_owner", ""),
                 ("link", "https://example.com/accounts/sample"),
             ],
+            MailKind::SignUpAttempt => vec![("link", "https://example.com/password/forgot")],
         });
         values
             .into_iter()

@@ -81,6 +81,7 @@ fn builtin(kind: MailKind, part: &str) -> &'static str {
         MailKind::SetPassword => pick!("set_password"),
         MailKind::PasswordChanged => pick!("password_changed"),
         MailKind::AccountOwnerChanged => pick!("account_owner_changed"),
+        MailKind::SignUpAttempt => pick!("sign_up_attempt"),
     }
 }
 

@@ -183,3 +183,27 @@ pub async fn count_for_user(conn: &impl ConnectionTrait, user_id: &str) -> Resul
         .count(conn)
         .await?)
 }
+
+/// The ids of up to `limit` active accounts `user_id` is a member of, in the
+/// order they joined them.
+pub async fn active_account_ids_for_user(
+    conn: &impl ConnectionTrait,
+    user_id: &str,
+    limit: u64,
+) -> Result<Vec<String>, StoreError> {
+    let sql = "SELECT m.account_id FROM memberships m \
+               JOIN accounts a ON a.id = m.account_id \
+               WHERE m.user_id = ? AND a.status = 'active' \
+               ORDER BY m.created_at, m.account_id LIMIT ?";
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = conn
+        .query_all_raw(super::raw_statement(
+            conn,
+            sql,
+            [user_id.into(), limit.into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| row.try_get::<String>("", "account_id").map_err(Into::into))
+        .collect()
+}

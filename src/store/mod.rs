@@ -11,7 +11,10 @@ pub mod idempotency;
 pub mod mails;
 pub mod memberships;
 pub mod roles;
+pub mod sessions;
 pub mod settings;
+pub mod throttles;
+pub mod user_tokens;
 pub mod users;
 
 use std::path::Path;
@@ -24,6 +27,7 @@ use sea_orm::{ConnectOptions, Database};
 pub use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionTrait};
 
 pub use error::StoreError;
+pub use users::UserRow;
 
 /// How to reach the database.
 #[derive(Debug, Clone)]
@@ -119,6 +123,33 @@ pub async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction, Store
 /// Commits a transaction.
 pub async fn commit(txn: DatabaseTransaction) -> Result<(), StoreError> {
     Ok(txn.commit().await?)
+}
+
+/// A raw statement for `conn`'s backend from SQL written with `?`
+/// placeholders, which become `$1`, `$2`… on PostgreSQL. The SQL must not
+/// contain `?` anywhere else.
+fn raw_statement(
+    conn: &impl ConnectionTrait,
+    sql: &str,
+    values: impl IntoIterator<Item = sea_orm::Value>,
+) -> sea_orm::Statement {
+    let backend = conn.get_database_backend();
+    let sql = if backend == sea_orm::DbBackend::Postgres {
+        let mut numbered = String::with_capacity(sql.len() + 8);
+        let mut n = 0;
+        for c in sql.chars() {
+            if c == '?' {
+                n += 1;
+                numbered.push_str(&format!("${n}"));
+            } else {
+                numbered.push(c);
+            }
+        }
+        numbered
+    } else {
+        sql.to_owned()
+    };
+    sea_orm::Statement::from_sql_and_values(backend, sql, values)
 }
 
 /// One page of rows plus whether more rows follow it.

@@ -263,3 +263,57 @@ pub async fn any_staff(conn: &impl ConnectionTrait) -> Result<bool, StoreError> 
         .await?
         .is_some())
 }
+
+/// Records a successful sign-in at `now`, storing `rehashed` as the new
+/// password hash when the stored one used outdated parameters.
+pub async fn record_login(
+    conn: &impl ConnectionTrait,
+    id: &str,
+    now: i64,
+    rehashed: Option<&str>,
+) -> Result<(), StoreError> {
+    let mut update = user::Entity::update_many().col_expr(user::Column::LastLoginAt, now.into());
+    if let Some(hash) = rehashed {
+        update = update.col_expr(user::Column::PasswordHash, hash.into());
+    }
+    update.filter(user::Column::Id.eq(id)).exec(conn).await?;
+    Ok(())
+}
+
+/// Replaces a user's password hash.
+pub async fn set_password_hash(
+    conn: &impl ConnectionTrait,
+    id: &str,
+    hash: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    user::Entity::update_many()
+        .col_expr(user::Column::PasswordHash, hash.into())
+        .col_expr(user::Column::UpdatedAt, now.into())
+        .filter(user::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Marks a user's email address proven and, if they were waiting for that,
+/// makes them active; returns whether they were waiting.
+pub async fn mark_email_verified(
+    conn: &impl ConnectionTrait,
+    id: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    user::Entity::update_many()
+        .col_expr(user::Column::EmailVerified, true.into())
+        .col_expr(user::Column::UpdatedAt, now.into())
+        .filter(user::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    let activated = user::Entity::update_many()
+        .col_expr(user::Column::Status, "active".into())
+        .filter(user::Column::Id.eq(id))
+        .filter(user::Column::Status.eq("pending_verification"))
+        .exec(conn)
+        .await?;
+    Ok(activated.rows_affected > 0)
+}

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use identityd::config::{
-    AccountSettings, DatabaseSettings, LogFormat, LogSettings, MailSettings, MailTransportKind,
-    PasswordSettings, ServerSettings, Settings, SmtpSettings, SmtpTls,
+    AccountSettings, AuthSettings, DatabaseSettings, LogFormat, LogSettings, MailSettings,
+    MailTransportKind, PasswordSettings, ServerSettings, Settings, SmtpSettings, SmtpTls,
 };
 use identityd::proto::account_service_client::AccountServiceClient;
 use identityd::proto::admin_service_client::AdminServiceClient;
@@ -130,6 +130,15 @@ pub fn test_settings(data_dir: PathBuf, database_url: Option<String>) -> Setting
                 password: None,
                 timeout_secs: 5,
             },
+        },
+        auth: AuthSettings {
+            session_idle_timeout_secs: 7_200,
+            session_absolute_timeout_secs: 86_400,
+            user_free_failures: 5,
+            address_free_failures: 50,
+            throttle_base_delay_ms: 1_000,
+            throttle_max_delay_secs: 900,
+            throttle_forget_after_secs: 86_400,
         },
     }
 }

@@ -37,7 +37,10 @@ pub fn permission(permission: AccountPermission) -> pb::AccountPermission {
 }
 
 /// Account permissions from the wire: each a known, specified value; repeats ignored.
-fn parse_permissions(field: &str, values: &[i32]) -> Result<AccountPermissions, ValidationError> {
+pub(super) fn parse_permissions(
+    field: &str,
+    values: &[i32],
+) -> Result<AccountPermissions, ValidationError> {
     let mut v = Validator::new();
     let mut permissions = Vec::with_capacity(values.len());
     for (index, value) in values.iter().enumerate() {
@@ -55,7 +58,7 @@ fn parse_permissions(field: &str, values: &[i32]) -> Result<AccountPermissions, 
     Ok(AccountPermissions::of(permissions))
 }
 
-fn permissions_out(permissions: &AccountPermissions) -> Vec<i32> {
+pub(super) fn permissions_out(permissions: &AccountPermissions) -> Vec<i32> {
     permissions.iter().map(|p| permission(p).into()).collect()
 }
 

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod auth;
 pub mod users;
 
 use crate::domain::{PageSize, Timestamp, UserStatus, ValidationError, Validator};

@@ -8,5 +8,8 @@ pub mod idempotency_key;
 pub mod mail;
 pub mod membership;
 pub mod role;
+pub mod session;
 pub mod setting;
+pub mod throttle;
 pub mod user;
+pub mod user_token;

@@ -1,0 +1,737 @@
+//! Proving who someone is: sign-up and email verification, sign-in,
+//! password changes and resets.
+//!
+//! Public use cases answer the same way whether or not an email address or
+//! identifier is known, and do the same expensive work either way (a
+//! password hash for sign-up and sign-in), so neither answers nor timing
+//! tell who has signed up.
+
+use std::time::Duration;
+
+use super::accounts::insert_account;
+use super::activity::{Change, record};
+use super::sessions::{Session, session_caller};
+use super::throttle::Subject;
+use super::users::{UserDraft, insert_user};
+use super::{App, AppError, Caller, Principal, Reason};
+use crate::crypto::{TokenKind, hash_secret, secret_matches, verification_code};
+use crate::domain::{
+    AccountId, AccountProfile, Email, FieldViolation, FullName, Locale, Password, PermissionSet,
+    SessionId, Timestamp, UserId, UserStatus, Username,
+};
+use crate::mail::{self, MailKind, OutgoingMail};
+use crate::store::{self, ConnectionTrait, sessions::SessionRow, users::UserRow};
+
+/// How long an email verification code works.
+pub const VERIFICATION_CODE_TTL: Duration = Duration::from_secs(10 * 60);
+/// How many wrong guesses a verification code survives.
+pub const VERIFICATION_CODE_MAX_ATTEMPTS: i32 = 5;
+/// How long a password reset link works.
+pub const PASSWORD_RESET_TTL: Duration = Duration::from_secs(60 * 60);
+
+const EMAIL_VERIFICATION: &str = "email_verification";
+const PASSWORD_RESET: &str = "password_reset";
+
+/// A self-service sign-up.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    /// The person's full name.
+    pub full_name: FullName,
+    /// The username, also the primary account's name.
+    pub username: Username,
+    /// The email address to verify.
+    pub email: Email,
+    /// The password, already checked against the policy.
+    pub password: Password,
+    /// The language for mail.
+    pub locale: Option<Locale>,
+}
+
+/// A sign-in attempt.
+#[derive(Debug, Clone)]
+pub struct LoginAttempt {
+    /// An email address or username, as typed.
+    pub identifier: String,
+    /// The password, as typed.
+    pub password: String,
+    /// The client's description of itself.
+    pub user_agent: String,
+}
+
+/// A new session.
+#[derive(Debug, Clone)]
+pub struct LoginOutcome {
+    /// The bearer token, shown only now.
+    pub token: String,
+    /// The session.
+    pub session: Session,
+    /// Whether the user must choose one of several accounts.
+    pub account_selection_required: bool,
+}
+
+impl App {
+    /// Signs a person up. See the module docs for why a known email address
+    /// gets the same answer.
+    pub async fn register(&self, principal: &Principal, reg: Registration) -> Result<(), AppError> {
+        let subjects = self.mail_subjects(principal, reg.email.as_str());
+        self.ensure_not_throttled(&subjects).await?;
+        // Hash first, whatever happens next, so both outcomes cost the same.
+        let password_hash = self.hasher().hash(reg.password.expose()).await?;
+        let txn = store::begin(self.db()).await?;
+        self.count_failures(&txn, &subjects).await?;
+        // The username is checked before the email address: the other order
+        // would tell whether an address is registered to anyone who pairs it
+        // with a taken username.
+        if store::users::find_by_username(&txn, &reg.username.normalized())
+            .await?
+            .is_some()
+        {
+            return Err(AppError::AlreadyExists(Reason::UsernameTaken));
+        }
+        if let Some(existing) = store::users::find_by_email(&txn, &reg.email.normalized()).await? {
+            self.notify_sign_up_attempt(&txn, principal, &existing)
+                .await?;
+            store::commit(txn).await?;
+            return Ok(());
+        }
+        let user_id = UserId::generate();
+        let draft = UserDraft {
+            email: reg.email.clone(),
+            username: reg.username.clone(),
+            full_name: reg.full_name.clone(),
+            photo_url: None,
+            locale: reg.locale,
+            status: UserStatus::PendingVerification,
+            password_hash: Some(password_hash),
+            admin_role_id: None,
+        };
+        let user = match insert_user(&txn, user_id, draft).await {
+            Ok(user) => user,
+            // Another sign-up with this address committed first: answer as
+            // for any known address.
+            Err(AppError::AlreadyExists(Reason::EmailTaken)) => {
+                drop(txn);
+                return self.register_existing(principal, &reg.email).await;
+            }
+            Err(err) => return Err(err),
+        };
+        let now = self.now().as_micros();
+        let account_id = AccountId::generate();
+        let profile = AccountProfile {
+            display_name: reg.username.as_str().to_owned(),
+            full_name: reg.full_name.as_str().to_owned(),
+            company: String::new(),
+            email: reg.email.clone(),
+            address_line1: String::new(),
+            address_line2: String::new(),
+            city: String::new(),
+            state: String::new(),
+            postcode: String::new(),
+            country: String::new(),
+            phone: String::new(),
+            tax_id: String::new(),
+        };
+        insert_account(&txn, account_id, user_id, profile, now).await?;
+        let registered = Change::new("user.registered", "user", user_id)
+            .account(account_id)
+            .detail("username", &user.username);
+        record(&txn, principal, registered).await?;
+        let account_created = Change::new("account.created", "account", account_id)
+            .account(account_id)
+            .detail("display_name", &user.username)
+            .detail("owner_user_id", user_id)
+            .detail("primary", true);
+        record(&txn, principal, account_created).await?;
+        self.issue_verification_code(&txn, &user).await?;
+        store::commit(txn).await?;
+        Ok(())
+    }
+
+    async fn register_existing(
+        &self,
+        principal: &Principal,
+        email: &Email,
+    ) -> Result<(), AppError> {
+        let txn = store::begin(self.db()).await?;
+        if let Some(existing) = store::users::find_by_email(&txn, &email.normalized()).await? {
+            self.notify_sign_up_attempt(&txn, principal, &existing)
+                .await?;
+        }
+        store::commit(txn).await?;
+        Ok(())
+    }
+
+    async fn notify_sign_up_attempt(
+        &self,
+        conn: &impl ConnectionTrait,
+        principal: &Principal,
+        user: &UserRow,
+    ) -> Result<(), AppError> {
+        let context = [
+            ("recipient_name", user.full_name.clone()),
+            ("link", self.link("/password/forgot")),
+        ];
+        mail::enqueue(conn, user_mail(MailKind::SignUpAttempt, user, context, [])).await?;
+        let change = Change::new("auth.sign_up_attempted", "user", &user.id);
+        record(conn, principal, change).await?;
+        Ok(())
+    }
+
+    /// Replaces a user's verification codes with a fresh one and mails it.
+    async fn issue_verification_code(
+        &self,
+        conn: &impl ConnectionTrait,
+        user: &UserRow,
+    ) -> Result<(), AppError> {
+        let now = self.now();
+        store::user_tokens::consume_all_for_user(
+            conn,
+            &user.id,
+            EMAIL_VERIFICATION,
+            now.as_micros(),
+        )
+        .await?;
+        let code = verification_code();
+        let row = store::user_tokens::UserTokenRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            user_id: user.id.clone(),
+            purpose: EMAIL_VERIFICATION.to_owned(),
+            secret_hash: code_hash(&user.id, &code),
+            attempts: 0,
+            created_at: now.as_micros(),
+            expires_at: now.plus(VERIFICATION_CODE_TTL).as_micros(),
+            consumed_at: None,
+        };
+        store::user_tokens::insert(conn, row).await?;
+        let context = [
+            ("recipient_name", user.full_name.clone()),
+            (
+                "expires_minutes",
+                (VERIFICATION_CODE_TTL.as_secs() / 60).to_string(),
+            ),
+        ];
+        let mail = user_mail(MailKind::VerificationCode, user, context, [("code", code)]);
+        mail::enqueue(conn, mail).await?;
+        Ok(())
+    }
+
+    /// Checks a verification code; a user waiting for verification becomes
+    /// active. Unknown addresses, wrong, expired and used-up codes all get
+    /// the same answer.
+    pub async fn verify_email(
+        &self,
+        principal: &Principal,
+        email: &Email,
+        code: &str,
+    ) -> Result<(), AppError> {
+        let mut subjects = vec![self.typed_subject("verify", email.as_str())];
+        subjects.extend(self.address_subject("verify", principal.client_ip));
+        self.ensure_not_throttled(&subjects).await?;
+        let invalid = || {
+            AppError::from(FieldViolation::new(
+                "code",
+                Reason::VerificationCodeInvalid.message(),
+            ))
+        };
+        let txn = store::begin(self.db()).await?;
+        let now = self.now();
+        let user = store::users::find_by_email(&txn, &email.normalized()).await?;
+        let token = match &user {
+            Some(user) => {
+                store::user_tokens::find_live_for_user(
+                    &txn,
+                    &user.id,
+                    EMAIL_VERIFICATION,
+                    now.as_micros(),
+                )
+                .await?
+            }
+            None => None,
+        };
+        let (Some(user), Some(token)) = (user, token) else {
+            self.count_failures(&txn, &subjects).await?;
+            store::commit(txn).await?;
+            return Err(invalid());
+        };
+        let matches = token.attempts < VERIFICATION_CODE_MAX_ATTEMPTS
+            && secret_matches(&code_input(&user.id, code), &token.secret_hash);
+        if !matches || !store::user_tokens::consume(&txn, &token.id, now.as_micros()).await? {
+            store::user_tokens::add_attempt(&txn, &token.id).await?;
+            self.count_failures(&txn, &subjects).await?;
+            let change = Change::new("auth.verification_failed", "user", &user.id)
+                .detail("attempt", token.attempts + 1);
+            record(&txn, principal, change).await?;
+            store::commit(txn).await?;
+            return Err(invalid());
+        }
+        let activated = store::users::mark_email_verified(&txn, &user.id, now.as_micros()).await?;
+        let change =
+            Change::new("user.email_verified", "user", &user.id).detail("activated", activated);
+        record(&txn, principal, change).await?;
+        for subject in &subjects[..1] {
+            self.forgive(&txn, subject).await?;
+        }
+        store::commit(txn).await?;
+        Ok(())
+    }
+
+    /// Mails a fresh code to a user waiting for verification. Always OK.
+    pub async fn resend_verification(
+        &self,
+        principal: &Principal,
+        email: &Email,
+    ) -> Result<(), AppError> {
+        let subjects = self.mail_subjects(principal, email.as_str());
+        self.ensure_not_throttled(&subjects).await?;
+        let txn = store::begin(self.db()).await?;
+        self.count_failures(&txn, &subjects).await?;
+        if let Some(user) = store::users::find_by_email(&txn, &email.normalized()).await?
+            && user.status == UserStatus::PendingVerification.as_str()
+        {
+            self.issue_verification_code(&txn, &user).await?;
+            record(
+                &txn,
+                principal,
+                Change::new("auth.verification_resent", "user", &user.id),
+            )
+            .await?;
+        }
+        store::commit(txn).await?;
+        Ok(())
+    }
+
+    /// Signs a user in with a password. Unknown users, wrong passwords and
+    /// users who may not sign in (suspended, unverified) get one answer,
+    /// after the same work; every outcome is an activity event.
+    pub async fn login(
+        &self,
+        principal: &Principal,
+        attempt: LoginAttempt,
+    ) -> Result<LoginOutcome, AppError> {
+        let typed = attempt.identifier.trim().to_lowercase();
+        let user = if typed.contains('@') {
+            store::users::find_by_email(self.reader(), &typed).await?
+        } else {
+            store::users::find_by_username(self.reader(), &typed).await?
+        };
+        let mut subjects = vec![match &user {
+            Some(user) => self.user_subject("login", "user", &user.id),
+            None => self.typed_subject("login", &typed),
+        }];
+        subjects.extend(self.address_subject("login", principal.client_ip));
+        self.ensure_not_throttled(&subjects).await?;
+
+        let stored_hash = user.as_ref().and_then(|u| u.password_hash.clone());
+        let password_matches = match &stored_hash {
+            Some(stored) => self.hasher().verify(&attempt.password, stored).await?,
+            None => self.hasher().verify_decoy(&attempt.password).await?,
+        };
+        let refusal = match &user {
+            None => Some("unknown_user"),
+            Some(_) if !password_matches => Some("wrong_password"),
+            Some(u) if u.status == UserStatus::Suspended.as_str() => Some("suspended"),
+            Some(u) if u.status != UserStatus::Active.as_str() => Some("unverified"),
+            Some(_) => None,
+        };
+        let (Some(user), None) = (user, refusal) else {
+            let txn = store::begin(self.db()).await?;
+            let delayed = self.count_failures(&txn, &subjects).await?;
+            let (target_type, target_id) = match &subjects[0].key {
+                key if key.starts_with("login:user:") => {
+                    ("user", key["login:user:".len()..].to_owned())
+                }
+                key => ("identifier", key.clone()),
+            };
+            let change = Change::new("auth.login_failed", target_type, &target_id)
+                .detail("reason", refusal.unwrap_or("unknown"));
+            record(&txn, principal, change).await?;
+            for delay in delayed {
+                let action = if delay.locked {
+                    "auth.login_locked"
+                } else {
+                    "auth.login_throttled"
+                };
+                let change = Change::new(action, target_type, &target_id)
+                    .detail("subject", &delay.key)
+                    .detail("failures", delay.failures)
+                    .detail("delay_seconds", delay.delay.as_secs_f64().ceil());
+                record(&txn, principal, change).await?;
+            }
+            store::commit(txn).await?;
+            return Err(AppError::Unauthenticated(Reason::LoginFailed));
+        };
+
+        let rehashed = match &stored_hash {
+            Some(stored) if self.hasher().needs_rehash(stored) => {
+                Some(self.hasher().hash(&attempt.password).await?)
+            }
+            _ => None,
+        };
+        let txn = store::begin(self.db()).await?;
+        let accounts = store::memberships::active_account_ids_for_user(&txn, &user.id, 2).await?;
+        let bound_account = match accounts.as_slice() {
+            [only] => Some(only.clone()),
+            _ => None,
+        };
+        let (token, session) = self
+            .start_session(&txn, &user, bound_account, principal, &attempt.user_agent)
+            .await?;
+        store::users::record_login(&txn, &user.id, session.created_at, rehashed.as_deref()).await?;
+        self.forgive(&txn, &subjects[0]).await?;
+        let actor = self.session_principal(principal, &user, &session)?;
+        let mut change = Change::new("auth.login_succeeded", "session", &session.id)
+            .detail("rehashed", rehashed.is_some());
+        if let Some(account_id) = &session.account_id {
+            change = change.account(account_id);
+        }
+        record(&txn, &actor, change).await?;
+        store::commit(txn).await?;
+        let current = SessionId::from_stored(&session.id);
+        Ok(LoginOutcome {
+            token,
+            session: self.session_view(&session, current)?,
+            account_selection_required: accounts.len() > 1,
+        })
+    }
+
+    /// Inserts a session for `user` and returns its token, shown only once.
+    async fn start_session(
+        &self,
+        conn: &impl ConnectionTrait,
+        user: &UserRow,
+        account_id: Option<String>,
+        principal: &Principal,
+        user_agent: &str,
+    ) -> Result<(String, SessionRow), AppError> {
+        let token = TokenKind::Session.generate();
+        let now = self.now();
+        let row = SessionRow {
+            id: SessionId::generate().to_string(),
+            token_hash: hash_secret(&token),
+            user_id: user.id.clone(),
+            account_id,
+            client_ip: principal
+                .client_ip
+                .map(|ip| ip.to_string())
+                .unwrap_or_default(),
+            user_agent: user_agent.chars().take(256).collect(),
+            created_at: now.as_micros(),
+            last_seen_at: now.as_micros(),
+            absolute_expires_at: now
+                .plus(self.auth_policy().session_absolute_timeout)
+                .as_micros(),
+            revoked_at: None,
+            revoke_reason: None,
+        };
+        let row = store::sessions::insert(conn, row).await?;
+        Ok((token, row))
+    }
+
+    /// The principal of a session just started, for its activity event.
+    fn session_principal(
+        &self,
+        principal: &Principal,
+        user: &UserRow,
+        session: &SessionRow,
+    ) -> Result<Principal, AppError> {
+        let corrupt = || AppError::corrupt(format!("session {} ids", session.id));
+        Ok(Principal {
+            caller: Caller::User {
+                user_id: UserId::from_stored(&user.id).ok_or_else(corrupt)?,
+                session_id: SessionId::from_stored(&session.id).ok_or_else(corrupt)?,
+                staff: user.admin_role_id.is_some(),
+            },
+            permissions: PermissionSet::none(),
+            account: None,
+            client_ip: principal.client_ip,
+            request_id: principal.request_id.clone(),
+        })
+    }
+
+    /// Replaces the caller's password after checking the current one, ends
+    /// their other sessions and mails a notice. Wrong current passwords count
+    /// as failed sign-ins.
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        current_password: &str,
+        new_password: &str,
+    ) -> Result<(), AppError> {
+        let (user_id, session_id) = session_caller(principal)?;
+        let user = store::users::find(self.reader(), &user_id.to_string())
+            .await?
+            .ok_or(AppError::Unauthenticated(Reason::SessionInvalid))?;
+        let subjects = [self.user_subject("login", "user", &user.id)];
+        self.ensure_not_throttled(&subjects).await?;
+        let new_password = self.check_new_password("new_password", new_password, &user)?;
+        let matches = match &user.password_hash {
+            Some(stored) => self.hasher().verify(current_password, stored).await?,
+            None => self.hasher().verify_decoy(current_password).await?,
+        };
+        if !matches {
+            let txn = store::begin(self.db()).await?;
+            self.count_failures(&txn, &subjects).await?;
+            record(
+                &txn,
+                principal,
+                Change::new("auth.password_change_failed", "user", user_id),
+            )
+            .await?;
+            store::commit(txn).await?;
+            return Err(FieldViolation::new(
+                "current_password",
+                Reason::CurrentPasswordWrong.message(),
+            )
+            .into());
+        }
+        let hash = self.hasher().hash(new_password.expose()).await?;
+        let txn = store::begin(self.db()).await?;
+        let now = self.now();
+        let ended = self
+            .replace_password(
+                &txn,
+                &user,
+                &hash,
+                Some(session_id),
+                "password_changed",
+                now,
+            )
+            .await?;
+        let change =
+            Change::new("user.password_changed", "user", user_id).detail("sessions_ended", ended);
+        record(&txn, principal, change).await?;
+        store::commit(txn).await?;
+        Ok(())
+    }
+
+    /// Checks a new password against the policy, with the user's own details
+    /// as the first guesses an attacker would make.
+    fn check_new_password(
+        &self,
+        field: &str,
+        password: &str,
+        user: &UserRow,
+    ) -> Result<Password, AppError> {
+        let hints = [
+            user.full_name.as_str(),
+            user.username.as_str(),
+            user.email.as_str(),
+        ];
+        Ok(Password::parse(
+            field,
+            password,
+            self.password_min_chars(),
+            &hints,
+        )?)
+    }
+
+    /// Stores a new password hash, ends the user's sessions but `keep`,
+    /// retires their reset links and mails a notice. Returns how many
+    /// sessions ended.
+    async fn replace_password(
+        &self,
+        conn: &impl ConnectionTrait,
+        user: &UserRow,
+        hash: &str,
+        keep: Option<SessionId>,
+        why: &str,
+        now: Timestamp,
+    ) -> Result<u64, AppError> {
+        store::users::set_password_hash(conn, &user.id, hash, now.as_micros()).await?;
+        let keep = keep.map(|id| id.to_string());
+        let ended = store::sessions::revoke_all_for_user(
+            conn,
+            &user.id,
+            keep.as_deref(),
+            now.as_micros(),
+            why,
+        )
+        .await?;
+        store::user_tokens::consume_all_for_user(conn, &user.id, PASSWORD_RESET, now.as_micros())
+            .await?;
+        let context = [
+            ("recipient_name", user.full_name.clone()),
+            ("time", now.to_utc_minutes()),
+        ];
+        mail::enqueue(
+            conn,
+            user_mail(MailKind::PasswordChanged, user, context, []),
+        )
+        .await?;
+        Ok(ended)
+    }
+
+    /// Mails a reset link to the user with this address, if there is one who
+    /// may sign in. Always OK.
+    pub async fn request_password_reset(
+        &self,
+        principal: &Principal,
+        email: &Email,
+    ) -> Result<(), AppError> {
+        let subjects = self.mail_subjects(principal, email.as_str());
+        self.ensure_not_throttled(&subjects).await?;
+        let txn = store::begin(self.db()).await?;
+        self.count_failures(&txn, &subjects).await?;
+        if let Some(user) = store::users::find_by_email(&txn, &email.normalized()).await?
+            && user.status != UserStatus::Suspended.as_str()
+        {
+            self.issue_password_reset(&txn, principal, &user).await?;
+        }
+        store::commit(txn).await?;
+        Ok(())
+    }
+
+    /// Mails a user a reset link on staff's behalf.
+    pub async fn send_password_reset(
+        &self,
+        principal: &Principal,
+        user_id: UserId,
+    ) -> Result<(), AppError> {
+        let txn = store::begin(self.db()).await?;
+        let user = store::users::find(&txn, &user_id.to_string())
+            .await?
+            .ok_or(AppError::NotFound(Reason::UserNotFound))?;
+        if user.status == UserStatus::Suspended.as_str() {
+            return Err(AppError::FailedPrecondition(Reason::UserNotActive));
+        }
+        self.issue_password_reset(&txn, principal, &user).await?;
+        store::commit(txn).await?;
+        Ok(())
+    }
+
+    async fn issue_password_reset(
+        &self,
+        conn: &impl ConnectionTrait,
+        principal: &Principal,
+        user: &UserRow,
+    ) -> Result<(), AppError> {
+        let token = TokenKind::PasswordReset.generate();
+        let now = self.now();
+        let row = store::user_tokens::UserTokenRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            user_id: user.id.clone(),
+            purpose: PASSWORD_RESET.to_owned(),
+            secret_hash: hash_secret(&token),
+            attempts: 0,
+            created_at: now.as_micros(),
+            expires_at: now.plus(PASSWORD_RESET_TTL).as_micros(),
+            consumed_at: None,
+        };
+        store::user_tokens::insert(conn, row).await?;
+        let context = [
+            ("recipient_name", user.full_name.clone()),
+            (
+                "expires_minutes",
+                (PASSWORD_RESET_TTL.as_secs() / 60).to_string(),
+            ),
+        ];
+        let link = self.link(&format!("/password/reset?token={token}"));
+        let mail = user_mail(MailKind::PasswordReset, user, context, [("link", link)]);
+        mail::enqueue(conn, mail).await?;
+        record(
+            conn,
+            principal,
+            Change::new("auth.password_reset_requested", "user", &user.id),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Sets a new password with a reset link's token. The token works once;
+    /// the user's other reset links and every session end. The link proved
+    /// the mailbox, so an unverified address counts as verified.
+    pub async fn reset_password(
+        &self,
+        principal: &Principal,
+        token: &str,
+        new_password: &str,
+    ) -> Result<(), AppError> {
+        let subjects: Vec<Subject> = self
+            .address_subject("reset", principal.client_ip)
+            .into_iter()
+            .collect();
+        self.ensure_not_throttled(&subjects).await?;
+        let now = self.now();
+        let row = if TokenKind::PasswordReset.fits(token) {
+            store::user_tokens::find_by_hash(self.reader(), PASSWORD_RESET, &hash_secret(token))
+                .await?
+                .filter(|row| row.consumed_at.is_none() && row.expires_at > now.as_micros())
+        } else {
+            None
+        };
+        let user = match &row {
+            Some(row) => store::users::find(self.reader(), &row.user_id)
+                .await?
+                .filter(|user| user.status != UserStatus::Suspended.as_str()),
+            None => None,
+        };
+        let (Some(row), Some(user)) = (row, user) else {
+            let txn = store::begin(self.db()).await?;
+            self.count_failures(&txn, &subjects).await?;
+            store::commit(txn).await?;
+            return Err(FieldViolation::new("token", Reason::ResetTokenInvalid.message()).into());
+        };
+        let new_password = self.check_new_password("new_password", new_password, &user)?;
+        let hash = self.hasher().hash(new_password.expose()).await?;
+        let txn = store::begin(self.db()).await?;
+        let now = self.now();
+        // Consuming is the atomic step: of two concurrent resets with one
+        // token, exactly one gets here with `true`.
+        if !store::user_tokens::consume(&txn, &row.id, now.as_micros()).await? {
+            return Err(FieldViolation::new("token", Reason::ResetTokenInvalid.message()).into());
+        }
+        let ended = self
+            .replace_password(&txn, &user, &hash, None, "password_reset", now)
+            .await?;
+        let activated = store::users::mark_email_verified(&txn, &user.id, now.as_micros()).await?;
+        self.forgive(&txn, &self.user_subject("login", "user", &user.id))
+            .await?;
+        let change = Change::new("auth.password_reset", "user", &user.id)
+            .detail("sessions_ended", ended)
+            .detail("activated", activated);
+        record(&txn, principal, change).await?;
+        store::commit(txn).await?;
+        Ok(())
+    }
+
+    /// Throttling subjects for a request that mails an address: the address
+    /// (typed, so unknown ones behave alike) and the client address.
+    fn mail_subjects(&self, principal: &Principal, email: &str) -> Vec<Subject> {
+        let mut subjects = vec![self.typed_subject("mail", email)];
+        subjects.extend(self.address_subject("mail", principal.client_ip));
+        subjects
+    }
+}
+
+/// What a verification code's stored hash is made from: the user id and the
+/// code, so equal codes of different users hash differently.
+fn code_input(user_id: &str, code: &str) -> String {
+    format!("{user_id}:{code}")
+}
+
+fn code_hash(user_id: &str, code: &str) -> String {
+    hash_secret(&code_input(user_id, code))
+}
+
+/// A mail of `kind` to `user`, in their language.
+fn user_mail<const C: usize, const S: usize>(
+    kind: MailKind,
+    user: &UserRow,
+    context: [(&str, String); C],
+    secrets: [(&str, String); S],
+) -> OutgoingMail {
+    OutgoingMail {
+        kind,
+        to: user.email.clone(),
+        locale: user.locale.clone().unwrap_or_default(),
+        account_id: None,
+        context: context
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+        secrets: secrets
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+    }
+}

@@ -1,0 +1,195 @@
+//! `identity.v1.AuthService`.
+
+use tonic::{Request, Response, Status};
+
+use super::convert::auth as convert;
+use super::{parse, principal, reply};
+use crate::app::{AccountChoice, App};
+use crate::proto as pb;
+use crate::proto::auth_service_server::AuthService;
+
+/// The AuthService implementation over the use cases.
+#[derive(Debug, Clone)]
+pub struct AuthApi {
+    app: App,
+}
+
+impl AuthApi {
+    /// The service over `app`.
+    pub fn new(app: App) -> Self {
+        Self { app }
+    }
+}
+
+#[tonic::async_trait]
+impl AuthService for AuthApi {
+    async fn register(
+        &self,
+        request: Request<pb::RegisterRequest>,
+    ) -> Result<Response<pb::RegisterResponse>, Status> {
+        let p = principal(&request)?;
+        let min = self.app.password_min_chars();
+        let registration = parse(&p, convert::register(request.into_inner(), min))?;
+        let result = self.app.register(&p, registration).await;
+        reply(&p, result, |()| pb::RegisterResponse {})
+    }
+
+    async fn verify_email(
+        &self,
+        request: Request<pb::VerifyEmailRequest>,
+    ) -> Result<Response<pb::VerifyEmailResponse>, Status> {
+        let p = principal(&request)?;
+        let (email, code) = parse(&p, convert::verify_email(request.into_inner()))?;
+        let result = self.app.verify_email(&p, &email, &code).await;
+        reply(&p, result, |()| pb::VerifyEmailResponse {})
+    }
+
+    async fn resend_verification(
+        &self,
+        request: Request<pb::ResendVerificationRequest>,
+    ) -> Result<Response<pb::ResendVerificationResponse>, Status> {
+        let p = principal(&request)?;
+        let email = parse(&p, convert::email(&request.into_inner().email))?;
+        let result = self.app.resend_verification(&p, &email).await;
+        reply(&p, result, |()| pb::ResendVerificationResponse {})
+    }
+
+    async fn login(
+        &self,
+        request: Request<pb::LoginRequest>,
+    ) -> Result<Response<pb::LoginResponse>, Status> {
+        let p = principal(&request)?;
+        let attempt = parse(&p, convert::login(request.into_inner()))?;
+        let result = self.app.login(&p, attempt).await;
+        reply(&p, result, |outcome| pb::LoginResponse {
+            session_token: outcome.token,
+            session: Some(outcome.session.into()),
+            account_selection_required: outcome.account_selection_required,
+        })
+    }
+
+    async fn select_account(
+        &self,
+        request: Request<pb::SelectAccountRequest>,
+    ) -> Result<Response<pb::SelectAccountResponse>, Status> {
+        let p = principal(&request)?;
+        let id = parse(&p, convert::account_id(&request.into_inner().account_id))?;
+        let result = self.app.choose_account(&p, id, AccountChoice::Select).await;
+        reply(&p, result, |session| pb::SelectAccountResponse {
+            session: Some(session.into()),
+        })
+    }
+
+    async fn switch_account(
+        &self,
+        request: Request<pb::SwitchAccountRequest>,
+    ) -> Result<Response<pb::SwitchAccountResponse>, Status> {
+        let p = principal(&request)?;
+        let id = parse(&p, convert::account_id(&request.into_inner().account_id))?;
+        let result = self.app.choose_account(&p, id, AccountChoice::Switch).await;
+        reply(&p, result, |session| pb::SwitchAccountResponse {
+            session: Some(session.into()),
+        })
+    }
+
+    async fn logout(
+        &self,
+        request: Request<pb::LogoutRequest>,
+    ) -> Result<Response<pb::LogoutResponse>, Status> {
+        let p = principal(&request)?;
+        let result = self.app.logout(&p).await;
+        reply(&p, result, |()| pb::LogoutResponse {})
+    }
+
+    async fn list_sessions(
+        &self,
+        request: Request<pb::ListSessionsRequest>,
+    ) -> Result<Response<pb::ListSessionsResponse>, Status> {
+        let p = principal(&request)?;
+        let (user_id, size, token) = parse(&p, convert::list_sessions(request.into_inner()))?;
+        let result = self.app.list_sessions(&p, user_id, size, &token).await;
+        reply(&p, result, |page| pb::ListSessionsResponse {
+            sessions: page.sessions.into_iter().map(Into::into).collect(),
+            next_page_token: page.next_page_token,
+        })
+    }
+
+    async fn revoke_session(
+        &self,
+        request: Request<pb::RevokeSessionRequest>,
+    ) -> Result<Response<pb::RevokeSessionResponse>, Status> {
+        let p = principal(&request)?;
+        let id = parse(&p, convert::session_id(&request.into_inner().session_id))?;
+        let result = self.app.revoke_session(&p, id).await;
+        reply(&p, result, |()| pb::RevokeSessionResponse {})
+    }
+
+    async fn change_password(
+        &self,
+        request: Request<pb::ChangePasswordRequest>,
+    ) -> Result<Response<pb::ChangePasswordResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::ChangePasswordRequest {
+            current_password,
+            new_password,
+        } = request.into_inner();
+        let result = self
+            .app
+            .change_password(&p, &current_password, &new_password)
+            .await;
+        reply(&p, result, |()| pb::ChangePasswordResponse {})
+    }
+
+    async fn introspect_session(
+        &self,
+        request: Request<pb::IntrospectSessionRequest>,
+    ) -> Result<Response<pb::IntrospectSessionResponse>, Status> {
+        let p = principal(&request)?;
+        let token = request.into_inner().session_token;
+        let result = self.app.resolve_session(&token).await;
+        reply(&p, result, convert::introspection)
+    }
+
+    async fn check_permission(
+        &self,
+        request: Request<pb::CheckPermissionRequest>,
+    ) -> Result<Response<pb::CheckPermissionResponse>, Status> {
+        let p = principal(&request)?;
+        let (token, question) = parse(&p, convert::check_permission(request.into_inner()))?;
+        let result = self.app.check_permission(&token, question).await;
+        reply(&p, result, convert::verdict)
+    }
+
+    async fn request_password_reset(
+        &self,
+        request: Request<pb::RequestPasswordResetRequest>,
+    ) -> Result<Response<pb::RequestPasswordResetResponse>, Status> {
+        let p = principal(&request)?;
+        let email = parse(&p, convert::email(&request.into_inner().email))?;
+        let result = self.app.request_password_reset(&p, &email).await;
+        reply(&p, result, |()| pb::RequestPasswordResetResponse {})
+    }
+
+    async fn reset_password(
+        &self,
+        request: Request<pb::ResetPasswordRequest>,
+    ) -> Result<Response<pb::ResetPasswordResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::ResetPasswordRequest {
+            token,
+            new_password,
+        } = request.into_inner();
+        let result = self.app.reset_password(&p, &token, &new_password).await;
+        reply(&p, result, |()| pb::ResetPasswordResponse {})
+    }
+
+    async fn send_password_reset(
+        &self,
+        request: Request<pb::SendPasswordResetRequest>,
+    ) -> Result<Response<pb::SendPasswordResetResponse>, Status> {
+        let p = principal(&request)?;
+        let id = parse(&p, convert::user_id(&request.into_inner().user_id))?;
+        let result = self.app.send_password_reset(&p, id).await;
+        reply(&p, result, |()| pb::SendPasswordResetResponse {})
+    }
+}

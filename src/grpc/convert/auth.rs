@@ -1,0 +1,284 @@
+//! AuthService messages.
+
+use super::accounts::{permission as account_permission_out, permissions_out};
+use super::{page_size, timestamp};
+use crate::app::{Denial, LoginAttempt, Question, Registration, ResolvedSession, Session, Verdict};
+use crate::crypto::is_verification_code;
+use crate::domain::{
+    AccountId, AccountPermission, Email, FullName, Locale, PageSize, Password, Permission,
+    SessionId, UserId, Username, ValidationError, Validator,
+};
+use crate::proto as pb;
+
+/// The longest identifier or user agent accepted.
+const TEXT_MAX: usize = 256;
+
+impl From<Session> for pb::Session {
+    fn from(session: Session) -> Self {
+        pb::Session {
+            id: session.id.to_string(),
+            user_id: session.user_id.to_string(),
+            account_id: session
+                .account_id
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
+            client_ip: session.client_ip,
+            user_agent: session.user_agent,
+            create_time: Some(timestamp(session.created_at)),
+            last_seen_time: Some(timestamp(session.last_seen_at)),
+            expire_time: Some(timestamp(session.expires_at)),
+            absolute_expire_time: Some(timestamp(session.absolute_expires_at)),
+            current: session.current,
+        }
+    }
+}
+
+/// The introspection answer for a live session (`None`: inactive).
+pub fn introspection(resolved: Option<ResolvedSession>) -> pb::IntrospectSessionResponse {
+    let Some(resolved) = resolved else {
+        return pb::IntrospectSessionResponse::default();
+    };
+    let (account_owner, account_permissions) = match &resolved.account {
+        Some(grant) => (grant.owner, permissions_out(&grant.permissions)),
+        None => (false, Vec::new()),
+    };
+    pb::IntrospectSessionResponse {
+        active: true,
+        session: Some(resolved.session.into()),
+        user: Some(resolved.user.into()),
+        account_owner,
+        account_permissions,
+        staff_permissions: resolved
+            .staff_permissions
+            .listed()
+            .map(|p| p.name().to_owned())
+            .collect(),
+    }
+}
+
+/// A parsed Register request.
+pub fn register(
+    request: pb::RegisterRequest,
+    password_min_chars: usize,
+) -> Result<Registration, ValidationError> {
+    let pb::RegisterRequest {
+        full_name,
+        username,
+        email,
+        password,
+        locale,
+    } = request;
+    let mut v = Validator::new();
+    let parsed_full_name = v.check(FullName::parse("full_name", &full_name));
+    let parsed_username = v.check(Username::parse_unreserved("username", &username));
+    let parsed_email = v.check(Email::parse("email", &email));
+    let hints = [full_name.as_str(), username.as_str(), email.as_str()];
+    let password = v.check(Password::parse(
+        "password",
+        &password,
+        password_min_chars,
+        &hints,
+    ));
+    let locale = if locale.trim().is_empty() {
+        Some(None)
+    } else {
+        v.check(Locale::parse("locale", &locale).map(Some))
+    };
+    v.finish()?;
+    match (
+        parsed_full_name,
+        parsed_username,
+        parsed_email,
+        password,
+        locale,
+    ) {
+        (Some(full_name), Some(username), Some(email), Some(password), Some(locale)) => {
+            Ok(Registration {
+                full_name,
+                username,
+                email,
+                password,
+                locale,
+            })
+        }
+        _ => Err(ValidationError::single("request", "is invalid")),
+    }
+}
+
+/// A parsed VerifyEmail request.
+pub fn verify_email(request: pb::VerifyEmailRequest) -> Result<(Email, String), ValidationError> {
+    let pb::VerifyEmailRequest { email, code } = request;
+    let mut v = Validator::new();
+    let email = v.check(Email::parse("email", &email));
+    let code = code.trim().to_owned();
+    if !is_verification_code(&code) {
+        v.violation("code", "must be the 6 digits from the email");
+    }
+    v.finish()?;
+    email
+        .map(|email| (email, code))
+        .ok_or_else(|| ValidationError::single("email", "is invalid"))
+}
+
+/// A parsed email address field.
+pub fn email(value: &str) -> Result<Email, ValidationError> {
+    Ok(Email::parse("email", value)?)
+}
+
+/// A parsed Login request. Only the shape is checked: a password that
+/// breaks today's policy may still be someone's current password.
+pub fn login(request: pb::LoginRequest) -> Result<LoginAttempt, ValidationError> {
+    let pb::LoginRequest {
+        identifier,
+        password,
+        user_agent,
+    } = request;
+    let mut v = Validator::new();
+    if identifier.trim().is_empty() {
+        v.violation("identifier", "is required");
+    } else if identifier.chars().count() > TEXT_MAX {
+        v.violation(
+            "identifier",
+            format!("must have at most {TEXT_MAX} characters"),
+        );
+    }
+    if password.is_empty() {
+        v.violation("password", "is required");
+    } else if password.chars().count() > crate::domain::PASSWORD_MAX_CHARS {
+        v.violation(
+            "password",
+            format!(
+                "must have at most {} characters",
+                crate::domain::PASSWORD_MAX_CHARS
+            ),
+        );
+    }
+    if user_agent.chars().count() > TEXT_MAX {
+        v.violation(
+            "user_agent",
+            format!("must have at most {TEXT_MAX} characters"),
+        );
+    }
+    v.finish()?;
+    Ok(LoginAttempt {
+        identifier,
+        password,
+        user_agent,
+    })
+}
+
+/// A parsed account id field.
+pub fn account_id(value: &str) -> Result<AccountId, ValidationError> {
+    Ok(AccountId::parse("account_id", value)?)
+}
+
+/// A parsed session id field.
+pub fn session_id(value: &str) -> Result<SessionId, ValidationError> {
+    Ok(SessionId::parse("session_id", value)?)
+}
+
+/// A parsed user id field.
+pub fn user_id(value: &str) -> Result<UserId, ValidationError> {
+    Ok(UserId::parse("user_id", value)?)
+}
+
+/// A parsed ListSessions request.
+pub fn list_sessions(
+    request: pb::ListSessionsRequest,
+) -> Result<(Option<UserId>, PageSize, String), ValidationError> {
+    let pb::ListSessionsRequest {
+        user_id,
+        page_size: size,
+        page_token,
+    } = request;
+    let mut v = Validator::new();
+    let user_id = if user_id.is_empty() {
+        Some(None)
+    } else {
+        v.check(UserId::parse("user_id", &user_id).map(Some))
+    };
+    let size = page_size(&mut v, size);
+    v.finish()?;
+    user_id
+        .map(|user_id| (user_id, size, page_token))
+        .ok_or_else(|| ValidationError::single("user_id", "is invalid"))
+}
+
+/// A parsed CheckPermission request.
+pub fn check_permission(
+    request: pb::CheckPermissionRequest,
+) -> Result<(String, Question), ValidationError> {
+    use pb::check_permission_request::Permission as Wire;
+    let pb::CheckPermissionRequest {
+        session_token,
+        permission,
+        account_id,
+    } = request;
+    let mut v = Validator::new();
+    if session_token.is_empty() {
+        v.violation("session_token", "is required");
+    }
+    let account = if account_id.is_empty() {
+        Some(None)
+    } else {
+        v.check(AccountId::parse("account_id", &account_id).map(Some))
+    };
+    let asked = match permission {
+        Some(Wire::AccountPermission(value)) => {
+            let parsed = pb::AccountPermission::try_from(value)
+                .ok()
+                .and_then(|wire| {
+                    AccountPermission::ALL
+                        .into_iter()
+                        .find(|candidate| account_permission_out(*candidate) == wire)
+                });
+            if parsed.is_none() {
+                v.violation("account_permission", "is not an account permission");
+            }
+            parsed
+                .zip(account)
+                .map(|(p, account)| Question::Account(p, account))
+        }
+        Some(Wire::StaffPermission(name)) => {
+            if !account_id.is_empty() {
+                v.violation("account_id", "applies to account permissions only");
+            }
+            match Permission::from_name(&name) {
+                Ok(p) => Some(Question::Staff(p)),
+                Err(_) => {
+                    v.violation("staff_permission", "is not in the permission catalogue");
+                    None
+                }
+            }
+        }
+        None => {
+            v.violation("permission", "set account_permission or staff_permission");
+            None
+        }
+    };
+    v.finish()?;
+    asked
+        .map(|asked| (session_token, asked))
+        .ok_or_else(|| ValidationError::single("permission", "is invalid"))
+}
+
+/// The CheckPermission answer.
+pub fn verdict(verdict: Verdict) -> pb::CheckPermissionResponse {
+    use pb::check_permission_response::Denial as Wire;
+    let denial = match verdict.denial {
+        None => Wire::Unspecified,
+        Some(Denial::SessionInactive) => Wire::SessionInactive,
+        Some(Denial::AccountNotSelected) => Wire::AccountNotSelected,
+        Some(Denial::NotAMember) => Wire::NotAMember,
+        Some(Denial::NotGranted) => Wire::NotGranted,
+    };
+    pb::CheckPermissionResponse {
+        allowed: verdict.denial.is_none(),
+        denial: denial.into(),
+        user_id: verdict.user_id.map(|id| id.to_string()).unwrap_or_default(),
+        account_id: verdict
+            .account_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+    }
+}

@@ -1,0 +1,211 @@
+//! Queries on user sessions.
+
+use sea_orm::ActiveValue::Set;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, Iterable,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::entities::{session, user};
+use super::{Page, StoreError, UserRow, raw_statement};
+
+pub use session::Model as SessionRow;
+
+/// Inserts a session.
+pub async fn insert(
+    conn: &impl ConnectionTrait,
+    row: SessionRow,
+) -> Result<SessionRow, StoreError> {
+    let active = session::ActiveModel {
+        id: Set(row.id.clone()),
+        token_hash: Set(row.token_hash.clone()),
+        user_id: Set(row.user_id.clone()),
+        account_id: Set(row.account_id.clone()),
+        client_ip: Set(row.client_ip.clone()),
+        user_agent: Set(row.user_agent.clone()),
+        created_at: Set(row.created_at),
+        last_seen_at: Set(row.last_seen_at),
+        absolute_expires_at: Set(row.absolute_expires_at),
+        revoked_at: Set(row.revoked_at),
+        revoke_reason: Set(row.revoke_reason.clone()),
+    };
+    session::Entity::insert(active)
+        .exec_without_returning(conn)
+        .await?;
+    Ok(row)
+}
+
+/// The session with this id.
+pub async fn find(conn: &impl ConnectionTrait, id: &str) -> Result<Option<SessionRow>, StoreError> {
+    Ok(session::Entity::find_by_id(id.to_owned()).one(conn).await?)
+}
+
+/// Everything authenticating a session token needs, read in one query.
+#[derive(Debug, Clone)]
+pub struct SessionForAuthentication {
+    /// The session.
+    pub session: SessionRow,
+    /// Its user.
+    pub user: UserRow,
+    /// The owner of the session's account, if it has one and it exists.
+    pub account_owner_user_id: Option<String>,
+    /// The status of the session's account.
+    pub account_status: Option<String>,
+    /// The user's membership permissions in the session's account, if a member.
+    pub membership_permissions: Option<String>,
+    /// Whether the user's admin role grants everything, if they are staff.
+    pub role_full_access: Option<bool>,
+    /// The permissions of the user's admin role, if they are staff.
+    pub role_permissions: Option<String>,
+}
+
+/// Loads the session whose token hashes to `token_hash`, with its user, its
+/// account's owner and status, the user's membership there and their admin
+/// role, in one round trip: this runs on every call a session makes.
+pub async fn find_for_authentication(
+    conn: &impl ConnectionTrait,
+    token_hash: &str,
+) -> Result<Option<SessionForAuthentication>, StoreError> {
+    let prefixed = |table: &str, prefix: &str, columns: Vec<String>| {
+        columns
+            .into_iter()
+            .map(|c| format!("{table}.{c} AS {prefix}{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let session_columns = prefixed(
+        "s",
+        "s_",
+        session::Column::iter()
+            .map(|c| IdenStatic::as_str(&c).to_owned())
+            .collect(),
+    );
+    let user_columns = prefixed(
+        "u",
+        "u_",
+        user::Column::iter()
+            .map(|c| IdenStatic::as_str(&c).to_owned())
+            .collect(),
+    );
+    let sql = format!(
+        "SELECT {session_columns}, {user_columns}, \
+                a.owner_user_id AS account_owner_user_id, a.status AS account_status, \
+                m.permissions AS membership_permissions, \
+                r.full_access AS role_full_access, r.permissions AS role_permissions \
+         FROM sessions s \
+         JOIN users u ON u.id = s.user_id \
+         LEFT JOIN accounts a ON a.id = s.account_id \
+         LEFT JOIN memberships m ON m.account_id = s.account_id AND m.user_id = s.user_id \
+         LEFT JOIN roles r ON r.id = u.admin_role_id \
+         WHERE s.token_hash = ?"
+    );
+    let row = conn
+        .query_one_raw(raw_statement(conn, &sql, [token_hash.into()]))
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    Ok(Some(SessionForAuthentication {
+        session: SessionRow::from_query_result(&row, "s_")?,
+        user: UserRow::from_query_result(&row, "u_")?,
+        account_owner_user_id: row.try_get("", "account_owner_user_id")?,
+        account_status: row.try_get("", "account_status")?,
+        membership_permissions: row.try_get("", "membership_permissions")?,
+        role_full_access: row.try_get("", "role_full_access")?,
+        role_permissions: row.try_get("", "role_permissions")?,
+    }))
+}
+
+/// A page of a user's sessions that are neither revoked nor expired at
+/// `now`, newest first. `idle_cutoff` is the oldest `last_seen_at` still live.
+pub async fn list_live_for_user(
+    conn: &impl ConnectionTrait,
+    user_id: &str,
+    now: i64,
+    idle_cutoff: i64,
+    before_id: Option<&str>,
+    limit: u64,
+) -> Result<Page<SessionRow>, StoreError> {
+    use session::Column;
+    let mut query = session::Entity::find()
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::RevokedAt.is_null())
+        .filter(Column::AbsoluteExpiresAt.gt(now))
+        .filter(Column::LastSeenAt.gt(idle_cutoff));
+    if let Some(before) = before_id {
+        query = query.filter(Column::Id.lt(before));
+    }
+    let rows = query
+        .order_by_desc(Column::Id)
+        .limit(limit + 1)
+        .all(conn)
+        .await?;
+    Ok(Page::from_overfetch(rows, limit))
+}
+
+/// Records that a session was used at `now`.
+pub async fn touch(conn: &impl ConnectionTrait, id: &str, now: i64) -> Result<(), StoreError> {
+    session::Entity::update_many()
+        .col_expr(session::Column::LastSeenAt, now.into())
+        .filter(session::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Points a live session at another account; returns whether it changed.
+pub async fn set_account(
+    conn: &impl ConnectionTrait,
+    id: &str,
+    account_id: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let result = session::Entity::update_many()
+        .col_expr(session::Column::AccountId, account_id.into())
+        .col_expr(session::Column::LastSeenAt, now.into())
+        .filter(session::Column::Id.eq(id))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
+/// Revokes one session unless it already is; returns whether it changed.
+pub async fn revoke(
+    conn: &impl ConnectionTrait,
+    id: &str,
+    now: i64,
+    reason: &str,
+) -> Result<bool, StoreError> {
+    let result = session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, now.into())
+        .col_expr(session::Column::RevokeReason, reason.into())
+        .filter(session::Column::Id.eq(id))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
+/// Revokes every unrevoked session of a user but `except`; returns how many.
+pub async fn revoke_all_for_user(
+    conn: &impl ConnectionTrait,
+    user_id: &str,
+    except: Option<&str>,
+    now: i64,
+    reason: &str,
+) -> Result<u64, StoreError> {
+    let mut condition = Condition::all()
+        .add(session::Column::UserId.eq(user_id))
+        .add(session::Column::RevokedAt.is_null());
+    if let Some(except) = except {
+        condition = condition.add(session::Column::Id.ne(except));
+    }
+    let result = session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, now.into())
+        .col_expr(session::Column::RevokeReason, reason.into())
+        .filter(condition)
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}

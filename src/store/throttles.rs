@@ -1,0 +1,70 @@
+//! Failure counters for brute-force throttling, kept in the database so that
+//! every replica sees the same counts.
+
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+use super::entities::throttle;
+use super::{StoreError, raw_statement};
+
+pub use throttle::Model as ThrottleRow;
+
+/// The counters of these subjects that exist.
+pub async fn find_many(
+    conn: &impl ConnectionTrait,
+    subjects: &[String],
+) -> Result<Vec<ThrottleRow>, StoreError> {
+    Ok(throttle::Entity::find()
+        .filter(throttle::Column::Subject.is_in(subjects.iter().cloned()))
+        .all(conn)
+        .await?)
+}
+
+/// Counts one failure against `subject` at `now` and returns the count. A
+/// counter whose last failure is older than `forget_before` starts over. One
+/// atomic statement, so concurrent failures are all counted.
+pub async fn record_failure(
+    conn: &impl ConnectionTrait,
+    subject: &str,
+    now: i64,
+    forget_before: i64,
+) -> Result<i32, StoreError> {
+    let sql = "INSERT INTO throttles (subject, failures, last_failure_at, blocked_until) \
+               VALUES (?, 1, ?, 0) \
+               ON CONFLICT (subject) DO UPDATE SET \
+                 failures = CASE WHEN throttles.last_failure_at < ? THEN 1 \
+                                 ELSE throttles.failures + 1 END, \
+                 last_failure_at = excluded.last_failure_at \
+               RETURNING failures";
+    let row = conn
+        .query_one_raw(raw_statement(
+            conn,
+            sql,
+            [subject.into(), now.into(), forget_before.into()],
+        ))
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("no failure count for {subject}")))?;
+    Ok(row.try_get("", "failures")?)
+}
+
+/// Refuses attempts on `subject` until `until`.
+pub async fn block_until(
+    conn: &impl ConnectionTrait,
+    subject: &str,
+    until: i64,
+) -> Result<(), StoreError> {
+    throttle::Entity::update_many()
+        .col_expr(throttle::Column::BlockedUntil, until.into())
+        .filter(throttle::Column::Subject.eq(subject))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Forgets the failures of `subject`.
+pub async fn clear(conn: &impl ConnectionTrait, subject: &str) -> Result<(), StoreError> {
+    throttle::Entity::delete_many()
+        .filter(throttle::Column::Subject.eq(subject))
+        .exec(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! Queries on one-time user tokens: verification codes and reset links.
+
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use super::StoreError;
+use super::entities::user_token;
+
+pub use user_token::Model as UserTokenRow;
+
+/// Inserts a token.
+pub async fn insert(
+    conn: &impl ConnectionTrait,
+    row: UserTokenRow,
+) -> Result<UserTokenRow, StoreError> {
+    let active = user_token::ActiveModel {
+        id: Set(row.id.clone()),
+        user_id: Set(row.user_id.clone()),
+        purpose: Set(row.purpose.clone()),
+        secret_hash: Set(row.secret_hash.clone()),
+        attempts: Set(row.attempts),
+        created_at: Set(row.created_at),
+        expires_at: Set(row.expires_at),
+        consumed_at: Set(row.consumed_at),
+    };
+    user_token::Entity::insert(active)
+        .exec_without_returning(conn)
+        .await?;
+    Ok(row)
+}
+
+/// The newest unused, unexpired token of a user for `purpose`.
+pub async fn find_live_for_user(
+    conn: &impl ConnectionTrait,
+    user_id: &str,
+    purpose: &str,
+    now: i64,
+) -> Result<Option<UserTokenRow>, StoreError> {
+    use user_token::Column;
+    Ok(user_token::Entity::find()
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::Purpose.eq(purpose))
+        .filter(Column::ConsumedAt.is_null())
+        .filter(Column::ExpiresAt.gt(now))
+        .order_by_desc(Column::Id)
+        .one(conn)
+        .await?)
+}
+
+/// The token for `purpose` whose secret hashes to `secret_hash`, used or not.
+pub async fn find_by_hash(
+    conn: &impl ConnectionTrait,
+    purpose: &str,
+    secret_hash: &str,
+) -> Result<Option<UserTokenRow>, StoreError> {
+    use user_token::Column;
+    Ok(user_token::Entity::find()
+        .filter(Column::Purpose.eq(purpose))
+        .filter(Column::SecretHash.eq(secret_hash))
+        .one(conn)
+        .await?)
+}
+
+/// Counts one wrong guess against a token.
+pub async fn add_attempt(conn: &impl ConnectionTrait, id: &str) -> Result<(), StoreError> {
+    user_token::Entity::update_many()
+        .col_expr(
+            user_token::Column::Attempts,
+            Expr::col(user_token::Column::Attempts).add(1),
+        )
+        .filter(user_token::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Uses a token up unless it already is; returns whether this call did. Two
+/// concurrent uses of one token cannot both see `true`.
+pub async fn consume(conn: &impl ConnectionTrait, id: &str, now: i64) -> Result<bool, StoreError> {
+    let result = user_token::Entity::update_many()
+        .col_expr(user_token::Column::ConsumedAt, now.into())
+        .filter(user_token::Column::Id.eq(id))
+        .filter(user_token::Column::ConsumedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
+/// Uses up every unused token of a user for `purpose`.
+pub async fn consume_all_for_user(
+    conn: &impl ConnectionTrait,
+    user_id: &str,
+    purpose: &str,
+    now: i64,
+) -> Result<u64, StoreError> {
+    use user_token::Column;
+    let result = user_token::Entity::update_many()
+        .col_expr(Column::ConsumedAt, now.into())
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::Purpose.eq(purpose))
+        .filter(Column::ConsumedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}
