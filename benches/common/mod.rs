@@ -48,9 +48,39 @@ pub struct Figures {
 }
 
 impl Figures {
+    /// The figures of `name` from the latency of every call completed in
+    /// `elapsed`, in any order; there must be at least one.
+    pub fn from_latencies(
+        name: impl Into<String>,
+        elapsed: Duration,
+        mut latencies: Vec<Duration>,
+    ) -> Self {
+        assert!(!latencies.is_empty(), "no call completed while measuring");
+        latencies.sort_unstable();
+        let at =
+            |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+        Figures {
+            name: name.into(),
+            calls: latencies.len(),
+            elapsed,
+            p50: at(0.50),
+            p99: at(0.99),
+        }
+    }
+
     /// Calls completed per second.
-    fn rate(&self) -> f64 {
+    pub fn rate(&self) -> f64 {
         self.calls as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// The median latency.
+    pub fn p50(&self) -> Duration {
+        self.p50
+    }
+
+    /// The 99th percentile latency.
+    pub fn p99(&self) -> Duration {
+        self.p99
     }
 }
 
@@ -190,10 +220,15 @@ impl Bench {
     /// Builds the real service: connects, migrates, bootstraps and binds, but
     /// does not serve yet, so a benchmark may fill the database first.
     pub async fn build(&self) -> Application {
-        let postgres = self.scratch.as_ref().map(|db| db.url.clone());
-        Application::build(settings(self.data_dir.path(), postgres))
+        Application::build(self.settings())
             .await
             .expect("start identityd")
+    }
+
+    /// The settings [`Bench::build`] starts the service with.
+    pub fn settings(&self) -> Settings {
+        let postgres = self.scratch.as_ref().map(|db| db.url.clone());
+        settings(self.data_dir.path(), postgres)
     }
 
     /// Serves `application` in the background and connects to it.
@@ -227,6 +262,20 @@ impl Bench {
         F: Fn() -> Fut + Clone + Send + 'static,
         Fut: Future<Output = ()> + Send,
     {
+        self.measure_with(name, self.concurrency, call).await
+    }
+
+    /// Like [`Bench::measure`], from `callers` tasks instead of `concurrency`.
+    pub async fn measure_with<F, Fut>(
+        &self,
+        name: impl Into<String>,
+        callers: u64,
+        call: F,
+    ) -> Figures
+    where
+        F: Fn() -> Fut + Clone + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
         // Warm up connections and caches: 200 calls, or half a second of
         // them when calls are slow.
         let warm_until = Instant::now() + Duration::from_millis(500);
@@ -238,7 +287,7 @@ impl Bench {
         }
         let started = Instant::now();
         let deadline = started + Duration::from_secs(self.seconds);
-        let tasks: Vec<_> = (0..self.concurrency)
+        let tasks: Vec<_> = (0..callers)
             .map(|_| {
                 let call = call.clone();
                 tokio::spawn(async move {
@@ -256,17 +305,7 @@ impl Bench {
         for task in tasks {
             latencies.extend(task.await.expect("benchmark task"));
         }
-        let elapsed = started.elapsed();
-        latencies.sort_unstable();
-        let at =
-            |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
-        Figures {
-            name: name.into(),
-            calls: latencies.len(),
-            elapsed,
-            p50: at(0.50),
-            p99: at(0.99),
-        }
+        Figures::from_latencies(name, started.elapsed(), latencies)
     }
 
     /// Prints the header line `<title>: <backend>, <facts>, <callers>, <seconds>, <cores>`
@@ -301,8 +340,8 @@ impl Bench {
                 "{:<width$} {:>10.0} {:>10} {:>10} {:>8.0}%",
                 figures.name,
                 rate,
-                figures.p50.as_micros(),
-                figures.p99.as_micros(),
+                figures.p50().as_micros(),
+                figures.p99().as_micros(),
                 100.0 * rate / base_rate
             );
         }

@@ -6,8 +6,10 @@ use identityd::config::{
     AccountSettings, AuthSettings, DatabaseSettings, LogFormat, LogSettings, MailSettings,
     MailTransportKind, PasswordSettings, ServerSettings, Settings, SmtpSettings, SmtpTls,
 };
+use identityd::domain::Clock;
 use identityd::proto::account_service_client::AccountServiceClient;
 use identityd::proto::admin_service_client::AdminServiceClient;
+use identityd::proto::auth_service_client::AuthServiceClient;
 use identityd::proto::user_service_client::UserServiceClient;
 use identityd::proto::{
     CreateApiCredentialRequest, CreateRoleRequest, CreateStaffUserRequest, Role, RoleKind,
@@ -52,6 +54,9 @@ pub type UserClient = UserServiceClient<InterceptedService<Channel, Bearer>>;
 /// An AccountService client that sends a fixed bearer token.
 pub type AccountClient = AccountServiceClient<InterceptedService<Channel, Bearer>>;
 
+/// An AuthService client that sends a fixed bearer token, or none.
+pub type AuthClient = AuthServiceClient<InterceptedService<Channel, Bearer>>;
+
 /// A running identityd with a fresh database, stopped when dropped.
 pub struct TestApp {
     /// The bootstrap (full-access) bearer token it wrote on first start.
@@ -62,6 +67,10 @@ pub struct TestApp {
     pub users: UserClient,
     /// An AccountService client carrying the bootstrap token.
     pub accounts: AccountClient,
+    /// An AuthService client carrying the bootstrap token.
+    pub auth: AuthClient,
+    /// The server's clock; tests move it forward to reach expiry.
+    pub clock: Clock,
     /// The database URL, for tests that look at what is stored.
     pub database_url: String,
     data_dir: Option<TempDir>,
@@ -177,7 +186,8 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = test_settings(data_dir.path().join("data"), postgres);
     tweak(&mut settings);
     let database_url = settings.database_url();
-    let application = Application::build(settings)
+    let clock = Clock::system();
+    let application = Application::build_with_clock(settings, clock.clone())
         .await
         .expect("build the application");
     let addr = application.local_addr();
@@ -202,11 +212,14 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let admin = AdminServiceClient::with_interceptor(channel.clone(), bearer(Some(&token)));
     let users = UserServiceClient::with_interceptor(channel.clone(), bearer(Some(&token)));
     let accounts = AccountServiceClient::with_interceptor(channel.clone(), bearer(Some(&token)));
+    let auth = AuthServiceClient::with_interceptor(channel.clone(), bearer(Some(&token)));
     TestApp {
         token,
         admin,
         users,
         accounts,
+        auth,
+        clock,
         database_url,
         data_dir: Some(data_dir),
         channel,
@@ -228,6 +241,74 @@ impl TestApp {
     /// A UserService client sending `token`.
     pub fn users_as(&self, token: &str) -> UserClient {
         UserServiceClient::with_interceptor(self.channel.clone(), bearer(Some(token)))
+    }
+
+    /// An AccountService client sending `token`.
+    pub fn accounts_as(&self, token: &str) -> AccountClient {
+        AccountServiceClient::with_interceptor(self.channel.clone(), bearer(Some(token)))
+    }
+
+    /// An AuthService client sending `token`.
+    pub fn auth_as(&self, token: &str) -> AuthClient {
+        AuthServiceClient::with_interceptor(self.channel.clone(), bearer(Some(token)))
+    }
+
+    /// An AuthService client sending no token, as a person who is not signed in.
+    pub fn auth_public(&self) -> AuthClient {
+        AuthServiceClient::with_interceptor(self.channel.clone(), bearer(None))
+    }
+
+    /// The secret template value `key` of the newest queued mail of `kind`
+    /// to `recipient`, read from the outbox. Tests that use it start the
+    /// server with [`hold_mail`], so the worker never sends (and erases) it.
+    pub async fn queued_secret(&self, recipient: &str, kind: &str, key: &str) -> Option<String> {
+        let db = self.database().await;
+        let backend = db.get_database_backend();
+        let sql = match backend {
+            sea_orm::DbBackend::Postgres => {
+                "SELECT secret_context FROM mails WHERE recipient_normalized = $1 AND kind = $2 \
+                 ORDER BY id DESC LIMIT 1"
+            }
+            _ => {
+                "SELECT secret_context FROM mails WHERE recipient_normalized = ? AND kind = ? \
+                 ORDER BY id DESC LIMIT 1"
+            }
+        };
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_sql_and_values(
+                backend,
+                sql,
+                [recipient.to_lowercase().into(), kind.into()],
+            ))
+            .await
+            .expect("read the outbox")?;
+        let secrets: Option<String> = row.try_get("", "secret_context").expect("a column");
+        let secrets: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(&secrets?).expect("secret context is JSON");
+        secrets.get(key).cloned()
+    }
+
+    /// How many mails of `kind` to `recipient` are in the outbox.
+    pub async fn mail_count(&self, recipient: &str, kind: &str) -> usize {
+        let db = self.database().await;
+        let backend = db.get_database_backend();
+        let sql = match backend {
+            sea_orm::DbBackend::Postgres => {
+                "SELECT COUNT(*) AS n FROM mails WHERE recipient_normalized = $1 AND kind = $2"
+            }
+            _ => "SELECT COUNT(*) AS n FROM mails WHERE recipient_normalized = ? AND kind = ?",
+        };
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_sql_and_values(
+                backend,
+                sql,
+                [recipient.to_lowercase().into(), kind.into()],
+            ))
+            .await
+            .expect("count mails")
+            .expect("a row");
+        let n: i64 = row.try_get("", "n").expect("a count");
+        usize::try_from(n).expect("a small count")
     }
 
     /// A client sending no token.
@@ -353,6 +434,12 @@ impl TestApp {
             .into_inner()
             .token
     }
+}
+
+/// Settings under which queued mail stays in the outbox for the test to
+/// read: the worker polls once at start and then not for an hour.
+pub fn hold_mail(settings: &mut Settings) {
+    settings.mail.poll_interval_ms = 3_600_000;
 }
 
 /// A second server on a test's database; it stops when dropped.

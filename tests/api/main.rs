@@ -4,6 +4,7 @@
 
 mod accounts;
 mod activity;
+mod auth;
 mod authz;
 mod credentials;
 mod helpers;
