@@ -206,6 +206,21 @@ out=$(gca -d "{\"user\":{\"id\":\"$user_id\",\"full_name\":\"Smoke Tester II\"},
 grep -q '"fullName": "Smoke Tester II"' <<<"$out" || fail "UpdateUser did not change the full name" "$out"
 echo "user $user_id created, found, listed and updated"
 
+echo "== smoke: AuthService Login without a token, IntrospectSession with the bootstrap token"
+out=$(gc -d '{"identifier":"smoke.tester","password":"tidal-lantern-oboe-42","user_agent":"smoke"}' \
+  "$addr" identity.v1.AuthService/Login 2>&1) || fail "Login failed" "$out"
+session_token=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["sessionToken"])' <<<"$out" 2>/dev/null) \
+  || fail "Login's response has no sessionToken" "$out"
+[[ "$session_token" == ids_* ]] || fail "the session token lacks the ids_ prefix"
+out=$(gca -d "{\"session_token\":\"$session_token\"}" "$addr" identity.v1.AuthService/IntrospectSession 2>&1) \
+  || fail "IntrospectSession failed" "$out"
+grep -q '"active": true' <<<"$out" || fail "IntrospectSession does not say active" "$out"
+grep -qF "\"$user_id\"" <<<"$out" || fail "IntrospectSession does not name user $user_id" "$out"
+out=$(gc -d '{"identifier":"smoke.tester","password":"wrong-password-entirely"}' \
+  "$addr" identity.v1.AuthService/Login 2>&1) && fail "Login with a wrong password succeeded" "$out"
+grep -q 'Code: Unauthenticated' <<<"$out" || fail "a wrong password did not answer Unauthenticated" "$out"
+echo "signed in as $user_id and introspected the session; a wrong password is refused"
+
 echo "== smoke: SIGTERM shuts down gracefully within ${SHUTDOWN_TIMEOUT}s"
 kill -TERM "$server_pid"
 stop_deadline=$((SECONDS + SHUTDOWN_TIMEOUT))

@@ -79,8 +79,17 @@ async fn every_protected_method_needs_a_token_and_its_own_permission() {
     let mut lacking: std::collections::HashMap<Permission, String> =
         std::collections::HashMap::new();
     for (path, policy) in POLICIES {
-        let Policy::Staff(required) = *policy else {
-            continue;
+        let required = match *policy {
+            Policy::Public => continue,
+            Policy::Staff(required) | Policy::StaffOrSession(required) => required,
+            Policy::Session => {
+                // Sessions only: even a full-access API credential is refused.
+                let status = raw_call(app.channel(), path, None).await;
+                assert_error(&status, Code::Unauthenticated, "TOKEN_MISSING");
+                let status = raw_call(app.channel(), path, Some(&app.token)).await;
+                assert_error(&status, Code::PermissionDenied, "SESSION_REQUIRED");
+                continue;
+            }
         };
 
         let status = raw_call(app.channel(), path, None).await;
