@@ -50,6 +50,10 @@ pub struct AuthSettings {
     pub throttle_max_delay_secs: u64,
     /// Failures are forgotten after this long without another one.
     pub throttle_forget_after_secs: u64,
+    /// How long a replica remembers an authenticated token, in milliseconds;
+    /// 0 turns the cache off. Changes made through another replica (a
+    /// revoked session, say) reach this one within this time.
+    pub cache_ttl_ms: u64,
 }
 
 /// Where mail goes.
@@ -232,7 +236,8 @@ impl Settings {
             .set_default("auth.address_free_failures", 50)?
             .set_default("auth.throttle_base_delay_ms", 1_000)?
             .set_default("auth.throttle_max_delay_secs", 900)?
-            .set_default("auth.throttle_forget_after_secs", 86_400)?;
+            .set_default("auth.throttle_forget_after_secs", 86_400)?
+            .set_default("auth.cache_ttl_ms", 1_000)?;
         builder = match config_file {
             Some(path) => {
                 builder.add_source(File::from(path).format(FileFormat::Toml).required(true))

@@ -115,6 +115,7 @@ pub fn build_app(settings: &Settings, databases: Databases) -> Result<App, Start
             per_user: throttle(auth.user_free_failures),
             per_address: throttle(auth.address_free_failures),
             forget_failures_after: Duration::from_secs(auth.throttle_forget_after_secs.max(1)),
+            cache_ttl: Duration::from_millis(auth.cache_ttl_ms),
         },
     };
     Ok(App::new(databases.writer, databases.reader, hasher, policy))

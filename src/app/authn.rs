@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::auth_cache::{Cached, key_of};
 use super::credentials::{ApiCredentialState, state_at};
 use super::principal::AccountGrant;
 use super::{App, AppError, Caller, Reason};
@@ -52,6 +53,12 @@ impl App {
     pub async fn authenticate_bearer(&self, bearer: &str) -> Result<Authenticated, AppError> {
         let token = ApiCredentialToken::parse(bearer)
             .map_err(|_| AppError::Unauthenticated(Reason::TokenMalformed))?;
+        let key = key_of(bearer);
+        let now = self.now();
+        if let Some(Cached::Credential(authenticated, _)) = self.auth_cache.get(&key, now) {
+            return Ok(authenticated);
+        }
+        let generation = store::write_generation();
         let found =
             store::credentials::find_for_authentication(self.reader(), &token.identifier).await?;
         let Some(found) =
@@ -63,7 +70,6 @@ impl App {
         let row = found.credential;
         // The caller proved it holds the secret, so telling why it no longer
         // works reveals nothing to an outsider.
-        let now = Timestamp::now();
         match state_at(&row, now) {
             ApiCredentialState::Active => {}
             ApiCredentialState::Expired => {
@@ -103,13 +109,21 @@ impl App {
         }
 
         let corrupt = || AppError::corrupt(format!("api credential {} ids", row.id));
-        Ok(Authenticated {
+        let authenticated = Authenticated {
             caller: Caller::ApiCredential {
                 credential_id: ApiCredentialId::from_stored(&row.id).ok_or_else(corrupt)?,
                 staff_user_id: UserId::from_stored(&row.owner_user_id).ok_or_else(corrupt)?,
             },
             permissions: api_permissions.intersection(&admin_permissions),
             account: None,
-        })
+        };
+        let expires_at = row.expires_at.map(Timestamp::from_micros);
+        self.auth_cache.put(
+            key,
+            generation,
+            now,
+            Cached::Credential(authenticated.clone(), expires_at),
+        );
+        Ok(authenticated)
     }
 }

@@ -5,6 +5,7 @@
 mod accounts;
 mod activity;
 mod auth;
+mod auth_cache;
 mod authn;
 mod bootstrap;
 mod credentials;
@@ -52,6 +53,9 @@ use crate::crypto::PasswordHasher;
 use crate::domain::{Clock, PermissionSet, ThrottleRule, Timestamp};
 use crate::store::DatabaseConnection;
 
+/// The most authenticated tokens remembered at once.
+const AUTH_CACHE_ENTRIES: usize = 100_000;
+
 /// The use cases of identityd over one database.
 #[derive(Debug, Clone)]
 pub struct App {
@@ -60,6 +64,7 @@ pub struct App {
     hasher: PasswordHasher,
     policy: Policy,
     clock: Clock,
+    auth_cache: auth_cache::AuthCache,
 }
 
 /// Rules set by configuration.
@@ -88,6 +93,9 @@ pub struct AuthPolicy {
     pub per_address: ThrottleRule,
     /// Failures are forgotten after this long without another.
     pub forget_failures_after: Duration,
+    /// How long an authenticated token is remembered in this process
+    /// (changes through another replica take up to this long); zero: never.
+    pub cache_ttl: Duration,
 }
 
 impl App {
@@ -99,12 +107,14 @@ impl App {
         hasher: PasswordHasher,
         policy: Policy,
     ) -> Self {
+        let auth_cache = auth_cache::AuthCache::new(policy.auth.cache_ttl, AUTH_CACHE_ENTRIES);
         Self {
             db,
             reader,
             hasher,
             policy,
             clock: Clock::system(),
+            auth_cache,
         }
     }
 

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::activity::{Change, record};
+use super::auth_cache::{Cached, key_of};
 use super::authn::Authenticated;
 use super::principal::AccountGrant;
 use super::{App, AppError, Caller, Principal, Reason, User};
@@ -195,6 +196,12 @@ impl App {
         if !TokenKind::Session.fits(token) {
             return Ok(None);
         }
+        let key = key_of(token);
+        let now = self.now();
+        if let Some(Cached::Session(resolved)) = self.auth_cache.get(&key, now) {
+            return Ok(Some(resolved));
+        }
+        let generation = store::write_generation();
         let found =
             store::sessions::find_for_authentication(self.reader(), &hash_secret(token)).await?;
         // The row was found by the token's hash; comparing again in constant
@@ -202,7 +209,6 @@ impl App {
         let Some(found) = found.filter(|f| secret_matches(token, &f.session.token_hash)) else {
             return Ok(None);
         };
-        let now = self.now();
         if !self.session_is_live(&found.session, now)
             || found.user.status != UserStatus::Active.as_str()
         {
@@ -221,13 +227,16 @@ impl App {
             }
             _ => PermissionSet::none(),
         };
-        Ok(Some(ResolvedSession {
+        let resolved = ResolvedSession {
             session,
             user: User::try_from(found.user)?,
             staff,
             staff_permissions,
             account,
-        }))
+        };
+        self.auth_cache
+            .put(key, generation, now, Cached::Session(resolved.clone()));
+        Ok(Some(resolved))
     }
 
     /// Authenticates a session bearer token.

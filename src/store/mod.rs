@@ -18,6 +18,7 @@ pub mod user_tokens;
 pub mod users;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use migrations::{Migrator, MigratorTrait};
@@ -120,9 +121,23 @@ pub async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction, Store
     Ok(db.begin().await?)
 }
 
+/// Counts the transactions this process has committed (or tried to).
+static WRITE_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// A number that changes whenever this process commits a transaction. Caches
+/// of what the database said (such as authenticated tokens) compare it to
+/// know that nothing was written through this process since they read.
+pub fn write_generation() -> u64 {
+    WRITE_GENERATION.load(Ordering::Acquire)
+}
+
 /// Commits a transaction.
 pub async fn commit(txn: DatabaseTransaction) -> Result<(), StoreError> {
-    Ok(txn.commit().await?)
+    let result = txn.commit().await;
+    // Bumped after the commit, whatever its outcome, so a reader that took
+    // the generation before reading never keeps what it read past a commit.
+    WRITE_GENERATION.fetch_add(1, Ordering::AcqRel);
+    Ok(result?)
 }
 
 /// A raw statement for `conn`'s backend from SQL written with `?`
