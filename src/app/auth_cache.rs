@@ -24,8 +24,8 @@ use crate::store;
 pub(super) enum Cached {
     /// An API credential, valid until its expiry if it has one.
     Credential(Authenticated, Option<Timestamp>),
-    /// A live user session.
-    Session(ResolvedSession),
+    /// A live user session (boxed: it is several times a credential's size).
+    Session(Box<ResolvedSession>),
 }
 
 impl Cached {

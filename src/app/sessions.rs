@@ -199,7 +199,7 @@ impl App {
         let key = key_of(token);
         let now = self.now();
         if let Some(Cached::Session(resolved)) = self.auth_cache.get(&key, now) {
-            return Ok(Some(resolved));
+            return Ok(Some(*resolved));
         }
         let generation = store::write_generation();
         let found =
@@ -234,8 +234,12 @@ impl App {
             staff_permissions,
             account,
         };
-        self.auth_cache
-            .put(key, generation, now, Cached::Session(resolved.clone()));
+        self.auth_cache.put(
+            key,
+            generation,
+            now,
+            Cached::Session(Box::new(resolved.clone())),
+        );
         Ok(Some(resolved))
     }
 
