@@ -362,6 +362,26 @@ async fn every_refused_sign_in_gets_the_same_status_and_reason() {
         );
     }
     assert_eq!(actions(&app, "auth.login_failed").await, 5);
+    let anonymous = app
+        .admin
+        .clone()
+        .list_activity(ListActivityRequest {
+            actor_kind: identityd::proto::ActorKind::Anonymous.into(),
+            action: "auth.login_failed".to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("list activity")
+        .into_inner()
+        .events;
+    assert_eq!(anonymous.len(), 5);
+    let reasons: Vec<&str> = anonymous
+        .iter()
+        .filter_map(|e| e.details.get("reason").map(String::as_str))
+        .collect();
+    for reason in ["unknown_user", "wrong_password", "suspended", "unverified"] {
+        assert!(reasons.contains(&reason), "{reasons:?}");
+    }
     login(&app, "KNOWN", PASSWORD)
         .await
         .expect("the right password works");

@@ -130,6 +130,7 @@ impl From<ActivityEvent> for pb::ActivityEvent {
             "staff" => pb::ActorKind::Staff,
             "user" => pb::ActorKind::User,
             "api_credential" => pb::ActorKind::ApiCredential,
+            "anonymous" => pb::ActorKind::Anonymous,
             _ => pb::ActorKind::Unspecified,
         };
         pb::ActivityEvent {
@@ -472,6 +473,7 @@ pub fn list_activity(request: pb::ListActivityRequest) -> Result<ActivityQuery, 
         Ok(pb::ActorKind::Staff) => Some("staff"),
         Ok(pb::ActorKind::User) => Some("user"),
         Ok(pb::ActorKind::ApiCredential) => Some("api_credential"),
+        Ok(pb::ActorKind::Anonymous) => Some("anonymous"),
         Err(_) => {
             v.violation("actor_kind", "is not a known actor kind");
             None
