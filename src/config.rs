@@ -54,6 +54,9 @@ pub struct AuthSettings {
     /// 0 turns the cache off. Changes made through another replica (a
     /// revoked session, say) reach this one within this time.
     pub cache_ttl_ms: u64,
+    /// How often ended sessions, spent codes and links, and forgotten
+    /// failure counters are deleted, in seconds.
+    pub sweep_interval_secs: u64,
 }
 
 /// Where mail goes.
@@ -237,7 +240,8 @@ impl Settings {
             .set_default("auth.throttle_base_delay_ms", 1_000)?
             .set_default("auth.throttle_max_delay_secs", 900)?
             .set_default("auth.throttle_forget_after_secs", 86_400)?
-            .set_default("auth.cache_ttl_ms", 1_000)?;
+            .set_default("auth.cache_ttl_ms", 1_000)?
+            .set_default("auth.sweep_interval_secs", 3_600)?;
         builder = match config_file {
             Some(path) => {
                 builder.add_source(File::from(path).format(FileFormat::Toml).required(true))

@@ -278,6 +278,8 @@ impl Application {
         ));
 
         let mail_task = tokio::spawn(mail_worker.run(stop_rx.clone()));
+        let sweep_interval = Duration::from_secs(settings.auth.sweep_interval_secs.max(1));
+        let sweep_task = tokio::spawn(sweep(app.clone(), sweep_interval, stop_rx.clone()));
 
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(crate::FILE_DESCRIPTOR_SET)
@@ -341,6 +343,7 @@ impl Application {
         let _ = stop_tx.send(true);
         let _ = health_task.await;
         let _ = mail_task.await;
+        let _ = sweep_task.await;
         tracing::info!("identityd stopped");
         match result {
             Ok(served) => served.map_err(StartupError::from),
@@ -348,6 +351,26 @@ impl Application {
                 tracing::error!(error = %join_error, "the server task failed");
                 Ok(())
             }
+        }
+    }
+}
+
+/// Sweeps ended sessions and spent tokens every `interval` until `stop`.
+async fn sweep(app: App, interval: Duration, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+        match app.sweep().await {
+            Ok(swept) if swept != Default::default() => tracing::info!(
+                sessions = swept.sessions,
+                user_tokens = swept.user_tokens,
+                throttles = swept.throttles,
+                "swept ended sessions, spent tokens and forgotten failures"
+            ),
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "sweep failed; trying again next time"),
         }
     }
 }

@@ -16,6 +16,7 @@ mod principal;
 mod roles;
 mod sessions;
 mod staff;
+mod sweep;
 mod throttle;
 mod users;
 
@@ -45,6 +46,7 @@ pub use sessions::{
     AccountChoice, Denial, Question, ResolvedSession, Session, SessionPage, Verdict,
 };
 pub use staff::{NewStaffUser, StaffPage, StaffQuery, StaffUser};
+pub use sweep::{SWEEP_GRACE, Swept};
 pub use users::{NewUser, User, UserChanges, UserKey, UserPage, UserQuery};
 
 use std::time::Duration;

@@ -209,3 +209,24 @@ pub async fn revoke_all_for_user(
         .await?;
     Ok(result.rows_affected)
 }
+
+/// Deletes sessions that ended (revoked, idle or past their absolute
+/// expiry) before `ended_before`; returns how many. `idle` is the idle
+/// timeout in microseconds.
+pub async fn delete_ended(
+    conn: &impl ConnectionTrait,
+    ended_before: i64,
+    idle: i64,
+) -> Result<u64, StoreError> {
+    use session::Column;
+    let result = session::Entity::delete_many()
+        .filter(
+            Condition::any()
+                .add(Column::RevokedAt.lt(ended_before))
+                .add(Column::AbsoluteExpiresAt.lt(ended_before))
+                .add(Column::LastSeenAt.lt(ended_before.saturating_sub(idle))),
+        )
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}

@@ -68,3 +68,18 @@ pub async fn clear(conn: &impl ConnectionTrait, subject: &str) -> Result<(), Sto
         .await?;
     Ok(())
 }
+
+/// Deletes counters whose last failure is older than `forget_before` and
+/// that block nothing after `now`; returns how many.
+pub async fn delete_forgotten(
+    conn: &impl ConnectionTrait,
+    forget_before: i64,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let result = throttle::Entity::delete_many()
+        .filter(throttle::Column::LastFailureAt.lt(forget_before))
+        .filter(throttle::Column::BlockedUntil.lt(now))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}

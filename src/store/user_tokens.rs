@@ -104,3 +104,18 @@ pub async fn consume_all_for_user(
         .await?;
     Ok(result.rows_affected)
 }
+
+/// Deletes tokens that expired or were used before `before`; returns how many.
+pub async fn delete_spent(conn: &impl ConnectionTrait, before: i64) -> Result<u64, StoreError> {
+    use sea_orm::Condition;
+    use user_token::Column;
+    let result = user_token::Entity::delete_many()
+        .filter(
+            Condition::any()
+                .add(Column::ExpiresAt.lt(before))
+                .add(Column::ConsumedAt.lt(before)),
+        )
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}

@@ -1215,3 +1215,60 @@ async fn login_rehashes_a_password_stored_with_old_parameters() {
         .await
         .expect("the rehashed password still works");
 }
+
+/// Rows in `table`, read straight from the database.
+async fn rows_in(app: &TestApp, table: &str) -> i64 {
+    use sea_orm::ConnectionTrait;
+    let db = app.database().await;
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT COUNT(*) AS n FROM {table}"),
+        ))
+        .await
+        .expect("count")
+        .expect("a row");
+    row.try_get("", "n").expect("a count")
+}
+
+#[tokio::test]
+async fn ended_sessions_spent_links_and_old_failures_are_swept() {
+    let app = spawn_app_with(|settings| {
+        hold_mail(settings);
+        settings.auth.sweep_interval_secs = 1;
+        settings.auth.session_idle_timeout_secs = 10 * 86_400;
+        settings.auth.session_absolute_timeout_secs = 30 * 86_400;
+    })
+    .await;
+    active_user(&app, "tidy").await;
+    let live = token_for(&app, "tidy").await;
+    let ended = token_for(&app, "tidy").await;
+    app.auth_as(&ended)
+        .logout(LogoutRequest {})
+        .await
+        .expect("log out");
+    login(&app, "tidy", "not-the-password").await.unwrap_err();
+    app.auth_public()
+        .request_password_reset(RequestPasswordResetRequest {
+            email: email_of("tidy"),
+        })
+        .await
+        .expect("a reset link");
+    assert_eq!(rows_in(&app, "sessions").await, 2);
+    assert_eq!(rows_in(&app, "user_tokens").await, 1);
+    assert!(rows_in(&app, "throttles").await >= 1);
+
+    app.clock.advance(Duration::from_secs(2 * 86_400));
+    let mut waited = 0;
+    while rows_in(&app, "sessions").await != 1 && waited < 50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    assert_eq!(rows_in(&app, "sessions").await, 1, "the ended session went");
+    assert_eq!(rows_in(&app, "user_tokens").await, 0);
+    assert_eq!(rows_in(&app, "throttles").await, 0);
+    assert!(
+        introspect(&app, &live).await.active,
+        "the live session stays"
+    );
+}

@@ -149,6 +149,7 @@ pub fn test_settings(data_dir: PathBuf, database_url: Option<String>) -> Setting
             throttle_max_delay_secs: 900,
             throttle_forget_after_secs: 86_400,
             cache_ttl_ms: 1_000,
+            sweep_interval_secs: 3_600,
         },
     }
 }
