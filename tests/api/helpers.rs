@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use identityd::config::{
-    AccountSettings, AuthSettings, DatabaseSettings, LogFormat, LogSettings, MailSettings,
+    AccountSettings, AuthSettings, DatabaseSettings, InvitationSettings, LogFormat, LogSettings, MailSettings,
     MailTransportKind, PasswordSettings, ServerSettings, Settings, SmtpSettings, SmtpTls,
 };
 use identityd::domain::Clock;
@@ -149,6 +149,7 @@ pub fn test_settings(data_dir: PathBuf, database_url: Option<String>) -> Setting
             throttle_max_delay_secs: 900,
             throttle_forget_after_secs: 86_400,
         },
+        invitations: InvitationSettings { ttl_secs: 604_800 },
     }
 }
 
