@@ -23,8 +23,7 @@ use super::{App, AppError, Caller, Principal, Reason};
 use crate::crypto::{TokenKind, hash_secret};
 use crate::domain::{
     AccountId, AccountPermissions, Email, FieldViolation, FullName, InvitationId, Locale,
-    PageCursor, PageSize, Password, Permission, RequestId, Timestamp, UserId, UserStatus,
-    Username,
+    PageCursor, PageSize, Password, Permission, RequestId, Timestamp, UserId, UserStatus, Username,
 };
 use crate::mail::{self, MailKind, OutgoingMail};
 use crate::store::{
@@ -339,10 +338,7 @@ impl App {
             .rows
             .into_iter()
             .map(|row| {
-                let inviter = row
-                    .inviter_user_id
-                    .as_ref()
-                    .and_then(|id| inviters.get(id));
+                let inviter = row.inviter_user_id.as_ref().and_then(|id| inviters.get(id));
                 self.view(row, &account, inviter)
             })
             .collect::<Result<_, _>>()?;
@@ -540,11 +536,7 @@ impl App {
         }
         let member = member_view(&account, &membership, &user)?;
         store::commit(txn).await?;
-        let created_user_id = if created {
-            Some(member.user_id)
-        } else {
-            None
-        };
+        let created_user_id = if created { Some(member.user_id) } else { None };
         Ok(Accepted {
             member,
             created_user_id,

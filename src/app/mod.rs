@@ -39,8 +39,8 @@ pub use credentials::{
 };
 pub use error::{AppError, Reason};
 pub use invitations::{
-    Accepted, Acceptor, CreatedInvitation, Invitation, InvitationPage, InvitationPreview, InvitationQuery,
-    InvitationStatus, NewInvitation, NewInvitee,
+    Accepted, Acceptor, CreatedInvitation, Invitation, InvitationPage, InvitationPreview,
+    InvitationQuery, InvitationStatus, NewInvitation, NewInvitee,
 };
 pub use mails::{Mail, MailPage, MailQuery, MailStatus};
 pub use principal::{AccountGrant, Caller, Principal};

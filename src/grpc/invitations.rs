@@ -109,8 +109,7 @@ impl InvitationService for InvitationApi {
     ) -> Result<Response<pb::AcceptInvitationResponse>, Status> {
         let p = principal(&request)?;
         let min = self.app.password_min_chars();
-        let (token, acceptor) =
-            parse(&p, convert::accept_invitation(request.into_inner(), min))?;
+        let (token, acceptor) = parse(&p, convert::accept_invitation(request.into_inner(), min))?;
         let result = self.app.accept_invitation(&p, &token, acceptor).await;
         reply(&p, result, |accepted| pb::AcceptInvitationResponse {
             member: Some(accepted.member.into()),

@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 
 use identityd::config::{
-    AccountSettings, AuthSettings, DatabaseSettings, InvitationSettings, LogFormat, LogSettings, MailSettings,
-    MailTransportKind, PasswordSettings, ServerSettings, Settings, SmtpSettings, SmtpTls,
+    AccountSettings, AuthSettings, DatabaseSettings, InvitationSettings, LogFormat, LogSettings,
+    MailSettings, MailTransportKind, PasswordSettings, ServerSettings, Settings, SmtpSettings,
+    SmtpTls,
 };
 use identityd::domain::Clock;
 use identityd::proto::account_service_client::AccountServiceClient;

@@ -8,9 +8,9 @@ use identityd::proto::{
     AcceptInvitationRequest, AcceptInvitationResponse, AccountPermission, AccountProfile,
     AddMemberRequest, CancelInvitationRequest, CreateAccountRequest, CreateInvitationRequest,
     CreateInvitationResponse, CreateUserRequest, GetInvitationRequest, GetUserRequest,
-    InvitationStatus, InvitedUser, ListActivityRequest, ListInvitationsRequest,
-    ListMembersRequest, LoginRequest, PreviewInvitationRequest, ResendInvitationRequest, User,
-    UserStatus, accept_invitation_request, create_account_request,
+    InvitationStatus, InvitedUser, ListActivityRequest, ListInvitationsRequest, ListMembersRequest,
+    LoginRequest, PreviewInvitationRequest, ResendInvitationRequest, User, UserStatus,
+    accept_invitation_request, create_account_request,
 };
 use tonic::Code;
 
@@ -211,7 +211,10 @@ async fn a_new_user_with_the_invited_address_accepts_and_starts_active() {
         .expect("the owner invites");
     let invitation = created.invitation.expect("an invitation");
     assert_eq!(invitation.status(), InvitationStatus::Pending);
-    assert!(created.accept_link.is_empty(), "mailed links are not returned");
+    assert!(
+        created.accept_link.is_empty(),
+        "mailed links are not returned"
+    );
     let link = queued_link(&app, invited).await;
     assert!(link.starts_with("https://accounts.example.test/invitations/accept?token=idi_"));
 
@@ -257,9 +260,13 @@ async fn a_new_user_with_the_invited_address_accepts_and_starts_active() {
     assert!(user.email_verified, "the link proved the mailbox");
     session_of(&app, "newcomer").await;
 
-    assert_eq!(status_of(&app, &invitation.id).await, InvitationStatus::Accepted);
     assert_eq!(
-        app.mail_count(&email_of("olga"), "invitation_accepted").await,
+        status_of(&app, &invitation.id).await,
+        InvitationStatus::Accepted
+    );
+    assert_eq!(
+        app.mail_count(&email_of("olga"), "invitation_accepted")
+            .await,
         1,
         "the inviter hears of it"
     );
@@ -282,7 +289,10 @@ async fn a_new_user_with_the_invited_address_accepts_and_starts_active() {
         "account.member_added",
         "user.created",
     ] {
-        assert!(actions.contains(&action), "{action} missing from {actions:?}");
+        assert!(
+            actions.contains(&action),
+            "{action} missing from {actions:?}"
+        );
     }
 }
 
@@ -290,9 +300,13 @@ async fn a_new_user_with_the_invited_address_accepts_and_starts_active() {
 async fn a_new_user_with_another_address_must_verify_it() {
     let app = spawn_app_with(hold_mail).await;
     let owner = owner(&app, "oscar", "Oscar Ltd").await;
-    create_as(&app, &owner.session, invite(&owner.account_id, "invited@example.test"))
-        .await
-        .expect("invite");
+    create_as(
+        &app,
+        &owner.session,
+        invite(&owner.account_id, "invited@example.test"),
+    )
+    .await
+    .expect("invite");
     let link = queued_link(&app, "invited@example.test").await;
 
     let accepted = accept_as_new(&app, &token_of(&link), "other", "other@example.test")
@@ -312,7 +326,11 @@ async fn a_new_user_with_another_address_must_verify_it() {
         .expect("a user");
     assert_eq!(user.status(), UserStatus::PendingVerification);
     assert!(!user.email_verified);
-    assert_eq!(app.mail_count("other@example.test", "verification_code").await, 1);
+    assert_eq!(
+        app.mail_count("other@example.test", "verification_code")
+            .await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -321,9 +339,13 @@ async fn an_existing_user_accepts_with_their_session_whatever_their_address() {
     let owner = owner(&app, "opal", "Opal Inc").await;
     let existing = active_user(&app, "eve").await;
     let eve_session = session_of(&app, "eve").await;
-    create_as(&app, &owner.session, invite(&owner.account_id, "someone@else.test"))
-        .await
-        .expect("invite");
+    create_as(
+        &app,
+        &owner.session,
+        invite(&owner.account_id, "someone@else.test"),
+    )
+    .await
+    .expect("invite");
     let token = token_of(&queued_link(&app, "someone@else.test").await);
 
     let accepted = accept_with_session(&app, &eve_session, &token)
@@ -372,14 +394,22 @@ async fn the_owner_of_another_account_cannot_manage_its_invitations() {
     let app = spawn_app_with(hold_mail).await;
     let alice = owner(&app, "alice", "Alice's").await;
     let mallory = owner(&app, "mallory", "Mallory's").await;
-    let created = create_as(&app, &alice.session, invite(&alice.account_id, "i@example.test"))
-        .await
-        .expect("alice invites");
+    let created = create_as(
+        &app,
+        &alice.session,
+        invite(&alice.account_id, "i@example.test"),
+    )
+    .await
+    .expect("alice invites");
     let id = created.invitation.expect("an invitation").id;
 
-    let status = create_as(&app, &mallory.session, invite(&alice.account_id, "m@example.test"))
-        .await
-        .expect_err("mallory cannot invite to alice's account");
+    let status = create_as(
+        &app,
+        &mallory.session,
+        invite(&alice.account_id, "m@example.test"),
+    )
+    .await
+    .expect_err("mallory cannot invite to alice's account");
     assert_error(&status, Code::PermissionDenied, "ACCOUNT_NOT_SELECTED");
     let mut client = app.invitations_as(&mallory.session);
     let status = client
@@ -439,9 +469,13 @@ async fn disabled_client_user_management_stops_owners_but_not_staff() {
     .await;
     let owner = owner(&app, "omar", "Omar's").await;
 
-    let status = create_as(&app, &owner.session, invite(&owner.account_id, "a@example.test"))
-        .await
-        .expect_err("owners may not invite");
+    let status = create_as(
+        &app,
+        &owner.session,
+        invite(&owner.account_id, "a@example.test"),
+    )
+    .await
+    .expect_err("owners may not invite");
     assert_error(
         &status,
         Code::PermissionDenied,
@@ -461,15 +495,21 @@ async fn disabled_client_user_management_stops_owners_but_not_staff() {
         "CLIENT_USER_MANAGEMENT_DISABLED",
     );
 
-    create_as(&app, &app.token, invite(&owner.account_id, "a@example.test"))
-        .await
-        .expect("staff still may");
-    let (read_only, _) = app
-        .staff_token_with("reader", &["invitations.read"])
-        .await;
-    let status = create_as(&app, &read_only, invite(&owner.account_id, "b@example.test"))
-        .await
-        .expect_err("staff need invitations.write");
+    create_as(
+        &app,
+        &app.token,
+        invite(&owner.account_id, "a@example.test"),
+    )
+    .await
+    .expect("staff still may");
+    let (read_only, _) = app.staff_token_with("reader", &["invitations.read"]).await;
+    let status = create_as(
+        &app,
+        &read_only,
+        invite(&owner.account_id, "b@example.test"),
+    )
+    .await
+    .expect_err("staff need invitations.write");
     assert_error(&status, Code::PermissionDenied, "PERMISSION_DENIED");
 }
 
@@ -477,9 +517,13 @@ async fn disabled_client_user_management_stops_owners_but_not_staff() {
 async fn invitations_expire_after_seven_days_and_resending_revives_them() {
     let app = spawn_app_with(hold_mail).await;
     let owner = owner(&app, "omega", "Omega").await;
-    let created = create_as(&app, &owner.session, invite(&owner.account_id, "late@example.test"))
-        .await
-        .expect("invite");
+    let created = create_as(
+        &app,
+        &owner.session,
+        invite(&owner.account_id, "late@example.test"),
+    )
+    .await
+    .expect("invite");
     let id = created.invitation.expect("an invitation").id;
     let old_token = token_of(&queued_link(&app, "late@example.test").await);
 
@@ -577,9 +621,13 @@ async fn resending_kills_the_old_link() {
 async fn a_cancelled_invitation_cannot_be_accepted_or_cancelled_again() {
     let app = spawn_app_with(hold_mail).await;
     let owner = owner(&app, "ophelia", "Ophelia").await;
-    let created = create_as(&app, &owner.session, invite(&owner.account_id, "c@example.test"))
-        .await
-        .expect("invite");
+    let created = create_as(
+        &app,
+        &owner.session,
+        invite(&owner.account_id, "c@example.test"),
+    )
+    .await
+    .expect("invite");
     let id = created.invitation.expect("an invitation").id;
     let token = token_of(&queued_link(&app, "c@example.test").await);
 
@@ -612,9 +660,13 @@ async fn a_cancelled_invitation_cannot_be_accepted_or_cancelled_again() {
 async fn a_link_works_once() {
     let app = spawn_app_with(hold_mail).await;
     let owner = owner(&app, "oliver", "Oliver").await;
-    create_as(&app, &owner.session, invite(&owner.account_id, "d@example.test"))
-        .await
-        .expect("invite");
+    create_as(
+        &app,
+        &owner.session,
+        invite(&owner.account_id, "d@example.test"),
+    )
+    .await
+    .expect("invite");
     let token = token_of(&queued_link(&app, "d@example.test").await);
     accept_as_new(&app, &token, "dora", "d@example.test")
         .await
@@ -690,15 +742,23 @@ async fn concurrent_accepts_of_one_link_make_exactly_one_member() {
 async fn one_pending_invitation_per_address_and_none_for_members() {
     let app = spawn_app_with(hold_mail).await;
     let owner = owner(&app, "odile", "Odile").await;
-    let first = create_as(&app, &owner.session, invite(&owner.account_id, "Twice@Example.test"))
-        .await
-        .expect("invite");
+    let first = create_as(
+        &app,
+        &owner.session,
+        invite(&owner.account_id, "Twice@Example.test"),
+    )
+    .await
+    .expect("invite");
     let first_id = first.invitation.expect("an invitation").id;
     let first_token = token_of(&queued_link(&app, "twice@example.test").await);
 
-    let status = create_as(&app, &owner.session, invite(&owner.account_id, "twice@example.test"))
-        .await
-        .expect_err("one pending invitation per address");
+    let status = create_as(
+        &app,
+        &owner.session,
+        invite(&owner.account_id, "twice@example.test"),
+    )
+    .await
+    .expect_err("one pending invitation per address");
     assert_error(&status, Code::AlreadyExists, "INVITATION_PENDING");
 
     let second = create_as(
@@ -712,7 +772,10 @@ async fn one_pending_invitation_per_address_and_none_for_members() {
     .await
     .expect("replace the pending invitation");
     assert_ne!(second.invitation.expect("an invitation").id, first_id);
-    assert_eq!(status_of(&app, &first_id).await, InvitationStatus::Cancelled);
+    assert_eq!(
+        status_of(&app, &first_id).await,
+        InvitationStatus::Cancelled
+    );
     let status = accept_as_new(&app, &first_token, "twice", "twice@example.test")
         .await
         .expect_err("the replaced link is dead");
@@ -722,13 +785,21 @@ async fn one_pending_invitation_per_address_and_none_for_members() {
         .await
         .expect("the replacement works");
 
-    let status = create_as(&app, &owner.session, invite(&owner.account_id, "twice@example.test"))
-        .await
-        .expect_err("a member cannot be invited again");
+    let status = create_as(
+        &app,
+        &owner.session,
+        invite(&owner.account_id, "twice@example.test"),
+    )
+    .await
+    .expect_err("a member cannot be invited again");
     assert_error(&status, Code::AlreadyExists, "ALREADY_MEMBER");
-    let status = create_as(&app, &owner.session, invite(&owner.account_id, &email_of("odile")))
-        .await
-        .expect_err("nor the owner");
+    let status = create_as(
+        &app,
+        &owner.session,
+        invite(&owner.account_id, &email_of("odile")),
+    )
+    .await
+    .expect_err("nor the owner");
     assert_error(&status, Code::AlreadyExists, "ALREADY_MEMBER");
 }
 
@@ -736,9 +807,13 @@ async fn one_pending_invitation_per_address_and_none_for_members() {
 async fn an_existing_member_accepting_another_invitation_is_refused() {
     let app = spawn_app_with(hold_mail).await;
     let owner = owner(&app, "ozzy", "Ozzy").await;
-    create_as(&app, &owner.session, invite(&owner.account_id, "n@example.test"))
-        .await
-        .expect("invite");
+    create_as(
+        &app,
+        &owner.session,
+        invite(&owner.account_id, "n@example.test"),
+    )
+    .await
+    .expect("invite");
     let token = token_of(&queued_link(&app, "n@example.test").await);
 
     let status = accept_with_session(&app, &owner.session, &token)
@@ -782,9 +857,13 @@ async fn the_invitation_mail_arrives_over_smtp_with_a_working_link() {
     })
     .await;
     let owner = owner(&app, "orwell", "Orwell Books").await;
-    create_as(&app, &owner.session, invite(&owner.account_id, "reader@example.test"))
-        .await
-        .expect("invite");
+    create_as(
+        &app,
+        &owner.session,
+        invite(&owner.account_id, "reader@example.test"),
+    )
+    .await
+    .expect("invite");
 
     let delivered = sink.wait_for(1).await;
     let message = delivered

@@ -134,7 +134,8 @@ pub fn list_invitations(
     };
     let page_size = page_size(&mut v, size);
     v.finish()?;
-    let account_id = account_id.ok_or_else(|| ValidationError::single("account_id", "is required"))?;
+    let account_id =
+        account_id.ok_or_else(|| ValidationError::single("account_id", "is required"))?;
     Ok(InvitationQuery {
         account_id,
         status,
@@ -161,7 +162,10 @@ pub fn accept_invitation(
     request: pb::AcceptInvitationRequest,
     password_min_chars: usize,
 ) -> Result<(String, Acceptor), ValidationError> {
-    let pb::AcceptInvitationRequest { token: raw, acceptor } = request;
+    let pb::AcceptInvitationRequest {
+        token: raw,
+        acceptor,
+    } = request;
     let mut v = Validator::new();
     let token = v.check(token(&raw));
     let acceptor = match acceptor {
@@ -190,7 +194,13 @@ pub fn accept_invitation(
             } else {
                 v.check(Locale::parse("new_user.locale", &locale).map(Some))
             };
-            match (parsed_full_name, parsed_username, parsed_email, password, locale) {
+            match (
+                parsed_full_name,
+                parsed_username,
+                parsed_email,
+                password,
+                locale,
+            ) {
                 (Some(full_name), Some(username), Some(email), Some(password), Some(locale)) => {
                     Some(Acceptor::NewUser(NewInvitee {
                         full_name,
