@@ -895,3 +895,52 @@ async fn the_invitation_mail_arrives_over_smtp_with_a_working_link() {
         .expect("accept with the delivered link");
     assert_eq!(member_count(&app, &owner.account_id).await, 2);
 }
+
+#[tokio::test]
+async fn concurrent_accepts_by_signed_in_users_make_exactly_one_member() {
+    let app = spawn_app_with(hold_mail).await;
+    let owner = owner(&app, "orla", "Orla").await;
+    let created = create_as(
+        &app,
+        &owner.session,
+        CreateInvitationRequest {
+            send_email: false,
+            ..invite(&owner.account_id, "crowd@example.test")
+        },
+    )
+    .await
+    .expect("invite");
+    let token = token_of(&created.accept_link);
+    let mut sessions = Vec::new();
+    for n in 0..8 {
+        let username = format!("signed{n}");
+        active_user(&app, &username).await;
+        sessions.push(session_of(&app, &username).await);
+    }
+
+    let tasks: Vec<_> = sessions
+        .into_iter()
+        .map(|session| {
+            let mut client = app.invitations_as(&session);
+            let token = token.clone();
+            tokio::spawn(async move {
+                client
+                    .accept_invitation(AcceptInvitationRequest {
+                        token,
+                        acceptor: None,
+                    })
+                    .await
+            })
+        })
+        .collect();
+    let mut succeeded = 0;
+    for task in tasks {
+        match task.await.expect("the task ends") {
+            Ok(_) => succeeded += 1,
+            Err(status) => assert_eq!(violated_fields(&status), ["token"]),
+        }
+    }
+
+    assert_eq!(succeeded, 1);
+    assert_eq!(member_count(&app, &owner.account_id).await, 2);
+}
