@@ -944,3 +944,72 @@ async fn concurrent_accepts_by_signed_in_users_make_exactly_one_member() {
     assert_eq!(succeeded, 1);
     assert_eq!(member_count(&app, &owner.account_id).await, 2);
 }
+
+#[tokio::test]
+async fn invitations_list_newest_first_in_pages_and_by_status() {
+    let app = spawn_app_with(hold_mail).await;
+    let owner = owner(&app, "opie", "Opie").await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let created = create_as(
+            &app,
+            &owner.session,
+            invite(&owner.account_id, &format!("p{n}@example.test")),
+        )
+        .await
+        .expect("invite");
+        ids.push(created.invitation.expect("an invitation").id);
+    }
+    app.invitations()
+        .cancel_invitation(CancelInvitationRequest {
+            invitation_id: ids[0].clone(),
+        })
+        .await
+        .expect("cancel the first");
+    let mut client = app.invitations_as(&owner.session);
+    let list = |status: InvitationStatus, page_token: String| ListInvitationsRequest {
+        account_id: owner.account_id.clone(),
+        status: status.into(),
+        page_size: 2,
+        page_token,
+    };
+
+    let first = client
+        .list_invitations(list(InvitationStatus::Unspecified, String::new()))
+        .await
+        .expect("the first page")
+        .into_inner();
+    let second = client
+        .list_invitations(list(InvitationStatus::Unspecified, first.next_page_token))
+        .await
+        .expect("the second page")
+        .into_inner();
+    let pending = client
+        .list_invitations(list(InvitationStatus::Pending, String::new()))
+        .await
+        .expect("pending invitations")
+        .into_inner();
+    let cancelled = client
+        .list_invitations(list(InvitationStatus::Cancelled, String::new()))
+        .await
+        .expect("cancelled invitations")
+        .into_inner();
+
+    let listed: Vec<String> = first
+        .invitations
+        .iter()
+        .chain(&second.invitations)
+        .map(|i| i.id.clone())
+        .collect();
+    assert_eq!(listed, [ids[2].clone(), ids[1].clone(), ids[0].clone()]);
+    assert!(second.next_page_token.is_empty());
+    assert_eq!(pending.invitations.len(), 2);
+    assert!(pending.next_page_token.is_empty());
+    assert_eq!(cancelled.invitations.len(), 1);
+    assert_eq!(cancelled.invitations[0].id, ids[0]);
+    let status = client
+        .list_invitations(list(InvitationStatus::Pending, "bogus".to_owned()))
+        .await
+        .expect_err("a foreign page token");
+    assert_eq!(violated_fields(&status), ["page_token"]);
+}
