@@ -31,6 +31,15 @@ pub struct Settings {
     pub mail: MailSettings,
     /// Sessions and brute-force throttling.
     pub auth: AuthSettings,
+    /// Invitations to client accounts.
+    pub invitations: InvitationSettings,
+}
+
+/// Invitations to client accounts.
+#[derive(Debug, Clone, Deserialize)]
+pub struct InvitationSettings {
+    /// How long an invitation link works, in seconds (7 days by default).
+    pub ttl_secs: u64,
 }
 
 /// Sessions and brute-force throttling.
@@ -222,6 +231,7 @@ impl Settings {
             .set_default("passwords.hashing_threads", 0)?
             .set_default("passwords.hashing_queue", 64)?
             .set_default("accounts.client_user_management", true)?
+            .set_default("invitations.ttl_secs", 604_800)?
             .set_default("mail.transport", "log")?
             .set_default("mail.from", "identityd <no-reply@localhost>")?
             .set_default("mail.public_base_url", "http://localhost:8080")?

@@ -23,13 +23,14 @@ use crate::authz::AuthzLayer;
 use crate::config::Settings;
 use crate::crypto::{HashingParams, PasswordHashError, PasswordHasher};
 use crate::domain::{Clock, ThrottleRule};
-use crate::grpc::{AccountApi, AdminApi, AuthApi, UserApi};
+use crate::grpc::{AccountApi, AdminApi, AuthApi, InvitationApi, UserApi};
 use crate::mail::templates::Templates;
 use crate::mail::transport::Transport;
 use crate::mail::worker::MailWorker;
 use crate::proto::account_service_server::AccountServiceServer;
 use crate::proto::admin_service_server::AdminServiceServer;
 use crate::proto::auth_service_server::AuthServiceServer;
+use crate::proto::invitation_service_server::InvitationServiceServer;
 use crate::proto::user_service_server::UserServiceServer;
 use crate::store::{self, StoreError};
 use crate::telemetry::RequestContextLayer;
@@ -117,6 +118,7 @@ pub fn build_app(settings: &Settings, databases: Databases) -> Result<App, Start
             forget_failures_after: Duration::from_secs(auth.throttle_forget_after_secs.max(1)),
             cache_ttl: Duration::from_millis(auth.cache_ttl_ms),
         },
+        invitation_ttl: Duration::from_secs(settings.invitations.ttl_secs.max(60)),
     };
     Ok(App::new(databases.writer, databases.reader, hasher, policy))
 }
@@ -298,6 +300,8 @@ impl Application {
             .max_decoding_message_size(settings.server.max_request_bytes);
         let auth = AuthServiceServer::new(AuthApi::new(app.clone()))
             .max_decoding_message_size(settings.server.max_request_bytes);
+        let invitations = InvitationServiceServer::new(InvitationApi::new(app.clone()))
+            .max_decoding_message_size(settings.server.max_request_bytes);
 
         let layers = ServiceBuilder::new()
             .layer(RequestContextLayer)
@@ -318,6 +322,7 @@ impl Application {
             .add_service(users)
             .add_service(accounts)
             .add_service(auth)
+            .add_service(invitations)
             .serve_with_incoming_shutdown(incoming, async move {
                 let _ = serve_stop.wait_for(|stop| *stop).await;
             });

@@ -747,7 +747,18 @@ impl App {
         principal: &Principal,
         account: &AccountRow,
     ) -> Result<(), AppError> {
-        let relation = if principal.permissions.contains(Permission::AccountsWrite) {
+        self.ensure_manages_members(principal, account, Permission::AccountsWrite)
+    }
+
+    /// The rule of [`Self::ensure_may_manage_members`] with `staff` as the
+    /// permission that lets staff through (invitations use their own).
+    pub(super) fn ensure_manages_members(
+        &self,
+        principal: &Principal,
+        account: &AccountRow,
+        staff: Permission,
+    ) -> Result<(), AppError> {
+        let relation = if principal.permissions.contains(staff) {
             AccountRelation::Staff
         } else {
             match (&principal.caller, &principal.account) {
@@ -831,7 +842,7 @@ fn effective_permissions(owner: bool, membership: &MembershipRow) -> AccountPerm
     }
 }
 
-fn member_view(
+pub(super) fn member_view(
     account: &AccountRow,
     membership: &MembershipRow,
     user: &UserRow,
@@ -884,7 +895,7 @@ fn membership_cursor(
     }
 }
 
-async fn load_account_for_update(
+pub(super) async fn load_account_for_update(
     conn: &impl ConnectionTrait,
     id: AccountId,
 ) -> Result<AccountRow, AppError> {
@@ -894,7 +905,7 @@ async fn load_account_for_update(
 }
 
 /// The account, locked for this transaction, refusing a closed one.
-async fn load_active_account(
+pub(super) async fn load_active_account(
     conn: &impl ConnectionTrait,
     id: AccountId,
 ) -> Result<AccountRow, AppError> {

@@ -178,7 +178,7 @@ impl App {
     }
 
     /// Replaces a user's verification codes with a fresh one and mails it.
-    async fn issue_verification_code(
+    pub(super) async fn issue_verification_code(
         &self,
         conn: &impl ConnectionTrait,
         user: &UserRow,
@@ -714,7 +714,7 @@ fn code_hash(user_id: &str, code: &str) -> String {
 }
 
 /// A mail of `kind` to `user`, in their language.
-fn user_mail<const C: usize, const S: usize>(
+pub(super) fn user_mail<const C: usize, const S: usize>(
     kind: MailKind,
     user: &UserRow,
     context: [(&str, String); C],

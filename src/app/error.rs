@@ -89,6 +89,14 @@ pub enum Reason {
     ResetTokenInvalid,
     /// The current password given is wrong.
     CurrentPasswordWrong,
+    /// No invitation has this id.
+    InvitationNotFound,
+    /// The address already has a pending invitation to this account.
+    InvitationPending,
+    /// The invitation is no longer pending (accepted or cancelled).
+    InvitationNotPending,
+    /// The invitation token is unknown, expired, cancelled or already used.
+    InvitationTokenInvalid,
     /// The session already acts for an account.
     AccountAlreadySelected,
     /// The session acts for no account yet.
@@ -148,6 +156,10 @@ impl Reason {
             Reason::VerificationCodeInvalid => "VERIFICATION_CODE_INVALID",
             Reason::ResetTokenInvalid => "RESET_TOKEN_INVALID",
             Reason::CurrentPasswordWrong => "CURRENT_PASSWORD_WRONG",
+            Reason::InvitationNotFound => "INVITATION_NOT_FOUND",
+            Reason::InvitationPending => "INVITATION_PENDING",
+            Reason::InvitationNotPending => "INVITATION_NOT_PENDING",
+            Reason::InvitationTokenInvalid => "INVITATION_TOKEN_INVALID",
             Reason::AccountAlreadySelected => "ACCOUNT_ALREADY_SELECTED",
             Reason::NoAccountSelected => "NO_ACCOUNT_SELECTED",
             Reason::AccountNotSelected => "ACCOUNT_NOT_SELECTED",
@@ -223,6 +235,14 @@ impl Reason {
                 "the reset link is not valid, has expired or was already used; request a new one"
             }
             Reason::CurrentPasswordWrong => "the current password is wrong",
+            Reason::InvitationNotFound => "no such invitation",
+            Reason::InvitationPending => {
+                "this address already has a pending invitation to this account; resend it or replace it"
+            }
+            Reason::InvitationNotPending => "the invitation was already accepted or cancelled",
+            Reason::InvitationTokenInvalid => {
+                "the invitation link is not valid, has expired, was cancelled or was already used"
+            }
             Reason::AccountAlreadySelected => {
                 "the session already acts for an account; use SwitchAccount"
             }

@@ -11,6 +11,7 @@ mod bootstrap;
 mod credentials;
 mod error;
 mod idempotency;
+mod invitations;
 mod mails;
 mod principal;
 mod roles;
@@ -39,6 +40,10 @@ pub use credentials::{
     NewApiCredential,
 };
 pub use error::{AppError, Reason};
+pub use invitations::{
+    Accepted, Acceptor, CreatedInvitation, Invitation, InvitationPage, InvitationPreview,
+    InvitationQuery, InvitationStatus, NewInvitation, NewInvitee,
+};
 pub use mails::{Mail, MailPage, MailQuery, MailStatus};
 pub use principal::{AccountGrant, Caller, Principal};
 pub use roles::{NewRole, Role, RoleChanges, RolePage, RoleQuery};
@@ -80,6 +85,8 @@ pub struct Policy {
     pub public_base_url: String,
     /// Sessions and brute-force throttling.
     pub auth: AuthPolicy,
+    /// How long an invitation link works.
+    pub invitation_ttl: Duration,
 }
 
 /// How long sessions live and how failures are throttled.
@@ -159,6 +166,11 @@ impl App {
     /// Whether account owners may manage their members themselves.
     pub fn client_user_management(&self) -> bool {
         self.policy.client_user_management
+    }
+
+    /// How long an invitation link works.
+    pub fn invitation_ttl(&self) -> Duration {
+        self.policy.invitation_ttl
     }
 
     /// A link to `path` (starting with `/`) under the public base URL.

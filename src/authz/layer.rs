@@ -111,7 +111,9 @@ impl CallFacts {
 async fn authorize(app: &App, call: &CallFacts) -> Result<Principal, AppError> {
     let policy =
         policy_for(&call.path).ok_or(AppError::PermissionDenied(Reason::PermissionDenied))?;
-    if policy == Policy::Public {
+    let anonymous_allowed = policy == Policy::Public
+        || (policy == Policy::OptionalSession && call.authorization.is_none());
+    if anonymous_allowed {
         return Ok(Principal::anonymous(
             call.client_ip,
             call.request_id.clone(),
@@ -122,14 +124,14 @@ async fn authorize(app: &App, call: &CallFacts) -> Result<Principal, AppError> {
     let is_session = matches!(authenticated.caller, Caller::User { .. });
     let allowed = match policy {
         Policy::Public => true,
-        Policy::Session => is_session,
+        Policy::Session | Policy::OptionalSession => is_session,
         Policy::Staff(permission) => authenticated.permissions.contains(permission),
         Policy::StaffOrSession(permission) => {
             is_session || authenticated.permissions.contains(permission)
         }
     };
     if !allowed {
-        let reason = if policy == Policy::Session {
+        let reason = if matches!(policy, Policy::Session | Policy::OptionalSession) {
             Reason::SessionRequired
         } else {
             Reason::PermissionDenied

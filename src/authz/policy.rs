@@ -17,6 +17,12 @@ pub enum Policy {
     /// decides what the session may do: act on its own user, or in the
     /// account it acts for, as that user's rights there allow.
     StaffOrSession(Permission),
+    /// Anyone; but a caller that sends a bearer token must send a valid user
+    /// session token, and then acts as that user. For methods such as
+    /// AcceptInvitation that a signed-in user and a newcomer both call: the
+    /// use case sees either a session or an anonymous caller, never an API
+    /// credential.
+    OptionalSession,
 }
 
 /// Every method identityd serves and its policy. A method not listed here is
@@ -231,6 +237,34 @@ pub const POLICIES: &[(&str, Policy)] = &[
     (
         "/identity.v1.AuthService/SendPasswordReset",
         Policy::Staff(Permission::UsersWrite),
+    ),
+    (
+        "/identity.v1.InvitationService/CreateInvitation",
+        Policy::StaffOrSession(Permission::InvitationsWrite),
+    ),
+    (
+        "/identity.v1.InvitationService/GetInvitation",
+        Policy::StaffOrSession(Permission::InvitationsRead),
+    ),
+    (
+        "/identity.v1.InvitationService/ListInvitations",
+        Policy::StaffOrSession(Permission::InvitationsRead),
+    ),
+    (
+        "/identity.v1.InvitationService/ResendInvitation",
+        Policy::StaffOrSession(Permission::InvitationsWrite),
+    ),
+    (
+        "/identity.v1.InvitationService/CancelInvitation",
+        Policy::StaffOrSession(Permission::InvitationsWrite),
+    ),
+    (
+        "/identity.v1.InvitationService/PreviewInvitation",
+        Policy::Public,
+    ),
+    (
+        "/identity.v1.InvitationService/AcceptInvitation",
+        Policy::OptionalSession,
     ),
 ];
 

@@ -64,6 +64,10 @@ define_id!(
     /// The id of a client account.
     AccountId
 );
+define_id!(
+    /// The id of an invitation (not its link's token).
+    InvitationId
+);
 
 #[cfg(test)]
 mod tests {

@@ -21,7 +21,7 @@ pub use account::{
 };
 pub use email::Email;
 pub use error::{FieldViolation, ValidationError, Validator};
-pub use ids::{AccountId, ApiCredentialId, RoleId, SessionId, UserId};
+pub use ids::{AccountId, ApiCredentialId, InvitationId, RoleId, SessionId, UserId};
 pub use paging::{PageCursor, PageSize};
 pub use password::{PASSWORD_MAX_CHARS, Password};
 pub use permission::{Permission, PermissionSet, UnknownPermission};

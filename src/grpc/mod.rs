@@ -5,11 +5,13 @@ mod accounts;
 mod admin;
 mod auth;
 mod convert;
+mod invitations;
 mod users;
 
 pub use accounts::AccountApi;
 pub use admin::AdminApi;
 pub use auth::AuthApi;
+pub use invitations::InvitationApi;
 pub use users::UserApi;
 
 use tonic::{Request, Response, Status};

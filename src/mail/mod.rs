@@ -26,6 +26,8 @@ pub enum MailKind {
     VerificationCode,
     /// An invitation to act for a client account.
     Invitation,
+    /// A notice to the inviter that their invitation was accepted.
+    InvitationAccepted,
     /// A link to choose a new password.
     PasswordReset,
     /// A link for a user created without a password to set one.
@@ -40,9 +42,10 @@ pub enum MailKind {
 
 impl MailKind {
     /// Every kind.
-    pub const ALL: [MailKind; 7] = [
+    pub const ALL: [MailKind; 8] = [
         MailKind::VerificationCode,
         MailKind::Invitation,
+        MailKind::InvitationAccepted,
         MailKind::PasswordReset,
         MailKind::SetPassword,
         MailKind::PasswordChanged,
@@ -55,6 +58,7 @@ impl MailKind {
         match self {
             MailKind::VerificationCode => "verification_code",
             MailKind::Invitation => "invitation",
+            MailKind::InvitationAccepted => "invitation_accepted",
             MailKind::PasswordReset => "password_reset",
             MailKind::SetPassword => "set_password",
             MailKind::PasswordChanged => "password_changed",
@@ -86,6 +90,11 @@ impl MailKind {
                     "https://example.com/invitations/accept?token=sample",
                 ),
                 ("expires_days", "7"),
+            ],
+            MailKind::InvitationAccepted => vec![
+                ("account_name", "Bakery Brot"),
+                ("member_name", "Dana Designer"),
+                ("invited_email", "dana@example.com"),
             ],
             MailKind::PasswordReset => vec![
                 ("link", "https://example.com/password/reset?token=sample"),

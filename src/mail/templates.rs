@@ -77,6 +77,7 @@ fn builtin(kind: MailKind, part: &str) -> &'static str {
     match kind {
         MailKind::VerificationCode => pick!("verification_code"),
         MailKind::Invitation => pick!("invitation"),
+        MailKind::InvitationAccepted => pick!("invitation_accepted"),
         MailKind::PasswordReset => pick!("password_reset"),
         MailKind::SetPassword => pick!("set_password"),
         MailKind::PasswordChanged => pick!("password_changed"),

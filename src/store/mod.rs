@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod entities;
 mod error;
 pub mod idempotency;
+pub mod invitations;
 pub mod mails;
 pub mod memberships;
 pub mod roles;

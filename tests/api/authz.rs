@@ -81,6 +81,12 @@ async fn every_protected_method_needs_a_token_and_its_own_permission() {
     for (path, policy) in POLICIES {
         let required = match *policy {
             Policy::Public => continue,
+            Policy::OptionalSession => {
+                // No token is fine (the handler decides); an API credential is not.
+                let status = raw_call(app.channel(), path, Some(&app.token)).await;
+                assert_error(&status, Code::PermissionDenied, "SESSION_REQUIRED");
+                continue;
+            }
             Policy::Staff(required) | Policy::StaffOrSession(required) => required,
             Policy::Session => {
                 // Sessions only: even a full-access API credential is refused.

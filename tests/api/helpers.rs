@@ -3,13 +3,15 @@
 use std::path::PathBuf;
 
 use identityd::config::{
-    AccountSettings, AuthSettings, DatabaseSettings, LogFormat, LogSettings, MailSettings,
-    MailTransportKind, PasswordSettings, ServerSettings, Settings, SmtpSettings, SmtpTls,
+    AccountSettings, AuthSettings, DatabaseSettings, InvitationSettings, LogFormat, LogSettings,
+    MailSettings, MailTransportKind, PasswordSettings, ServerSettings, Settings, SmtpSettings,
+    SmtpTls,
 };
 use identityd::domain::Clock;
 use identityd::proto::account_service_client::AccountServiceClient;
 use identityd::proto::admin_service_client::AdminServiceClient;
 use identityd::proto::auth_service_client::AuthServiceClient;
+use identityd::proto::invitation_service_client::InvitationServiceClient;
 use identityd::proto::user_service_client::UserServiceClient;
 use identityd::proto::{
     CreateApiCredentialRequest, CreateRoleRequest, CreateStaffUserRequest, Role, RoleKind,
@@ -56,6 +58,9 @@ pub type AccountClient = AccountServiceClient<InterceptedService<Channel, Bearer
 
 /// An AuthService client that sends a fixed bearer token, or none.
 pub type AuthClient = AuthServiceClient<InterceptedService<Channel, Bearer>>;
+
+/// An InvitationService client that sends a fixed bearer token, or none.
+pub type InvitationClient = InvitationServiceClient<InterceptedService<Channel, Bearer>>;
 
 /// A running identityd with a fresh database, stopped when dropped.
 pub struct TestApp {
@@ -151,6 +156,7 @@ pub fn test_settings(data_dir: PathBuf, database_url: Option<String>) -> Setting
             cache_ttl_ms: 1_000,
             sweep_interval_secs: 3_600,
         },
+        invitations: InvitationSettings { ttl_secs: 604_800 },
     }
 }
 
@@ -253,6 +259,21 @@ impl TestApp {
     /// An AuthService client sending `token`.
     pub fn auth_as(&self, token: &str) -> AuthClient {
         AuthServiceClient::with_interceptor(self.channel.clone(), bearer(Some(token)))
+    }
+
+    /// An InvitationService client carrying the bootstrap (full-access) token.
+    pub fn invitations(&self) -> InvitationClient {
+        self.invitations_as(&self.token)
+    }
+
+    /// An InvitationService client sending `token`.
+    pub fn invitations_as(&self, token: &str) -> InvitationClient {
+        InvitationServiceClient::with_interceptor(self.channel.clone(), bearer(Some(token)))
+    }
+
+    /// An InvitationService client sending no token.
+    pub fn invitations_public(&self) -> InvitationClient {
+        InvitationServiceClient::with_interceptor(self.channel.clone(), bearer(None))
     }
 
     /// An AuthService client sending no token, as a person who is not signed in.

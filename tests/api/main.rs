@@ -8,6 +8,7 @@ mod auth;
 mod authz;
 mod credentials;
 mod helpers;
+mod invitations;
 mod mail;
 mod roles;
 mod server;

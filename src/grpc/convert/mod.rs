@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod auth;
+pub mod invitations;
 pub mod users;
 
 use crate::domain::{PageSize, Timestamp, UserStatus, ValidationError, Validator};

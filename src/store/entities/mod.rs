@@ -5,6 +5,7 @@ pub mod activity_event;
 pub mod api_credential;
 pub mod api_credential_role;
 pub mod idempotency_key;
+pub mod invitation;
 pub mod mail;
 pub mod membership;
 pub mod role;

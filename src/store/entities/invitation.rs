@@ -1,0 +1,46 @@
+//! The `invitations` table: invitations of email addresses to client accounts.
+
+use sea_orm::entity::prelude::*;
+
+/// One invitation.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "invitations")]
+pub struct Model {
+    /// UUIDv7.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    /// The account invited to.
+    pub account_id: String,
+    /// The invited address as given.
+    pub email: String,
+    /// The invited address, lower-cased.
+    pub email_normalized: String,
+    /// Space-separated account permission names.
+    pub permissions: String,
+    /// The inviting user (the staff user behind an API credential).
+    pub inviter_user_id: Option<String>,
+    /// `user`, `staff`, `api_credential` or `system`.
+    pub inviter_kind: String,
+    /// The inviting actor's id: a user or an API credential.
+    pub inviter_id: String,
+    /// SHA-256 of the link's token, hex.
+    pub token_hash: String,
+    /// `pending`, `accepted` or `cancelled`.
+    pub status: String,
+    /// Microseconds since the Unix epoch.
+    pub created_at: i64,
+    /// Microseconds since the Unix epoch.
+    pub expires_at: i64,
+    /// Microseconds since the Unix epoch.
+    pub accepted_at: Option<i64>,
+    /// The user who accepted.
+    pub accepted_user_id: Option<String>,
+    /// Microseconds since the Unix epoch.
+    pub cancelled_at: Option<i64>,
+}
+
+/// No relations are navigated through SeaORM; queries join explicitly.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

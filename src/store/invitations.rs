@@ -1,0 +1,183 @@
+//! Queries on invitations.
+//!
+//! Status changes are conditional updates (`WHERE status = 'pending' …`) that
+//! report whether they changed a row, so of two concurrent changes of one
+//! invitation exactly one wins.
+
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::entities::invitation;
+use super::{Page, StoreError};
+
+pub use invitation::Model as InvitationRow;
+
+/// The stored status of an invitation waiting to be accepted.
+pub const PENDING: &str = "pending";
+/// The stored status of an accepted invitation.
+pub const ACCEPTED: &str = "accepted";
+/// The stored status of a cancelled invitation.
+pub const CANCELLED: &str = "cancelled";
+
+/// Which invitations of an account to list, by status as callers see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    /// Pending and not expired at `now`.
+    Pending,
+    /// Accepted.
+    Accepted,
+    /// Cancelled.
+    Cancelled,
+    /// Pending but expired at `now`.
+    Expired,
+}
+
+/// Inserts an invitation.
+pub async fn insert(
+    conn: &impl ConnectionTrait,
+    row: InvitationRow,
+) -> Result<InvitationRow, StoreError> {
+    let active = invitation::ActiveModel {
+        id: Set(row.id.clone()),
+        account_id: Set(row.account_id.clone()),
+        email: Set(row.email.clone()),
+        email_normalized: Set(row.email_normalized.clone()),
+        permissions: Set(row.permissions.clone()),
+        inviter_user_id: Set(row.inviter_user_id.clone()),
+        inviter_kind: Set(row.inviter_kind.clone()),
+        inviter_id: Set(row.inviter_id.clone()),
+        token_hash: Set(row.token_hash.clone()),
+        status: Set(row.status.clone()),
+        created_at: Set(row.created_at),
+        expires_at: Set(row.expires_at),
+        accepted_at: Set(row.accepted_at),
+        accepted_user_id: Set(row.accepted_user_id.clone()),
+        cancelled_at: Set(row.cancelled_at),
+    };
+    invitation::Entity::insert(active)
+        .exec_without_returning(conn)
+        .await?;
+    Ok(row)
+}
+
+/// The invitation with this id.
+pub async fn find(
+    conn: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<InvitationRow>, StoreError> {
+    Ok(invitation::Entity::find_by_id(id.to_owned())
+        .one(conn)
+        .await?)
+}
+
+/// The invitation whose current link's token hashes to `token_hash`.
+pub async fn find_by_token_hash(
+    conn: &impl ConnectionTrait,
+    token_hash: &str,
+) -> Result<Option<InvitationRow>, StoreError> {
+    Ok(invitation::Entity::find()
+        .filter(invitation::Column::TokenHash.eq(token_hash))
+        .one(conn)
+        .await?)
+}
+
+/// The pending invitations (expired or not) of `email_normalized` to an account.
+pub async fn pending_for(
+    conn: &impl ConnectionTrait,
+    account_id: &str,
+    email_normalized: &str,
+) -> Result<Vec<InvitationRow>, StoreError> {
+    use invitation::Column;
+    Ok(invitation::Entity::find()
+        .filter(Column::AccountId.eq(account_id))
+        .filter(Column::EmailNormalized.eq(email_normalized))
+        .filter(Column::Status.eq(PENDING))
+        .all(conn)
+        .await?)
+}
+
+/// Cancels a pending invitation; returns whether this call did.
+pub async fn cancel(conn: &impl ConnectionTrait, id: &str, now: i64) -> Result<bool, StoreError> {
+    use invitation::Column;
+    let result = invitation::Entity::update_many()
+        .col_expr(Column::Status, CANCELLED.into())
+        .col_expr(Column::CancelledAt, now.into())
+        .filter(Column::Id.eq(id))
+        .filter(Column::Status.eq(PENDING))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
+/// Marks a pending, unexpired invitation accepted by `user_id`; returns
+/// whether this call did. This is the step that makes a token single-use.
+pub async fn accept(
+    conn: &impl ConnectionTrait,
+    id: &str,
+    user_id: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    use invitation::Column;
+    let result = invitation::Entity::update_many()
+        .col_expr(Column::Status, ACCEPTED.into())
+        .col_expr(Column::AcceptedAt, now.into())
+        .col_expr(Column::AcceptedUserId, user_id.into())
+        .filter(Column::Id.eq(id))
+        .filter(Column::Status.eq(PENDING))
+        .filter(Column::ExpiresAt.gt(now))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
+/// Gives a pending invitation a new token and expiry, so the old link stops
+/// working; returns whether this call did.
+pub async fn renew(
+    conn: &impl ConnectionTrait,
+    id: &str,
+    token_hash: &str,
+    expires_at: i64,
+) -> Result<bool, StoreError> {
+    use invitation::Column;
+    let result = invitation::Entity::update_many()
+        .col_expr(Column::TokenHash, token_hash.into())
+        .col_expr(Column::ExpiresAt, expires_at.into())
+        .filter(Column::Id.eq(id))
+        .filter(Column::Status.eq(PENDING))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
+/// A page of an account's invitations, newest first, before `before_id`.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    account_id: &str,
+    status: Option<StatusFilter>,
+    now: i64,
+    before_id: Option<&str>,
+    limit: u64,
+) -> Result<Page<InvitationRow>, StoreError> {
+    use invitation::Column;
+    let mut query = invitation::Entity::find().filter(Column::AccountId.eq(account_id));
+    query = match status {
+        None => query,
+        Some(StatusFilter::Pending) => query
+            .filter(Column::Status.eq(PENDING))
+            .filter(Column::ExpiresAt.gt(now)),
+        Some(StatusFilter::Expired) => query
+            .filter(Column::Status.eq(PENDING))
+            .filter(Column::ExpiresAt.lte(now)),
+        Some(StatusFilter::Accepted) => query.filter(Column::Status.eq(ACCEPTED)),
+        Some(StatusFilter::Cancelled) => query.filter(Column::Status.eq(CANCELLED)),
+    };
+    if let Some(before) = before_id {
+        query = query.filter(Column::Id.lt(before));
+    }
+    let rows = query
+        .order_by_desc(Column::Id)
+        .limit(limit + 1)
+        .all(conn)
+        .await?;
+    Ok(Page::from_overfetch(rows, limit))
+}

@@ -1,0 +1,1015 @@
+//! InvitationService: inviting by email, previewing, accepting as an existing
+//! or a new user, resending, cancelling, expiry and single use.
+
+use std::time::Duration;
+
+use identityd::config::{MailTransportKind, Settings};
+use identityd::proto::{
+    AcceptInvitationRequest, AcceptInvitationResponse, AccountPermission, AccountProfile,
+    AddMemberRequest, CancelInvitationRequest, CreateAccountRequest, CreateInvitationRequest,
+    CreateInvitationResponse, CreateUserRequest, GetInvitationRequest, GetUserRequest,
+    InvitationStatus, InvitedUser, ListActivityRequest, ListInvitationsRequest, ListMembersRequest,
+    LoginRequest, PreviewInvitationRequest, ResendInvitationRequest, User, UserStatus,
+    accept_invitation_request, create_account_request,
+};
+use tonic::Code;
+
+use crate::helpers::{TestApp, assert_error, hold_mail, spawn_app_with, violated_fields};
+use crate::smtp_sink::SmtpSink;
+
+const PASSWORD: &str = "tidal-lantern-oboe-42";
+
+fn email_of(username: &str) -> String {
+    format!("{username}@example.test")
+}
+
+/// A user created by staff, active, with [`PASSWORD`].
+async fn active_user(app: &TestApp, username: &str) -> User {
+    app.users
+        .clone()
+        .create_user(CreateUserRequest {
+            full_name: format!("{username} Person"),
+            username: username.to_owned(),
+            email: email_of(username),
+            password: PASSWORD.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("create a user")
+        .into_inner()
+        .user
+        .expect("a user")
+}
+
+/// An account owned by `owner_id`, named `name`.
+async fn account_of(app: &TestApp, owner_id: &str, name: &str) -> String {
+    app.accounts
+        .clone()
+        .create_account(CreateAccountRequest {
+            profile: Some(AccountProfile {
+                display_name: name.to_owned(),
+                full_name: "Billing Person".to_owned(),
+                email: "billing@example.test".to_owned(),
+                ..Default::default()
+            }),
+            owner: Some(create_account_request::Owner::OwnerUserId(
+                owner_id.to_owned(),
+            )),
+            request_id: String::new(),
+        })
+        .await
+        .expect("create an account")
+        .into_inner()
+        .account
+        .expect("an account")
+        .id
+}
+
+/// A session token for `username`, bound to their only account if they have one.
+async fn session_of(app: &TestApp, username: &str) -> String {
+    app.auth_public()
+        .login(LoginRequest {
+            identifier: username.to_owned(),
+            password: PASSWORD.to_owned(),
+            user_agent: "tests".to_owned(),
+        })
+        .await
+        .expect("sign in")
+        .into_inner()
+        .session_token
+}
+
+/// An owner with an account and a session acting for it.
+struct Owner {
+    account_id: String,
+    session: String,
+}
+
+async fn owner(app: &TestApp, username: &str, account_name: &str) -> Owner {
+    let user = active_user(app, username).await;
+    let account_id = account_of(app, &user.id, account_name).await;
+    let session = session_of(app, username).await;
+    Owner {
+        account_id,
+        session,
+    }
+}
+
+fn invite(account_id: &str, email: &str) -> CreateInvitationRequest {
+    CreateInvitationRequest {
+        account_id: account_id.to_owned(),
+        email: email.to_owned(),
+        permissions: vec![
+            AccountPermission::Invoices.into(),
+            AccountPermission::Tickets.into(),
+        ],
+        send_email: true,
+        ..Default::default()
+    }
+}
+
+async fn create_as(
+    app: &TestApp,
+    token: &str,
+    request: CreateInvitationRequest,
+) -> Result<CreateInvitationResponse, tonic::Status> {
+    app.invitations_as(token)
+        .create_invitation(request)
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// The link in the newest invitation mail queued for `email`.
+async fn queued_link(app: &TestApp, email: &str) -> String {
+    app.queued_secret(email, "invitation", "link")
+        .await
+        .expect("an invitation mail in the outbox")
+}
+
+fn token_of(link: &str) -> String {
+    link.split_once("token=")
+        .expect("a token in the link")
+        .1
+        .to_owned()
+}
+
+fn new_user(username: &str, email: &str) -> accept_invitation_request::Acceptor {
+    accept_invitation_request::Acceptor::NewUser(InvitedUser {
+        full_name: format!("{username} Person"),
+        username: username.to_owned(),
+        email: email.to_owned(),
+        password: PASSWORD.to_owned(),
+        locale: String::new(),
+    })
+}
+
+async fn accept_as_new(
+    app: &TestApp,
+    token: &str,
+    username: &str,
+    email: &str,
+) -> Result<AcceptInvitationResponse, tonic::Status> {
+    app.invitations_public()
+        .accept_invitation(AcceptInvitationRequest {
+            token: token.to_owned(),
+            acceptor: Some(new_user(username, email)),
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+async fn accept_with_session(
+    app: &TestApp,
+    session: &str,
+    token: &str,
+) -> Result<AcceptInvitationResponse, tonic::Status> {
+    app.invitations_as(session)
+        .accept_invitation(AcceptInvitationRequest {
+            token: token.to_owned(),
+            acceptor: None,
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+async fn status_of(app: &TestApp, invitation_id: &str) -> InvitationStatus {
+    app.invitations()
+        .get_invitation(GetInvitationRequest {
+            invitation_id: invitation_id.to_owned(),
+        })
+        .await
+        .expect("get the invitation")
+        .into_inner()
+        .invitation
+        .expect("an invitation")
+        .status()
+}
+
+async fn member_count(app: &TestApp, account_id: &str) -> usize {
+    app.accounts
+        .clone()
+        .list_members(ListMembersRequest {
+            account_id: account_id.to_owned(),
+            page_size: 100,
+            page_token: String::new(),
+        })
+        .await
+        .expect("list members")
+        .into_inner()
+        .members
+        .len()
+}
+
+#[tokio::test]
+async fn a_new_user_with_the_invited_address_accepts_and_starts_active() {
+    let app = spawn_app_with(hold_mail).await;
+    let owner = owner(&app, "olga", "Olga's Bakery").await;
+    let invited = "Newcomer@Example.test";
+
+    let created = create_as(&app, &owner.session, invite(&owner.account_id, invited))
+        .await
+        .expect("the owner invites");
+    let invitation = created.invitation.expect("an invitation");
+    assert_eq!(invitation.status(), InvitationStatus::Pending);
+    assert!(
+        created.accept_link.is_empty(),
+        "mailed links are not returned"
+    );
+    let link = queued_link(&app, invited).await;
+    assert!(link.starts_with("https://accounts.example.test/invitations/accept?token=idi_"));
+
+    let preview = app
+        .invitations_public()
+        .preview_invitation(PreviewInvitationRequest {
+            token: token_of(&link),
+        })
+        .await
+        .expect("anyone with the link previews it")
+        .into_inner();
+    assert_eq!(preview.account_name, "Olga's Bakery");
+    assert_eq!(preview.inviter_name, "olga Person");
+    assert_eq!(preview.status(), InvitationStatus::Pending);
+    assert_eq!(preview.permissions.len(), 2);
+
+    let accepted = accept_as_new(&app, &token_of(&link), "newcomer", "newcomer@example.test")
+        .await
+        .expect("accept as a new user");
+    let member = accepted.member.expect("a member");
+    assert_eq!(member.account_id, owner.account_id);
+    assert_eq!(member.user_id, accepted.created_user_id);
+    assert!(!member.owner);
+    assert_eq!(
+        member.permissions,
+        vec![
+            i32::from(AccountPermission::Invoices),
+            i32::from(AccountPermission::Tickets)
+        ]
+    );
+    let user = app
+        .users
+        .clone()
+        .get_user(GetUserRequest {
+            user_id: accepted.created_user_id.clone(),
+        })
+        .await
+        .expect("get the new user")
+        .into_inner()
+        .user
+        .expect("a user");
+    assert_eq!(user.status(), UserStatus::Active);
+    assert!(user.email_verified, "the link proved the mailbox");
+    session_of(&app, "newcomer").await;
+
+    assert_eq!(
+        status_of(&app, &invitation.id).await,
+        InvitationStatus::Accepted
+    );
+    assert_eq!(
+        app.mail_count(&email_of("olga"), "invitation_accepted")
+            .await,
+        1,
+        "the inviter hears of it"
+    );
+    let events = app
+        .admin
+        .clone()
+        .list_activity(ListActivityRequest {
+            account_id: owner.account_id.clone(),
+            page_size: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("list activity")
+        .into_inner()
+        .events;
+    let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+    for action in [
+        "invitation.created",
+        "invitation.accepted",
+        "account.member_added",
+        "user.created",
+    ] {
+        assert!(
+            actions.contains(&action),
+            "{action} missing from {actions:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_new_user_with_another_address_must_verify_it() {
+    let app = spawn_app_with(hold_mail).await;
+    let owner = owner(&app, "oscar", "Oscar Ltd").await;
+    create_as(
+        &app,
+        &owner.session,
+        invite(&owner.account_id, "invited@example.test"),
+    )
+    .await
+    .expect("invite");
+    let link = queued_link(&app, "invited@example.test").await;
+
+    let accepted = accept_as_new(&app, &token_of(&link), "other", "other@example.test")
+        .await
+        .expect("any address may accept");
+
+    let user = app
+        .users
+        .clone()
+        .get_user(GetUserRequest {
+            user_id: accepted.created_user_id,
+        })
+        .await
+        .expect("get the new user")
+        .into_inner()
+        .user
+        .expect("a user");
+    assert_eq!(user.status(), UserStatus::PendingVerification);
+    assert!(!user.email_verified);
+    assert_eq!(
+        app.mail_count("other@example.test", "verification_code")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_existing_user_accepts_with_their_session_whatever_their_address() {
+    let app = spawn_app_with(hold_mail).await;
+    let owner = owner(&app, "opal", "Opal Inc").await;
+    let existing = active_user(&app, "eve").await;
+    let eve_session = session_of(&app, "eve").await;
+    create_as(
+        &app,
+        &owner.session,
+        invite(&owner.account_id, "someone@else.test"),
+    )
+    .await
+    .expect("invite");
+    let token = token_of(&queued_link(&app, "someone@else.test").await);
+
+    let accepted = accept_with_session(&app, &eve_session, &token)
+        .await
+        .expect("accept as the signed-in user");
+
+    assert_eq!(accepted.member.expect("a member").user_id, existing.id);
+    assert!(accepted.created_user_id.is_empty());
+    assert_eq!(member_count(&app, &owner.account_id).await, 2);
+}
+
+#[tokio::test]
+async fn accepting_needs_a_new_user_or_a_session_and_never_an_api_credential() {
+    let app = spawn_app_with(hold_mail).await;
+    let owner = owner(&app, "otto", "Otto Co").await;
+    let created = create_as(
+        &app,
+        &owner.session,
+        CreateInvitationRequest {
+            send_email: false,
+            ..invite(&owner.account_id, "x@example.test")
+        },
+    )
+    .await
+    .expect("invite");
+    let token = token_of(&created.accept_link);
+
+    let status = app
+        .invitations_public()
+        .accept_invitation(AcceptInvitationRequest {
+            token: token.clone(),
+            acceptor: None,
+        })
+        .await
+        .expect_err("no session, no new user");
+    assert_eq!(violated_fields(&status), ["new_user"]);
+
+    let status = accept_with_session(&app, &app.token, &token)
+        .await
+        .expect_err("an API credential is no session");
+    assert_error(&status, Code::PermissionDenied, "SESSION_REQUIRED");
+}
+
+#[tokio::test]
+async fn the_owner_of_another_account_cannot_manage_its_invitations() {
+    let app = spawn_app_with(hold_mail).await;
+    let alice = owner(&app, "alice", "Alice's").await;
+    let mallory = owner(&app, "mallory", "Mallory's").await;
+    let created = create_as(
+        &app,
+        &alice.session,
+        invite(&alice.account_id, "i@example.test"),
+    )
+    .await
+    .expect("alice invites");
+    let id = created.invitation.expect("an invitation").id;
+
+    let status = create_as(
+        &app,
+        &mallory.session,
+        invite(&alice.account_id, "m@example.test"),
+    )
+    .await
+    .expect_err("mallory cannot invite to alice's account");
+    assert_error(&status, Code::PermissionDenied, "ACCOUNT_NOT_SELECTED");
+    let mut client = app.invitations_as(&mallory.session);
+    let status = client
+        .list_invitations(ListInvitationsRequest {
+            account_id: alice.account_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("nor list its invitations");
+    assert_error(&status, Code::PermissionDenied, "ACCOUNT_NOT_SELECTED");
+    let status = client
+        .cancel_invitation(CancelInvitationRequest {
+            invitation_id: id.clone(),
+        })
+        .await
+        .expect_err("nor cancel one");
+    assert_error(&status, Code::PermissionDenied, "ACCOUNT_NOT_SELECTED");
+    let status = client
+        .resend_invitation(ResendInvitationRequest {
+            invitation_id: id.clone(),
+            send_email: false,
+        })
+        .await
+        .expect_err("nor resend one");
+    assert_error(&status, Code::PermissionDenied, "ACCOUNT_NOT_SELECTED");
+    assert_eq!(status_of(&app, &id).await, InvitationStatus::Pending);
+}
+
+#[tokio::test]
+async fn a_member_who_is_not_the_owner_cannot_invite() {
+    let app = spawn_app_with(hold_mail).await;
+    let owner = owner(&app, "orla", "Orla's").await;
+    let member = active_user(&app, "mike").await;
+    app.accounts
+        .clone()
+        .add_member(AddMemberRequest {
+            account_id: owner.account_id.clone(),
+            user_id: member.id,
+            permissions: vec![AccountPermission::Profile.into()],
+        })
+        .await
+        .expect("add a member");
+    let session = session_of(&app, "mike").await;
+
+    let status = create_as(&app, &session, invite(&owner.account_id, "z@example.test"))
+        .await
+        .expect_err("members do not invite");
+    assert_error(&status, Code::PermissionDenied, "PERMISSION_DENIED");
+}
+
+#[tokio::test]
+async fn disabled_client_user_management_stops_owners_but_not_staff() {
+    let app = spawn_app_with(|s: &mut Settings| {
+        hold_mail(s);
+        s.accounts.client_user_management = false;
+    })
+    .await;
+    let owner = owner(&app, "omar", "Omar's").await;
+
+    let status = create_as(
+        &app,
+        &owner.session,
+        invite(&owner.account_id, "a@example.test"),
+    )
+    .await
+    .expect_err("owners may not invite");
+    assert_error(
+        &status,
+        Code::PermissionDenied,
+        "CLIENT_USER_MANAGEMENT_DISABLED",
+    );
+    let status = app
+        .invitations_as(&owner.session)
+        .list_invitations(ListInvitationsRequest {
+            account_id: owner.account_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("nor list");
+    assert_error(
+        &status,
+        Code::PermissionDenied,
+        "CLIENT_USER_MANAGEMENT_DISABLED",
+    );
+
+    create_as(
+        &app,
+        &app.token,
+        invite(&owner.account_id, "a@example.test"),
+    )
+    .await
+    .expect("staff still may");
+    let (read_only, _) = app.staff_token_with("reader", &["invitations.read"]).await;
+    let status = create_as(
+        &app,
+        &read_only,
+        invite(&owner.account_id, "b@example.test"),
+    )
+    .await
+    .expect_err("staff need invitations.write");
+    assert_error(&status, Code::PermissionDenied, "PERMISSION_DENIED");
+}
+
+#[tokio::test]
+async fn invitations_expire_after_seven_days_and_resending_revives_them() {
+    let app = spawn_app_with(hold_mail).await;
+    let owner = owner(&app, "omega", "Omega").await;
+    let created = create_as(
+        &app,
+        &owner.session,
+        invite(&owner.account_id, "late@example.test"),
+    )
+    .await
+    .expect("invite");
+    let id = created.invitation.expect("an invitation").id;
+    let old_token = token_of(&queued_link(&app, "late@example.test").await);
+
+    app.clock.advance(Duration::from_secs(7 * 24 * 3600 - 60));
+    assert_eq!(status_of(&app, &id).await, InvitationStatus::Pending);
+    app.clock.advance(Duration::from_secs(61));
+    assert_eq!(status_of(&app, &id).await, InvitationStatus::Expired);
+    let preview = app
+        .invitations_public()
+        .preview_invitation(PreviewInvitationRequest {
+            token: old_token.clone(),
+        })
+        .await
+        .expect("an expired link still previews")
+        .into_inner();
+    assert_eq!(preview.status(), InvitationStatus::Expired);
+    let status = accept_as_new(&app, &old_token, "late", "late@example.test")
+        .await
+        .expect_err("an expired link does not work");
+    assert_eq!(violated_fields(&status), ["token"]);
+    let expired = app
+        .invitations()
+        .list_invitations(ListInvitationsRequest {
+            account_id: owner.account_id.clone(),
+            status: InvitationStatus::Expired.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("list expired invitations")
+        .into_inner()
+        .invitations;
+    assert_eq!(expired.len(), 1);
+
+    // The owner's session ended long ago; they sign in again.
+    let session = session_of(&app, "omega").await;
+    let resent = app
+        .invitations_as(&session)
+        .resend_invitation(ResendInvitationRequest {
+            invitation_id: id.clone(),
+            send_email: true,
+        })
+        .await
+        .expect("resend")
+        .into_inner();
+    assert_eq!(
+        resent.invitation.expect("an invitation").status(),
+        InvitationStatus::Pending
+    );
+    let new_token = token_of(&queued_link(&app, "late@example.test").await);
+    assert_ne!(new_token, old_token);
+    accept_as_new(&app, &new_token, "late", "late@example.test")
+        .await
+        .expect("the fresh link works");
+}
+
+#[tokio::test]
+async fn resending_kills_the_old_link() {
+    let app = spawn_app_with(hold_mail).await;
+    let owner = owner(&app, "olaf", "Olaf").await;
+    let created = create_as(
+        &app,
+        &owner.session,
+        CreateInvitationRequest {
+            send_email: false,
+            ..invite(&owner.account_id, "r@example.test")
+        },
+    )
+    .await
+    .expect("invite");
+    assert_eq!(app.mail_count("r@example.test", "invitation").await, 0);
+    let old_token = token_of(&created.accept_link);
+    let id = created.invitation.expect("an invitation").id;
+
+    let resent = app
+        .invitations()
+        .resend_invitation(ResendInvitationRequest {
+            invitation_id: id,
+            send_email: false,
+        })
+        .await
+        .expect("staff resend")
+        .into_inner();
+    let new_token = token_of(&resent.accept_link);
+
+    let status = accept_as_new(&app, &old_token, "rita", "r@example.test")
+        .await
+        .expect_err("the old link is dead");
+    assert_eq!(violated_fields(&status), ["token"]);
+    accept_as_new(&app, &new_token, "rita", "r@example.test")
+        .await
+        .expect("the new link works");
+}
+
+#[tokio::test]
+async fn a_cancelled_invitation_cannot_be_accepted_or_cancelled_again() {
+    let app = spawn_app_with(hold_mail).await;
+    let owner = owner(&app, "ophelia", "Ophelia").await;
+    let created = create_as(
+        &app,
+        &owner.session,
+        invite(&owner.account_id, "c@example.test"),
+    )
+    .await
+    .expect("invite");
+    let id = created.invitation.expect("an invitation").id;
+    let token = token_of(&queued_link(&app, "c@example.test").await);
+
+    let cancelled = app
+        .invitations_as(&owner.session)
+        .cancel_invitation(CancelInvitationRequest {
+            invitation_id: id.clone(),
+        })
+        .await
+        .expect("the owner cancels")
+        .into_inner()
+        .invitation
+        .expect("an invitation");
+    assert_eq!(cancelled.status(), InvitationStatus::Cancelled);
+    assert!(cancelled.cancel_time.is_some());
+
+    let status = accept_as_new(&app, &token, "carl", "c@example.test")
+        .await
+        .expect_err("a cancelled link is dead");
+    assert_eq!(violated_fields(&status), ["token"]);
+    let status = app
+        .invitations()
+        .cancel_invitation(CancelInvitationRequest { invitation_id: id })
+        .await
+        .expect_err("only pending invitations can be cancelled");
+    assert_error(&status, Code::FailedPrecondition, "INVITATION_NOT_PENDING");
+}
+
+#[tokio::test]
+async fn a_link_works_once() {
+    let app = spawn_app_with(hold_mail).await;
+    let owner = owner(&app, "oliver", "Oliver").await;
+    create_as(
+        &app,
+        &owner.session,
+        invite(&owner.account_id, "d@example.test"),
+    )
+    .await
+    .expect("invite");
+    let token = token_of(&queued_link(&app, "d@example.test").await);
+    accept_as_new(&app, &token, "dora", "d@example.test")
+        .await
+        .expect("the first accept works");
+
+    let status = accept_as_new(&app, &token, "dan", "dan@example.test")
+        .await
+        .expect_err("the second does not");
+    assert_eq!(violated_fields(&status), ["token"]);
+    let preview = app
+        .invitations_public()
+        .preview_invitation(PreviewInvitationRequest { token })
+        .await
+        .expect("preview a used link")
+        .into_inner();
+    assert_eq!(preview.status(), InvitationStatus::Accepted);
+    let status = app
+        .invitations_public()
+        .preview_invitation(PreviewInvitationRequest {
+            token: format!("idi_{}", "0".repeat(64)),
+        })
+        .await
+        .expect_err("an unknown token");
+    assert_eq!(violated_fields(&status), ["token"]);
+}
+
+#[tokio::test]
+async fn concurrent_accepts_of_one_link_make_exactly_one_member() {
+    let app = spawn_app_with(hold_mail).await;
+    let owner = owner(&app, "orson", "Orson").await;
+    let created = create_as(
+        &app,
+        &owner.session,
+        CreateInvitationRequest {
+            send_email: false,
+            ..invite(&owner.account_id, "race@example.test")
+        },
+    )
+    .await
+    .expect("invite");
+    let token = token_of(&created.accept_link);
+
+    let mut tasks = Vec::new();
+    for n in 0..8 {
+        let client = app.invitations_public();
+        let token = token.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut client = client;
+            client
+                .accept_invitation(AcceptInvitationRequest {
+                    token,
+                    acceptor: Some(new_user(
+                        &format!("racer{n}"),
+                        &format!("racer{n}@example.test"),
+                    )),
+                })
+                .await
+        }));
+    }
+    let mut succeeded = 0;
+    for task in tasks {
+        match task.await.expect("the task ends") {
+            Ok(_) => succeeded += 1,
+            Err(status) => assert_eq!(violated_fields(&status), ["token"]),
+        }
+    }
+
+    assert_eq!(succeeded, 1);
+    assert_eq!(member_count(&app, &owner.account_id).await, 2);
+}
+
+#[tokio::test]
+async fn one_pending_invitation_per_address_and_none_for_members() {
+    let app = spawn_app_with(hold_mail).await;
+    let owner = owner(&app, "odile", "Odile").await;
+    let first = create_as(
+        &app,
+        &owner.session,
+        invite(&owner.account_id, "Twice@Example.test"),
+    )
+    .await
+    .expect("invite");
+    let first_id = first.invitation.expect("an invitation").id;
+    let first_token = token_of(&queued_link(&app, "twice@example.test").await);
+
+    let status = create_as(
+        &app,
+        &owner.session,
+        invite(&owner.account_id, "twice@example.test"),
+    )
+    .await
+    .expect_err("one pending invitation per address");
+    assert_error(&status, Code::AlreadyExists, "INVITATION_PENDING");
+
+    let second = create_as(
+        &app,
+        &owner.session,
+        CreateInvitationRequest {
+            replace_pending: true,
+            ..invite(&owner.account_id, "twice@example.test")
+        },
+    )
+    .await
+    .expect("replace the pending invitation");
+    assert_ne!(second.invitation.expect("an invitation").id, first_id);
+    assert_eq!(
+        status_of(&app, &first_id).await,
+        InvitationStatus::Cancelled
+    );
+    let status = accept_as_new(&app, &first_token, "twice", "twice@example.test")
+        .await
+        .expect_err("the replaced link is dead");
+    assert_eq!(violated_fields(&status), ["token"]);
+    let token = token_of(&queued_link(&app, "twice@example.test").await);
+    accept_as_new(&app, &token, "twice", "twice@example.test")
+        .await
+        .expect("the replacement works");
+
+    let status = create_as(
+        &app,
+        &owner.session,
+        invite(&owner.account_id, "twice@example.test"),
+    )
+    .await
+    .expect_err("a member cannot be invited again");
+    assert_error(&status, Code::AlreadyExists, "ALREADY_MEMBER");
+    let status = create_as(
+        &app,
+        &owner.session,
+        invite(&owner.account_id, &email_of("odile")),
+    )
+    .await
+    .expect_err("nor the owner");
+    assert_error(&status, Code::AlreadyExists, "ALREADY_MEMBER");
+}
+
+#[tokio::test]
+async fn an_existing_member_accepting_another_invitation_is_refused() {
+    let app = spawn_app_with(hold_mail).await;
+    let owner = owner(&app, "ozzy", "Ozzy").await;
+    create_as(
+        &app,
+        &owner.session,
+        invite(&owner.account_id, "n@example.test"),
+    )
+    .await
+    .expect("invite");
+    let token = token_of(&queued_link(&app, "n@example.test").await);
+
+    let status = accept_with_session(&app, &owner.session, &token)
+        .await
+        .expect_err("the owner is a member already");
+    assert_error(&status, Code::AlreadyExists, "ALREADY_MEMBER");
+    accept_as_new(&app, &token, "nick", "n@example.test")
+        .await
+        .expect("the link still works for someone else");
+}
+
+#[tokio::test]
+async fn a_retried_create_returns_the_same_invitation_without_the_link() {
+    let app = spawn_app_with(hold_mail).await;
+    let owner = owner(&app, "orin", "Orin").await;
+    let request = CreateInvitationRequest {
+        send_email: false,
+        request_id: "retry-1".to_owned(),
+        ..invite(&owner.account_id, "retry@example.test")
+    };
+    let first = create_as(&app, &app.token, request.clone())
+        .await
+        .expect("create");
+    let again = create_as(&app, &app.token, request).await.expect("retry");
+
+    assert!(!first.accept_link.is_empty());
+    assert!(again.accept_link.is_empty());
+    assert_eq!(
+        first.invitation.expect("an invitation").id,
+        again.invitation.expect("an invitation").id
+    );
+}
+
+#[tokio::test]
+async fn the_invitation_mail_arrives_over_smtp_with_a_working_link() {
+    let sink = SmtpSink::start().await;
+    let port = sink.port;
+    let app = spawn_app_with(move |s: &mut Settings| {
+        s.mail.transport = MailTransportKind::Smtp;
+        s.mail.smtp.port = port;
+    })
+    .await;
+    let owner = owner(&app, "orwell", "Orwell Books").await;
+    create_as(
+        &app,
+        &owner.session,
+        invite(&owner.account_id, "reader@example.test"),
+    )
+    .await
+    .expect("invite");
+
+    let delivered = sink.wait_for(1).await;
+    let message = delivered
+        .iter()
+        .map(|m| m.replace("=\r\n", "").replace("=3D", "="))
+        .find(|m| m.contains("reader@example.test"))
+        .expect("the invitation mail was delivered");
+    assert!(message.contains("Orwell Books"));
+    let start = message
+        .find("https://accounts.example.test/invitations/accept?token=")
+        .expect("a link in the mail");
+    let link: String = message[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || ":/._?=-".contains(*c))
+        .collect();
+    let token = token_of(&link);
+
+    let preview = app
+        .invitations_public()
+        .preview_invitation(PreviewInvitationRequest {
+            token: token.clone(),
+        })
+        .await
+        .expect("preview with the delivered link")
+        .into_inner();
+    assert_eq!(preview.account_name, "Orwell Books");
+    accept_as_new(&app, &token, "reader", "reader@example.test")
+        .await
+        .expect("accept with the delivered link");
+    assert_eq!(member_count(&app, &owner.account_id).await, 2);
+}
+
+#[tokio::test]
+async fn concurrent_accepts_by_signed_in_users_make_exactly_one_member() {
+    let app = spawn_app_with(hold_mail).await;
+    let owner = owner(&app, "orla", "Orla").await;
+    let created = create_as(
+        &app,
+        &owner.session,
+        CreateInvitationRequest {
+            send_email: false,
+            ..invite(&owner.account_id, "crowd@example.test")
+        },
+    )
+    .await
+    .expect("invite");
+    let token = token_of(&created.accept_link);
+    let mut sessions = Vec::new();
+    for n in 0..8 {
+        let username = format!("signed{n}");
+        active_user(&app, &username).await;
+        sessions.push(session_of(&app, &username).await);
+    }
+
+    let tasks: Vec<_> = sessions
+        .into_iter()
+        .map(|session| {
+            let mut client = app.invitations_as(&session);
+            let token = token.clone();
+            tokio::spawn(async move {
+                client
+                    .accept_invitation(AcceptInvitationRequest {
+                        token,
+                        acceptor: None,
+                    })
+                    .await
+            })
+        })
+        .collect();
+    let mut succeeded = 0;
+    for task in tasks {
+        match task.await.expect("the task ends") {
+            Ok(_) => succeeded += 1,
+            Err(status) => assert_eq!(violated_fields(&status), ["token"]),
+        }
+    }
+
+    assert_eq!(succeeded, 1);
+    assert_eq!(member_count(&app, &owner.account_id).await, 2);
+}
+
+#[tokio::test]
+async fn invitations_list_newest_first_in_pages_and_by_status() {
+    let app = spawn_app_with(hold_mail).await;
+    let owner = owner(&app, "opie", "Opie").await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let created = create_as(
+            &app,
+            &owner.session,
+            invite(&owner.account_id, &format!("p{n}@example.test")),
+        )
+        .await
+        .expect("invite");
+        ids.push(created.invitation.expect("an invitation").id);
+    }
+    app.invitations()
+        .cancel_invitation(CancelInvitationRequest {
+            invitation_id: ids[0].clone(),
+        })
+        .await
+        .expect("cancel the first");
+    let mut client = app.invitations_as(&owner.session);
+    let list = |status: InvitationStatus, page_token: String| ListInvitationsRequest {
+        account_id: owner.account_id.clone(),
+        status: status.into(),
+        page_size: 2,
+        page_token,
+    };
+
+    let first = client
+        .list_invitations(list(InvitationStatus::Unspecified, String::new()))
+        .await
+        .expect("the first page")
+        .into_inner();
+    let second = client
+        .list_invitations(list(InvitationStatus::Unspecified, first.next_page_token))
+        .await
+        .expect("the second page")
+        .into_inner();
+    let pending = client
+        .list_invitations(list(InvitationStatus::Pending, String::new()))
+        .await
+        .expect("pending invitations")
+        .into_inner();
+    let cancelled = client
+        .list_invitations(list(InvitationStatus::Cancelled, String::new()))
+        .await
+        .expect("cancelled invitations")
+        .into_inner();
+
+    let listed: Vec<String> = first
+        .invitations
+        .iter()
+        .chain(&second.invitations)
+        .map(|i| i.id.clone())
+        .collect();
+    assert_eq!(listed, [ids[2].clone(), ids[1].clone(), ids[0].clone()]);
+    assert!(second.next_page_token.is_empty());
+    assert_eq!(pending.invitations.len(), 2);
+    assert!(pending.next_page_token.is_empty());
+    assert_eq!(cancelled.invitations.len(), 1);
+    assert_eq!(cancelled.invitations[0].id, ids[0]);
+    let status = client
+        .list_invitations(list(InvitationStatus::Pending, "bogus".to_owned()))
+        .await
+        .expect_err("a foreign page token");
+    assert_eq!(violated_fields(&status), ["page_token"]);
+}
