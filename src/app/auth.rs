@@ -319,7 +319,7 @@ impl App {
             None => self.typed_subject("login", &typed),
         }];
         subjects.extend(self.address_subject("login", principal.client_ip));
-        self.ensure_not_throttled(&subjects).await?;
+        let counted = self.check_throttles(&subjects).await?;
 
         let stored_hash = user.as_ref().and_then(|u| u.password_hash.clone());
         let password_matches = match &stored_hash {
@@ -357,7 +357,7 @@ impl App {
                     .detail("delay_seconds", delay.delay.as_secs_f64().ceil());
                 record(&txn, principal, change).await?;
             }
-            store::commit(txn).await?;
+            store::commit_additive(txn).await?;
             return Err(AppError::Unauthenticated(Reason::LoginFailed));
         };
 
@@ -377,7 +377,9 @@ impl App {
             .start_session(&txn, &user, bound_account, principal, &attempt.user_agent)
             .await?;
         store::users::record_login(&txn, &user.id, session.created_at, rehashed.as_deref()).await?;
-        self.forgive(&txn, &subjects[0]).await?;
+        if counted.contains(&subjects[0].key) {
+            self.forgive(&txn, &subjects[0]).await?;
+        }
         let actor = self.session_principal(principal, &user, &session)?;
         let mut change = Change::new("auth.login_succeeded", "session", &session.id)
             .detail("rehashed", rehashed.is_some());
@@ -385,7 +387,7 @@ impl App {
             change = change.account(account_id);
         }
         record(&txn, &actor, change).await?;
-        store::commit(txn).await?;
+        store::commit_additive(txn).await?;
         let current = SessionId::from_stored(&session.id);
         Ok(LoginOutcome {
             token,

@@ -57,6 +57,15 @@ impl App {
 
     /// Refuses the attempt while any of `subjects` must still wait.
     pub(super) async fn ensure_not_throttled(&self, subjects: &[Subject]) -> Result<(), AppError> {
+        self.check_throttles(subjects).await.map(|_| ())
+    }
+
+    /// Like [`App::ensure_not_throttled`], and returns the keys of the
+    /// subjects that have failures counted (the ones worth forgiving).
+    pub(super) async fn check_throttles(
+        &self,
+        subjects: &[Subject],
+    ) -> Result<Vec<String>, AppError> {
         let keys: Vec<String> = subjects.iter().map(|s| s.key.clone()).collect();
         let rows = store::throttles::find_many(self.reader(), &keys).await?;
         let now = self.now();
@@ -68,7 +77,7 @@ impl App {
             .max()
             .unwrap_or_default();
         if wait.is_zero() {
-            Ok(())
+            Ok(rows.into_iter().map(|row| row.subject).collect())
         } else {
             Err(AppError::Throttled(wait))
         }

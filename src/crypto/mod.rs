@@ -2,6 +2,7 @@
 
 mod password;
 mod secret;
+mod threads;
 mod token;
 
 pub use password::{HashingParams, PasswordHashError, PasswordHasher};

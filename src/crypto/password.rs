@@ -2,9 +2,10 @@
 //!
 //! A hash costs tens of milliseconds of CPU and ~19 MiB of memory by design.
 //! Running it on the async runtime would stall every other call, so it runs on
-//! blocking threads, at most `threads` at once, with at most `queue` more
-//! waiting. Past that the caller hears "busy" at once, so other RPCs stay fast
-//! during a login storm and memory stays bounded.
+//! dedicated low-priority threads ([`super::threads`]), at most `threads` at
+//! once, with at most `queue` more waiting. Past that the caller hears "busy"
+//! at once, so other RPCs stay fast during a login storm and memory stays
+//! bounded.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,6 +15,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
 
 use super::random_bytes;
+use super::threads::HashingThreads;
 
 /// The argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +47,7 @@ pub struct PasswordHasher {
     running: Arc<Semaphore>,
     waiting: Arc<AtomicUsize>,
     max_waiting: usize,
+    threads: HashingThreads,
     /// A hash of a random password with the current parameters, made on
     /// first use, for checking passwords of users who do not exist.
     decoy: Arc<tokio::sync::OnceCell<String>>,
@@ -93,11 +96,13 @@ impl PasswordHasher {
             running: Arc::new(Semaphore::new(threads.max(1))),
             waiting: Arc::new(AtomicUsize::new(0)),
             max_waiting: queue,
+            threads: HashingThreads::start(threads)
+                .map_err(|e| PasswordHashError::Failed(format!("starting hashing threads: {e}")))?,
             decoy: Arc::new(tokio::sync::OnceCell::new()),
         })
     }
 
-    /// Runs `work` on a blocking thread once a hashing slot is free.
+    /// Runs `work` on a hashing thread once a hashing slot is free.
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Argon2<'static>) -> T + Send + 'static,
@@ -117,13 +122,17 @@ impl PasswordHasher {
             .map_err(|_| PasswordHashError::Failed("the hashing pool is closed".into()))?;
         drop(place);
         let argon2 = self.argon2.clone();
-        tokio::task::spawn_blocking(move || {
-            let result = work(&argon2);
-            drop(permit);
-            result
-        })
-        .await
-        .map_err(|e| PasswordHashError::Failed(e.to_string()))
+        let (reply, result) = tokio::sync::oneshot::channel();
+        self.threads
+            .submit(move || {
+                let outcome = work(&argon2);
+                drop(permit);
+                let _ = reply.send(outcome);
+            })
+            .map_err(|e| PasswordHashError::Failed(e.to_string()))?;
+        result
+            .await
+            .map_err(|_| PasswordHashError::Failed("a hashing job failed".into()))
     }
 
     /// The PHC string of `password` with a fresh 128-bit salt.

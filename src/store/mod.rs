@@ -168,6 +168,15 @@ fn raw_statement(
     sea_orm::Statement::from_sql_and_values(backend, sql, values)
 }
 
+/// Commits a transaction that cannot change what any token authenticates
+/// as: it only adds rows (a new session, activity events) or touches
+/// bookkeeping no authentication reads (sign-in times, failure counters).
+/// Unlike [`commit`] it leaves caches of authenticated tokens alone, so a
+/// login storm does not empty them for every other caller.
+pub async fn commit_additive(txn: DatabaseTransaction) -> Result<(), StoreError> {
+    Ok(txn.commit().await?)
+}
+
 /// One page of rows plus whether more rows follow it.
 #[derive(Debug, Clone)]
 pub struct Page<T> {
