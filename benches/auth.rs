@@ -109,12 +109,7 @@ async fn run() {
         params.p_cost()
     );
 
-    // Raw hashing first, while nothing else runs.
     let seconds = bench.seconds;
-    let raw = tokio::task::spawn_blocking(move || raw_argon2(params, cores, seconds))
-        .await
-        .expect("the argon2id threads");
-
     let application = bench.build().await;
     let server = bench.serve(application).await;
     create_users(
@@ -156,6 +151,14 @@ async fn run() {
         })
         .await;
 
+    // Raw hashing right before and right after Login, with the server idle,
+    // and Login compared with their mean: the machine's hashing speed drifts
+    // by several percent between runs, and this keeps both sides together.
+    let raw_params = params.clone();
+    let raw_before =
+        tokio::task::spawn_blocking(move || raw_argon2(raw_params, cores, seconds, "before Login"))
+            .await
+            .expect("the argon2id threads");
     let logins = Logins::new(auth.clone());
     let measured_logins = logins.clone();
     let login = bench
@@ -170,6 +173,12 @@ async fn run() {
             },
         )
         .await;
+
+    let raw_after =
+        tokio::task::spawn_blocking(move || raw_argon2(params, cores, seconds, "after Login"))
+            .await
+            .expect("the argon2id threads");
+    let raw_rate = (raw_before.rate() + raw_after.rate()) / 2.0;
 
     // IntrospectSession needs `sessions.read`, which the bootstrap credential has.
     let introspection = Introspection::new(
@@ -206,11 +215,11 @@ async fn run() {
     let targets = [
         Target::at_least(
             format!(
-                "AuthService/Login ≥ {:.0}% of raw argon2id verifications",
+                "AuthService/Login ≥ {:.0}% of raw argon2id verifications (mean of before and after)",
                 100.0 * LOGIN_SHARE_OF_ARGON2
             ),
             login.rate(),
-            raw.rate(),
+            raw_rate,
             LOGIN_SHARE_OF_ARGON2,
         ),
         Target::at_least(
@@ -239,7 +248,15 @@ async fn run() {
             format!("{hashing_threads} hashing threads"),
             format!("{USERS} users"),
         ],
-        &[baseline, raw, login, introspect, introspect_in_storm, storm],
+        &[
+            baseline,
+            raw_before,
+            login,
+            raw_after,
+            introspect,
+            introspect_in_storm,
+            storm,
+        ],
     );
     println!(
         "Login answers RESOURCE_EXHAUSTED (each retried after {} ms): {} while measuring Login, {} during the storm",
@@ -255,9 +272,9 @@ async fn run() {
 }
 
 /// Verifies a password against its argon2id hash with `params` on `threads`
-/// OS threads at once for `seconds`, without the server: the most
-/// verifications this machine can do.
-fn raw_argon2(params: Params, threads: usize, seconds: u64) -> Figures {
+/// OS threads at once for `seconds`, outside the (idle) server: the most
+/// verifications this machine can do. `when` labels the row.
+fn raw_argon2(params: Params, threads: usize, seconds: u64, when: &str) -> Figures {
     let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
     let password = password(0);
     let salt = SaltString::encode_b64(b"identityd-bench!").expect("a 16-byte salt");
@@ -295,7 +312,7 @@ fn raw_argon2(params: Params, threads: usize, seconds: u64) -> Figures {
             .collect()
     });
     Figures::from_latencies(
-        format!("argon2id verify, {threads} threads, no server"),
+        format!("argon2id verify, {threads} threads, {when}"),
         started.elapsed(),
         latencies,
     )

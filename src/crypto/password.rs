@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
 
 use super::random_bytes;
 use super::threads::HashingThreads;
@@ -44,9 +43,10 @@ pub enum PasswordHashError {
 pub struct PasswordHasher {
     argon2: Arc<Argon2<'static>>,
     params: HashingParams,
-    running: Arc<Semaphore>,
-    waiting: Arc<AtomicUsize>,
-    max_waiting: usize,
+    /// Hashes queued or running now.
+    in_flight: Arc<AtomicUsize>,
+    /// The most hashes queued or running at once: threads plus queue.
+    capacity: usize,
     threads: HashingThreads,
     /// A hash of a random password with the current parameters, made on
     /// first use, for checking passwords of users who do not exist.
@@ -57,15 +57,16 @@ impl std::fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PasswordHasher")
             .field("params", &self.params)
-            .field("max_waiting", &self.max_waiting)
+            .field("capacity", &self.capacity)
             .finish_non_exhaustive()
     }
 }
 
-/// Releases a queue place when dropped, whatever happens to the waiter.
-struct QueuePlace(Arc<AtomicUsize>);
+/// A hash's place in the pool, given back when the job ends (or is never
+/// queued), whatever happens to its caller.
+struct Place(Arc<AtomicUsize>);
 
-impl Drop for QueuePlace {
+impl Drop for Place {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
@@ -93,40 +94,32 @@ impl PasswordHasher {
                 argon_params,
             )),
             params,
-            running: Arc::new(Semaphore::new(threads.max(1))),
-            waiting: Arc::new(AtomicUsize::new(0)),
-            max_waiting: queue,
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            capacity: threads.max(1) + queue,
             threads: HashingThreads::start(threads)
                 .map_err(|e| PasswordHashError::Failed(format!("starting hashing threads: {e}")))?,
             decoy: Arc::new(tokio::sync::OnceCell::new()),
         })
     }
 
-    /// Runs `work` on a hashing thread once a hashing slot is free.
+    /// Runs `work` on the next free hashing thread. Jobs wait in the
+    /// threads' own queue, so a thread that finishes a hash starts the next
+    /// without waiting for the async runtime to hand it over.
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Argon2<'static>) -> T + Send + 'static,
     ) -> Result<T, PasswordHashError> {
-        if self.waiting.fetch_add(1, Ordering::AcqRel)
-            >= self.max_waiting + self.running.available_permits()
-        {
-            self.waiting.fetch_sub(1, Ordering::AcqRel);
+        if self.in_flight.fetch_add(1, Ordering::AcqRel) >= self.capacity {
+            self.in_flight.fetch_sub(1, Ordering::AcqRel);
             return Err(PasswordHashError::Busy);
         }
-        let place = QueuePlace(self.waiting.clone());
-        let permit = self
-            .running
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| PasswordHashError::Failed("the hashing pool is closed".into()))?;
-        drop(place);
+        let place = Place(self.in_flight.clone());
         let argon2 = self.argon2.clone();
         let (reply, result) = tokio::sync::oneshot::channel();
         self.threads
             .submit(move || {
                 let outcome = work(&argon2);
-                drop(permit);
+                drop(place);
                 let _ = reply.send(outcome);
             })
             .map_err(|e| PasswordHashError::Failed(e.to_string()))?;
