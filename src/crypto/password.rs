@@ -1,4 +1,4 @@
-//! Password hashing with argon2id on a bounded pool of blocking threads.
+//! Password hashing with argon2id on a bounded pool of low-priority threads.
 //!
 //! A hash costs tens of milliseconds of CPU and ~19 MiB of memory by design.
 //! Running it on the async runtime would stall every other call, so it runs on
@@ -38,7 +38,7 @@ pub enum PasswordHashError {
     Failed(String),
 }
 
-/// Hashes and verifies passwords on a bounded blocking pool.
+/// Hashes and verifies passwords on a bounded pool of low-priority threads.
 #[derive(Clone)]
 pub struct PasswordHasher {
     argon2: Arc<Argon2<'static>>,
