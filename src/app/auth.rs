@@ -192,16 +192,14 @@ impl App {
         )
         .await?;
         let code = verification_code();
-        let row = store::user_tokens::UserTokenRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            user_id: user.id.clone(),
-            purpose: EMAIL_VERIFICATION.to_owned(),
-            secret_hash: code_hash(&user.id, &code),
-            attempts: 0,
-            created_at: now.as_micros(),
-            expires_at: now.plus(VERIFICATION_CODE_TTL).as_micros(),
-            consumed_at: None,
-        };
+        let secret_hash = code_hash(&user.id, &code);
+        let row = token_row(
+            user,
+            EMAIL_VERIFICATION,
+            secret_hash,
+            now,
+            VERIFICATION_CODE_TTL,
+        );
         store::user_tokens::insert(conn, row).await?;
         let context = [
             ("recipient_name", user.full_name.clone()),
@@ -609,16 +607,13 @@ impl App {
     ) -> Result<(), AppError> {
         let token = TokenKind::PasswordReset.generate();
         let now = self.now();
-        let row = store::user_tokens::UserTokenRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            user_id: user.id.clone(),
-            purpose: PASSWORD_RESET.to_owned(),
-            secret_hash: hash_secret(&token),
-            attempts: 0,
-            created_at: now.as_micros(),
-            expires_at: now.plus(PASSWORD_RESET_TTL).as_micros(),
-            consumed_at: None,
-        };
+        let row = token_row(
+            user,
+            PASSWORD_RESET,
+            hash_secret(&token),
+            now,
+            PASSWORD_RESET_TTL,
+        );
         store::user_tokens::insert(conn, row).await?;
         let context = [
             ("recipient_name", user.full_name.clone()),
@@ -709,6 +704,26 @@ impl App {
 /// code, so equal codes of different users hash differently.
 fn code_input(user_id: &str, code: &str) -> String {
     format!("{user_id}:{code}")
+}
+
+/// A fresh, unused token of `user` for `purpose`, living `ttl` from `now`.
+fn token_row(
+    user: &UserRow,
+    purpose: &str,
+    secret_hash: String,
+    now: Timestamp,
+    ttl: Duration,
+) -> store::user_tokens::UserTokenRow {
+    store::user_tokens::UserTokenRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        user_id: user.id.clone(),
+        purpose: purpose.to_owned(),
+        secret_hash,
+        attempts: 0,
+        created_at: now.as_micros(),
+        expires_at: now.plus(ttl).as_micros(),
+        consumed_at: None,
+    }
 }
 
 fn code_hash(user_id: &str, code: &str) -> String {

@@ -4,28 +4,22 @@
 use std::time::Duration;
 
 use identityd::proto::{
-    AccountPermission, AccountProfile, AddMemberRequest, ChangePasswordRequest,
-    CheckPermissionRequest, CreateAccountRequest, CreateUserRequest, GetAccountRequest,
-    IntrospectSessionRequest, ListActivityRequest, ListMembersRequest, ListSessionsRequest,
-    LoginRequest, LoginResponse, LogoutRequest, RegisterRequest, RemoveMemberRequest,
-    RequestPasswordResetRequest, ResendVerificationRequest, ResetPasswordRequest,
-    RevokeSessionRequest, SelectAccountRequest, SendPasswordResetRequest, SuspendUserRequest,
-    SwitchAccountRequest, UpdateMemberPermissionsRequest, User, UserStatus, VerifyEmailRequest,
-    check_permission_request, check_permission_response::Denial, create_account_request,
+    AccountPermission, AddMemberRequest, ChangePasswordRequest, CheckPermissionRequest,
+    GetAccountRequest, IntrospectSessionRequest, ListActivityRequest, ListMembersRequest,
+    ListSessionsRequest, LoginRequest, LoginResponse, LogoutRequest, RegisterRequest,
+    RemoveMemberRequest, RequestPasswordResetRequest, ResendVerificationRequest,
+    ResetPasswordRequest, RevokeSessionRequest, SelectAccountRequest, SendPasswordResetRequest,
+    SuspendUserRequest, SwitchAccountRequest, UpdateMemberPermissionsRequest, UserStatus,
+    VerifyEmailRequest, check_permission_request, check_permission_response::Denial,
 };
 use tonic::Code;
 use tonic_types::StatusExt;
 
 use crate::helpers::{TestApp, assert_error, hold_mail, spawn_app_with, violated_fields};
-
-const PASSWORD: &str = "tidal-lantern-oboe-42";
+use crate::people::{PASSWORD, account_of, active_user, email_of, session_of};
 
 async fn spawn() -> TestApp {
     spawn_app_with(hold_mail).await
-}
-
-fn email_of(username: &str) -> String {
-    format!("{username}@example.test")
 }
 
 async fn register(app: &TestApp, username: &str) {
@@ -73,48 +67,6 @@ async fn login(
         .map(tonic::Response::into_inner)
 }
 
-/// A user created by staff, active, with [`PASSWORD`].
-async fn active_user(app: &TestApp, username: &str) -> User {
-    app.users
-        .clone()
-        .create_user(CreateUserRequest {
-            full_name: format!("{username} Person"),
-            username: username.to_owned(),
-            email: email_of(username),
-            password: PASSWORD.to_owned(),
-            ..Default::default()
-        })
-        .await
-        .expect("create a user")
-        .into_inner()
-        .user
-        .expect("a user")
-}
-
-/// An account owned by `owner_id`, named `name`.
-async fn account_of(app: &TestApp, owner_id: &str, name: &str) -> String {
-    app.accounts
-        .clone()
-        .create_account(CreateAccountRequest {
-            profile: Some(AccountProfile {
-                display_name: name.to_owned(),
-                full_name: "Billing Person".to_owned(),
-                email: "billing@example.test".to_owned(),
-                ..Default::default()
-            }),
-            owner: Some(create_account_request::Owner::OwnerUserId(
-                owner_id.to_owned(),
-            )),
-            request_id: String::new(),
-        })
-        .await
-        .expect("create an account")
-        .into_inner()
-        .account
-        .expect("an account")
-        .id
-}
-
 async fn add_member(
     app: &TestApp,
     account_id: &str,
@@ -133,10 +85,7 @@ async fn add_member(
 }
 
 async fn token_for(app: &TestApp, username: &str) -> String {
-    login(app, username, PASSWORD)
-        .await
-        .expect("sign in")
-        .session_token
+    session_of(app, username).await
 }
 
 async fn introspect(app: &TestApp, token: &str) -> identityd::proto::IntrospectSessionResponse {

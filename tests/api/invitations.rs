@@ -5,79 +5,17 @@ use std::time::Duration;
 
 use identityd::config::{MailTransportKind, Settings};
 use identityd::proto::{
-    AcceptInvitationRequest, AcceptInvitationResponse, AccountPermission, AccountProfile,
-    AddMemberRequest, CancelInvitationRequest, CreateAccountRequest, CreateInvitationRequest,
-    CreateInvitationResponse, CreateUserRequest, GetInvitationRequest, GetUserRequest,
-    InvitationStatus, InvitedUser, ListActivityRequest, ListInvitationsRequest, ListMembersRequest,
-    LoginRequest, PreviewInvitationRequest, ResendInvitationRequest, User, UserStatus,
-    accept_invitation_request, create_account_request,
+    AcceptInvitationRequest, AcceptInvitationResponse, AccountPermission, AddMemberRequest,
+    CancelInvitationRequest, CreateInvitationRequest, CreateInvitationResponse,
+    GetInvitationRequest, GetUserRequest, InvitationStatus, InvitedUser, ListActivityRequest,
+    ListInvitationsRequest, ListMembersRequest, PreviewInvitationRequest, ResendInvitationRequest,
+    UserStatus, accept_invitation_request,
 };
 use tonic::Code;
 
 use crate::helpers::{TestApp, assert_error, hold_mail, spawn_app_with, violated_fields};
+use crate::people::{PASSWORD, account_of, active_user, email_of, session_of};
 use crate::smtp_sink::SmtpSink;
-
-const PASSWORD: &str = "tidal-lantern-oboe-42";
-
-fn email_of(username: &str) -> String {
-    format!("{username}@example.test")
-}
-
-/// A user created by staff, active, with [`PASSWORD`].
-async fn active_user(app: &TestApp, username: &str) -> User {
-    app.users
-        .clone()
-        .create_user(CreateUserRequest {
-            full_name: format!("{username} Person"),
-            username: username.to_owned(),
-            email: email_of(username),
-            password: PASSWORD.to_owned(),
-            ..Default::default()
-        })
-        .await
-        .expect("create a user")
-        .into_inner()
-        .user
-        .expect("a user")
-}
-
-/// An account owned by `owner_id`, named `name`.
-async fn account_of(app: &TestApp, owner_id: &str, name: &str) -> String {
-    app.accounts
-        .clone()
-        .create_account(CreateAccountRequest {
-            profile: Some(AccountProfile {
-                display_name: name.to_owned(),
-                full_name: "Billing Person".to_owned(),
-                email: "billing@example.test".to_owned(),
-                ..Default::default()
-            }),
-            owner: Some(create_account_request::Owner::OwnerUserId(
-                owner_id.to_owned(),
-            )),
-            request_id: String::new(),
-        })
-        .await
-        .expect("create an account")
-        .into_inner()
-        .account
-        .expect("an account")
-        .id
-}
-
-/// A session token for `username`, bound to their only account if they have one.
-async fn session_of(app: &TestApp, username: &str) -> String {
-    app.auth_public()
-        .login(LoginRequest {
-            identifier: username.to_owned(),
-            password: PASSWORD.to_owned(),
-            user_agent: "tests".to_owned(),
-        })
-        .await
-        .expect("sign in")
-        .into_inner()
-        .session_token
-}
 
 /// An owner with an account and a session acting for it.
 struct Owner {

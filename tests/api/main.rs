@@ -10,6 +10,7 @@ mod credentials;
 mod helpers;
 mod invitations;
 mod mail;
+mod people;
 mod roles;
 mod server;
 mod smtp_sink;

@@ -1,0 +1,74 @@
+//! People and accounts for tests that sign in: active users with a known
+//! password, accounts they own, and their sessions.
+
+use identityd::proto::{
+    AccountProfile, CreateAccountRequest, CreateUserRequest, LoginRequest, User,
+    create_account_request,
+};
+
+use crate::helpers::TestApp;
+
+/// The password of every user these helpers make.
+pub const PASSWORD: &str = "tidal-lantern-oboe-42";
+
+/// The email address of the user called `username`.
+pub fn email_of(username: &str) -> String {
+    format!("{username}@example.test")
+}
+
+/// A user created by staff, active, with [`PASSWORD`].
+pub async fn active_user(app: &TestApp, username: &str) -> User {
+    app.users
+        .clone()
+        .create_user(CreateUserRequest {
+            full_name: format!("{username} Person"),
+            username: username.to_owned(),
+            email: email_of(username),
+            password: PASSWORD.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("create a user")
+        .into_inner()
+        .user
+        .expect("a user")
+}
+
+/// The id of a new account owned by `owner_id`, named `name`.
+pub async fn account_of(app: &TestApp, owner_id: &str, name: &str) -> String {
+    app.accounts
+        .clone()
+        .create_account(CreateAccountRequest {
+            profile: Some(AccountProfile {
+                display_name: name.to_owned(),
+                full_name: "Billing Person".to_owned(),
+                email: "billing@example.test".to_owned(),
+                ..Default::default()
+            }),
+            owner: Some(create_account_request::Owner::OwnerUserId(
+                owner_id.to_owned(),
+            )),
+            request_id: String::new(),
+        })
+        .await
+        .expect("create an account")
+        .into_inner()
+        .account
+        .expect("an account")
+        .id
+}
+
+/// A session token for `username` (with [`PASSWORD`]), bound to their only
+/// account if they have one.
+pub async fn session_of(app: &TestApp, username: &str) -> String {
+    app.auth_public()
+        .login(LoginRequest {
+            identifier: username.to_owned(),
+            password: PASSWORD.to_owned(),
+            user_agent: "tests".to_owned(),
+        })
+        .await
+        .expect("sign in")
+        .into_inner()
+        .session_token
+}
