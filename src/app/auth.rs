@@ -28,6 +28,18 @@ pub const VERIFICATION_CODE_TTL: Duration = Duration::from_secs(10 * 60);
 pub const VERIFICATION_CODE_MAX_ATTEMPTS: i32 = 5;
 /// How long a password reset link works.
 pub const PASSWORD_RESET_TTL: Duration = Duration::from_secs(60 * 60);
+/// How long the link to set a first password works (a user created by
+/// staff without one may not read their mail within the hour).
+pub const SET_PASSWORD_TTL: Duration = Duration::from_secs(72 * 60 * 60);
+
+/// Which single-use password link to mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PasswordLink {
+    /// "Reset your password", valid for [`PASSWORD_RESET_TTL`].
+    Reset,
+    /// "Set your password" for a new user, valid for [`SET_PASSWORD_TTL`].
+    Set,
+}
 
 const EMAIL_VERIFICATION: &str = "email_verification";
 const PASSWORD_RESET: &str = "password_reset";
@@ -605,32 +617,47 @@ impl App {
         principal: &Principal,
         user: &UserRow,
     ) -> Result<(), AppError> {
+        self.issue_password_link(conn, principal, user, PasswordLink::Reset)
+            .await
+    }
+
+    /// Mails `user` a single-use link to choose a password: a reset link, or
+    /// a longer-lived welcome link for a user created without a password.
+    /// Both are redeemed with ResetPassword.
+    pub(super) async fn issue_password_link(
+        &self,
+        conn: &impl ConnectionTrait,
+        principal: &Principal,
+        user: &UserRow,
+        kind: PasswordLink,
+    ) -> Result<(), AppError> {
         let token = TokenKind::PasswordReset.generate();
         let now = self.now();
-        let row = token_row(
-            user,
-            PASSWORD_RESET,
-            hash_secret(&token),
-            now,
-            PASSWORD_RESET_TTL,
-        );
-        store::user_tokens::insert(conn, row).await?;
-        let context = [
-            ("recipient_name", user.full_name.clone()),
-            (
-                "expires_minutes",
-                (PASSWORD_RESET_TTL.as_secs() / 60).to_string(),
+        let (ttl, path, mail_kind, action) = match kind {
+            PasswordLink::Reset => (
+                PASSWORD_RESET_TTL,
+                "/password/reset",
+                MailKind::PasswordReset,
+                "auth.password_reset_requested",
             ),
-        ];
-        let link = self.link(&format!("/password/reset?token={token}"));
-        let mail = user_mail(MailKind::PasswordReset, user, context, [("link", link)]);
+            PasswordLink::Set => (
+                SET_PASSWORD_TTL,
+                "/password/set",
+                MailKind::SetPassword,
+                "auth.set_password_sent",
+            ),
+        };
+        let row = token_row(user, PASSWORD_RESET, hash_secret(&token), now, ttl);
+        store::user_tokens::insert(conn, row).await?;
+        let lifetime = match kind {
+            PasswordLink::Reset => ("expires_minutes", (ttl.as_secs() / 60).to_string()),
+            PasswordLink::Set => ("expires_hours", (ttl.as_secs() / 3600).to_string()),
+        };
+        let context = [("recipient_name", user.full_name.clone()), lifetime];
+        let link = self.link(&format!("{path}?token={token}"));
+        let mail = user_mail(mail_kind, user, context, [("link", link)]);
         mail::enqueue(conn, mail).await?;
-        record(
-            conn,
-            principal,
-            Change::new("auth.password_reset_requested", "user", &user.id),
-        )
-        .await?;
+        record(conn, principal, Change::new(action, "user", &user.id)).await?;
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! Users: the login identities, as operators and billing services manage them.
 
 use super::activity::{Change, record};
+use super::auth::PasswordLink;
 use super::idempotency::{CreateStart, IdempotencyKey, begin_create};
 use super::staff::{ensure_not_last_full_access, held_role_if_covered};
 use super::{App, AppError, Principal, Reason};
@@ -142,6 +143,8 @@ pub struct NewUser {
     pub password: Option<Password>,
     /// The starting status.
     pub status: UserStatus,
+    /// Whether to mail a link to set a first password (only without one).
+    pub send_set_password_email: bool,
 }
 
 /// How to find one user.
@@ -243,6 +246,10 @@ impl App {
             .detail("status", &row.status)
             .detail("password_set", row.password_hash.is_some());
         record(&txn, principal, change).await?;
+        if new.send_set_password_email {
+            self.issue_password_link(&txn, principal, &row, PasswordLink::Set)
+                .await?;
+        }
         store::commit(txn).await?;
         User::try_from(row)
     }

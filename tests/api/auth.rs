@@ -1221,3 +1221,58 @@ async fn ended_sessions_spent_links_and_old_failures_are_swept() {
         "the live session stays"
     );
 }
+
+#[tokio::test]
+async fn a_user_created_without_a_password_gets_a_link_to_set_one() {
+    let app = spawn().await;
+    let user = app
+        .users
+        .clone()
+        .create_user(identityd::proto::CreateUserRequest {
+            full_name: "Welcome Person".to_owned(),
+            username: "welcome".to_owned(),
+            email: email_of("welcome"),
+            send_set_password_email: true,
+            ..Default::default()
+        })
+        .await
+        .expect("create a user")
+        .into_inner()
+        .user
+        .expect("a user");
+    assert!(!user.has_password);
+    let link = app
+        .queued_secret(&email_of("welcome"), "set_password", "link")
+        .await
+        .expect("a set-password link");
+    assert!(link.starts_with("https://accounts.example.test/password/set?token=idr_"));
+    let token = link.split_once("token=").expect("a token").1.to_owned();
+    // The link works for three days, where a reset link works for one hour.
+    app.clock.advance(Duration::from_secs(48 * 3600));
+    app.auth_public()
+        .reset_password(ResetPasswordRequest {
+            token,
+            new_password: "first-own-password-rising".to_owned(),
+        })
+        .await
+        .expect("set the first password");
+    login(&app, "welcome", "first-own-password-rising")
+        .await
+        .expect("sign in with it");
+    assert_eq!(actions(&app, "auth.set_password_sent").await, 1);
+
+    let status = app
+        .users
+        .clone()
+        .create_user(identityd::proto::CreateUserRequest {
+            full_name: "Both Ways".to_owned(),
+            username: "bothways".to_owned(),
+            email: email_of("bothways"),
+            password: PASSWORD.to_owned(),
+            send_set_password_email: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&status), vec!["send_set_password_email"]);
+}

@@ -186,6 +186,7 @@ async fn every_invalid_field_is_named() {
             password: String::new(),
             status: 42,
             request_id: "has spaces".into(),
+            send_set_password_email: false,
         })
         .await
         .expect_err("invalid");

@@ -59,8 +59,21 @@ pub fn create_user(
         password,
         status,
         request_id,
+        send_set_password_email,
     } = request;
     let mut v = Validator::new();
+    if send_set_password_email && !password.is_empty() {
+        v.violation(
+            "send_set_password_email",
+            "cannot be set together with a password",
+        );
+    }
+    if send_set_password_email && status == i32::from(pb::UserStatus::Suspended) {
+        v.violation(
+            "send_set_password_email",
+            "cannot be set for a suspended user",
+        );
+    }
     let parsed_full_name = v.check(FullName::parse("full_name", &full_name));
     let parsed_username = v.check(Username::parse_unreserved("username", &username));
     let parsed_email = v.check(Email::parse("email", &email));
@@ -104,6 +117,7 @@ pub fn create_user(
                 locale,
                 password,
                 status: status.unwrap_or(UserStatus::Active),
+                send_set_password_email,
             },
             request_id,
         )),
