@@ -234,8 +234,7 @@ impl App {
         email: &Email,
         code: &str,
     ) -> Result<(), AppError> {
-        let mut subjects = vec![self.typed_subject("verify", email.as_str())];
-        subjects.extend(self.address_subject("verify", principal.client_ip));
+        let subjects = self.typed_subjects("verify", principal, email.as_str());
         self.ensure_not_throttled(&subjects).await?;
         let invalid = || {
             AppError::from(FieldViolation::new(
@@ -278,9 +277,7 @@ impl App {
         let change =
             Change::new("user.email_verified", "user", &user.id).detail("activated", activated);
         record(&txn, principal, change).await?;
-        for subject in &subjects[..1] {
-            self.forgive(&txn, subject).await?;
-        }
+        self.forgive(&txn, &subjects[0]).await?;
         store::commit(txn).await?;
         Ok(())
     }
@@ -325,7 +322,7 @@ impl App {
             store::users::find_by_username(self.reader(), &typed).await?
         };
         let mut subjects = vec![match &user {
-            Some(user) => self.user_subject("login", "user", &user.id),
+            Some(user) => self.login_subject(&user.id),
             None => self.typed_subject("login", &typed),
         }];
         subjects.extend(self.address_subject("login", principal.client_ip));
@@ -343,15 +340,15 @@ impl App {
             Some(u) if u.status != UserStatus::Active.as_str() => Some("unverified"),
             Some(_) => None,
         };
+        // An unknown identifier is recorded by its throttling key, which
+        // holds a hash of it, never what was typed.
+        let (target_type, target_id) = match &user {
+            Some(user) => ("user", user.id.clone()),
+            None => ("identifier", subjects[0].key.clone()),
+        };
         let (Some(user), None) = (user, refusal) else {
             let txn = store::begin(self.db()).await?;
             let delayed = self.count_failures(&txn, &subjects).await?;
-            let (target_type, target_id) = match &subjects[0].key {
-                key if key.starts_with("login:user:") => {
-                    ("user", key["login:user:".len()..].to_owned())
-                }
-                key => ("identifier", key.clone()),
-            };
             let change = Change::new("auth.login_failed", target_type, &target_id)
                 .detail("reason", refusal.unwrap_or("unknown"));
             record(&txn, principal, change).await?;
@@ -473,7 +470,7 @@ impl App {
         let user = store::users::find(self.reader(), &user_id.to_string())
             .await?
             .ok_or(AppError::Unauthenticated(Reason::SessionInvalid))?;
-        let subjects = [self.user_subject("login", "user", &user.id)];
+        let subjects = [self.login_subject(&user.id)];
         self.ensure_not_throttled(&subjects).await?;
         let new_password = self.check_new_password("new_password", new_password, &user)?;
         let matches = match &user.password_hash {
@@ -708,8 +705,7 @@ impl App {
             .replace_password(&txn, &user, &hash, None, "password_reset", now)
             .await?;
         let activated = store::users::mark_email_verified(&txn, &user.id, now.as_micros()).await?;
-        self.forgive(&txn, &self.user_subject("login", "user", &user.id))
-            .await?;
+        self.forgive(&txn, &self.login_subject(&user.id)).await?;
         let change = Change::new("auth.password_reset", "user", &user.id)
             .detail("sessions_ended", ended)
             .detail("activated", activated);
@@ -718,12 +714,9 @@ impl App {
         Ok(())
     }
 
-    /// Throttling subjects for a request that mails an address: the address
-    /// (typed, so unknown ones behave alike) and the client address.
+    /// Throttling subjects for a request that mails an address.
     fn mail_subjects(&self, principal: &Principal, email: &str) -> Vec<Subject> {
-        let mut subjects = vec![self.typed_subject("mail", email)];
-        subjects.extend(self.address_subject("mail", principal.client_ip));
-        subjects
+        self.typed_subjects("mail", principal, email)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use super::{App, AppError};
+use super::{App, AppError, Principal};
 use crate::crypto::hash_secret;
 use crate::domain::{ThrottleRule, Timestamp};
 use crate::store::{self, ConnectionTrait};
@@ -33,7 +33,7 @@ pub(super) struct Delayed {
 impl App {
     /// Failures of `what` against one user (or, for identifiers nobody has,
     /// against the identifier, so unknown and known ones behave alike).
-    pub(super) fn user_subject(&self, what: &str, kind: &str, value: &str) -> Subject {
+    fn user_subject(&self, what: &str, kind: &str, value: &str) -> Subject {
         Subject {
             key: format!("{what}:{kind}:{value}"),
             rule: self.auth_policy().per_user,
@@ -45,6 +45,25 @@ impl App {
     pub(super) fn typed_subject(&self, what: &str, typed: &str) -> Subject {
         let digest = hash_secret(&typed.trim().to_lowercase());
         self.user_subject(what, "typed", &digest[..32])
+    }
+
+    /// Failed sign-ins (and current-password checks) of one known user.
+    pub(super) fn login_subject(&self, user_id: &str) -> Subject {
+        self.user_subject("login", "user", user_id)
+    }
+
+    /// The subjects of `what` for an address or identifier a caller typed:
+    /// the typed text (so unknown ones behave like known ones) and the
+    /// caller's client address.
+    pub(super) fn typed_subjects(
+        &self,
+        what: &str,
+        principal: &Principal,
+        typed: &str,
+    ) -> Vec<Subject> {
+        let mut subjects = vec![self.typed_subject(what, typed)];
+        subjects.extend(self.address_subject(what, principal.client_ip));
+        subjects
     }
 
     /// Failures of `what` from one client address, if it is known.
