@@ -44,7 +44,8 @@ pub(super) enum PasswordLink {
 const EMAIL_VERIFICATION: &str = "email_verification";
 const PASSWORD_RESET: &str = "password_reset";
 
-/// A self-service sign-up.
+/// A person signing themselves up: by registering, or by accepting an
+/// invitation as a new user.
 #[derive(Debug, Clone)]
 pub struct Registration {
     /// The person's full name.

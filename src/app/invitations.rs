@@ -15,15 +15,15 @@ use std::collections::BTreeMap;
 
 use super::accounts::{Member, load_account_for_update, load_active_account, member_view};
 use super::activity::{Change, record};
-use super::auth::user_mail;
+use super::auth::{Registration, user_mail};
 use super::idempotency::{CreateStart, IdempotencyKey, begin_create};
 use super::throttle::Subject;
 use super::users::{UserDraft, insert_user};
 use super::{App, AppError, Caller, Principal, Reason};
 use crate::crypto::{TokenKind, hash_secret};
 use crate::domain::{
-    AccountId, AccountPermissions, Email, FieldViolation, FullName, InvitationId, Locale,
-    PageCursor, PageSize, Password, Permission, RequestId, Timestamp, UserId, UserStatus, Username,
+    AccountId, AccountPermissions, Email, FieldViolation, InvitationId, PageCursor, PageSize,
+    Permission, RequestId, Timestamp, UserId, UserStatus,
 };
 use crate::mail::{self, MailKind, OutgoingMail};
 use crate::store::{
@@ -143,28 +143,13 @@ pub struct InvitationPreview {
     pub status: InvitationStatus,
 }
 
-/// The new user an acceptance creates.
-#[derive(Debug, Clone)]
-pub struct NewInvitee {
-    /// The full name.
-    pub full_name: FullName,
-    /// The username.
-    pub username: Username,
-    /// The email address.
-    pub email: Email,
-    /// The password, already checked against the policy.
-    pub password: Password,
-    /// The language for mail.
-    pub locale: Option<Locale>,
-}
-
 /// Who accepts an invitation.
 #[derive(Debug, Clone)]
 pub enum Acceptor {
     /// The user of the caller's session.
     Session,
     /// A new user, created by accepting.
-    NewUser(NewInvitee),
+    NewUser(Registration),
 }
 
 /// The outcome of accepting.
@@ -550,7 +535,7 @@ impl App {
         txn: &impl ConnectionTrait,
         principal: &Principal,
         invitation: &InvitationRow,
-        new: NewInvitee,
+        new: Registration,
         password_hash: String,
     ) -> Result<UserRow, AppError> {
         let proven = new.email.normalized() == invitation.email_normalized;

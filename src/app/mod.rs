@@ -42,7 +42,7 @@ pub use credentials::{
 pub use error::{AppError, Reason};
 pub use invitations::{
     Accepted, Acceptor, CreatedInvitation, Invitation, InvitationPage, InvitationPreview,
-    InvitationQuery, InvitationStatus, NewInvitation, NewInvitee,
+    InvitationQuery, InvitationStatus, NewInvitation,
 };
 pub use mails::{Mail, MailPage, MailQuery, MailStatus};
 pub use principal::{AccountGrant, Caller, Principal};

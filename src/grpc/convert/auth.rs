@@ -69,40 +69,62 @@ pub fn register(
         locale,
     } = request;
     let mut v = Validator::new();
-    let parsed_full_name = v.check(FullName::parse("full_name", &full_name));
-    let parsed_username = v.check(Username::parse_unreserved("username", &username));
-    let parsed_email = v.check(Email::parse("email", &email));
-    let hints = [full_name.as_str(), username.as_str(), email.as_str()];
+    let fields = SignUpFields {
+        full_name: &full_name,
+        username: &username,
+        email: &email,
+        password: &password,
+        locale: &locale,
+    };
+    let registration = sign_up(&mut v, "", fields, password_min_chars);
+    v.finish()?;
+    registration.ok_or_else(|| ValidationError::single("request", "is invalid"))
+}
+
+/// The raw fields of a person signing themselves up.
+pub(super) struct SignUpFields<'a> {
+    pub full_name: &'a str,
+    pub username: &'a str,
+    pub email: &'a str,
+    pub password: &'a str,
+    pub locale: &'a str,
+}
+
+/// Parses a person's sign-up details (registration, or accepting an
+/// invitation as a new user) into `v`, naming fields under `prefix`.
+pub(super) fn sign_up(
+    v: &mut Validator,
+    prefix: &str,
+    fields: SignUpFields<'_>,
+    password_min_chars: usize,
+) -> Option<Registration> {
+    let field = |name: &str| format!("{prefix}{name}");
+    let full_name = v.check(FullName::parse(&field("full_name"), fields.full_name));
+    let username = v.check(Username::parse_unreserved(
+        &field("username"),
+        fields.username,
+    ));
+    let email = v.check(Email::parse(&field("email"), fields.email));
+    // The person's own details are the first guesses an attacker makes.
+    let hints = [fields.full_name, fields.username, fields.email];
     let password = v.check(Password::parse(
-        "password",
-        &password,
+        &field("password"),
+        fields.password,
         password_min_chars,
         &hints,
     ));
-    let locale = if locale.trim().is_empty() {
+    let locale = if fields.locale.trim().is_empty() {
         Some(None)
     } else {
-        v.check(Locale::parse("locale", &locale).map(Some))
+        v.check(Locale::parse(&field("locale"), fields.locale).map(Some))
     };
-    v.finish()?;
-    match (
-        parsed_full_name,
-        parsed_username,
-        parsed_email,
-        password,
-        locale,
-    ) {
-        (Some(full_name), Some(username), Some(email), Some(password), Some(locale)) => {
-            Ok(Registration {
-                full_name,
-                username,
-                email,
-                password,
-                locale,
-            })
-        }
-        _ => Err(ValidationError::single("request", "is invalid")),
-    }
+    Some(Registration {
+        full_name: full_name?,
+        username: username?,
+        email: email?,
+        password: password?,
+        locale: locale?,
+    })
 }
 
 /// A parsed VerifyEmail request.

@@ -1,14 +1,13 @@
 //! InvitationService messages.
 
 use super::accounts::{parse_permissions, permissions_out};
+use super::auth::{SignUpFields, sign_up};
 use super::{page_size, timestamp};
 use crate::app::{
     Acceptor, Invitation, InvitationPreview, InvitationQuery, InvitationStatus, NewInvitation,
-    NewInvitee,
 };
 use crate::domain::{
-    AccountId, AccountPermissions, Email, FullName, InvitationId, Locale, Password, RequestId,
-    Username, ValidationError, Validator,
+    AccountId, AccountPermissions, Email, InvitationId, RequestId, ValidationError, Validator,
 };
 use crate::proto as pb;
 
@@ -178,40 +177,14 @@ pub fn accept_invitation(
                 password,
                 locale,
             } = new_user;
-            let parsed_full_name = v.check(FullName::parse("new_user.full_name", &full_name));
-            let parsed_username =
-                v.check(Username::parse_unreserved("new_user.username", &username));
-            let parsed_email = v.check(Email::parse("new_user.email", &email));
-            let hints = [full_name.as_str(), username.as_str(), email.as_str()];
-            let password = v.check(Password::parse(
-                "new_user.password",
-                &password,
-                password_min_chars,
-                &hints,
-            ));
-            let locale = if locale.trim().is_empty() {
-                Some(None)
-            } else {
-                v.check(Locale::parse("new_user.locale", &locale).map(Some))
+            let fields = SignUpFields {
+                full_name: &full_name,
+                username: &username,
+                email: &email,
+                password: &password,
+                locale: &locale,
             };
-            match (
-                parsed_full_name,
-                parsed_username,
-                parsed_email,
-                password,
-                locale,
-            ) {
-                (Some(full_name), Some(username), Some(email), Some(password), Some(locale)) => {
-                    Some(Acceptor::NewUser(NewInvitee {
-                        full_name,
-                        username,
-                        email,
-                        password,
-                        locale,
-                    }))
-                }
-                _ => None,
-            }
+            sign_up(&mut v, "new_user.", fields, password_min_chars).map(Acceptor::NewUser)
         }
     };
     v.finish()?;
