@@ -536,8 +536,9 @@ impl App {
     }
 
     /// Stores a new password hash, ends the user's sessions but `keep`,
-    /// retires their reset links and mails a notice. Returns how many
-    /// sessions ended.
+    /// retires their reset links and, when it replaces a password, mails a
+    /// notice (a first password changes nothing the user should worry
+    /// about). Returns how many sessions ended.
     async fn replace_password(
         &self,
         conn: &impl ConnectionTrait,
@@ -559,15 +560,17 @@ impl App {
         .await?;
         store::user_tokens::consume_all_for_user(conn, &user.id, PASSWORD_RESET, now.as_micros())
             .await?;
-        let context = [
-            ("recipient_name", user.full_name.clone()),
-            ("time", now.to_utc_minutes()),
-        ];
-        mail::enqueue(
-            conn,
-            user_mail(MailKind::PasswordChanged, user, context, []),
-        )
-        .await?;
+        if user.password_hash.is_some() {
+            let context = [
+                ("recipient_name", user.full_name.clone()),
+                ("time", now.to_utc_minutes()),
+            ];
+            mail::enqueue(
+                conn,
+                user_mail(MailKind::PasswordChanged, user, context, []),
+            )
+            .await?;
+        }
         Ok(ended)
     }
 
@@ -615,8 +618,13 @@ impl App {
         principal: &Principal,
         user: &UserRow,
     ) -> Result<(), AppError> {
-        self.issue_password_link(conn, principal, user, PasswordLink::Reset)
-            .await
+        // A user who never had a password is asked to set one, not to reset it.
+        let kind = if user.password_hash.is_none() {
+            PasswordLink::Set
+        } else {
+            PasswordLink::Reset
+        };
+        self.issue_password_link(conn, principal, user, kind).await
     }
 
     /// Mails `user` a single-use link to choose a password: a reset link, or
