@@ -594,7 +594,8 @@ impl App {
         Ok(())
     }
 
-    /// Mails a user a reset link on staff's behalf.
+    /// Mails a user a reset link on staff's behalf; a user who never had a
+    /// password gets the link to set a first one instead, as from CreateUser.
     pub async fn send_password_reset(
         &self,
         principal: &Principal,
@@ -607,7 +608,12 @@ impl App {
         if user.status == UserStatus::Suspended.as_str() {
             return Err(AppError::FailedPrecondition(Reason::UserNotActive));
         }
-        self.issue_password_reset(&txn, principal, &user).await?;
+        if user.password_hash.is_none() {
+            self.issue_password_link(&txn, principal, &user, PasswordLink::Set)
+                .await?;
+        } else {
+            self.issue_password_reset(&txn, principal, &user).await?;
+        }
         store::commit(txn).await?;
         Ok(())
     }
@@ -618,13 +624,8 @@ impl App {
         principal: &Principal,
         user: &UserRow,
     ) -> Result<(), AppError> {
-        // A user who never had a password is asked to set one, not to reset it.
-        let kind = if user.password_hash.is_none() {
-            PasswordLink::Set
-        } else {
-            PasswordLink::Reset
-        };
-        self.issue_password_link(conn, principal, user, kind).await
+        self.issue_password_link(conn, principal, user, PasswordLink::Reset)
+            .await
     }
 
     /// Mails `user` a single-use link to choose a password: a reset link, or
