@@ -239,7 +239,11 @@ pub(super) async fn held_role_if_covered(
     let current = store::roles::find(conn, current_id)
         .await?
         .ok_or_else(|| AppError::corrupt(format!("user {} holds a missing role", user.id)))?;
-    ensure_covers(principal, &role_permissions(&current))?;
+    // Unlike a grant the caller asks for, the refusal does not name what is
+    // missing: that would tell a junior what a colleague's role holds.
+    if !principal.permissions.covers(&role_permissions(&current)) {
+        return Err(AppError::PermissionDenied(Reason::PrivilegeEscalation));
+    }
     Ok(Some(current))
 }
 
