@@ -610,3 +610,32 @@ async fn a_credential_beyond_its_owners_admin_role_is_refused_naming_what_is_mis
         .api_credentials;
     assert!(listed.is_empty(), "nothing was created");
 }
+
+#[tokio::test]
+async fn a_credential_without_a_recorded_creator_counts_its_owner_as_creator() {
+    let app = spawn_app().await;
+    let (token, staff) = app.staff_token_with("legacy", &["roles.read"]).await;
+    let db = app.database().await;
+    db.execute_unprepared(&format!(
+        "UPDATE api_credentials SET created_by_user_id = NULL WHERE owner_user_id = '{}'",
+        staff.user_id
+    ))
+    .await
+    .expect("forget the creator");
+    let listed = app
+        .admin
+        .clone()
+        .list_api_credentials(ListApiCredentialsRequest {
+            owner_user_id: staff.user_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner()
+        .api_credentials;
+    assert_eq!(listed[0].created_by_user_id, staff.user_id);
+    app.client(&token)
+        .list_roles(ListRolesRequest::default())
+        .await
+        .expect("bounded by its owner alone, as before");
+}
