@@ -17,6 +17,20 @@ pub const ERROR_DOMAIN: &str = "identityd";
 
 /// Renders `err` as the status a caller sees for request `request_id`.
 pub fn to_status(err: AppError, request_id: &str) -> Status {
+    to_status_with(err, request_id, Vec::new())
+}
+
+/// [`to_status`] with `extra` added to the ErrorInfo metadata (never
+/// replacing the request id).
+fn to_status_with(
+    err: AppError,
+    request_id: &str,
+    mut extra: Vec<(&'static str, String)>,
+) -> Status {
+    if let AppError::WithMetadata(inner, metadata) = err {
+        extra.extend(metadata);
+        return to_status_with(*inner, request_id, extra);
+    }
     let mut violations = Vec::new();
     let (code, reason) = match &err {
         AppError::Invalid(invalid) => {
@@ -42,6 +56,8 @@ pub fn to_status(err: AppError, request_id: &str) -> Status {
             tracing::error!(request_id, error = %source, cause = %cause_chain(source.as_ref()), "internal error");
             (Code::Internal, Reason::Internal)
         }
+        // Peeled off before this match; kept so the match stays exhaustive.
+        AppError::WithMetadata(_, _) => (Code::Internal, Reason::Internal),
     };
     let message = match (&err, violations.as_slice()) {
         (AppError::Invalid(invalid), _) => invalid.to_string(),
@@ -49,11 +65,12 @@ pub fn to_status(err: AppError, request_id: &str) -> Status {
         _ => reason.message().to_owned(),
     };
     let mut details = ErrorDetails::new();
-    details.set_error_info(
-        reason.as_str(),
-        ERROR_DOMAIN,
-        HashMap::from([("request_id".to_owned(), request_id.to_owned())]),
-    );
+    let mut metadata: HashMap<String, String> = extra
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value))
+        .collect();
+    metadata.insert("request_id".to_owned(), request_id.to_owned());
+    details.set_error_info(reason.as_str(), ERROR_DOMAIN, metadata);
     if !violations.is_empty() {
         details.set_bad_request(violations);
     }

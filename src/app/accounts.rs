@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use super::activity::{Change, record};
+use super::auth::PasswordLink;
 use super::idempotency::{CreateStart, IdempotencyKey, begin_create};
 use super::users::{UserDraft, insert_user};
 use super::{App, AppError, Caller, Principal, Reason};
@@ -120,6 +121,8 @@ pub enum NewAccountOwner {
         password: Option<Password>,
         /// An optional locale.
         locale: Option<Locale>,
+        /// Whether to mail a link to set a first password (only without one).
+        send_set_password_email: bool,
     },
 }
 
@@ -208,7 +211,10 @@ impl App {
                 user_id
             }
             NewAccountOwner::New {
-                username, locale, ..
+                username,
+                locale,
+                send_set_password_email,
+                ..
             } => {
                 let username = match username {
                     Some(username) => username,
@@ -235,6 +241,10 @@ impl App {
                     .detail("status", &row.status)
                     .detail("as_owner_of", id);
                 record(&txn, principal, change).await?;
+                if send_set_password_email {
+                    self.issue_password_link(&txn, principal, &row, PasswordLink::Set)
+                        .await?;
+                }
                 user_id
             }
         };

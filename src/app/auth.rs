@@ -536,8 +536,9 @@ impl App {
     }
 
     /// Stores a new password hash, ends the user's sessions but `keep`,
-    /// retires their reset links and mails a notice. Returns how many
-    /// sessions ended.
+    /// retires their reset links and, when it replaces a password, mails a
+    /// notice (a first password changes nothing the user should worry
+    /// about). Returns how many sessions ended.
     async fn replace_password(
         &self,
         conn: &impl ConnectionTrait,
@@ -559,15 +560,17 @@ impl App {
         .await?;
         store::user_tokens::consume_all_for_user(conn, &user.id, PASSWORD_RESET, now.as_micros())
             .await?;
-        let context = [
-            ("recipient_name", user.full_name.clone()),
-            ("time", now.to_utc_minutes()),
-        ];
-        mail::enqueue(
-            conn,
-            user_mail(MailKind::PasswordChanged, user, context, []),
-        )
-        .await?;
+        if user.password_hash.is_some() {
+            let context = [
+                ("recipient_name", user.full_name.clone()),
+                ("time", now.to_utc_minutes()),
+            ];
+            mail::enqueue(
+                conn,
+                user_mail(MailKind::PasswordChanged, user, context, []),
+            )
+            .await?;
+        }
         Ok(ended)
     }
 
@@ -591,7 +594,8 @@ impl App {
         Ok(())
     }
 
-    /// Mails a user a reset link on staff's behalf.
+    /// Mails a user a reset link on staff's behalf; a user who never had a
+    /// password gets the link to set a first one instead, as from CreateUser.
     pub async fn send_password_reset(
         &self,
         principal: &Principal,
@@ -604,7 +608,12 @@ impl App {
         if user.status == UserStatus::Suspended.as_str() {
             return Err(AppError::FailedPrecondition(Reason::UserNotActive));
         }
-        self.issue_password_reset(&txn, principal, &user).await?;
+        if user.password_hash.is_none() {
+            self.issue_password_link(&txn, principal, &user, PasswordLink::Set)
+                .await?;
+        } else {
+            self.issue_password_reset(&txn, principal, &user).await?;
+        }
         store::commit(txn).await?;
         Ok(())
     }

@@ -47,9 +47,9 @@ impl App {
     /// Authenticates an API credential bearer token.
     ///
     /// The credential's permissions are those of its API roles, limited to the
-    /// permissions of its owner's admin role: a credential never does more than
-    /// the staff user it belongs to, and stops working when they stop being
-    /// active staff.
+    /// permissions of its owner's admin role and of its creator's: a credential
+    /// never does more than the staff user it belongs to nor the one who
+    /// minted it, and stops working when either stops being active staff.
     pub async fn authenticate_bearer(&self, bearer: &str) -> Result<Authenticated, AppError> {
         let token = ApiCredentialToken::parse(bearer)
             .map_err(|_| AppError::Unauthenticated(Reason::TokenMalformed))?;
@@ -93,6 +93,26 @@ impl App {
             .find(|role| role.id == admin_role_id)
             .map(permissions_of)
             .unwrap_or_default();
+        // A credential made by someone other than its owner is also bounded
+        // by its creator, so demoting or suspending the creator takes back
+        // what they handed on.
+        let creator_permissions = match row.created_by_user_id.as_deref() {
+            Some(creator) if creator != row.owner_user_id => {
+                let creator_is_active =
+                    found.creator_status.as_deref() == Some(UserStatus::Active.as_str());
+                let creator_role_id = found
+                    .creator_admin_role_id
+                    .filter(|_| creator_is_active)
+                    .ok_or(AppError::Unauthenticated(Reason::CredentialCreatorNotStaff))?;
+                found
+                    .roles
+                    .iter()
+                    .find(|role| role.id == creator_role_id)
+                    .map(permissions_of)
+                    .unwrap_or_default()
+            }
+            _ => PermissionSet::full_access(),
+        };
         let api_permissions = found
             .roles
             .iter()
@@ -114,7 +134,9 @@ impl App {
                 credential_id: ApiCredentialId::from_stored(&row.id).ok_or_else(corrupt)?,
                 staff_user_id: UserId::from_stored(&row.owner_user_id).ok_or_else(corrupt)?,
             },
-            permissions: api_permissions.intersection(&admin_permissions),
+            permissions: api_permissions
+                .intersection(&admin_permissions)
+                .intersection(&creator_permissions),
             account: None,
         };
         let expires_at = row.expires_at.map(Timestamp::from_micros);

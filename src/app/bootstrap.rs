@@ -194,6 +194,8 @@ async fn create_staff_with_credential(
         identifier: token.identifier.clone(),
         secret_hash: hash_secret(&token.secret),
         owner_user_id: user_id.to_string(),
+        // identityd creates it on the owner's behalf: the owner bounds it.
+        created_by_user_id: Some(user_id.to_string()),
         description: "Bootstrap credential".to_owned(),
         created_at: now,
         expires_at: None,

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use super::activity::{Change, record};
-use super::staff::role_permissions;
+use super::staff::{held_role_if_covered, role_permissions};
 use super::{App, AppError, Principal, Reason, ensure_covers};
 use crate::crypto::{ApiCredentialToken, hash_secret};
 use crate::domain::{
@@ -35,6 +35,9 @@ pub struct ApiCredential {
     pub identifier: String,
     /// The staff user it acts for.
     pub owner_user_id: UserId,
+    /// The staff user who created it; it works only while they are active
+    /// staff, and never beyond their admin role.
+    pub created_by_user_id: UserId,
     /// What it is for.
     pub description: String,
     /// Its API roles.
@@ -59,10 +62,17 @@ impl ApiCredential {
     ) -> Result<Self, AppError> {
         let corrupt = |what: &str| AppError::corrupt(format!("api credential {} {what}", row.id));
         let state = state_at(&row, now);
+        let owner_user_id =
+            UserId::from_stored(&row.owner_user_id).ok_or_else(|| corrupt("owner"))?;
         Ok(Self {
             id: ApiCredentialId::from_stored(&row.id).ok_or_else(|| corrupt("id"))?,
-            owner_user_id: UserId::from_stored(&row.owner_user_id)
-                .ok_or_else(|| corrupt("owner"))?,
+            owner_user_id,
+            // Credentials older than the column name no creator: their owner
+            // stands as one, the rule they were made under.
+            created_by_user_id: match row.created_by_user_id.as_deref() {
+                Some(creator) => UserId::from_stored(creator).ok_or_else(|| corrupt("creator"))?,
+                None => owner_user_id,
+            },
             role_ids: role_ids
                 .iter()
                 .map(|id| RoleId::from_stored(id).ok_or_else(|| corrupt("role id")))
@@ -76,6 +86,26 @@ impl ApiCredential {
             last_used_at: row.last_used_at.map(Timestamp::from_micros),
         })
     }
+}
+
+/// The creator recorded for a credential of `owner_id` created by `creator`
+/// (identityd itself, at bootstrap, creates on the owner's behalf).
+fn row_creator(owner_id: &str, creator: Option<UserId>) -> String {
+    creator.map_or_else(|| owner_id.to_owned(), |id| id.to_string())
+}
+
+/// The admin role `user` holds; a user without one is not staff.
+async fn load_held_role(
+    conn: &impl store::ConnectionTrait,
+    user: &store::users::UserRow,
+) -> Result<store::roles::RoleRow, AppError> {
+    let role_id = user
+        .admin_role_id
+        .as_deref()
+        .ok_or(AppError::FailedPrecondition(Reason::NotStaff))?;
+    store::roles::find(conn, role_id)
+        .await?
+        .ok_or_else(|| AppError::corrupt(format!("user {} holds a missing role", user.id)))
 }
 
 /// The state of a stored credential at `now`.
@@ -116,6 +146,8 @@ pub struct CreatedApiCredential {
 pub struct CredentialQuery {
     /// Only credentials of this staff user.
     pub owner_user_id: Option<UserId>,
+    /// Only credentials this staff user created.
+    pub created_by_user_id: Option<UserId>,
     /// Only credentials in this state.
     pub state: Option<ApiCredentialState>,
     /// The page size.
@@ -135,7 +167,13 @@ pub struct CredentialPage {
 
 impl App {
     /// Mints a credential for an active staff user, carrying API roles whose
-    /// permissions the caller holds itself.
+    /// permissions the caller holds itself and the owner's admin role grants.
+    ///
+    /// A credential for someone else needs covering their admin role, like
+    /// every other hand-over of power: otherwise a junior could file a
+    /// credential under a senior colleague. The caller is recorded as its
+    /// creator, and the credential works only while the creator stays active
+    /// staff, within the creator's admin role.
     ///
     /// There is no request id: a retry could only be answered with the secret,
     /// which is never stored. A caller that lost the response revokes the
@@ -163,6 +201,14 @@ impl App {
         if owner.status != UserStatus::Active.as_str() {
             return Err(AppError::FailedPrecondition(Reason::UserNotActive));
         }
+        let creator = principal.acting_user();
+        let owner_role = if creator.is_some_and(|id| id.to_string() == owner.id) {
+            load_held_role(&txn, &owner).await?
+        } else {
+            held_role_if_covered(&txn, principal, &owner)
+                .await?
+                .ok_or(AppError::FailedPrecondition(Reason::NotStaff))?
+        };
         let role_ids: Vec<String> = new.role_ids.iter().map(ToString::to_string).collect();
         let roles = store::roles::find_many(&txn, &role_ids).await?;
         if roles.len() != role_ids.len() {
@@ -175,6 +221,14 @@ impl App {
             acc.union(&role_permissions(role))
         });
         ensure_covers(principal, &granted)?;
+        // A credential never does more than its owner, so roles beyond the
+        // owner's admin role would only make a credential that fails its
+        // calls: refuse it and say what is missing.
+        let missing = granted.not_covered_by(&role_permissions(&owner_role));
+        if !missing.is_empty() {
+            return Err(AppError::FailedPrecondition(Reason::CredentialExceedsOwner)
+                .with_metadata("missing_permissions", missing.join(" ")));
+        }
 
         let id = ApiCredentialId::generate();
         let token = ApiCredentialToken::generate();
@@ -183,6 +237,7 @@ impl App {
             identifier: token.identifier.clone(),
             secret_hash: hash_secret(&token.secret),
             owner_user_id: owner.id.clone(),
+            created_by_user_id: Some(row_creator(&owner.id, creator)),
             description: new.description.as_str().to_owned(),
             created_at: now.as_micros(),
             expires_at: new.expires_at.map(Timestamp::as_micros),
@@ -193,6 +248,7 @@ impl App {
         let change = Change::new("api_credential.created", "api_credential", id)
             .detail("identifier", &token.identifier)
             .detail("owner_user_id", &owner.id)
+            .detail("created_by_user_id", row_creator(&owner.id, creator))
             .detail("role_ids", role_ids.join(" "));
         record(&txn, principal, change).await?;
         store::commit(txn).await?;
@@ -219,17 +275,19 @@ impl App {
         query: CredentialQuery,
     ) -> Result<CredentialPage, AppError> {
         let owner = query.owner_user_id.map(|id| id.to_string());
+        let creator = query.created_by_user_id.map(|id| id.to_string());
         let state = query.state.map(|state| match state {
             ApiCredentialState::Active => StateFilter::Active,
             ApiCredentialState::Expired => StateFilter::Expired,
             ApiCredentialState::Revoked => StateFilter::Revoked,
         });
-        let filters = format!("owner={owner:?} state={state:?}");
+        let filters = format!("owner={owner:?} creator={creator:?} state={state:?}");
         let cursor = PageCursor::decode("page_token", &query.page_token, &filters)?;
         let now = Timestamp::now();
         let page = store::credentials::list(
             self.reader(),
             owner.as_deref(),
+            creator.as_deref(),
             state,
             now.as_micros(),
             cursor.as_ref().map(|c| c.after.as_str()),
@@ -255,7 +313,10 @@ impl App {
         })
     }
 
-    /// Revokes a credential at once. Revoking a revoked credential changes nothing.
+    /// Revokes a credential at once. Revoking a revoked credential changes
+    /// nothing. Its owner and its creator may revoke it; anyone else must
+    /// cover the owner's admin role, so a junior cannot cut off a senior
+    /// colleague's integrations.
     pub async fn revoke_api_credential(
         &self,
         principal: &Principal,
@@ -265,6 +326,13 @@ impl App {
         let row = store::credentials::find(&txn, &id.to_string())
             .await?
             .ok_or(AppError::NotFound(Reason::ApiCredentialNotFound))?;
+        let acting = principal.acting_user().map(|id| id.to_string());
+        let own = acting.as_deref().is_some_and(|acting| {
+            acting == row.owner_user_id || Some(acting) == row.created_by_user_id.as_deref()
+        });
+        if !own && let Some(owner) = store::users::find(&txn, &row.owner_user_id).await? {
+            held_role_if_covered(&txn, principal, &owner).await?;
+        }
         if store::credentials::revoke(&txn, &row.id, Timestamp::now().as_micros()).await? {
             let change = Change::new("api_credential.revoked", "api_credential", id)
                 .detail("identifier", &row.identifier)

@@ -21,6 +21,10 @@ pub enum Reason {
     CredentialExpired,
     /// The credential's owner is no longer an active staff user.
     CredentialOwnerNotStaff,
+    /// The staff user who created the credential is no longer active staff.
+    CredentialCreatorNotStaff,
+    /// The credential's API roles grant permissions its owner's admin role lacks.
+    CredentialExceedsOwner,
     /// The caller lacks the permission the method needs.
     PermissionDenied,
     /// The caller tried to grant or change permissions it does not hold itself.
@@ -122,6 +126,8 @@ impl Reason {
             Reason::CredentialRevoked => "CREDENTIAL_REVOKED",
             Reason::CredentialExpired => "CREDENTIAL_EXPIRED",
             Reason::CredentialOwnerNotStaff => "CREDENTIAL_OWNER_NOT_STAFF",
+            Reason::CredentialCreatorNotStaff => "CREDENTIAL_CREATOR_NOT_STAFF",
+            Reason::CredentialExceedsOwner => "CREDENTIAL_EXCEEDS_OWNER",
             Reason::PermissionDenied => "PERMISSION_DENIED",
             Reason::PrivilegeEscalation => "PRIVILEGE_ESCALATION",
             Reason::RoleNotFound => "ROLE_NOT_FOUND",
@@ -180,6 +186,12 @@ impl Reason {
             Reason::CredentialExpired => "the API credential has expired",
             Reason::CredentialOwnerNotStaff => {
                 "the API credential's owner is no longer active staff"
+            }
+            Reason::CredentialCreatorNotStaff => {
+                "the staff user who created the API credential is no longer active staff"
+            }
+            Reason::CredentialExceedsOwner => {
+                "the API roles grant permissions the owner's admin role lacks; see missing_permissions"
             }
             Reason::PermissionDenied => "the caller lacks the permission this method needs",
             Reason::PrivilegeEscalation => {
@@ -290,6 +302,10 @@ pub enum AppError {
     /// A bug or an unexpected failure; details go to the log, not the caller.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Another error with facts for the caller in its `ErrorInfo` metadata,
+    /// such as the permissions it lacks.
+    #[error("{0}")]
+    WithMetadata(Box<AppError>, Vec<(&'static str, String)>),
 }
 
 impl From<StoreError> for AppError {
@@ -322,6 +338,17 @@ impl From<crate::domain::FieldViolation> for AppError {
 }
 
 impl AppError {
+    /// This error with `key: value` added to its `ErrorInfo` metadata.
+    pub fn with_metadata(self, key: &'static str, value: impl Into<String>) -> Self {
+        match self {
+            AppError::WithMetadata(inner, mut metadata) => {
+                metadata.push((key, value.into()));
+                AppError::WithMetadata(inner, metadata)
+            }
+            other => AppError::WithMetadata(Box::new(other), vec![(key, value.into())]),
+        }
+    }
+
     /// An internal error for data identityd wrote itself but cannot read back.
     pub fn corrupt(what: impl Into<String>) -> Self {
         AppError::Internal(Box::new(StoreError::Corrupt(what.into())))

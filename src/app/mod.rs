@@ -184,10 +184,14 @@ impl App {
 
 /// Refuses a caller that would hand on or change permissions it does not hold
 /// itself: holding `roles.write` must not be a path to every other permission.
+/// The error names what the caller lacks, so an operator can tell which
+/// permission to ask for.
 fn ensure_covers(principal: &Principal, permissions: &PermissionSet) -> Result<(), AppError> {
-    if principal.permissions.covers(permissions) {
+    let missing = permissions.not_covered_by(&principal.permissions);
+    if missing.is_empty() {
         Ok(())
     } else {
-        Err(AppError::PermissionDenied(Reason::PrivilegeEscalation))
+        Err(AppError::PermissionDenied(Reason::PrivilegeEscalation)
+            .with_metadata("missing_permissions", missing.join(" ")))
     }
 }

@@ -144,6 +144,17 @@ impl Principal {
         }
     }
 
+    /// The person acting: the signed-in user of a session, or the staff user
+    /// an API credential belongs to. `None` for identityd itself and for
+    /// anonymous callers.
+    pub fn acting_user(&self) -> Option<UserId> {
+        match self.caller {
+            Caller::User { user_id, .. } => Some(user_id),
+            Caller::ApiCredential { staff_user_id, .. } => Some(staff_user_id),
+            Caller::Anonymous | Caller::System => None,
+        }
+    }
+
     /// The session, for a session caller.
     pub fn session_id(&self) -> Option<SessionId> {
         match self.caller {

@@ -7,6 +7,7 @@ use super::activity::{Change, record};
 use super::auth_cache::{Cached, key_of};
 use super::authn::Authenticated;
 use super::principal::AccountGrant;
+use super::staff::held_role_if_covered;
 use super::{App, AppError, Caller, Principal, Reason, User};
 use crate::crypto::{TokenKind, hash_secret, secret_matches};
 use crate::domain::{
@@ -371,7 +372,9 @@ impl App {
 
     /// Ends a session: one of the caller's own, or anyone's for staff holding
     /// `sessions.write`. Someone else's session looks like no session at all
-    /// to a caller without that permission.
+    /// to a caller without that permission. Ending a staff user's session
+    /// also needs covering their admin role: nobody cuts off a more powerful
+    /// colleague.
     pub async fn revoke_session(
         &self,
         principal: &Principal,
@@ -384,8 +387,13 @@ impl App {
         let own = principal
             .session_user()
             .is_some_and(|user_id| user_id.to_string() == session.user_id);
-        if !own && !principal.permissions.contains(Permission::SessionsWrite) {
-            return Err(AppError::NotFound(Reason::SessionNotFound));
+        if !own {
+            if !principal.permissions.contains(Permission::SessionsWrite) {
+                return Err(AppError::NotFound(Reason::SessionNotFound));
+            }
+            if let Some(user) = store::users::find(&txn, &session.user_id).await? {
+                held_role_if_covered(&txn, principal, &user).await?;
+            }
         }
         let now = self.now().as_micros();
         if store::sessions::revoke(&txn, &session.id, now, "revoked").await? {

@@ -1,6 +1,7 @@
 //! Staff users: users that hold an admin role.
 
 use super::activity::{Change, record};
+use super::auth::PasswordLink;
 use super::idempotency::{CreateStart, IdempotencyKey, begin_create};
 use super::users::{UserDraft, insert_user};
 use super::{App, AppError, Principal, Reason, ensure_covers};
@@ -62,6 +63,8 @@ pub struct NewStaffUser {
     pub full_name: FullName,
     /// The admin role to hold.
     pub admin_role_id: RoleId,
+    /// Whether to mail a link to set a first password.
+    pub send_set_password_email: bool,
 }
 
 /// A request for a page of staff users.
@@ -86,7 +89,8 @@ pub struct StaffPage {
 
 impl App {
     /// Creates an active staff user, without a password, holding an admin role
-    /// whose permissions the caller holds itself.
+    /// whose permissions the caller holds itself; on request, mails them a
+    /// link to set their first password.
     pub async fn create_staff_user(
         &self,
         principal: &Principal,
@@ -123,6 +127,10 @@ impl App {
             .detail("username", &row.username)
             .detail("admin_role_id", &role.id);
         record(&txn, principal, change).await?;
+        if new.send_set_password_email {
+            self.issue_password_link(&txn, principal, &row, PasswordLink::Set)
+                .await?;
+        }
         store::commit(txn).await?;
         StaffUser::from_row(row)?
             .ok_or_else(|| AppError::corrupt("created staff user without a role"))
@@ -231,7 +239,11 @@ pub(super) async fn held_role_if_covered(
     let current = store::roles::find(conn, current_id)
         .await?
         .ok_or_else(|| AppError::corrupt(format!("user {} holds a missing role", user.id)))?;
-    ensure_covers(principal, &role_permissions(&current))?;
+    // Unlike a grant the caller asks for, the refusal does not name what is
+    // missing: that would tell a junior what a colleague's role holds.
+    if !principal.permissions.covers(&role_permissions(&current)) {
+        return Err(AppError::PermissionDenied(Reason::PrivilegeEscalation));
+    }
     Ok(Some(current))
 }
 

@@ -71,6 +71,9 @@ impl TryFrom<UserRow> for User {
     }
 }
 
+/// The revoke reason of sessions ended by suspending their user.
+const SUSPENDED: &str = "user_suspended";
+
 /// Everything a new user row is made from, whoever creates it.
 #[derive(Debug, Clone)]
 pub(super) struct UserDraft {
@@ -369,9 +372,11 @@ impl App {
         User::try_from(row)
     }
 
-    /// Suspends a user: they can no longer sign in or act, and if they are
-    /// staff their API credentials stop working. Suspending a suspended user
-    /// changes nothing.
+    /// Suspends a user: they can no longer sign in or act, every session
+    /// they had is revoked (so activating them later brings no old token
+    /// back), and if they are staff their API credentials, and those they
+    /// created for others, stop working. Suspending a suspended user changes
+    /// nothing.
     pub async fn suspend_user(
         &self,
         principal: &Principal,
@@ -417,9 +422,20 @@ impl App {
             }
             let now = Timestamp::now().as_micros();
             store::users::set_status(&txn, &row.id, status.as_str(), now).await?;
-            let change = Change::new(action, "user", id)
+            let mut change = Change::new(action, "user", id)
                 .detail("previous_status", &row.status)
                 .detail("reason", reason);
+            if status == UserStatus::Suspended {
+                let ended = store::sessions::revoke_all_for_user(
+                    &txn,
+                    &row.id,
+                    None,
+                    self.now().as_micros(),
+                    SUSPENDED,
+                )
+                .await?;
+                change = change.detail("sessions_ended", ended);
+            }
             record(&txn, principal, change).await?;
             row.status = status.as_str().to_owned();
             row.updated_at = now;

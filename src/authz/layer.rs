@@ -131,12 +131,18 @@ async fn authorize(app: &App, call: &CallFacts) -> Result<Principal, AppError> {
         }
     };
     if !allowed {
-        let reason = if matches!(policy, Policy::Session | Policy::OptionalSession) {
-            Reason::SessionRequired
-        } else {
-            Reason::PermissionDenied
-        };
-        return Err(AppError::PermissionDenied(reason));
+        return Err(match policy {
+            Policy::Session | Policy::OptionalSession => {
+                AppError::PermissionDenied(Reason::SessionRequired)
+            }
+            // Naming the permission tells the operator what to grant; the
+            // policy table is public knowledge, so it reveals nothing.
+            Policy::Staff(permission) | Policy::StaffOrSession(permission) => {
+                AppError::PermissionDenied(Reason::PermissionDenied)
+                    .with_metadata("permission", permission.name())
+            }
+            Policy::Public => AppError::PermissionDenied(Reason::PermissionDenied),
+        });
     }
     Ok(Principal {
         caller: authenticated.caller,

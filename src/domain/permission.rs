@@ -185,6 +185,22 @@ impl PermissionSet {
         self.full_access || (!other.full_access && other.permissions.is_subset(&self.permissions))
     }
 
+    /// The names of what `self` grants and `holder` does not, sorted:
+    /// `full_access` when `self` is full access and `holder` is not. Empty
+    /// exactly when `holder` covers `self`.
+    pub fn not_covered_by(&self, holder: &PermissionSet) -> Vec<&'static str> {
+        if holder.full_access {
+            return Vec::new();
+        }
+        if self.full_access {
+            return vec!["full_access"];
+        }
+        self.permissions
+            .difference(&holder.permissions)
+            .map(|permission| permission.name())
+            .collect()
+    }
+
     /// What both sets grant.
     pub fn intersection(&self, other: &PermissionSet) -> PermissionSet {
         match (self.full_access, other.full_access) {
@@ -257,6 +273,31 @@ mod tests {
         assert!(PermissionSet::full_access().covers(&writer));
         assert!(!writer.covers(&PermissionSet::full_access()));
         assert!(reader.covers(&PermissionSet::none()));
+    }
+
+    #[test]
+    fn not_covered_by_names_what_covers_misses() {
+        let reader = PermissionSet::of([Permission::UsersRead]);
+        let writer = PermissionSet::of([Permission::UsersWrite, Permission::RolesRead]);
+        assert_eq!(
+            writer.not_covered_by(&reader),
+            vec!["roles.read", "users.write"]
+        );
+        assert!(
+            reader
+                .not_covered_by(&PermissionSet::full_access())
+                .is_empty()
+        );
+        assert_eq!(
+            PermissionSet::full_access().not_covered_by(&writer),
+            vec!["full_access"]
+        );
+        for (granted, holder) in [(&reader, &writer), (&writer, &reader), (&reader, &reader)] {
+            assert_eq!(
+                granted.not_covered_by(holder).is_empty(),
+                holder.covers(granted)
+            );
+        }
     }
 
     #[test]

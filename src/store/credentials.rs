@@ -35,6 +35,7 @@ pub async fn insert(
         identifier: Set(row.identifier.clone()),
         secret_hash: Set(row.secret_hash.clone()),
         owner_user_id: Set(row.owner_user_id.clone()),
+        created_by_user_id: Set(row.created_by_user_id.clone()),
         description: Set(row.description.clone()),
         created_at: Set(row.created_at),
         expires_at: Set(row.expires_at),
@@ -86,10 +87,12 @@ pub async fn role_ids_of(
     Ok(by_credential)
 }
 
-/// A page of credentials in id order, filtered by owner and by state at `now`.
+/// A page of credentials in id order, filtered by owner, by creator and by
+/// state at `now`.
 pub async fn list(
     conn: &impl ConnectionTrait,
     owner_user_id: Option<&str>,
+    created_by_user_id: Option<&str>,
     state: Option<StateFilter>,
     now: i64,
     after: Option<&str>,
@@ -99,6 +102,9 @@ pub async fn list(
     let mut query = api_credential::Entity::find();
     if let Some(owner) = owner_user_id {
         query = query.filter(Column::OwnerUserId.eq(owner));
+    }
+    if let Some(creator) = created_by_user_id {
+        query = query.filter(Column::CreatedByUserId.eq(creator));
     }
     query = match state {
         None => query,
@@ -170,13 +176,17 @@ pub struct CredentialForAuthentication {
     pub owner_status: Option<String>,
     /// The owner's admin role id, if the owner is staff.
     pub owner_admin_role_id: Option<String>,
-    /// The owner's admin role and the credential's API roles.
+    /// The creator's status, if the credential names a creator who exists.
+    pub creator_status: Option<String>,
+    /// The creator's admin role id, if the creator is staff.
+    pub creator_admin_role_id: Option<String>,
+    /// The owner's and the creator's admin roles and the credential's API roles.
     pub roles: Vec<GrantingRole>,
 }
 
-/// Loads the credential with `identifier`, its owner's status and admin role,
-/// and every role bearing on its permissions, in a single round trip: this
-/// runs on every authenticated call.
+/// Loads the credential with `identifier`, its owner's and its creator's
+/// status and admin role, and every role bearing on its permissions, in a
+/// single round trip: this runs on every authenticated call.
 pub async fn find_for_authentication(
     conn: &impl ConnectionTrait,
     identifier: &str,
@@ -187,14 +197,17 @@ pub async fn find_for_authentication(
         _ => "?",
     };
     let sql = format!(
-        "SELECT c.id, c.identifier, c.secret_hash, c.owner_user_id, c.description, c.created_at, \
-                c.expires_at, c.revoked_at, c.last_used_at, \
+        "SELECT c.id, c.identifier, c.secret_hash, c.owner_user_id, c.created_by_user_id, \
+                c.description, c.created_at, c.expires_at, c.revoked_at, c.last_used_at, \
                 u.status AS owner_status, u.admin_role_id AS owner_admin_role_id, \
+                cu.status AS creator_status, cu.admin_role_id AS creator_admin_role_id, \
                 r.id AS role_id, r.kind AS role_kind, r.permissions AS role_permissions, \
                 r.full_access AS role_full_access \
          FROM api_credentials c \
          LEFT JOIN users u ON u.id = c.owner_user_id \
+         LEFT JOIN users cu ON cu.id = c.created_by_user_id \
          LEFT JOIN roles r ON r.id = u.admin_role_id \
+              OR r.id = cu.admin_role_id \
               OR r.id IN (SELECT l.role_id FROM api_credential_roles l WHERE l.credential_id = c.id) \
          WHERE c.identifier = {placeholder}"
     );
@@ -213,6 +226,7 @@ pub async fn find_for_authentication(
         identifier: first.try_get("", "identifier")?,
         secret_hash: first.try_get("", "secret_hash")?,
         owner_user_id: first.try_get("", "owner_user_id")?,
+        created_by_user_id: first.try_get("", "created_by_user_id")?,
         description: first.try_get("", "description")?,
         created_at: first.try_get("", "created_at")?,
         expires_at: first.try_get("", "expires_at")?,
@@ -221,6 +235,8 @@ pub async fn find_for_authentication(
     };
     let owner_status = first.try_get("", "owner_status")?;
     let owner_admin_role_id = first.try_get("", "owner_admin_role_id")?;
+    let creator_status = first.try_get("", "creator_status")?;
+    let creator_admin_role_id = first.try_get("", "creator_admin_role_id")?;
     let mut roles = Vec::with_capacity(rows.len());
     for row in &rows {
         let id: Option<String> = row.try_get("", "role_id")?;
@@ -237,6 +253,8 @@ pub async fn find_for_authentication(
         credential,
         owner_status,
         owner_admin_role_id,
+        creator_status,
+        creator_admin_role_id,
         roles,
     }))
 }

@@ -105,6 +105,7 @@ async fn an_account_can_create_its_owner_from_the_billing_profile() {
                 username: "acme".into(),
                 password: "tidal-lantern-oboe-42".into(),
                 locale: "de".into(),
+                send_set_password_email: false,
             })),
             request_id: String::new(),
         })
@@ -830,5 +831,53 @@ async fn the_account_permission_catalogue_describes_every_permission() {
         permissions
             .iter()
             .all(|p| p.permission != 0 && !p.description.is_empty())
+    );
+}
+
+#[tokio::test]
+async fn a_new_owner_gets_a_link_to_set_a_first_password() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::hold_mail).await;
+    app.accounts
+        .clone()
+        .create_account(CreateAccountRequest {
+            profile: Some(profile("Omega")),
+            owner: Some(Owner::NewOwner(NewOwner {
+                username: "omega".into(),
+                send_set_password_email: true,
+                ..Default::default()
+            })),
+            request_id: String::new(),
+        })
+        .await
+        .expect("create");
+    let link = app
+        .queued_secret("billing@omega.example", "set_password", "link")
+        .await
+        .expect("a set-password link");
+    assert!(link.starts_with("https://accounts.example.test/password/set?token="));
+    assert_eq!(
+        app.mail_count("billing@omega.example", "password_reset")
+            .await,
+        0
+    );
+
+    let status = app
+        .accounts
+        .clone()
+        .create_account(CreateAccountRequest {
+            profile: Some(profile("Both Ways")),
+            owner: Some(Owner::NewOwner(NewOwner {
+                username: "bothways".into(),
+                password: "tidal-lantern-oboe-42".into(),
+                send_set_password_email: true,
+                ..Default::default()
+            })),
+            request_id: String::new(),
+        })
+        .await
+        .expect_err("a password and a link");
+    assert_eq!(
+        violated_fields(&status),
+        vec!["new_owner.send_set_password_email"]
     );
 }

@@ -1005,8 +1005,9 @@ async fn introspection_reports_staff_permissions_and_inactive_tokens() {
             .await
             .expect("send a link");
         let email = staff.email.clone();
+        // A staff user who never had a password is asked to set one.
         let link = app
-            .queued_secret(&email, "password_reset", "link")
+            .queued_secret(&email, "set_password", "link")
             .await
             .expect("a link");
         link.split_once("token=").expect("a token").1.to_owned()

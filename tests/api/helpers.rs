@@ -420,6 +420,7 @@ impl TestApp {
                 full_name: format!("{username} Example"),
                 admin_role_id: admin_role_id.to_owned(),
                 request_id: String::new(),
+                send_set_password_email: false,
             })
             .await
             .expect("create a staff user")

@@ -2,12 +2,15 @@
 
 use identityd::proto::{
     AssignAdminRoleRequest, CreateStaffUserRequest, GetStaffUserRequest, ListRolesRequest,
-    ListStaffUsersRequest, RoleKind, UnassignAdminRoleRequest, UserStatus,
+    ListSessionsRequest, ListStaffUsersRequest, LoginRequest, ResetPasswordRequest,
+    RevokeSessionRequest, RoleKind, SendPasswordResetRequest, UnassignAdminRoleRequest, UserStatus,
 };
 use sea_orm::{ConnectionTrait, Statement};
 use tonic::Code;
+use tonic_types::StatusExt;
 
-use crate::helpers::{assert_error, spawn_app, violated_fields};
+use crate::helpers::{assert_error, hold_mail, spawn_app, spawn_app_with, violated_fields};
+use crate::people::{PASSWORD, active_user, session_of};
 
 fn new_staff(username: &str, email: &str, role_id: &str) -> CreateStaffUserRequest {
     CreateStaffUserRequest {
@@ -16,6 +19,7 @@ fn new_staff(username: &str, email: &str, role_id: &str) -> CreateStaffUserReque
         full_name: "Ann Lee".into(),
         admin_role_id: role_id.into(),
         request_id: String::new(),
+        send_set_password_email: false,
     }
 }
 
@@ -110,6 +114,7 @@ async fn invalid_staff_fields_are_all_reported() {
             full_name: String::new(),
             admin_role_id: "nope".into(),
             request_id: String::new(),
+            send_set_password_email: false,
         })
         .await
         .expect_err("invalid");
@@ -191,15 +196,32 @@ async fn taking_the_admin_role_away_stops_the_users_credentials() {
 #[tokio::test]
 async fn a_credential_never_exceeds_its_owners_admin_role() {
     let app = spawn_app().await;
-    let narrow_admin = app
-        .create_role("Readers", RoleKind::Admin, &["roles.read"])
+    let wide_admin = app
+        .create_role("Wide", RoleKind::Admin, &["roles.read", "staff.read"])
         .await;
     let wide_api = app
         .create_role("Wide API", RoleKind::Api, &["roles.read", "staff.read"])
         .await;
-    let staff = app.create_staff("erin", &narrow_admin.id).await;
+    let staff = app.create_staff("erin", &wide_admin.id).await;
     let token = app.mint_credential(&staff.user_id, &[&wide_api.id]).await;
     let mut erin = app.client(&token);
+    erin.list_staff_users(ListStaffUsersRequest::default())
+        .await
+        .expect("in both roles");
+
+    // Narrowing the admin role narrows the credential at once, and the
+    // refusal names the permission that is missing.
+    let narrow_admin = app
+        .create_role("Readers", RoleKind::Admin, &["roles.read"])
+        .await;
+    app.admin
+        .clone()
+        .assign_admin_role(AssignAdminRoleRequest {
+            user_id: staff.user_id.clone(),
+            role_id: narrow_admin.id,
+        })
+        .await
+        .expect("narrow");
     erin.list_roles(ListRolesRequest::default())
         .await
         .expect("in both roles");
@@ -208,11 +230,13 @@ async fn a_credential_never_exceeds_its_owners_admin_role() {
         .await
         .expect_err("only in the API role");
     assert_error(&status, Code::PermissionDenied, "PERMISSION_DENIED");
+    let info = status.get_details_error_info().expect("an ErrorInfo");
+    assert_eq!(
+        info.metadata.get("permission").map(String::as_str),
+        Some("staff.read")
+    );
 
-    // Widening the admin role widens the credential at once.
-    let wide_admin = app
-        .create_role("Wide", RoleKind::Admin, &["roles.read", "staff.read"])
-        .await;
+    // Widening it again widens the credential at once.
     app.admin
         .clone()
         .assign_admin_role(AssignAdminRoleRequest {
@@ -350,4 +374,147 @@ async fn concurrent_demotions_never_remove_the_last_full_access() {
         .expect("a row");
     let holders: i64 = row.try_get("", "holders").expect("holders");
     assert_eq!(holders, 1, "one full-access staff user remains");
+}
+
+#[tokio::test]
+async fn a_junior_cannot_end_a_senior_colleagues_sessions() {
+    let app = spawn_app().await;
+    let full = app
+        .admin
+        .clone()
+        .list_roles(ListRolesRequest {
+            kind: RoleKind::Admin.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("roles")
+        .into_inner()
+        .roles
+        .into_iter()
+        .find(|r| r.full_access)
+        .expect("the bootstrap full-access role");
+    let senior = active_user(&app, "senior").await;
+    app.admin
+        .clone()
+        .assign_admin_role(AssignAdminRoleRequest {
+            user_id: senior.id.clone(),
+            role_id: full.id,
+        })
+        .await
+        .expect("make the senior full-access staff");
+    let senior_token = session_of(&app, "senior").await;
+    active_user(&app, "client").await;
+    let client_token = session_of(&app, "client").await;
+    let (junior_token, _) = app
+        .staff_token_with("junior", &["sessions.read", "sessions.write"])
+        .await;
+    let mut junior = app.auth_as(&junior_token);
+
+    let senior_sessions = junior
+        .list_sessions(ListSessionsRequest {
+            user_id: senior.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("sessions.read sees them")
+        .into_inner()
+        .sessions;
+    assert_eq!(senior_sessions.len(), 1);
+    let status = junior
+        .revoke_session(RevokeSessionRequest {
+            session_id: senior_sessions[0].id.clone(),
+        })
+        .await
+        .expect_err("ending a more powerful colleague's session");
+    assert_error(&status, Code::PermissionDenied, "PRIVILEGE_ESCALATION");
+    app.auth_as(&senior_token)
+        .list_sessions(ListSessionsRequest::default())
+        .await
+        .expect("the senior's session still works");
+
+    // A client user's session is the junior's to end.
+    let client_sessions = app
+        .auth_as(&client_token)
+        .list_sessions(ListSessionsRequest::default())
+        .await
+        .expect("own sessions")
+        .into_inner()
+        .sessions;
+    junior
+        .revoke_session(RevokeSessionRequest {
+            session_id: client_sessions[0].id.clone(),
+        })
+        .await
+        .expect("end a client's session");
+    let status = app
+        .auth_as(&client_token)
+        .list_sessions(ListSessionsRequest::default())
+        .await
+        .expect_err("ended");
+    assert_error(&status, Code::Unauthenticated, "SESSION_INVALID");
+}
+
+#[tokio::test]
+async fn a_new_staff_user_sets_a_first_password_without_a_password_changed_notice() {
+    let app = spawn_app_with(hold_mail).await;
+    let role = app
+        .create_role("Support", RoleKind::Admin, &["users.read"])
+        .await;
+    app.admin
+        .clone()
+        .create_staff_user(CreateStaffUserRequest {
+            send_set_password_email: true,
+            ..new_staff("newcomer", "newcomer@example.com", &role.id)
+        })
+        .await
+        .expect("create");
+    let link = app
+        .queued_secret("newcomer@example.com", "set_password", "link")
+        .await
+        .expect("a set-password link");
+    assert!(link.starts_with("https://accounts.example.test/password/set?token="));
+    assert_eq!(
+        app.mail_count("newcomer@example.com", "password_reset")
+            .await,
+        0,
+        "no reset mail for a password never set"
+    );
+    let token = link.split_once("token=").expect("a token").1.to_owned();
+    app.auth_public()
+        .reset_password(ResetPasswordRequest {
+            token,
+            new_password: PASSWORD.to_owned(),
+        })
+        .await
+        .expect("set the first password");
+    assert_eq!(
+        app.mail_count("newcomer@example.com", "password_changed")
+            .await,
+        0,
+        "a first password is not a change to warn about"
+    );
+    app.auth_public()
+        .login(LoginRequest {
+            identifier: "newcomer".to_owned(),
+            password: PASSWORD.to_owned(),
+            user_agent: "tests".to_owned(),
+        })
+        .await
+        .expect("sign in with it");
+
+    // A staff user created without the mail gets the same wording from
+    // SendPasswordReset while they have no password.
+    let quiet = app.create_staff("quiet", &role.id).await;
+    app.auth
+        .clone()
+        .send_password_reset(SendPasswordResetRequest {
+            user_id: quiet.user_id,
+        })
+        .await
+        .expect("send");
+    assert_eq!(app.mail_count("quiet@example.com", "set_password").await, 1);
+    assert_eq!(
+        app.mail_count("quiet@example.com", "password_reset").await,
+        0
+    );
 }

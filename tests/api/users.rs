@@ -4,14 +4,15 @@ use std::collections::BTreeSet;
 
 use identityd::proto::{
     ActivateUserRequest, CreateUserRequest, DeleteUserRequest, GetUserRequest, ListActivityRequest,
-    ListRolesRequest, ListUsersRequest, LookupUserRequest, SuspendUserRequest, UpdateUserRequest,
-    User, UserOrder, UserStatus, lookup_user_request::Key,
+    ListRolesRequest, ListSessionsRequest, ListUsersRequest, LookupUserRequest, SuspendUserRequest,
+    UpdateUserRequest, User, UserOrder, UserStatus, lookup_user_request::Key,
 };
 use prost_types::FieldMask;
 use sea_orm::{ConnectionTrait, Statement};
 use tonic::Code;
 
 use crate::helpers::{TestApp, assert_error, spawn_app, violated_fields};
+use crate::people::{active_user, session_of};
 
 fn new_user(username: &str) -> CreateUserRequest {
     CreateUserRequest {
@@ -751,4 +752,95 @@ async fn a_weaker_caller_cannot_suspend_or_change_a_stronger_staff_user() {
     })
     .await
     .expect("suspend a client user");
+}
+
+#[tokio::test]
+async fn suspension_ends_a_users_sessions_for_good() {
+    let app = spawn_app().await;
+    let user = active_user(&app, "nina").await;
+    let token = session_of(&app, "nina").await;
+    let mut nina = app.auth_as(&token);
+    nina.list_sessions(ListSessionsRequest::default())
+        .await
+        .expect("signed in");
+    let live = |app: &TestApp, user_id: String| {
+        let mut auth = app.auth.clone();
+        async move {
+            auth.list_sessions(ListSessionsRequest {
+                user_id,
+                ..Default::default()
+            })
+            .await
+            .expect("list sessions")
+            .into_inner()
+            .sessions
+            .len()
+        }
+    };
+    assert_eq!(live(&app, user.id.clone()).await, 1);
+
+    app.users
+        .clone()
+        .suspend_user(SuspendUserRequest {
+            user_id: user.id.clone(),
+            reason: "stolen laptop".into(),
+        })
+        .await
+        .expect("suspend");
+    assert_eq!(
+        live(&app, user.id.clone()).await,
+        0,
+        "a suspended user's sessions are not listed as live"
+    );
+    let status = nina
+        .list_sessions(ListSessionsRequest::default())
+        .await
+        .expect_err("suspended");
+    assert_error(&status, Code::Unauthenticated, "SESSION_INVALID");
+
+    // Activating the user does not bring the old token back.
+    app.users
+        .clone()
+        .activate_user(ActivateUserRequest {
+            user_id: user.id.clone(),
+            reason: "laptop found".into(),
+        })
+        .await
+        .expect("activate");
+    let status = nina
+        .list_sessions(ListSessionsRequest::default())
+        .await
+        .expect_err("the old session stays ended");
+    assert_error(&status, Code::Unauthenticated, "SESSION_INVALID");
+    assert_eq!(live(&app, user.id.clone()).await, 0);
+
+    let db = app.database().await;
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!(
+                "SELECT revoke_reason FROM sessions WHERE user_id = '{}'",
+                user.id
+            ),
+        ))
+        .await
+        .expect("query")
+        .expect("a session row");
+    let reason: Option<String> = row.try_get("", "revoke_reason").expect("revoke_reason");
+    assert_eq!(reason.as_deref(), Some("user_suspended"));
+    let events = app
+        .admin
+        .clone()
+        .list_activity(ListActivityRequest {
+            action: "user.suspended".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("activity")
+        .into_inner()
+        .events;
+    assert_eq!(
+        events[0].details.get("sessions_ended").map(String::as_str),
+        Some("1")
+    );
 }

@@ -186,7 +186,14 @@ pub fn create_account(
                 username,
                 password,
                 locale,
+                send_set_password_email,
             } = new_owner;
+            if send_set_password_email && !password.is_empty() {
+                v.violation(
+                    "new_owner.send_set_password_email",
+                    "cannot be set together with a password",
+                );
+            }
             let username = if username.trim().is_empty() {
                 Some(None)
             } else {
@@ -218,6 +225,7 @@ pub fn create_account(
                     username,
                     password,
                     locale,
+                    send_set_password_email,
                 }),
                 _ => None,
             }

@@ -108,6 +108,7 @@ impl From<ApiCredential> for pb::ApiCredential {
             id: credential.id.to_string(),
             identifier: credential.identifier,
             owner_user_id: credential.owner_user_id.to_string(),
+            created_by_user_id: credential.created_by_user_id.to_string(),
             description: credential.description,
             role_ids: credential
                 .role_ids
@@ -303,6 +304,7 @@ pub fn create_staff_user(
         full_name,
         admin_role_id,
         request_id,
+        send_set_password_email,
     } = request;
     let mut v = Validator::new();
     let email = v.check(Email::parse("email", &email));
@@ -319,6 +321,7 @@ pub fn create_staff_user(
                     username,
                     full_name,
                     admin_role_id,
+                    send_set_password_email,
                 },
                 request_id,
             ))
@@ -421,6 +424,7 @@ pub fn list_api_credentials(
         page_token,
         owner_user_id,
         state,
+        created_by_user_id,
     } = request;
     let mut v = Validator::new();
     let page_size = v.check(PageSize::parse("page_size", page_size));
@@ -428,6 +432,11 @@ pub fn list_api_credentials(
         None
     } else {
         v.check(UserId::parse("owner_user_id", &owner_user_id))
+    };
+    let created_by_user_id = if created_by_user_id.is_empty() {
+        None
+    } else {
+        v.check(UserId::parse("created_by_user_id", &created_by_user_id))
     };
     let state = match pb::ApiCredentialState::try_from(state) {
         Ok(pb::ApiCredentialState::Unspecified) => None,
@@ -442,6 +451,7 @@ pub fn list_api_credentials(
     v.finish()?;
     Ok(CredentialQuery {
         owner_user_id,
+        created_by_user_id,
         state,
         page_size: page_size.unwrap_or_default(),
         page_token,

@@ -15,6 +15,11 @@ pub struct Model {
     pub secret_hash: String,
     /// The staff user the credential acts for.
     pub owner_user_id: String,
+    /// The staff user who created it (the owner for the bootstrap credential
+    /// and for credentials older than this column). No foreign key: a deleted
+    /// creator must leave a credential that refuses to work, not one with
+    /// nobody bounding it.
+    pub created_by_user_id: Option<String>,
     /// Free text.
     pub description: String,
     /// Microseconds since the Unix epoch.
