@@ -1,9 +1,10 @@
 //! Where rendered mail goes: an SMTP server, a directory of .eml files, or the log.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use lettre::message::{Mailbox, MultiPart, header::MessageId};
+use lettre::message::header::{ContentTransferEncoding, ContentType, MessageId};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -33,7 +34,7 @@ impl TransportError {
 pub enum Transport {
     /// Send through an SMTP server.
     Smtp(Box<AsyncSmtpTransport<Tokio1Executor>>),
-    /// Write one .eml file per mail into a directory.
+    /// Write one .eml file per mail (mode 0600) into a directory (mode 0700).
     File(PathBuf),
     /// Write the mail to the log: id and recipient at info; subject and body,
     /// which may carry codes and links with tokens, only at debug.
@@ -63,7 +64,8 @@ impl Transport {
                     .file_dir
                     .clone()
                     .unwrap_or_else(|| data_dir.join("mail"));
-                std::fs::create_dir_all(&dir)
+                crate::files::private_dir(&dir)
+                    .and_then(|()| crate::files::restrict_files_in(&dir, "eml"))
                     .map_err(|e| TransportError::Invalid(format!("{}: {e}", dir.display())))?;
                 Ok(Transport::File(dir))
             }
@@ -119,7 +121,7 @@ impl Transport {
                 .map_err(|e| TransportError::Failed(e.to_string())),
             Transport::File(dir) => {
                 let path = dir.join(format!("{id}.eml"));
-                tokio::fs::write(&path, message.formatted())
+                write_private(&path, message.formatted())
                     .await
                     .map_err(|e| TransportError::Failed(format!("{}: {e}", path.display())))
             }
@@ -145,9 +147,38 @@ fn build_message(
         .to(to)
         .subject(rendered.subject.clone())
         .header(MessageId::from(format!("<{id}@identityd>")))
-        .multipart(MultiPart::alternative_plain_html(
-            rendered.text.clone(),
-            rendered.html.clone(),
-        ))
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(eight_bit_part(ContentType::TEXT_PLAIN, &rendered.text))
+                .singlepart(eight_bit_part(ContentType::TEXT_HTML, &rendered.html)),
+        )
         .map_err(|e| TransportError::Invalid(e.to_string()))
+}
+
+/// A text part sent as 8bit, so every line (a link with its token above
+/// all) stays whole and readable in the raw message: quoted-printable would
+/// break long lines with `=` and turn `=` into `=3D`. A body that 8bit cannot
+/// carry (a line over 998 bytes) falls back to lettre's own choice.
+fn eight_bit_part(content_type: ContentType, text: &str) -> SinglePart {
+    let body = Body::new_with_encoding(text.to_owned(), ContentTransferEncoding::EightBit)
+        .unwrap_or_else(|_| Body::new(text.to_owned()));
+    SinglePart::builder().header(content_type).body(body)
+}
+
+/// Writes `contents` to `path`, readable by the owner only: a mail can hold a
+/// live link. The file is created with mode 0600 and tightened if it existed.
+async fn write_private(path: &Path, contents: Vec<u8>) -> std::io::Result<()> {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&path)?;
+        crate::files::restrict_file(&path)?;
+        std::io::Write::write_all(&mut file, &contents)?;
+        file.sync_data()
+    })
+    .await
+    .map_err(std::io::Error::other)?
 }
