@@ -157,12 +157,37 @@ fn build_message(
 
 /// A text part sent as 8bit, so every line (a link with its token above
 /// all) stays whole and readable in the raw message: quoted-printable would
-/// break long lines with `=` and turn `=` into `=3D`. A body that 8bit cannot
-/// carry (a line over 998 bytes) falls back to lettre's own choice.
+/// break lines longer than 76 characters with `=` and turn `=` into `=3D`.
+/// RFC 5322 allows lines of up to 998 bytes, and 8bit (RFC 6152) carries
+/// UTF-8 as it is. A body that 8bit cannot carry (a longer line, a NUL or a
+/// bare carriage return) falls back to lettre's own choice.
 fn eight_bit_part(content_type: ContentType, text: &str) -> SinglePart {
-    let body = Body::new_with_encoding(text.to_owned(), ContentTransferEncoding::EightBit)
-        .unwrap_or_else(|_| Body::new(text.to_owned()));
+    let body = eight_bit_body(text).unwrap_or_else(|| Body::new(text.to_owned()));
     SinglePart::builder().header(content_type).body(body)
+}
+
+/// The longest line RFC 5322 allows, without its CRLF.
+const MAX_LINE_BYTES: usize = 998;
+
+/// `text` with CRLF line endings as an 8bit body, if 8bit can carry it.
+fn eight_bit_body(text: &str) -> Option<Body> {
+    let mut encoded = Vec::with_capacity(text.len() + text.len() / 32);
+    for line in text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.len() > MAX_LINE_BYTES || line.bytes().any(|b| b == 0 || b == b'\r') {
+            return None;
+        }
+        encoded.extend_from_slice(line.as_bytes());
+        encoded.extend_from_slice(b"\r\n");
+    }
+    // `split` yields one empty piece after a final newline; drop its CRLF.
+    if text.ends_with('\n') {
+        encoded.truncate(encoded.len().saturating_sub(2));
+    }
+    Some(Body::dangerous_pre_encoded(
+        encoded,
+        ContentTransferEncoding::EightBit,
+    ))
 }
 
 /// Writes `contents` to `path`, readable by the owner only: a mail can hold a
@@ -181,4 +206,26 @@ async fn write_private(path: &Path, contents: Vec<u8>) -> std::io::Result<()> {
     })
     .await
     .map_err(std::io::Error::other)?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_link_stays_whole_on_one_line_in_8bit() {
+        let link = format!("https://example.test/accept?token=idi_{}", "ab".repeat(40));
+        let body = eight_bit_body(&format!("Hello,\n{link}\n")).expect("8bit fits");
+
+        assert_eq!(body.encoding(), ContentTransferEncoding::EightBit);
+        let text = String::from_utf8(body.into_vec()).expect("UTF-8");
+        assert_eq!(text, format!("Hello,\r\n{link}\r\n"));
+    }
+
+    #[test]
+    fn a_line_too_long_for_8bit_falls_back() {
+        assert!(eight_bit_body(&"x".repeat(MAX_LINE_BYTES + 1)).is_none());
+        assert!(eight_bit_body("nul\0byte").is_none());
+        assert!(eight_bit_body(&"é".repeat(100)).is_some());
+    }
 }
