@@ -439,3 +439,18 @@ impl Settings {
         self.data_dir.join("bootstrap-token")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_underscore_too_few_after_the_prefix_is_recognised() {
+        assert!(looks_like_a_misspelt_prefix("IDENTITYD_DATA_DIR"));
+        assert!(looks_like_a_misspelt_prefix("IDENTITYD_SERVER__LISTEN"));
+        assert!(looks_like_a_misspelt_prefix("identityd_log__level"));
+        assert!(!looks_like_a_misspelt_prefix("IDENTITYD__SERVER__LISTEN"));
+        assert!(!looks_like_a_misspelt_prefix("IDENTITYD_TEST_POSTGRES_URL"));
+        assert!(!looks_like_a_misspelt_prefix("IDENTITYD_SERVERLESS"));
+    }
+}

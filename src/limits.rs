@@ -108,7 +108,9 @@ where
             Some(permits) if !exempt => match Arc::clone(permits).try_acquire_owned() {
                 Ok(permit) => Some(permit),
                 Err(_) => {
-                    tracing::warn!("refused a call: too many calls in progress");
+                    // Debug only: under overload a line per refusal would
+                    // flood the log; the call's own line records the status.
+                    tracing::debug!("refused a call: too many calls in progress");
                     let response = refusal(AppError::Busy, &request_id);
                     return Box::pin(async move { Ok(response) });
                 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use identityd::proto::{
     CreateAccountRequest, CreateInvitationRequest, CreateRoleRequest, GetInvitationRequest,
-    InvitationStatus, ListRolesRequest, PreviewInvitationRequest, RoleKind, create_account_request,
+    InvitationStatus, ListRolesRequest, ListStaffUsersRequest, PreviewInvitationRequest, RoleKind,
+    SuspendUserRequest, create_account_request,
 };
 use identityd::startup::{build_app, open_database};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
@@ -462,6 +463,67 @@ async fn a_bare_bootstrap_after_the_first_start_prints_only_a_working_token() {
             .expect("the printed token works");
     }
     assert_ne!(first.stdout, second.stdout);
+}
+
+#[tokio::test]
+async fn a_bare_bootstrap_brings_a_suspended_bootstrap_administrator_back() {
+    let app = spawn_app().await;
+    let roles = app
+        .admin
+        .clone()
+        .list_roles(ListRolesRequest {
+            page_size: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("list roles")
+        .into_inner()
+        .roles;
+    let role_id = |name: &str| {
+        roles
+            .iter()
+            .find(|role| role.name == name)
+            .map(|role| role.id.clone())
+            .expect("a bootstrap role")
+    };
+    let ops = app
+        .create_staff("ops", &role_id("Full Administrator"))
+        .await;
+    let ops_token = app
+        .mint_credential(&ops.user_id, &[&role_id("Full Access API")])
+        .await;
+    let admin = app
+        .admin
+        .clone()
+        .list_staff_users(ListStaffUsersRequest::default())
+        .await
+        .expect("list staff")
+        .into_inner()
+        .staff_users
+        .into_iter()
+        .find(|staff| staff.username == "admin")
+        .expect("the bootstrap administrator");
+    app.users_as(&ops_token)
+        .suspend_user(SuspendUserRequest {
+            user_id: admin.user_id.clone(),
+            reason: "left the company".to_owned(),
+        })
+        .await
+        .expect("suspend the bootstrap administrator");
+
+    let output = identityd(&app, &["bootstrap"], &[]).await;
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(is_token_line(&stdout), "{stdout:?}");
+    app.client(stdout.trim())
+        .list_roles(ListRolesRequest::default())
+        .await
+        .expect("the new token works: its owner is active again");
 }
 
 #[tokio::test]
