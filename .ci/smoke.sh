@@ -240,6 +240,9 @@ token=$new_token
 out=$(gca "$addr" identity.v1.AdminService/ListPermissions 2>&1) && rc=0 || rc=$?
 token=$saved_token
 [[ $rc -eq 0 ]] || fail "the token printed by bootstrap does not work" "$out"
+if grep -q $'\e\[' "$log"; then
+  fail "the server log carries colour codes although it is a file" "$(tail -n 20 "$log")"
+fi
 echo "bootstrap printed one working token; its log went to stderr without colours"
 
 echo "== smoke: SIGTERM shuts down gracefully within ${SHUTDOWN_TIMEOUT}s"

@@ -14,9 +14,9 @@ pub const PRIVATE_FILE_MODE: u32 = 0o600;
 /// Creates `dir` (and its parents) if missing, and makes it mode 0700 even if
 /// it existed with a looser mode.
 ///
-/// A directory that others share (world-writable, or with the sticky bit,
-/// like `/tmp`) is refused rather than changed: tightening it would break
-/// the system, and secrets do not belong there.
+/// A directory with the sticky bit (one that users share, like `/tmp`) is
+/// refused rather than changed: tightening it would break the system, and
+/// secrets do not belong there.
 pub fn private_dir(dir: &Path) -> io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
@@ -27,7 +27,7 @@ pub fn private_dir(dir: &Path) -> io::Result<()> {
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(dir)?.permissions().mode();
-        if mode & 0o1002 != 0 {
+        if mode & 0o1000 != 0 {
             return Err(io::Error::new(
                 io::ErrorKind::PermissionDenied,
                 format!(
