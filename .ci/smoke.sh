@@ -6,8 +6,9 @@
 # grpcurl is taken from $GRPCURL (set by .ci/run), else from PATH.
 # Starts `identityd serve` on a free loopback port with a fresh data dir, then
 # checks reflection, health, authentication with the bootstrap token, one write
-# (CreateRole) and its activity event, a UserService round trip, and a graceful
-# SIGTERM shutdown.
+# (CreateRole) and its activity event, a UserService round trip, a bare
+# `identityd bootstrap` beside the running server (stdout holds only the token),
+# and a graceful SIGTERM shutdown.
 # The bootstrap token is never printed: output shown on failure is redacted.
 set -euo pipefail
 
@@ -220,6 +221,29 @@ out=$(gc -d '{"identifier":"smoke.tester","password":"wrong-password-entirely"}'
   "$addr" identity.v1.AuthService/Login 2>&1) && fail "Login with a wrong password succeeded" "$out"
 grep -q 'Code: Unauthenticated' <<<"$out" || fail "a wrong password did not answer Unauthenticated" "$out"
 echo "signed in as $user_id and introspected the session; a wrong password is refused"
+
+echo "== smoke: a bare 'identityd bootstrap > file' after the first start writes only a working token"
+boot_out="$tmp/bootstrap.out"
+boot_err="$tmp/bootstrap.err"
+(
+  cd "$tmp"
+  exec env "${unset_args[@]}" -u NO_COLOR IDENTITYD__DATA_DIR="$data_dir" "$BIN" bootstrap </dev/null >"$boot_out" 2>"$boot_err"
+) || fail "identityd bootstrap failed" "$(cat "$boot_err")"
+[[ "$(wc -l <"$boot_out")" -eq 1 ]] || fail "bootstrap wrote more than one line to stdout" "$(cat "$boot_err")"
+new_token=$(cat "$boot_out")
+[[ "$new_token" =~ ^ida_[0-9a-f]{20}_[0-9a-f]{64}$ ]] || fail "bootstrap's stdout is not a bearer token alone"
+if grep -q $'\e\[' "$boot_err"; then
+  fail "bootstrap's log carries colour codes although stderr is a file" "$(cat "$boot_err")"
+fi
+saved_token=$token
+token=$new_token
+out=$(gca "$addr" identity.v1.AdminService/ListPermissions 2>&1) && rc=0 || rc=$?
+token=$saved_token
+[[ $rc -eq 0 ]] || fail "the token printed by bootstrap does not work" "$out"
+if grep -q $'\e\[' "$log"; then
+  fail "the server log carries colour codes although it is a file" "$(tail -n 20 "$log")"
+fi
+echo "bootstrap printed one working token; its log went to stderr without colours"
 
 echo "== smoke: SIGTERM shuts down gracefully within ${SHUTDOWN_TIMEOUT}s"
 kill -TERM "$server_pid"

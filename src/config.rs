@@ -33,6 +33,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Invitations to client accounts.
     pub invitations: InvitationSettings,
+    /// How long the sweep keeps finished records.
+    pub retention: RetentionSettings,
 }
 
 /// Invitations to client accounts.
@@ -170,6 +172,36 @@ pub struct ServerSettings {
     pub shutdown_grace_secs: u64,
     /// How often the database is checked for the health service, in seconds.
     pub health_check_interval_secs: u64,
+    /// The longest a call may run, in milliseconds; past it the call is
+    /// stopped and answers DEADLINE_EXCEEDED. 0 turns the limit off.
+    pub call_timeout_ms: u64,
+    /// Calls in progress at once on this replica; one more answers
+    /// UNAVAILABLE (`SERVER_BUSY`) at once. 0 turns the limit off.
+    pub max_concurrent_calls: usize,
+    /// Open client connections at once; further connections wait to be
+    /// accepted until one closes. 0 turns the limit off.
+    pub max_connections: usize,
+    /// Calls in progress at once on one HTTP/2 connection (streams).
+    pub max_concurrent_streams: u32,
+    /// How often an idle connection is pinged, in seconds; 0 turns pings off.
+    pub http2_keepalive_interval_secs: u64,
+    /// How long a ping may go unanswered before the connection is closed, in seconds.
+    pub http2_keepalive_timeout_secs: u64,
+}
+
+/// How long records that have stopped mattering are kept before the sweep
+/// deletes them.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RetentionSettings {
+    /// Request ids of create calls, in seconds: a retry later than this
+    /// creates anew instead of returning the first result.
+    pub request_ids_secs: u64,
+    /// Sent and failed mail in the outbox, in seconds (counted from sending,
+    /// or for failed mail from queueing). The activity log keeps its own record.
+    pub mail_secs: u64,
+    /// Invitations past their expiry (and cancelled ones), in seconds after
+    /// expiry; until then they list as EXPIRED or CANCELLED.
+    pub invitations_secs: u64,
 }
 
 /// The database.
@@ -209,16 +241,120 @@ pub struct LogSettings {
 #[error("invalid configuration: {0}")]
 pub struct SettingsError(#[from] config::ConfigError);
 
+/// A setting identityd does not know, most likely misspelt: it is ignored,
+/// so whatever it meant to change keeps its default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownSetting {
+    /// The key as identityd read it, such as `server.listn`.
+    pub key: String,
+    /// Where it was set: an environment variable's name, or the settings file.
+    pub source: String,
+}
+
+/// The prefix of every environment variable identityd reads.
+const ENV_PREFIX: &str = "IDENTITYD__";
+
+/// The top-level keys, for recognising `IDENTITYD_DATA_DIR` or
+/// `IDENTITYD_SERVER__LISTEN` (one underscore too few after the prefix)
+/// without flagging unrelated variables such as `IDENTITYD_TEST_POSTGRES_URL`.
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "data_dir",
+    "server",
+    "database",
+    "log",
+    "passwords",
+    "accounts",
+    "mail",
+    "auth",
+    "invitations",
+    "retention",
+];
+
+/// Whether `name` is `IDENTITYD_` + a top-level key: a setting the
+/// environment source never reads because the prefix lacks an underscore.
+fn looks_like_a_misspelt_prefix(name: &str) -> bool {
+    let upper = name.to_uppercase();
+    if upper.starts_with(ENV_PREFIX) {
+        return false;
+    }
+    let Some(rest) = upper.strip_prefix("IDENTITYD_") else {
+        return false;
+    };
+    let rest = rest.to_lowercase();
+    TOP_LEVEL_KEYS.iter().any(|key| {
+        rest.strip_prefix(key)
+            .is_some_and(|after| after.is_empty() || after.starts_with('_'))
+    })
+}
+
 impl Settings {
     /// Loads settings: defaults, then `config_file` (or `identityd.toml` in the
     /// working directory if it exists), then the environment.
     pub fn load(config_file: Option<&Path>) -> Result<Self, SettingsError> {
+        Self::load_reporting_unknown(config_file).map(|(settings, _)| settings)
+    }
+
+    /// Like [`Settings::load`], also naming every key in the file or the
+    /// environment that no setting reads, so a typo does not pass unnoticed.
+    /// Environment variables that start with `IDENTITYD_` but not with
+    /// `IDENTITYD__` (one underscore too few) are reported too.
+    pub fn load_reporting_unknown(
+        config_file: Option<&Path>,
+    ) -> Result<(Self, Vec<UnknownSetting>), SettingsError> {
+        let file_name = config_file.map_or_else(
+            || DEFAULT_CONFIG_FILE.to_owned(),
+            |path| path.display().to_string(),
+        );
+        let variables: Vec<String> = std::env::vars_os()
+            .filter_map(|(name, _)| name.into_string().ok())
+            .collect();
+        let config = Self::sources(config_file)?;
+        let mut ignored = Vec::new();
+        let settings: Settings =
+            serde_ignored::deserialize(config, |path| ignored.push(path.to_string()))?;
+        let mut unknown: Vec<UnknownSetting> = ignored
+            .into_iter()
+            .map(|key| {
+                let variable = format!("{ENV_PREFIX}{}", key.to_uppercase().replace('.', "__"));
+                let source = match variables
+                    .iter()
+                    .find(|name| name.to_uppercase() == variable)
+                {
+                    Some(name) => format!("environment variable {name}"),
+                    None => format!("settings file {file_name}"),
+                };
+                UnknownSetting { key, source }
+            })
+            .collect();
+        unknown.extend(
+            variables
+                .iter()
+                .filter(|name| looks_like_a_misspelt_prefix(name))
+                .map(|name| UnknownSetting {
+                    key: name.clone(),
+                    source: format!("environment variable {name}"),
+                }),
+        );
+        Ok((settings, unknown))
+    }
+
+    /// Every source, in order of precedence.
+    fn sources(config_file: Option<&Path>) -> Result<Config, SettingsError> {
         let mut builder = Config::builder()
             .set_default("data_dir", "./data")?
             .set_default("server.listen", "127.0.0.1:50051")?
             .set_default("server.max_request_bytes", 1_048_576)?
             .set_default("server.shutdown_grace_secs", 20)?
             .set_default("server.health_check_interval_secs", 5)?
+            .set_default("server.call_timeout_ms", 30_000)?
+            .set_default("server.max_concurrent_calls", 1_024)?
+            .set_default("server.max_connections", 4_096)?
+            .set_default("server.max_concurrent_streams", 100)?
+            .set_default("server.http2_keepalive_interval_secs", 60)?
+            .set_default("server.http2_keepalive_timeout_secs", 20)?
+            .set_default("retention.request_ids_secs", 604_800)?
+            .set_default("retention.mail_secs", 7_776_000)?
+            .set_default("retention.invitations_secs", 2_592_000)?
             .set_default("database.max_connections", 10)?
             .set_default("database.connect_timeout_secs", 5)?
             .set_default("database.sqlite_readers", 4)?
@@ -260,16 +396,14 @@ impl Settings {
                 builder.add_source(File::new(DEFAULT_CONFIG_FILE, FileFormat::Toml).required(false))
             }
         };
-        let settings = builder
+        Ok(builder
             .add_source(
                 Environment::with_prefix("IDENTITYD")
                     .prefix_separator("__")
                     .separator("__")
                     .try_parsing(true),
             )
-            .build()?
-            .try_deserialize()?;
-        Ok(settings)
+            .build()?)
     }
 
     /// The database URL: the configured one, or SQLite under the data directory.
@@ -278,6 +412,16 @@ impl Settings {
             Some(url) if !url.expose_secret().trim().is_empty() => url.expose_secret().to_owned(),
             _ => crate::store::sqlite_url(&self.data_dir),
         }
+    }
+
+    /// The SQLite database file, when the database is SQLite on disk.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let url = self.database_url();
+        let rest = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))?;
+        let path = rest.split('?').next().unwrap_or_default();
+        (!path.is_empty() && !path.starts_with(":memory:")).then(|| PathBuf::from(path))
     }
 
     /// Whether the database is the embedded SQLite one.
@@ -293,5 +437,20 @@ impl Settings {
     /// Where the first start writes the bootstrap bearer token.
     pub fn bootstrap_token_path(&self) -> PathBuf {
         self.data_dir.join("bootstrap-token")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_underscore_too_few_after_the_prefix_is_recognised() {
+        assert!(looks_like_a_misspelt_prefix("IDENTITYD_DATA_DIR"));
+        assert!(looks_like_a_misspelt_prefix("IDENTITYD_SERVER__LISTEN"));
+        assert!(looks_like_a_misspelt_prefix("identityd_log__level"));
+        assert!(!looks_like_a_misspelt_prefix("IDENTITYD__SERVER__LISTEN"));
+        assert!(!looks_like_a_misspelt_prefix("IDENTITYD_TEST_POSTGRES_URL"));
+        assert!(!looks_like_a_misspelt_prefix("IDENTITYD_SERVERLESS"));
     }
 }

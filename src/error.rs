@@ -52,6 +52,8 @@ fn to_status_with(
             tracing::warn!(request_id, error = %source, cause = %cause_chain(source), "database unavailable");
             (Code::Unavailable, Reason::DatabaseUnavailable)
         }
+        AppError::Busy => (Code::Unavailable, Reason::ServerBusy),
+        AppError::TimedOut => (Code::DeadlineExceeded, Reason::CallTimeout),
         AppError::Internal(source) => {
             tracing::error!(request_id, error = %source, cause = %cause_chain(source.as_ref()), "internal error");
             (Code::Internal, Reason::Internal)
@@ -73,6 +75,9 @@ fn to_status_with(
     details.set_error_info(reason.as_str(), ERROR_DOMAIN, metadata);
     if !violations.is_empty() {
         details.set_bad_request(violations);
+    }
+    if let AppError::Busy = &err {
+        details.set_retry_info(Some(std::time::Duration::from_secs(1)));
     }
     if let AppError::Throttled(delay) = &err {
         // Whole seconds, rounded up, so a client that waits this long gets in.

@@ -31,9 +31,10 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Create a staff user with full access and an API credential, and print
-    /// the credential's bearer token once. For a new installation or when every
-    /// credential is lost.
+    /// Give a staff user (by default the first start's `admin`) full access and
+    /// a new API credential, creating the user if the username is free, and
+    /// print the credential's bearer token once, alone on stdout (logs go to
+    /// stderr). Works at any time, for example when every credential is lost.
     Bootstrap {
         /// The staff user's email address.
         #[arg(long, default_value = "admin@identityd.invalid")]
@@ -60,14 +61,24 @@ impl TokenSink for PrintAfterCommit {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match Settings::load(cli.config.as_deref()) {
-        Ok(settings) => settings,
+    let (settings, unknown) = match Settings::load_reporting_unknown(cli.config.as_deref()) {
+        Ok(loaded) => loaded,
         Err(err) => {
             eprintln!("identityd: {err}");
             return ExitCode::from(2);
         }
     };
     identityd::telemetry::init(&settings.log);
+    // An unknown key is most likely a typo that leaves a setting at its
+    // default: say so, but start, so a variable meant for another version
+    // does not stop a rollout.
+    for setting in &unknown {
+        tracing::warn!(
+            key = %setting.key,
+            source = %setting.source,
+            "unknown setting ignored; check its spelling"
+        );
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -114,8 +125,8 @@ async fn run(command: Command, settings: Settings) -> Result<(), Box<dyn std::er
             let app = build_app(&settings, open_database(&settings).await?)?;
             let created = app.bootstrap(staff, &mut PrintAfterCommit).await?;
             eprintln!(
-                "Created staff user {} with API credential {}. The bearer token below is shown only now:",
-                created.staff_user_id, created.credential_id
+                "Issued API credential {} with full access to staff user {}. The bearer token on stdout is shown only now.",
+                created.credential_id, created.staff_user_id
             );
             println!("{}", created.token.bearer());
         }

@@ -18,12 +18,13 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 use tower::ServiceBuilder;
 
-use crate::app::{App, AppError, AuthPolicy, Policy, TokenSink};
+use crate::app::{App, AppError, AuthPolicy, Policy, Retention, TokenSink};
 use crate::authz::AuthzLayer;
 use crate::config::Settings;
 use crate::crypto::{HashingParams, PasswordHashError, PasswordHasher};
 use crate::domain::{Clock, ThrottleRule};
 use crate::grpc::{AccountApi, AdminApi, AuthApi, InvitationApi, UserApi};
+use crate::limits::{CallLimitsLayer, LimitedIncoming};
 use crate::mail::templates::Templates;
 use crate::mail::transport::Transport;
 use crate::mail::worker::MailWorker;
@@ -46,8 +47,8 @@ const HEALTH_SERVICES: &[&str] = &[
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    /// The data directory could not be created.
-    #[error("cannot create the data directory {path}")]
+    /// The data directory or a file in it could not be created or made private.
+    #[error("cannot create or make private {path}")]
     DataDir {
         /// The directory.
         path: PathBuf,
@@ -119,6 +120,11 @@ pub fn build_app(settings: &Settings, databases: Databases) -> Result<App, Start
             cache_ttl: Duration::from_millis(auth.cache_ttl_ms),
         },
         invitation_ttl: Duration::from_secs(settings.invitations.ttl_secs.max(60)),
+        retention: Retention {
+            request_ids: Duration::from_secs(settings.retention.request_ids_secs),
+            mail: Duration::from_secs(settings.retention.mail_secs),
+            invitations: Duration::from_secs(settings.retention.invitations_secs),
+        },
     };
     Ok(App::new(databases.writer, databases.reader, hasher, policy))
 }
@@ -149,9 +155,19 @@ pub struct Databases {
 
 /// Opens the configured database, applies pending migrations, then opens the
 /// reading pool (which on SQLite needs the migrated file).
+///
+/// The SQLite database and its `-wal`/`-shm` files hold password hashes and
+/// token hashes, so they are made mode 0600 (tightened if they existed
+/// looser) in a directory of mode 0700.
 pub async fn open_database(settings: &Settings) -> Result<Databases, StartupError> {
-    if settings.uses_sqlite() {
-        create_private_dir(&settings.data_dir)?;
+    let sqlite_file = settings.sqlite_path();
+    if let Some(file) = &sqlite_file {
+        if let Some(dir) = file.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            create_private_dir(dir)?;
+        }
+        // SQLite gives the -wal and -shm files the database file's mode, so a
+        // private database file made before SQLite opens it keeps them private.
+        restrict_sqlite_files(file, true)?;
     }
     let connect = store::ConnectSettings {
         url: settings.database_url(),
@@ -161,20 +177,36 @@ pub async fn open_database(settings: &Settings) -> Result<Databases, StartupErro
     let db = store::connect(&connect).await?;
     store::migrate(&db).await?;
     let reader = store::connect_reader(&connect, &db, settings.database.sqlite_readers).await?;
+    if let Some(file) = &sqlite_file {
+        restrict_sqlite_files(file, false)?;
+    }
     Ok(Databases { writer: db, reader })
 }
 
+/// Makes the database file (created empty when `create` and missing) and its
+/// companions mode 0600.
+fn restrict_sqlite_files(file: &Path, create: bool) -> Result<(), StartupError> {
+    let failed = |path: &Path| {
+        let path = path.to_owned();
+        move |source| StartupError::DataDir { path, source }
+    };
+    if create {
+        crate::files::create_private_file(file).map_err(failed(file))?;
+    }
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut name = file.as_os_str().to_owned();
+        name.push(suffix);
+        let path = PathBuf::from(name);
+        crate::files::restrict_file(&path).map_err(failed(&path))?;
+    }
+    Ok(())
+}
+
 fn create_private_dir(path: &Path) -> Result<(), StartupError> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(path)
-        .map_err(|source| StartupError::DataDir {
-            path: path.to_owned(),
-            source,
-        })
+    crate::files::private_dir(path).map_err(|source| StartupError::DataDir {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// A built service, bound and ready to serve.
@@ -303,8 +335,13 @@ impl Application {
         let invitations = InvitationServiceServer::new(InvitationApi::new(app.clone()))
             .max_decoding_message_size(settings.server.max_request_bytes);
 
+        let server_settings = &settings.server;
         let layers = ServiceBuilder::new()
             .layer(RequestContextLayer)
+            .layer(CallLimitsLayer::new(
+                server_settings.max_concurrent_calls,
+                Duration::from_millis(server_settings.call_timeout_ms),
+            ))
             .layer(AuthzLayer::new(app.clone()))
             .into_inner();
         // Without TCP_NODELAY a response written in two segments waits for
@@ -312,8 +349,16 @@ impl Application {
         let incoming = TcpIncoming::from(listener)
             .with_nodelay(Some(true))
             .with_keepalive(Some(Duration::from_secs(60)));
+        let incoming = LimitedIncoming::new(incoming, server_settings.max_connections);
+        let keepalive_interval = (server_settings.http2_keepalive_interval_secs > 0)
+            .then(|| Duration::from_secs(server_settings.http2_keepalive_interval_secs));
         let mut serve_stop = stop_rx.clone();
         let server = Server::builder()
+            .max_concurrent_streams(server_settings.max_concurrent_streams.max(1))
+            .http2_keepalive_interval(keepalive_interval)
+            .http2_keepalive_timeout(Some(Duration::from_secs(
+                server_settings.http2_keepalive_timeout_secs.max(1),
+            )))
             .layer(layers)
             .add_service(health_service)
             .add_service(reflection_v1)
@@ -372,7 +417,10 @@ async fn sweep(app: App, interval: Duration, mut stop: watch::Receiver<bool>) {
                 sessions = swept.sessions,
                 user_tokens = swept.user_tokens,
                 throttles = swept.throttles,
-                "swept ended sessions, spent tokens and forgotten failures"
+                request_ids = swept.request_ids,
+                mails = swept.mails,
+                invitations = swept.invitations,
+                "swept ended sessions, spent tokens, forgotten failures and old records"
             ),
             Ok(_) => {}
             Err(err) => tracing::warn!(error = %err, "sweep failed; trying again next time"),

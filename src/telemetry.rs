@@ -21,12 +21,25 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub struct RequestId(pub String);
 
 /// Installs the global tracing subscriber. `RUST_LOG` overrides the configured level.
+///
+/// Logs go to standard error, so standard output carries only what a command
+/// prints on purpose (the bootstrap token): `identityd bootstrap > token` keeps
+/// the token alone. Colours are used only when standard error is a terminal
+/// (and `NO_COLOR` is unset), so files and log collectors never receive
+/// escape sequences.
 pub fn init(settings: &LogSettings) {
+    use std::io::IsTerminal;
+
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    // NO_COLOR (https://no-color.org) turns colours off even on a terminal.
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .with_target(false);
     // A second init (as in tests that start several servers) keeps the first.
     let _ = match settings.format {

@@ -3,7 +3,7 @@
 
 use super::activity::{Change, record};
 use super::users::{UserDraft, insert_user};
-use super::{App, AppError, Principal};
+use super::{App, AppError, Principal, Reason};
 use crate::crypto::{ApiCredentialToken, hash_secret};
 use crate::domain::{
     ApiCredentialId, Email, FullName, PermissionSet, RoleId, RoleKind, RoleName, Timestamp, UserId,
@@ -118,8 +118,16 @@ impl App {
         finish(txn, created, sink).await.map(Some)
     }
 
-    /// Creates a staff user with full access and an API credential, whatever
-    /// exists already: the operator's way in when every credential is lost.
+    /// Gives the operator a full-access API credential whatever exists
+    /// already: their way in when every credential is lost.
+    ///
+    /// When a staff user with this username and email address exists (as the
+    /// first start's `admin` does), they get full access back, are activated
+    /// if suspended, and receive a new credential; so a bare
+    /// `identityd bootstrap` works at any time. Otherwise a new staff user is
+    /// created. A username or address held by someone else is refused
+    /// (`USERNAME_TAKEN`, `EMAIL_TAKEN`), and so is an existing user who is
+    /// not staff (`NOT_STAFF`): the command never turns a client user into staff.
     pub async fn bootstrap(
         &self,
         staff: BootstrapStaff,
@@ -138,9 +146,53 @@ impl App {
             )
             .await?;
         }
-        let created = create_staff_with_credential(&txn, staff).await?;
+        let existing = store::users::find_by_username(&txn, &staff.username.normalized()).await?;
+        let created = match existing {
+            None => create_staff_with_credential(&txn, staff).await?,
+            Some(user) if user.email_normalized != staff.email.normalized() => {
+                return Err(AppError::AlreadyExists(Reason::UsernameTaken));
+            }
+            Some(user) if user.admin_role_id.is_none() => {
+                return Err(AppError::FailedPrecondition(Reason::NotStaff));
+            }
+            Some(user) => restore_staff_with_credential(&txn, user).await?,
+        };
         finish(txn, created, sink).await
     }
+}
+
+/// Gives an existing staff user the full-access admin role and active status
+/// back, each change recorded, and a new credential.
+async fn restore_staff_with_credential(
+    txn: &impl ConnectionTrait,
+    user: store::users::UserRow,
+) -> Result<Bootstrapped, AppError> {
+    let system = Principal::system("bootstrap");
+    let admin_role = full_access_role(txn, &system, RoleKind::Admin, ADMIN_ROLE_NAME).await?;
+    let api_role = full_access_role(txn, &system, RoleKind::Api, API_ROLE_NAME).await?;
+    let now = Timestamp::now().as_micros();
+    let user_id = UserId::from_stored(&user.id)
+        .ok_or_else(|| AppError::corrupt(format!("user {} id", user.id)))?;
+    if user.admin_role_id.as_deref() != Some(admin_role.as_str()) {
+        store::users::set_admin_role(txn, &user.id, Some(&admin_role), now).await?;
+        record(
+            txn,
+            &system,
+            Change::new("staff.role_assigned", "user", user_id)
+                .detail("admin_role_id", &admin_role),
+        )
+        .await?;
+    }
+    if user.status != UserStatus::Active.as_str() {
+        store::users::set_status(txn, &user.id, UserStatus::Active.as_str(), now).await?;
+        record(
+            txn,
+            &system,
+            Change::new("user.activated", "user", user_id).detail("reason", "identityd bootstrap"),
+        )
+        .await?;
+    }
+    issue_credential(txn, &system, user_id, api_role).await
 }
 
 async fn finish(
@@ -164,7 +216,6 @@ async fn create_staff_with_credential(
     let system = Principal::system("bootstrap");
     let admin_role = full_access_role(txn, &system, RoleKind::Admin, ADMIN_ROLE_NAME).await?;
     let api_role = full_access_role(txn, &system, RoleKind::Api, API_ROLE_NAME).await?;
-    let now = Timestamp::now().as_micros();
 
     let user_id = UserId::generate();
     let draft = UserDraft {
@@ -186,7 +237,17 @@ async fn create_staff_with_credential(
             .detail("admin_role_id", &admin_role),
     )
     .await?;
+    issue_credential(txn, &system, user_id, api_role).await
+}
 
+/// A new full-access API credential for `user_id`, recorded as created.
+async fn issue_credential(
+    txn: &impl ConnectionTrait,
+    system: &Principal,
+    user_id: UserId,
+    api_role: String,
+) -> Result<Bootstrapped, AppError> {
+    let now = Timestamp::now().as_micros();
     let credential_id = ApiCredentialId::generate();
     let token = ApiCredentialToken::generate();
     let credential = CredentialRow {
@@ -205,7 +266,7 @@ async fn create_staff_with_credential(
     store::credentials::insert(txn, credential, std::slice::from_ref(&api_role)).await?;
     record(
         txn,
-        &system,
+        system,
         Change::new("api_credential.created", "api_credential", credential_id)
             .detail("identifier", &token.identifier)
             .detail("owner_user_id", user_id)

@@ -111,6 +111,10 @@ pub enum Reason {
     SessionRequired,
     /// The database is unreachable.
     DatabaseUnavailable,
+    /// This replica has as many calls in progress as it accepts.
+    ServerBusy,
+    /// The call ran longer than the server allows and was stopped.
+    CallTimeout,
     /// Something failed inside identityd.
     Internal,
 }
@@ -171,6 +175,8 @@ impl Reason {
             Reason::AccountNotSelected => "ACCOUNT_NOT_SELECTED",
             Reason::SessionRequired => "SESSION_REQUIRED",
             Reason::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
+            Reason::ServerBusy => "SERVER_BUSY",
+            Reason::CallTimeout => "CALL_TIMEOUT",
             Reason::Internal => "INTERNAL",
         }
     }
@@ -264,6 +270,8 @@ impl Reason {
             }
             Reason::SessionRequired => "this method needs a signed-in user session",
             Reason::DatabaseUnavailable => "the database is unavailable; retry later",
+            Reason::ServerBusy => "the server has too many calls in progress; retry shortly",
+            Reason::CallTimeout => "the call took longer than the server allows and was stopped",
             Reason::Internal => "internal error",
         }
     }
@@ -299,6 +307,14 @@ pub enum AppError {
     /// The database cannot be reached; the caller may retry.
     #[error("unavailable")]
     Unavailable(#[source] StoreError),
+    /// The replica is at its limit of calls in progress; the call was not
+    /// started, so the caller may retry it safely.
+    #[error("server busy")]
+    Busy,
+    /// The call ran past the server's time limit and was stopped; whether a
+    /// change it made was committed is unknown, so retry with the same request id.
+    #[error("call timed out")]
+    TimedOut,
     /// A bug or an unexpected failure; details go to the log, not the caller.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -51,7 +51,7 @@ pub use sessions::{
     AccountChoice, Denial, Question, ResolvedSession, Session, SessionPage, Verdict,
 };
 pub use staff::{NewStaffUser, StaffPage, StaffQuery, StaffUser};
-pub use sweep::{SWEEP_GRACE, Swept};
+pub use sweep::{Retention, SWEEP_GRACE, Swept};
 pub use users::{NewUser, User, UserChanges, UserKey, UserPage, UserQuery};
 
 use std::time::Duration;
@@ -87,6 +87,8 @@ pub struct Policy {
     pub auth: AuthPolicy,
     /// How long an invitation link works.
     pub invitation_ttl: Duration,
+    /// How long the sweep keeps finished records.
+    pub retention: Retention,
 }
 
 /// How long sessions live and how failures are throttled.

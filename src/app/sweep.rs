@@ -1,5 +1,6 @@
 //! Sweeping what has stopped mattering: ended sessions, spent codes and
-//! links, forgotten failure counters. Each replica sweeps on its own; the
+//! links, forgotten failure counters, old request ids, delivered mail and
+//! invitations long past their expiry. Each replica sweeps on its own; the
 //! deletes are idempotent, so replicas sweeping at once do no harm.
 
 use std::time::Duration;
@@ -11,6 +12,23 @@ use crate::store;
 /// support can still look at a session that just ended.
 pub const SWEEP_GRACE: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// How long finished records are kept before the sweep deletes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Request ids of create calls, from when they were first used. A retry
+    /// after this creates anew, so it should outlast any client's retries.
+    pub request_ids: Duration,
+    /// Sent mail from sending, failed mail from queueing. Mail is the
+    /// outbox's record of what was sent to whom (its secrets are erased at
+    /// sending); the activity log keeps the record of each change for longer.
+    pub mail: Duration,
+    /// Invitations not accepted (expired or cancelled), from their expiry.
+    /// Until then they still list, as EXPIRED or CANCELLED, so the inviter
+    /// can see what became of them. Accepted invitations are kept: they
+    /// record how a membership came about.
+    pub invitations: Duration,
+}
+
 /// How many rows one sweep deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Swept {
@@ -20,16 +38,24 @@ pub struct Swept {
     pub user_tokens: u64,
     /// Failure counters past their forgetting time.
     pub throttles: u64,
+    /// Request ids older than their retention.
+    pub request_ids: u64,
+    /// Sent or failed mail older than its retention.
+    pub mails: u64,
+    /// Invitations that expired (or were cancelled) longer ago than their retention.
+    pub invitations: u64,
 }
 
 impl App {
-    /// Deletes ended sessions, spent tokens and forgotten failure counters.
+    /// Deletes ended sessions, spent tokens, forgotten failure counters, old
+    /// request ids, old sent and failed mail and long-expired invitations.
     pub async fn sweep(&self) -> Result<Swept, AppError> {
         let now = self.now();
         let before = now.minus(SWEEP_GRACE).as_micros();
         let idle =
             i64::try_from(self.auth_policy().session_idle_timeout.as_micros()).unwrap_or(i64::MAX);
         let forget_before = now.minus(self.auth_policy().forget_failures_after);
+        let retention = self.policy.retention;
         Ok(Swept {
             sessions: store::sessions::delete_ended(self.db(), before, idle).await?,
             user_tokens: store::user_tokens::delete_spent(self.db(), before).await?,
@@ -37,6 +63,21 @@ impl App {
                 self.db(),
                 forget_before.as_micros(),
                 now.as_micros(),
+            )
+            .await?,
+            request_ids: store::idempotency::delete_created_before(
+                self.db(),
+                now.minus(retention.request_ids).as_micros(),
+            )
+            .await?,
+            mails: store::mails::delete_finished_before(
+                self.db(),
+                now.minus(retention.mail).as_micros(),
+            )
+            .await?,
+            invitations: store::invitations::delete_expired_before(
+                self.db(),
+                now.minus(retention.invitations).as_micros(),
             )
             .await?,
         })

@@ -1,7 +1,7 @@
 //! Request ids of create calls.
 
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ConnectionTrait, EntityTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use super::StoreError;
 use super::entities::idempotency_key;
@@ -38,4 +38,16 @@ pub async fn insert(conn: &impl ConnectionTrait, row: IdempotencyRow) -> Result<
         .exec_without_returning(conn)
         .await?;
     Ok(())
+}
+
+/// Deletes request ids first used before `before`; returns how many.
+pub async fn delete_created_before(
+    conn: &impl ConnectionTrait,
+    before: i64,
+) -> Result<u64, StoreError> {
+    let result = idempotency_key::Entity::delete_many()
+        .filter(idempotency_key::Column::CreatedAt.lt(before))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
 }

@@ -181,3 +181,19 @@ pub async fn list(
         .await?;
     Ok(Page::from_overfetch(rows, limit))
 }
+
+/// Deletes invitations that were not accepted (expired while pending, or
+/// cancelled) and whose expiry is before `before`; returns how many.
+/// Accepted invitations stay: they record how a membership came about.
+pub async fn delete_expired_before(
+    conn: &impl ConnectionTrait,
+    before: i64,
+) -> Result<u64, StoreError> {
+    use invitation::Column;
+    let result = invitation::Entity::delete_many()
+        .filter(Column::Status.ne(ACCEPTED))
+        .filter(Column::ExpiresAt.lt(before))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}

@@ -198,3 +198,30 @@ pub async fn list(
         .await?;
     Ok(Page::from_overfetch(rows, limit))
 }
+
+/// Deletes mail sent before `before`, and failed mail queued before it;
+/// queued mail is never deleted. Returns how many.
+pub async fn delete_finished_before(
+    conn: &impl ConnectionTrait,
+    before: i64,
+) -> Result<u64, StoreError> {
+    use mail::Column;
+    use sea_orm::Condition;
+    let result = mail::Entity::delete_many()
+        .filter(
+            Condition::any()
+                .add(
+                    Condition::all()
+                        .add(Column::Status.eq("sent"))
+                        .add(Column::SentAt.lt(before)),
+                )
+                .add(
+                    Condition::all()
+                        .add(Column::Status.eq("failed"))
+                        .add(Column::CreatedAt.lt(before)),
+                ),
+        )
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use identityd::config::{
     AccountSettings, AuthSettings, DatabaseSettings, InvitationSettings, LogFormat, LogSettings,
-    MailSettings, MailTransportKind, PasswordSettings, ServerSettings, Settings, SmtpSettings,
-    SmtpTls,
+    MailSettings, MailTransportKind, PasswordSettings, RetentionSettings, ServerSettings, Settings,
+    SmtpSettings, SmtpTls,
 };
 use identityd::domain::Clock;
 use identityd::proto::account_service_client::AccountServiceClient;
@@ -79,6 +79,7 @@ pub struct TestApp {
     /// The database URL, for tests that look at what is stored.
     pub database_url: String,
     data_dir: Option<TempDir>,
+    address: std::net::SocketAddr,
     channel: Channel,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
@@ -101,6 +102,12 @@ pub fn test_settings(data_dir: PathBuf, database_url: Option<String>) -> Setting
             max_request_bytes: 1024 * 1024,
             shutdown_grace_secs: 5,
             health_check_interval_secs: 1,
+            call_timeout_ms: 30_000,
+            max_concurrent_calls: 1_024,
+            max_connections: 4_096,
+            max_concurrent_streams: 100,
+            http2_keepalive_interval_secs: 60,
+            http2_keepalive_timeout_secs: 20,
         },
         database: DatabaseSettings {
             url: database_url.map(SecretString::from),
@@ -157,6 +164,11 @@ pub fn test_settings(data_dir: PathBuf, database_url: Option<String>) -> Setting
             sweep_interval_secs: 3_600,
         },
         invitations: InvitationSettings { ttl_secs: 604_800 },
+        retention: RetentionSettings {
+            request_ids_secs: 604_800,
+            mail_secs: 7_776_000,
+            invitations_secs: 2_592_000,
+        },
     }
 }
 
@@ -230,6 +242,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         clock,
         database_url,
         data_dir: Some(data_dir),
+        address: addr,
         channel,
         stop: Some(stop),
         server: Some(server),
@@ -349,6 +362,11 @@ impl TestApp {
         Database::connect(&self.database_url)
             .await
             .expect("connect to the test database")
+    }
+
+    /// The address the server listens on, for tests that open their own connections.
+    pub fn address(&self) -> std::net::SocketAddr {
+        self.address
     }
 
     /// The data directory (removed when the test ends).

@@ -10,6 +10,7 @@ mod credentials;
 mod helpers;
 mod invitations;
 mod mail;
+mod operations;
 mod people;
 mod roles;
 mod server;
