@@ -119,6 +119,7 @@ pub fn build_app(settings: &Settings, databases: Databases) -> Result<App, Start
             cache_ttl: Duration::from_millis(auth.cache_ttl_ms),
         },
         invitation_ttl: Duration::from_secs(settings.invitations.ttl_secs.max(60)),
+        invitation_mails_per_hour: settings.invitations.mails_per_hour.max(1),
     };
     Ok(App::new(databases.writer, databases.reader, hasher, policy))
 }
