@@ -1306,6 +1306,49 @@ async fn accepting_rechecks_that_the_inviter_may_still_invite() {
         InvitationStatus::Pending
     );
 
+    // A revoked credential's invitations stop too, though its owner is
+    // still staff.
+    let (credential, billing) = app
+        .staff_token_with("billing", &["invitations.write"])
+        .await;
+    create_as(
+        &app,
+        &credential,
+        invite(&owner.account_id, "billing-invited@example.test"),
+    )
+    .await
+    .expect("the credential invites");
+    let billing_token = token_of(&queued_link(&app, "billing-invited@example.test").await);
+    let credential_id = app
+        .admin
+        .clone()
+        .list_api_credentials(identityd::proto::ListApiCredentialsRequest {
+            owner_user_id: billing.user_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("list credentials")
+        .into_inner()
+        .api_credentials[0]
+        .id
+        .clone();
+    app.admin
+        .clone()
+        .revoke_api_credential(identityd::proto::RevokeApiCredentialRequest {
+            api_credential_id: credential_id,
+        })
+        .await
+        .expect("revoke");
+    let status = accept_as_new(
+        &app,
+        &billing_token,
+        "billinginvitee",
+        "billing-invited@example.test",
+    )
+    .await
+    .expect_err("the credential no longer works");
+    assert_error(&status, Code::FailedPrecondition, "INVITATION_WITHDRAWN");
+
     // Owners stop when the operator turns client user management off.
     let app = app
         .restart_with(|s: &mut Settings| {
