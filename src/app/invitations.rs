@@ -87,6 +87,8 @@ pub struct Invitation {
     pub accepted_user_id: Option<UserId>,
     /// When it was cancelled.
     pub cancelled_at: Option<Timestamp>,
+    /// Whether identityd mailed the current link to the invited address.
+    pub link_mailed: bool,
 }
 
 /// What to invite.
@@ -967,6 +969,7 @@ impl App {
                 None => None,
             },
             cancelled_at: row.cancelled_at.map(Timestamp::from_micros),
+            link_mailed: row.link_mailed,
             email: row.email,
         })
     }

@@ -1072,7 +1072,9 @@ async fn a_resend_that_returns_the_link_makes_the_invitation_unmailed_again() {
     let created = create_as(&app, &owner.session, invite(&owner.account_id, invited))
         .await
         .expect("a mailed invitation");
-    let id = created.invitation.expect("an invitation").id;
+    let invitation = created.invitation.expect("an invitation");
+    assert!(invitation.link_mailed);
+    let id = invitation.id;
     let resend = |send_email: bool| ResendInvitationRequest {
         invitation_id: id.clone(),
         send_email,
@@ -1086,6 +1088,13 @@ async fn a_resend_that_returns_the_link_makes_the_invitation_unmailed_again() {
         .await
         .expect("staff resend without mail")
         .into_inner();
+    assert!(
+        !handed
+            .invitation
+            .as_ref()
+            .expect("an invitation")
+            .link_mailed
+    );
     let accepted = accept_as_new(&app, &token_of(&handed.accept_link), "handed", invited)
         .await
         .expect("accept with the handed link");
