@@ -42,6 +42,9 @@ pub struct Settings {
 pub struct InvitationSettings {
     /// How long an invitation link works, in seconds (7 days by default).
     pub ttl_secs: u64,
+    /// How many invitation mails (creates and resends) one inviter may
+    /// have sent in an hour; at least 1.
+    pub mails_per_hour: u32,
 }
 
 /// Sessions and brute-force throttling.
@@ -368,6 +371,7 @@ impl Settings {
             .set_default("passwords.hashing_queue", 64)?
             .set_default("accounts.client_user_management", true)?
             .set_default("invitations.ttl_secs", 604_800)?
+            .set_default("invitations.mails_per_hour", 30)?
             .set_default("mail.transport", "log")?
             .set_default("mail.from", "identityd <no-reply@localhost>")?
             .set_default("mail.public_base_url", "http://localhost:8080")?

@@ -125,6 +125,7 @@ pub fn build_app(settings: &Settings, databases: Databases) -> Result<App, Start
             mail: Duration::from_secs(settings.retention.mail_secs),
             invitations: Duration::from_secs(settings.retention.invitations_secs),
         },
+        invitation_mails_per_hour: settings.invitations.mails_per_hour.max(1),
     };
     Ok(App::new(databases.writer, databases.reader, hasher, policy))
 }

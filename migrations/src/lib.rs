@@ -16,6 +16,7 @@ mod m20261124_000008_create_accounts;
 mod m20261124_000009_create_mails;
 mod m20261124_000010_create_auth;
 mod m20261124_000011_create_invitations;
+mod m20261129_000012_harden_invitations;
 mod m20261129_000014_credential_created_by;
 
 /// Every migration of identityd, in the order they apply.
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000009_create_mails::Migration),
             Box::new(m20261124_000010_create_auth::Migration),
             Box::new(m20261124_000011_create_invitations::Migration),
+            Box::new(m20261129_000012_harden_invitations::Migration),
             Box::new(m20261129_000014_credential_created_by::Migration),
         ]
     }

@@ -500,6 +500,10 @@ impl App {
             .detail("new_owner_user_id", &new_owner_id)
             .detail("previous_owner_removed", remove_previous_owner);
         record(&txn, principal, change).await?;
+        // The previous owner's invitations were sent with a right they no
+        // longer have.
+        self.retire_owner_invitations(&txn, principal, &row.id, &previous, "ownership_transferred")
+            .await?;
         // Both owners hear of it, in the transaction of the change itself.
         let previous_row = store::users::find(&txn, &previous).await?;
         for (recipient, is_new) in [(Some(&new_owner_row), true), (previous_row.as_ref(), false)] {
@@ -690,6 +694,16 @@ impl App {
             &txn,
             principal,
             Change::new("account.member_removed", "user", user_id).account(account_id),
+        )
+        .await?;
+        // Invitations they sent as this account's owner (before a transfer
+        // that kept them as a member) die with their place in it.
+        self.retire_owner_invitations(
+            &txn,
+            principal,
+            &account.id,
+            &membership.user_id,
+            "inviter_removed",
         )
         .await?;
         store::commit(txn).await?;

@@ -174,7 +174,7 @@ impl App {
         Ok(())
     }
 
-    async fn notify_sign_up_attempt(
+    pub(super) async fn notify_sign_up_attempt(
         &self,
         conn: &impl ConnectionTrait,
         principal: &Principal,

@@ -101,6 +101,14 @@ pub enum Reason {
     InvitationNotPending,
     /// The invitation token is unknown, expired, cancelled or already used.
     InvitationTokenInvalid,
+    /// Only staff and API credentials may take a link instead of a mail.
+    LinkRequiresStaff,
+    /// The inviter cannot accept their own invitation.
+    InviterCannotAccept,
+    /// Staff cannot invite staff users into client accounts.
+    InviteeIsStaff,
+    /// The inviter may no longer invite into the account.
+    InvitationWithdrawn,
     /// The session already acts for an account.
     AccountAlreadySelected,
     /// The session acts for no account yet.
@@ -170,6 +178,10 @@ impl Reason {
             Reason::InvitationPending => "INVITATION_PENDING",
             Reason::InvitationNotPending => "INVITATION_NOT_PENDING",
             Reason::InvitationTokenInvalid => "INVITATION_TOKEN_INVALID",
+            Reason::LinkRequiresStaff => "LINK_REQUIRES_STAFF",
+            Reason::InviterCannotAccept => "INVITER_CANNOT_ACCEPT",
+            Reason::InviteeIsStaff => "INVITEE_IS_STAFF",
+            Reason::InvitationWithdrawn => "INVITATION_WITHDRAWN",
             Reason::AccountAlreadySelected => "ACCOUNT_ALREADY_SELECTED",
             Reason::NoAccountSelected => "NO_ACCOUNT_SELECTED",
             Reason::AccountNotSelected => "ACCOUNT_NOT_SELECTED",
@@ -260,6 +272,16 @@ impl Reason {
             Reason::InvitationNotPending => "the invitation was already accepted or cancelled",
             Reason::InvitationTokenInvalid => {
                 "the invitation link is not valid, has expired, was cancelled or was already used"
+            }
+            Reason::LinkRequiresStaff => {
+                "only staff and API credentials may take the link instead of a mail; set send_email"
+            }
+            Reason::InviterCannotAccept => "the inviter cannot accept their own invitation",
+            Reason::InviteeIsStaff => {
+                "staff cannot invite a staff user's address; staff reach accounts through their role"
+            }
+            Reason::InvitationWithdrawn => {
+                "whoever sent this invitation may no longer invite to this account"
             }
             Reason::AccountAlreadySelected => {
                 "the session already acts for an account; use SwitchAccount"

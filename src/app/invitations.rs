@@ -8,14 +8,23 @@
 //!
 //! Any user may accept, whatever their email address (as in WHMCS); binding
 //! invitations to the invited address is a later setting. A new user whose
-//! address is the invited one starts active and verified, since the link
-//! proved that mailbox; any other address must be verified as on sign-up.
+//! address is the invited one starts active and verified only when
+//! identityd itself mailed the link there, since only then does holding it
+//! prove that mailbox; otherwise the address is verified as on sign-up.
+//!
+//! Links go back to the caller only for staff and API credentials holding
+//! `invitations.write`, never to a user session. Nobody accepts their own
+//! invitation, and staff neither invite nor (for staff invitations) accept
+//! as staff users. Accepting re-checks that the inviter still may invite
+//! into the account, and answers a new user with a registered address as it
+//! answers any address still to verify, so it tells nobody who signed up.
 
 use std::collections::BTreeMap;
 
 use super::accounts::{Member, load_account_for_update, load_active_account, member_view};
 use super::activity::{Change, record};
 use super::auth::{Registration, user_mail};
+use super::credentials::{ApiCredentialState, state_at};
 use super::idempotency::{CreateStart, IdempotencyKey, begin_create};
 use super::throttle::Subject;
 use super::users::{UserDraft, insert_user};
@@ -23,7 +32,7 @@ use super::{App, AppError, Caller, Principal, Reason};
 use crate::crypto::{TokenKind, hash_secret};
 use crate::domain::{
     AccountId, AccountPermissions, Email, FieldViolation, InvitationId, PageCursor, PageSize,
-    Permission, RequestId, Timestamp, UserId, UserStatus,
+    Permission, PermissionSet, RequestId, RoleKind, Timestamp, UserId, UserStatus,
 };
 use crate::mail::{self, MailKind, OutgoingMail};
 use crate::store::{
@@ -78,6 +87,8 @@ pub struct Invitation {
     pub accepted_user_id: Option<UserId>,
     /// When it was cancelled.
     pub cancelled_at: Option<Timestamp>,
+    /// Whether identityd mailed the current link to the invited address.
+    pub link_mailed: bool,
 }
 
 /// What to invite.
@@ -163,6 +174,9 @@ pub struct Accepted {
 
 const ACCEPT_PATH: &str = "/invitations/accept?token=";
 
+/// The window of the per-inviter budget of invitation mails.
+const MAIL_BUDGET_WINDOW: std::time::Duration = std::time::Duration::from_secs(60 * 60);
+
 impl App {
     /// Invites an address to an account. See the module docs.
     pub async fn create_invitation(
@@ -172,6 +186,7 @@ impl App {
         request_id: Option<RequestId>,
     ) -> Result<CreatedInvitation, AppError> {
         self.ensure_may_invite_somewhere(principal, Permission::InvitationsWrite)?;
+        let as_staff = ensure_may_take_link(principal, new.send_email)?;
         let key = IdempotencyKey::new(
             principal,
             "CreateInvitation",
@@ -195,12 +210,23 @@ impl App {
         let account = load_active_account(&txn, new.account_id).await?;
         self.ensure_manages_members(principal, &account, Permission::InvitationsWrite)?;
         let email_normalized = new.email.normalized();
-        if let Some(user) = store::users::find_by_email(&txn, &email_normalized).await?
-            && store::memberships::find(&txn, &account.id, &user.id)
+        if let Some(user) = store::users::find_by_email(&txn, &email_normalized).await? {
+            // Staff reach client accounts through their admin role. Letting
+            // staff invite a staff address (their own, or a colleague's who
+            // returns the favour) would turn `invitations.write` into
+            // membership of any account.
+            if as_staff && user.admin_role_id.is_some() {
+                return Err(AppError::PermissionDenied(Reason::InviteeIsStaff));
+            }
+            if store::memberships::find(&txn, &account.id, &user.id)
                 .await?
                 .is_some()
-        {
-            return Err(AppError::AlreadyExists(Reason::AlreadyMember));
+            {
+                return Err(AppError::AlreadyExists(Reason::AlreadyMember));
+            }
+        }
+        if new.send_email {
+            self.spend_mail_budget(&txn, principal).await?;
         }
         let now = self.now();
         // Expired pending invitations never block; they are retired here so
@@ -236,6 +262,13 @@ impl App {
             accepted_at: None,
             accepted_user_id: None,
             cancelled_at: None,
+            link_mailed: new.send_email,
+            inviter_authority: if as_staff {
+                rows::BY_STAFF
+            } else {
+                rows::BY_OWNER
+            }
+            .to_owned(),
         };
         let row = store::invitations::insert(&txn, row).await?;
         let change = Change::new("invitation.created", "invitation", id)
@@ -342,14 +375,20 @@ impl App {
         send_email: bool,
     ) -> Result<CreatedInvitation, AppError> {
         self.ensure_may_invite_somewhere(principal, Permission::InvitationsWrite)?;
+        ensure_may_take_link(principal, send_email)?;
         let txn = store::begin(self.db()).await?;
         let (account, row) = self.load_for_change(&txn, principal, id).await?;
         if account.status == crate::domain::AccountStatus::Closed.as_str() {
             return Err(AppError::FailedPrecondition(Reason::AccountClosed));
         }
+        if send_email {
+            self.spend_mail_budget(&txn, principal).await?;
+        }
         let token = TokenKind::Invitation.generate();
         let expires_at = self.now().plus(self.invitation_ttl()).as_micros();
-        if !rows::renew(&txn, &row.id, &hash_secret(&token), expires_at).await? {
+        // A link handed to the caller makes the invitation unmailed again:
+        // accepting with it no longer proves the invited mailbox.
+        if !rows::renew(&txn, &row.id, &hash_secret(&token), expires_at, send_email).await? {
             return Err(AppError::FailedPrecondition(Reason::InvitationNotPending));
         }
         let row = store::invitations::find(&txn, &row.id)
@@ -423,7 +462,15 @@ impl App {
         acceptor: Acceptor,
     ) -> Result<Accepted, AppError> {
         let subjects = self.invitation_subjects(principal);
-        self.ensure_not_throttled(&subjects).await?;
+        // A new user's address gets mail whatever happens (a code, or a
+        // sign-up notice when it is known), so the attempt counts against it
+        // as a sign-up does.
+        let mail_subjects = match &acceptor {
+            Acceptor::NewUser(new) => self.typed_subjects("mail", principal, new.email.as_str()),
+            Acceptor::Session => Vec::new(),
+        };
+        let all: Vec<Subject> = subjects.iter().chain(&mail_subjects).cloned().collect();
+        self.ensure_not_throttled(&all).await?;
         match (&acceptor, principal.session_user()) {
             (Acceptor::Session, None) => {
                 return Err(FieldViolation::new(
@@ -449,18 +496,63 @@ impl App {
         let Some(row) = row else {
             return Err(self.token_failure(&subjects).await);
         };
+        // Counted in its own transaction, committed whatever the answer, so
+        // a taken username or a known address costs the same as a new one.
+        if !mail_subjects.is_empty() {
+            let txn = store::begin(self.db()).await?;
+            self.count_failures(&txn, &mail_subjects).await?;
+            store::commit(txn).await?;
+        }
         // Hash before the transaction: it is slow and needs no lock.
         let password_hash = match &acceptor {
             Acceptor::NewUser(new) => Some(self.hasher().hash(new.password.expose()).await?),
             Acceptor::Session => None,
         };
         let txn = store::begin(self.db()).await?;
+        // The account first, then the invitation: the order create and
+        // resend lock them in, so concurrent calls cannot deadlock.
+        let account_id = AccountId::from_stored(&row.account_id)
+            .ok_or_else(|| AppError::corrupt(format!("invitation {} account", row.id)))?;
+        let account = load_active_account(&txn, account_id).await?;
+        self.ensure_inviter_may_still_invite(&txn, &row, &account)
+            .await?;
         let (user, created) = match (acceptor, password_hash) {
             (Acceptor::NewUser(new), Some(hash)) => {
-                let user = self
-                    .insert_invitee(&txn, principal, &row, new, hash)
-                    .await?;
-                (user, true)
+                if store::users::find_by_username(&txn, &new.username.normalized())
+                    .await?
+                    .is_some()
+                {
+                    return Err(AppError::AlreadyExists(Reason::UsernameTaken));
+                }
+                if let Some(existing) =
+                    store::users::find_by_email(&txn, &new.email.normalized()).await?
+                {
+                    self.notify_sign_up_attempt(&txn, principal, &existing)
+                        .await?;
+                    store::commit(txn).await?;
+                    return unconfirmed_acceptance(&account, &row, &new, now);
+                }
+                match self
+                    .insert_invitee(&txn, principal, &row, new.clone(), hash)
+                    .await
+                {
+                    Ok(user) => (user, true),
+                    // Another sign-up with this address committed first:
+                    // answer as for any known address.
+                    Err(AppError::AlreadyExists(Reason::EmailTaken)) => {
+                        drop(txn);
+                        let txn = store::begin(self.db()).await?;
+                        if let Some(existing) =
+                            store::users::find_by_email(&txn, &new.email.normalized()).await?
+                        {
+                            self.notify_sign_up_attempt(&txn, principal, &existing)
+                                .await?;
+                        }
+                        store::commit(txn).await?;
+                        return unconfirmed_acceptance(&account, &row, &new, now);
+                    }
+                    Err(err) => return Err(err),
+                }
             }
             _ => {
                 let user_id = principal
@@ -469,16 +561,12 @@ impl App {
                 let user = store::users::find(&txn, &user_id.to_string())
                     .await?
                     .ok_or(AppError::Unauthenticated(Reason::SessionInvalid))?;
+                ensure_may_accept(&row, &user)?;
                 (user, false)
             }
         };
-        // The account first, then the invitation: the order create and
-        // resend lock them in, so concurrent calls cannot deadlock.
-        let account_id = AccountId::from_stored(&row.account_id)
-            .ok_or_else(|| AppError::corrupt(format!("invitation {} account", row.id)))?;
-        let account = load_active_account(&txn, account_id).await?;
         let now = self.now();
-        if !rows::accept(&txn, &row.id, &user.id, now.as_micros()).await? {
+        if !rows::accept(&txn, &row.id, &row.token_hash, &user.id, now.as_micros()).await? {
             drop(txn);
             return Err(self.token_failure(&subjects).await);
         }
@@ -529,7 +617,9 @@ impl App {
     }
 
     /// Creates the user a new invitee asked for: active and verified when
-    /// the address is the invited one, else waiting for a mailed code.
+    /// the address is the invited one and identityd itself mailed the link
+    /// there (so holding it proves the mailbox), else waiting for a mailed
+    /// code.
     async fn insert_invitee(
         &self,
         txn: &impl ConnectionTrait,
@@ -538,7 +628,8 @@ impl App {
         new: Registration,
         password_hash: String,
     ) -> Result<UserRow, AppError> {
-        let proven = new.email.normalized() == invitation.email_normalized;
+        let proven =
+            invitation.link_mailed && new.email.normalized() == invitation.email_normalized;
         let user_id = UserId::generate();
         let draft = UserDraft {
             email: new.email,
@@ -568,6 +659,139 @@ impl App {
             .detail("invitation_id", &invitation.id);
         record(txn, principal, change).await?;
         Ok(user)
+    }
+
+    /// Counts one invitation mail against the inviter's hourly budget, in
+    /// the caller's transaction; over the budget the call is refused (and
+    /// the transaction, dropped, writes nothing).
+    async fn spend_mail_budget(
+        &self,
+        txn: &impl ConnectionTrait,
+        principal: &Principal,
+    ) -> Result<(), AppError> {
+        let (inviter_user_id, inviter_id) = inviter_of(principal);
+        let subject = match inviter_user_id {
+            Some(user_id) => format!("invitation:user:{user_id}"),
+            None => format!("invitation:{}:{inviter_id}", principal.actor_kind()),
+        };
+        let now = self.now();
+        let window_expired_at = now.minus(MAIL_BUDGET_WINDOW);
+        let (sent, started_at) = rows::spend_mail_budget(
+            txn,
+            &subject,
+            now.as_micros(),
+            window_expired_at.as_micros(),
+        )
+        .await?;
+        if u32::try_from(sent).unwrap_or(u32::MAX) > self.invitation_mails_per_hour() {
+            let reopens = Timestamp::from_micros(started_at).plus(MAIL_BUDGET_WINDOW);
+            return Err(AppError::Throttled(reopens.since(now)));
+        }
+        Ok(())
+    }
+
+    /// Refuses accepting an invitation whose inviter may no longer invite
+    /// into `account`: an owner who no longer owns it or no longer may
+    /// manage its members, staff who lost `invitations.write`, a revoked or
+    /// expired credential. Events that take the right away retire pending
+    /// invitations too; this catches the rest (a setting switched off, a
+    /// role changed).
+    async fn ensure_inviter_may_still_invite(
+        &self,
+        conn: &impl ConnectionTrait,
+        invitation: &InvitationRow,
+        account: &AccountRow,
+    ) -> Result<(), AppError> {
+        let inviter = match &invitation.inviter_user_id {
+            Some(id) => store::users::find(conn, id)
+                .await?
+                .filter(|user| user.status == UserStatus::Active.as_str()),
+            None => None,
+        };
+        let may = match (invitation.inviter_authority.as_str(), &inviter) {
+            (rows::BY_OWNER, Some(inviter)) => {
+                self.client_user_management() && inviter.id == account.owner_user_id
+            }
+            (rows::BY_STAFF, _) if invitation.inviter_kind == "system" => true,
+            (rows::BY_STAFF, Some(inviter)) => {
+                self.staff_may_invite(conn, inviter).await?
+                    && (invitation.inviter_kind != "api_credential"
+                        || self
+                            .credential_may_invite(conn, &invitation.inviter_id)
+                            .await?)
+            }
+            _ => false,
+        };
+        if may {
+            Ok(())
+        } else {
+            Err(AppError::FailedPrecondition(Reason::InvitationWithdrawn))
+        }
+    }
+
+    /// Whether `user`'s admin role holds `invitations.write`.
+    async fn staff_may_invite(
+        &self,
+        conn: &impl ConnectionTrait,
+        user: &UserRow,
+    ) -> Result<bool, AppError> {
+        let Some(role_id) = &user.admin_role_id else {
+            return Ok(false);
+        };
+        Ok(store::roles::find(conn, role_id)
+            .await?
+            .is_some_and(|role| {
+                PermissionSet::from_stored(role.full_access, &role.permissions)
+                    .contains(Permission::InvitationsWrite)
+            }))
+    }
+
+    /// Whether the API credential `id` still works and its API roles hold
+    /// `invitations.write` (its owner's role is checked separately).
+    async fn credential_may_invite(
+        &self,
+        conn: &impl ConnectionTrait,
+        id: &str,
+    ) -> Result<bool, AppError> {
+        let Some(credential) = store::credentials::find(conn, id).await? else {
+            return Ok(false);
+        };
+        if state_at(&credential, self.now()) != ApiCredentialState::Active {
+            return Ok(false);
+        }
+        let role_ids = store::credentials::role_ids_of(conn, std::slice::from_ref(&credential.id))
+            .await?
+            .remove(&credential.id)
+            .unwrap_or_default();
+        let roles = store::roles::find_many(conn, &role_ids).await?;
+        Ok(roles.iter().any(|role| {
+            role.kind == RoleKind::Api.as_str()
+                && PermissionSet::from_stored(role.full_access, &role.permissions)
+                    .contains(Permission::InvitationsWrite)
+        }))
+    }
+
+    /// Cancels the pending invitations `inviter_user_id` made to `account_id`
+    /// as its owner, with an activity event each, in the caller's
+    /// transaction: they lose the right to invite there (`why`).
+    pub(super) async fn retire_owner_invitations(
+        &self,
+        txn: &impl ConnectionTrait,
+        principal: &Principal,
+        account_id: &str,
+        inviter_user_id: &str,
+        why: &str,
+    ) -> Result<(), AppError> {
+        let now = self.now().as_micros();
+        for pending in rows::pending_by_owner(txn, account_id, inviter_user_id).await? {
+            if rows::cancel(txn, &pending.id, now).await? {
+                let change = Change::new("invitation.cancelled", "invitation", &pending.id)
+                    .account(account_id)
+                    .detail("reason", why);
+                record(txn, principal, change).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Refuses, before any lookup, a caller that may manage the invitations
@@ -745,9 +969,64 @@ impl App {
                 None => None,
             },
             cancelled_at: row.cancelled_at.map(Timestamp::from_micros),
+            link_mailed: row.link_mailed,
             email: row.email,
         })
     }
+}
+
+/// Whether the caller may have the link returned instead of mailed, and
+/// whether it invites as staff: only staff and API credentials holding
+/// `invitations.write` may take a link. A link handed to an account owner
+/// would let anyone who signs up mint accounts for addresses nobody proved.
+fn ensure_may_take_link(principal: &Principal, send_email: bool) -> Result<bool, AppError> {
+    let as_staff = principal.permissions.contains(Permission::InvitationsWrite);
+    if send_email || as_staff {
+        Ok(as_staff)
+    } else {
+        Err(AppError::PermissionDenied(Reason::LinkRequiresStaff))
+    }
+}
+
+/// Refuses a signed-in `user` who may not accept `invitation`: its inviter
+/// (no granting oneself access), and a staff user for an invitation staff
+/// made (staff reach accounts through their role; see create).
+fn ensure_may_accept(invitation: &InvitationRow, user: &UserRow) -> Result<(), AppError> {
+    if invitation.inviter_user_id.as_deref() == Some(user.id.as_str()) {
+        return Err(AppError::PermissionDenied(Reason::InviterCannotAccept));
+    }
+    if invitation.inviter_authority != rows::BY_OWNER && user.admin_role_id.is_some() {
+        return Err(AppError::PermissionDenied(Reason::InviteeIsStaff));
+    }
+    Ok(())
+}
+
+/// The answer for a new user whose address is already registered: what a
+/// new user with an address still to verify gets, so the answer does not
+/// tell that the address is known. Nothing is created and the invitation
+/// stays pending; the address's owner hears of the attempt by mail.
+fn unconfirmed_acceptance(
+    account: &AccountRow,
+    invitation: &InvitationRow,
+    new: &Registration,
+    now: Timestamp,
+) -> Result<Accepted, AppError> {
+    let user_id = UserId::generate();
+    let account_id = AccountId::from_stored(&account.id)
+        .ok_or_else(|| AppError::corrupt(format!("account {} id", account.id)))?;
+    Ok(Accepted {
+        member: Member {
+            account_id,
+            user_id,
+            username: new.username.as_str().to_owned(),
+            full_name: new.full_name.as_str().to_owned(),
+            email: new.email.as_str().to_owned(),
+            owner: false,
+            permissions: AccountPermissions::from_stored(&invitation.permissions),
+            created_at: now,
+        },
+        created_user_id: Some(user_id),
+    })
 }
 
 /// The inviting user (the staff user behind an API credential) and the

@@ -89,6 +89,8 @@ pub struct Policy {
     pub invitation_ttl: Duration,
     /// How long the sweep keeps finished records.
     pub retention: Retention,
+    /// How many invitation mails one inviter may have sent in an hour.
+    pub invitation_mails_per_hour: u32,
 }
 
 /// How long sessions live and how failures are throttled.
@@ -173,6 +175,11 @@ impl App {
     /// How long an invitation link works.
     pub fn invitation_ttl(&self) -> Duration {
         self.policy.invitation_ttl
+    }
+
+    /// How many invitation mails one inviter may have sent in an hour.
+    pub fn invitation_mails_per_hour(&self) -> u32 {
+        self.policy.invitation_mails_per_hour
     }
 
     /// A link to `path` (starting with `/`) under the public base URL.

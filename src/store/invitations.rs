@@ -8,7 +8,7 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::entities::invitation;
-use super::{Page, StoreError};
+use super::{Page, StoreError, raw_statement};
 
 pub use invitation::Model as InvitationRow;
 
@@ -18,6 +18,11 @@ pub const PENDING: &str = "pending";
 pub const ACCEPTED: &str = "accepted";
 /// The stored status of a cancelled invitation.
 pub const CANCELLED: &str = "cancelled";
+
+/// The inviter invited as the account's owner (through a session).
+pub const BY_OWNER: &str = "owner";
+/// The inviter invited as staff or an API credential holding the permission.
+pub const BY_STAFF: &str = "staff";
 
 /// Which invitations of an account to list, by status as callers see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +58,8 @@ pub async fn insert(
         accepted_at: Set(row.accepted_at),
         accepted_user_id: Set(row.accepted_user_id.clone()),
         cancelled_at: Set(row.cancelled_at),
+        link_mailed: Set(row.link_mailed),
+        inviter_authority: Set(row.inviter_authority.clone()),
     };
     invitation::Entity::insert(active)
         .exec_without_returning(conn)
@@ -96,6 +103,23 @@ pub async fn pending_for(
         .await?)
 }
 
+/// The pending invitations (expired or not) to an account that
+/// `inviter_user_id` made as its owner.
+pub async fn pending_by_owner(
+    conn: &impl ConnectionTrait,
+    account_id: &str,
+    inviter_user_id: &str,
+) -> Result<Vec<InvitationRow>, StoreError> {
+    use invitation::Column;
+    Ok(invitation::Entity::find()
+        .filter(Column::AccountId.eq(account_id))
+        .filter(Column::InviterUserId.eq(inviter_user_id))
+        .filter(Column::InviterAuthority.eq(BY_OWNER))
+        .filter(Column::Status.eq(PENDING))
+        .all(conn)
+        .await?)
+}
+
 /// Cancels a pending invitation; returns whether this call did.
 pub async fn cancel(conn: &impl ConnectionTrait, id: &str, now: i64) -> Result<bool, StoreError> {
     use invitation::Column;
@@ -111,9 +135,12 @@ pub async fn cancel(conn: &impl ConnectionTrait, id: &str, now: i64) -> Result<b
 
 /// Marks a pending, unexpired invitation accepted by `user_id`; returns
 /// whether this call did. This is the step that makes a token single-use.
+/// It matches the token's hash too, so a link replaced by a resend after the
+/// caller looked it up cannot win.
 pub async fn accept(
     conn: &impl ConnectionTrait,
     id: &str,
+    token_hash: &str,
     user_id: &str,
     now: i64,
 ) -> Result<bool, StoreError> {
@@ -123,6 +150,7 @@ pub async fn accept(
         .col_expr(Column::AcceptedAt, now.into())
         .col_expr(Column::AcceptedUserId, user_id.into())
         .filter(Column::Id.eq(id))
+        .filter(Column::TokenHash.eq(token_hash))
         .filter(Column::Status.eq(PENDING))
         .filter(Column::ExpiresAt.gt(now))
         .exec(conn)
@@ -131,17 +159,20 @@ pub async fn accept(
 }
 
 /// Gives a pending invitation a new token and expiry, so the old link stops
-/// working; returns whether this call did.
+/// working, and records whether identityd mails the new link; returns
+/// whether this call did.
 pub async fn renew(
     conn: &impl ConnectionTrait,
     id: &str,
     token_hash: &str,
     expires_at: i64,
+    link_mailed: bool,
 ) -> Result<bool, StoreError> {
     use invitation::Column;
     let result = invitation::Entity::update_many()
         .col_expr(Column::TokenHash, token_hash.into())
         .col_expr(Column::ExpiresAt, expires_at.into())
+        .col_expr(Column::LinkMailed, link_mailed.into())
         .filter(Column::Id.eq(id))
         .filter(Column::Status.eq(PENDING))
         .exec(conn)
@@ -196,4 +227,42 @@ pub async fn delete_expired_before(
         .exec(conn)
         .await?;
     Ok(result.rows_affected)
+}
+
+/// Counts one mail against `subject`'s hourly budget at `now` and returns
+/// the count in the current window and when that window started. A window
+/// that started at or before `window_expired_at` starts over. One atomic
+/// statement, so concurrent mails are all counted; inside the caller's
+/// transaction, so a refused or failed call counts nothing.
+pub async fn spend_mail_budget(
+    conn: &impl ConnectionTrait,
+    subject: &str,
+    now: i64,
+    window_expired_at: i64,
+) -> Result<(i32, i64), StoreError> {
+    let sql = "INSERT INTO mail_budgets (subject, window_started_at, sent) VALUES (?, ?, 1) \
+               ON CONFLICT (subject) DO UPDATE SET \
+                 sent = CASE WHEN mail_budgets.window_started_at <= ? THEN 1 \
+                             ELSE mail_budgets.sent + 1 END, \
+                 window_started_at = CASE WHEN mail_budgets.window_started_at <= ? \
+                             THEN excluded.window_started_at \
+                             ELSE mail_budgets.window_started_at END \
+               RETURNING sent, window_started_at";
+    let row = conn
+        .query_one_raw(raw_statement(
+            conn,
+            sql,
+            [
+                subject.into(),
+                now.into(),
+                window_expired_at.into(),
+                window_expired_at.into(),
+            ],
+        ))
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("no mail budget for {subject}")))?;
+    Ok((
+        row.try_get("", "sent")?,
+        row.try_get("", "window_started_at")?,
+    ))
 }

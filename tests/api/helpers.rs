@@ -163,7 +163,10 @@ pub fn test_settings(data_dir: PathBuf, database_url: Option<String>) -> Setting
             cache_ttl_ms: 1_000,
             sweep_interval_secs: 3_600,
         },
-        invitations: InvitationSettings { ttl_secs: 604_800 },
+        invitations: InvitationSettings {
+            ttl_secs: 604_800,
+            mails_per_hour: 30,
+        },
         retention: RetentionSettings {
             request_ids_secs: 604_800,
             mail_secs: 7_776_000,
@@ -409,6 +412,51 @@ impl TestApp {
             server.await.expect("the server task ends cleanly");
         }
         self.data_dir.take().expect("the data directory")
+    }
+
+    /// Stops the server and starts it again on the same database and data
+    /// directory with `tweak` applied to its settings, as an operator who
+    /// changes the configuration and restarts; the clock and the bootstrap
+    /// token carry over.
+    pub async fn restart_with(self, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        let token = self.token.clone();
+        let clock = self.clock.clone();
+        let database_url = self.database_url.clone();
+        let postgres = (!database_url.starts_with("sqlite:")).then(|| database_url.clone());
+        let data_dir = self.stop().await;
+        let mut settings = test_settings(data_dir.path().join("data"), postgres);
+        tweak(&mut settings);
+        let application = Application::build_with_clock(settings, clock.clone())
+            .await
+            .expect("restart the application");
+        let addr = application.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            application
+                .run_until(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("serve");
+        });
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .expect("valid URI")
+            .connect()
+            .await
+            .expect("connect to the restarted server");
+        TestApp {
+            admin: AdminServiceClient::with_interceptor(channel.clone(), bearer(Some(&token))),
+            users: UserServiceClient::with_interceptor(channel.clone(), bearer(Some(&token))),
+            accounts: AccountServiceClient::with_interceptor(channel.clone(), bearer(Some(&token))),
+            auth: AuthServiceClient::with_interceptor(channel.clone(), bearer(Some(&token))),
+            token,
+            clock,
+            database_url,
+            data_dir: Some(data_dir),
+            channel,
+            stop: Some(stop),
+            server: Some(server),
+        }
     }
 
     /// Creates a role and returns it.

@@ -301,7 +301,7 @@ async fn accepting_needs_a_new_user_or_a_session_and_never_an_api_credential() {
     let owner = owner(&app, "otto", "Otto Co").await;
     let created = create_as(
         &app,
-        &owner.session,
+        &app.token,
         CreateInvitationRequest {
             send_email: false,
             ..invite(&owner.account_id, "x@example.test")
@@ -368,7 +368,7 @@ async fn the_owner_of_another_account_cannot_manage_its_invitations() {
     let status = client
         .resend_invitation(ResendInvitationRequest {
             invitation_id: id.clone(),
-            send_email: false,
+            send_email: true,
         })
         .await
         .expect_err("nor resend one");
@@ -523,7 +523,7 @@ async fn resending_kills_the_old_link() {
     let owner = owner(&app, "olaf", "Olaf").await;
     let created = create_as(
         &app,
-        &owner.session,
+        &app.token,
         CreateInvitationRequest {
             send_email: false,
             ..invite(&owner.account_id, "r@example.test")
@@ -637,7 +637,7 @@ async fn concurrent_accepts_of_one_link_make_exactly_one_member() {
     let owner = owner(&app, "orson", "Orson").await;
     let created = create_as(
         &app,
-        &owner.session,
+        &app.token,
         CreateInvitationRequest {
             send_email: false,
             ..invite(&owner.account_id, "race@example.test")
@@ -754,9 +754,21 @@ async fn an_existing_member_accepting_another_invitation_is_refused() {
     .expect("invite");
     let token = token_of(&queued_link(&app, "n@example.test").await);
 
-    let status = accept_with_session(&app, &owner.session, &token)
+    let member = active_user(&app, "nora").await;
+    app.accounts
+        .clone()
+        .add_member(AddMemberRequest {
+            account_id: owner.account_id.clone(),
+            user_id: member.id,
+            permissions: vec![AccountPermission::Profile.into()],
+        })
         .await
-        .expect_err("the owner is a member already");
+        .expect("add a member");
+    let session = session_of(&app, "nora").await;
+
+    let status = accept_with_session(&app, &session, &token)
+        .await
+        .expect_err("nora is a member already");
     assert_error(&status, Code::AlreadyExists, "ALREADY_MEMBER");
     accept_as_new(&app, &token, "nick", "n@example.test")
         .await
@@ -840,7 +852,7 @@ async fn concurrent_accepts_by_signed_in_users_make_exactly_one_member() {
     let owner = owner(&app, "orla", "Orla").await;
     let created = create_as(
         &app,
-        &owner.session,
+        &app.token,
         CreateInvitationRequest {
             send_email: false,
             ..invite(&owner.account_id, "crowd@example.test")
@@ -950,4 +962,647 @@ async fn invitations_list_newest_first_in_pages_and_by_status() {
         .await
         .expect_err("a foreign page token");
     assert_eq!(violated_fields(&status), ["page_token"]);
+}
+
+// Issue 11, defect 1: verified email addresses that nobody proved.
+
+#[tokio::test]
+async fn an_owner_session_cannot_take_the_link_instead_of_a_mail() {
+    let app = spawn_app_with(hold_mail).await;
+    let owner = owner(&app, "ursula", "Ursula's").await;
+
+    let status = create_as(
+        &app,
+        &owner.session,
+        CreateInvitationRequest {
+            send_email: false,
+            ..invite(&owner.account_id, "victim@example.test")
+        },
+    )
+    .await
+    .expect_err("only staff may take the link");
+    assert_error(&status, Code::PermissionDenied, "LINK_REQUIRES_STAFF");
+    let listed = app
+        .invitations()
+        .list_invitations(ListInvitationsRequest {
+            account_id: owner.account_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner()
+        .invitations;
+    assert!(listed.is_empty(), "nothing was created: {listed:?}");
+
+    let created = create_as(
+        &app,
+        &owner.session,
+        invite(&owner.account_id, "victim@example.test"),
+    )
+    .await
+    .expect("a mailed invitation is fine");
+    let status = app
+        .invitations_as(&owner.session)
+        .resend_invitation(ResendInvitationRequest {
+            invitation_id: created.invitation.expect("an invitation").id,
+            send_email: false,
+        })
+        .await
+        .expect_err("nor on resend");
+    assert_error(&status, Code::PermissionDenied, "LINK_REQUIRES_STAFF");
+}
+
+/// The user `accepted` created, as staff sees it.
+async fn created_user(
+    app: &TestApp,
+    accepted: &AcceptInvitationResponse,
+) -> identityd::proto::User {
+    app.users
+        .clone()
+        .get_user(GetUserRequest {
+            user_id: accepted.created_user_id.clone(),
+        })
+        .await
+        .expect("get the new user")
+        .into_inner()
+        .user
+        .expect("a user")
+}
+
+#[tokio::test]
+async fn a_link_handed_to_staff_does_not_verify_the_invited_address() {
+    let app = spawn_app_with(hold_mail).await;
+    let owner = owner(&app, "umberto", "Umberto's").await;
+    let created = create_as(
+        &app,
+        &app.token,
+        CreateInvitationRequest {
+            send_email: false,
+            ..invite(&owner.account_id, "nobody-proved@example.test")
+        },
+    )
+    .await
+    .expect("staff take the link");
+    assert!(!created.accept_link.is_empty());
+
+    let accepted = accept_as_new(
+        &app,
+        &token_of(&created.accept_link),
+        "unproved",
+        "nobody-proved@example.test",
+    )
+    .await
+    .expect("accept as a new user");
+
+    let user = created_user(&app, &accepted).await;
+    assert_eq!(user.status(), UserStatus::PendingVerification);
+    assert!(!user.email_verified, "identityd never reached that mailbox");
+    assert_eq!(
+        app.mail_count("nobody-proved@example.test", "verification_code")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_resend_that_returns_the_link_makes_the_invitation_unmailed_again() {
+    let app = spawn_app_with(hold_mail).await;
+    let owner = owner(&app, "ulrike", "Ulrike's").await;
+    let invited = "twice-sent@example.test";
+    let created = create_as(&app, &owner.session, invite(&owner.account_id, invited))
+        .await
+        .expect("a mailed invitation");
+    let invitation = created.invitation.expect("an invitation");
+    assert!(invitation.link_mailed);
+    let id = invitation.id;
+    let resend = |send_email: bool| ResendInvitationRequest {
+        invitation_id: id.clone(),
+        send_email,
+    };
+
+    // Staff take a fresh link: the mailed one dies and the new one was
+    // never mailed, so it proves nothing.
+    let handed = app
+        .invitations()
+        .resend_invitation(resend(false))
+        .await
+        .expect("staff resend without mail")
+        .into_inner();
+    assert!(
+        !handed
+            .invitation
+            .as_ref()
+            .expect("an invitation")
+            .link_mailed
+    );
+    let accepted = accept_as_new(&app, &token_of(&handed.accept_link), "handed", invited)
+        .await
+        .expect("accept with the handed link");
+    let user = created_user(&app, &accepted).await;
+    assert!(!user.email_verified);
+    assert_eq!(user.status(), UserStatus::PendingVerification);
+
+    // A mailed link proves the mailbox again.
+    let second = create_as(
+        &app,
+        &app.token,
+        invite(&owner.account_id, "later@example.test"),
+    )
+    .await
+    .expect("invite another");
+    let second_id = second.invitation.expect("an invitation").id;
+    app.invitations()
+        .resend_invitation(ResendInvitationRequest {
+            invitation_id: second_id.clone(),
+            send_email: false,
+        })
+        .await
+        .expect("resend without mail");
+    app.invitations()
+        .resend_invitation(ResendInvitationRequest {
+            invitation_id: second_id,
+            send_email: true,
+        })
+        .await
+        .expect("resend with mail");
+    let mailed = queued_link(&app, "later@example.test").await;
+    let accepted = accept_as_new(&app, &token_of(&mailed), "later", "later@example.test")
+        .await
+        .expect("accept with the mailed link");
+    let user = created_user(&app, &accepted).await;
+    assert!(user.email_verified);
+    assert_eq!(user.status(), UserStatus::Active);
+}
+
+// Issue 11, defect 5: staff granting themselves membership.
+
+/// A user with [`PASSWORD`] made staff with an admin role granting exactly
+/// `permissions`, and a session of theirs.
+async fn staff_with_session(
+    app: &TestApp,
+    username: &str,
+    permissions: &[&str],
+) -> (String, String) {
+    let user = active_user(app, username).await;
+    let role = app
+        .create_role(
+            &format!("{username} role"),
+            identityd::proto::RoleKind::Admin,
+            permissions,
+        )
+        .await;
+    app.admin
+        .clone()
+        .assign_admin_role(identityd::proto::AssignAdminRoleRequest {
+            user_id: user.id.clone(),
+            role_id: role.id,
+        })
+        .await
+        .expect("make them staff");
+    (user.id, session_of(app, username).await)
+}
+
+#[tokio::test]
+async fn staff_cannot_invite_a_staff_address_nor_accept_their_own_invitation() {
+    let app = spawn_app_with(hold_mail).await;
+    let victim = owner(&app, "vera", "Vera's Shop").await;
+    let (sam_id, sam) = staff_with_session(&app, "sam", &["invitations.write"]).await;
+    let (_, sue) = staff_with_session(&app, "sue", &["invitations.write"]).await;
+    let all = |email: &str| CreateInvitationRequest {
+        all_permissions: true,
+        send_email: false,
+        ..invite(&victim.account_id, email)
+    };
+
+    // Their own address, or a colleague's (who could return the favour).
+    for email in [email_of("sam"), email_of("sue")] {
+        let status = create_as(&app, &sam, all(&email))
+            .await
+            .expect_err("no staff address");
+        assert_error(&status, Code::PermissionDenied, "INVITEE_IS_STAFF");
+    }
+
+    // Any other address gets a link, but sam cannot accept it himself, nor
+    // can a colleague.
+    let created = create_as(&app, &sam, all("alias-of-sam@example.test"))
+        .await
+        .expect("invite another address");
+    let token = token_of(&created.accept_link);
+    let status = accept_with_session(&app, &sam, &token)
+        .await
+        .expect_err("the inviter cannot accept");
+    assert_error(&status, Code::PermissionDenied, "INVITER_CANNOT_ACCEPT");
+    let status = accept_with_session(&app, &sue, &token)
+        .await
+        .expect_err("nor another staff user");
+    assert_error(&status, Code::PermissionDenied, "INVITEE_IS_STAFF");
+
+    // Through an API credential the inviter is the credential's owner.
+    let api_role = app
+        .create_role(
+            "sam api",
+            identityd::proto::RoleKind::Api,
+            &["invitations.write"],
+        )
+        .await;
+    let credential = app.mint_credential(&sam_id, &[&api_role.id]).await;
+    let created = create_as(&app, &credential, all("other-alias@example.test"))
+        .await
+        .expect("the credential invites");
+    let status = accept_with_session(&app, &sam, &token_of(&created.accept_link))
+        .await
+        .expect_err("the credential's owner cannot accept");
+    assert_error(&status, Code::PermissionDenied, "INVITER_CANNOT_ACCEPT");
+
+    assert_eq!(member_count(&app, &victim.account_id).await, 1);
+    assert_eq!(
+        status_of(&app, &created.invitation.expect("an invitation").id).await,
+        InvitationStatus::Pending
+    );
+}
+
+// Issue 11, defect 6: invitations outliving the right to invite.
+
+#[tokio::test]
+async fn transferring_ownership_retires_the_previous_owners_invitations() {
+    let app = spawn_app_with(hold_mail).await;
+    let owner = owner(&app, "walter", "Walter's").await;
+    let heir = active_user(&app, "wendy").await;
+    let created = create_as(
+        &app,
+        &owner.session,
+        invite(&owner.account_id, "friend-of-walter@example.test"),
+    )
+    .await
+    .expect("invite");
+    let id = created.invitation.expect("an invitation").id;
+    let token = token_of(&queued_link(&app, "friend-of-walter@example.test").await);
+
+    app.accounts
+        .clone()
+        .transfer_ownership(identityd::proto::TransferOwnershipRequest {
+            account_id: owner.account_id.clone(),
+            new_owner_user_id: heir.id,
+            remove_previous_owner: false,
+        })
+        .await
+        .expect("transfer");
+
+    assert_eq!(status_of(&app, &id).await, InvitationStatus::Cancelled);
+    let status = accept_as_new(&app, &token, "friend", "friend-of-walter@example.test")
+        .await
+        .expect_err("the link died with the right to invite");
+    assert_eq!(violated_fields(&status), ["token"]);
+    let events = app
+        .admin
+        .clone()
+        .list_activity(ListActivityRequest {
+            account_id: owner.account_id.clone(),
+            page_size: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("list activity")
+        .into_inner()
+        .events;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.action == "invitation.cancelled" && e.target_id == id),
+        "no cancellation event in {events:?}"
+    );
+}
+
+#[tokio::test]
+async fn accepting_rechecks_that_the_inviter_may_still_invite() {
+    let app = spawn_app_with(hold_mail).await;
+    let owner = owner(&app, "xena", "Xena's").await;
+    create_as(
+        &app,
+        &owner.session,
+        invite(&owner.account_id, "owner-invited@example.test"),
+    )
+    .await
+    .expect("the owner invites");
+    let owners_token = token_of(&queued_link(&app, "owner-invited@example.test").await);
+    let (staff_id, staff) = staff_with_session(&app, "xavier", &["invitations.write"]).await;
+    let created = create_as(
+        &app,
+        &staff,
+        invite(&owner.account_id, "staff-invited@example.test"),
+    )
+    .await
+    .expect("staff invite");
+    let staff_token = token_of(&queued_link(&app, "staff-invited@example.test").await);
+
+    // Staff who lose their admin role can no longer bring anyone in.
+    app.admin
+        .clone()
+        .unassign_admin_role(identityd::proto::UnassignAdminRoleRequest { user_id: staff_id })
+        .await
+        .expect("demote");
+    let status = accept_as_new(
+        &app,
+        &staff_token,
+        "staffinvitee",
+        "staff-invited@example.test",
+    )
+    .await
+    .expect_err("the inviter lost invitations.write");
+    assert_error(&status, Code::FailedPrecondition, "INVITATION_WITHDRAWN");
+    assert_eq!(
+        status_of(&app, &created.invitation.expect("an invitation").id).await,
+        InvitationStatus::Pending
+    );
+
+    // A revoked credential's invitations stop too, though its owner is
+    // still staff.
+    let (credential, billing) = app
+        .staff_token_with("billing", &["invitations.write"])
+        .await;
+    create_as(
+        &app,
+        &credential,
+        invite(&owner.account_id, "billing-invited@example.test"),
+    )
+    .await
+    .expect("the credential invites");
+    let billing_token = token_of(&queued_link(&app, "billing-invited@example.test").await);
+    let credential_id = app
+        .admin
+        .clone()
+        .list_api_credentials(identityd::proto::ListApiCredentialsRequest {
+            owner_user_id: billing.user_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("list credentials")
+        .into_inner()
+        .api_credentials[0]
+        .id
+        .clone();
+    app.admin
+        .clone()
+        .revoke_api_credential(identityd::proto::RevokeApiCredentialRequest {
+            api_credential_id: credential_id,
+        })
+        .await
+        .expect("revoke");
+    let status = accept_as_new(
+        &app,
+        &billing_token,
+        "billinginvitee",
+        "billing-invited@example.test",
+    )
+    .await
+    .expect_err("the credential no longer works");
+    assert_error(&status, Code::FailedPrecondition, "INVITATION_WITHDRAWN");
+
+    // Owners stop when the operator turns client user management off.
+    let app = app
+        .restart_with(|s: &mut Settings| {
+            hold_mail(s);
+            s.accounts.client_user_management = false;
+        })
+        .await;
+    let status = accept_as_new(
+        &app,
+        &owners_token,
+        "ownerinvitee",
+        "owner-invited@example.test",
+    )
+    .await
+    .expect_err("owners may no longer manage members");
+    assert_error(&status, Code::FailedPrecondition, "INVITATION_WITHDRAWN");
+    assert_eq!(member_count(&app, &owner.account_id).await, 1);
+}
+
+#[tokio::test]
+async fn an_old_link_racing_a_resend_never_wins() {
+    let app = spawn_app_with(hold_mail).await;
+    let owner = owner(&app, "yusuf", "Yusuf's").await;
+    for round in 0..4 {
+        let email = format!("racer-{round}@example.test");
+        let created = create_as(
+            &app,
+            &app.token,
+            CreateInvitationRequest {
+                send_email: false,
+                ..invite(&owner.account_id, &email)
+            },
+        )
+        .await
+        .expect("invite");
+        let id = created.invitation.expect("an invitation").id;
+        let old_token = token_of(&created.accept_link);
+
+        // Accepting as a new user hashes a password between reading the
+        // invitation and updating it: a resend lands in that gap.
+        let mut accepting = app.invitations_public();
+        let accept = tokio::spawn(async move {
+            accepting
+                .accept_invitation(AcceptInvitationRequest {
+                    token: old_token,
+                    acceptor: Some(new_user(&format!("racer{round}"), &email)),
+                })
+                .await
+        });
+        let mut resending = app.invitations();
+        let resend = tokio::spawn(async move {
+            resending
+                .resend_invitation(ResendInvitationRequest {
+                    invitation_id: id,
+                    send_email: false,
+                })
+                .await
+        });
+        let accepted = accept.await.expect("the accept ends");
+        let resent = resend.await.expect("the resend ends");
+
+        match (&accepted, &resent) {
+            (Ok(_), Err(status)) => {
+                assert_error(status, Code::FailedPrecondition, "INVITATION_NOT_PENDING");
+            }
+            (Err(status), Ok(_)) => assert_eq!(violated_fields(status), ["token"]),
+            _ => panic!("exactly one must win: {accepted:?} / {resent:?}"),
+        }
+    }
+}
+
+// Issue 11, defect 7: AcceptInvitation telling who has signed up.
+
+#[tokio::test]
+async fn a_known_address_gets_the_answer_an_unverified_new_user_gets() {
+    let app = spawn_app_with(hold_mail).await;
+    let owner = owner(&app, "zelda", "Zelda's").await;
+    active_user(&app, "eve").await;
+    create_as(
+        &app,
+        &owner.session,
+        invite(&owner.account_id, "z1@example.test"),
+    )
+    .await
+    .expect("invite");
+    let id = app
+        .invitations()
+        .list_invitations(ListInvitationsRequest {
+            account_id: owner.account_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner()
+        .invitations[0]
+        .id
+        .clone();
+    let token = token_of(&queued_link(&app, "z1@example.test").await);
+
+    let probe = accept_as_new(&app, &token, "prober", &email_of("eve"))
+        .await
+        .expect("a known address is not told apart");
+    let member = probe.member.expect("a member");
+    assert!(!probe.created_user_id.is_empty());
+    assert_eq!(member.user_id, probe.created_user_id);
+    assert_eq!(member.email, email_of("eve"));
+    assert_eq!(member.username, "prober");
+    assert!(!member.owner);
+    assert_eq!(member.permissions.len(), 2);
+
+    // Nothing was created, the invitation waits, and eve hears of it.
+    let status = app
+        .users
+        .clone()
+        .get_user(GetUserRequest {
+            user_id: probe.created_user_id.clone(),
+        })
+        .await
+        .expect_err("no such user");
+    assert_eq!(status.code(), Code::NotFound);
+    assert_eq!(status_of(&app, &id).await, InvitationStatus::Pending);
+    assert_eq!(member_count(&app, &owner.account_id).await, 1);
+    assert_eq!(app.mail_count(&email_of("eve"), "sign_up_attempt").await, 1);
+
+    // A new address that is not the invited one looks the same.
+    let real = accept_as_new(&app, &token, "newbie", "newbie@example.test")
+        .await
+        .expect("a new user");
+    let real_member = real.member.clone().expect("a member");
+    assert!(!real.created_user_id.is_empty());
+    assert_eq!(real_member.permissions, member.permissions);
+    assert_eq!(real_member.owner, member.owner);
+    assert_eq!(
+        created_user(&app, &real).await.status(),
+        UserStatus::PendingVerification
+    );
+}
+
+#[tokio::test]
+async fn taken_usernames_in_accept_are_counted_against_the_throttles() {
+    let app = spawn_app_with(hold_mail).await;
+    let owner = owner(&app, "quinn", "Quinn's").await;
+    active_user(&app, "taken").await;
+    create_as(
+        &app,
+        &owner.session,
+        invite(&owner.account_id, "q@example.test"),
+    )
+    .await
+    .expect("invite");
+    let token = token_of(&queued_link(&app, "q@example.test").await);
+
+    let mut throttled = false;
+    for attempt in 0..30 {
+        let status = accept_as_new(&app, &token, "taken", "q@example.test")
+            .await
+            .expect_err("the username is taken");
+        if status.code() == Code::ResourceExhausted {
+            assert_error(&status, Code::ResourceExhausted, "TOO_MANY_ATTEMPTS");
+            assert!(attempt > 0, "the first attempt is answered");
+            throttled = true;
+            break;
+        }
+        assert_error(&status, Code::AlreadyExists, "USERNAME_TAKEN");
+    }
+    assert!(throttled, "probing usernames must be throttled");
+}
+
+// Issue 11, defect 10: one caller mailing strangers in bulk.
+
+#[tokio::test]
+async fn one_inviter_cannot_mail_more_invitations_than_the_hourly_budget() {
+    let app = spawn_app_with(|s: &mut Settings| {
+        hold_mail(s);
+        s.invitations.mails_per_hour = 3;
+    })
+    .await;
+    let other = owner(&app, "honest", "Honest Ltd").await;
+    let owner = owner(&app, "spammer", "Spam Inc").await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let created = create_as(
+            &app,
+            &owner.session,
+            invite(&owner.account_id, &format!("stranger{n}@example.test")),
+        )
+        .await
+        .expect("within the budget");
+        ids.push(created.invitation.expect("an invitation").id);
+    }
+
+    let status = create_as(
+        &app,
+        &owner.session,
+        invite(&owner.account_id, "stranger3@example.test"),
+    )
+    .await
+    .expect_err("over the budget");
+    assert_error(&status, Code::ResourceExhausted, "TOO_MANY_ATTEMPTS");
+    let retry = tonic_types::StatusExt::get_details_retry_info(&status).expect("RetryInfo");
+    let delay = retry.retry_delay.expect("a delay");
+    assert!(delay > Duration::from_secs(3000) && delay <= Duration::from_secs(3600));
+    assert_eq!(
+        app.mail_count("stranger3@example.test", "invitation").await,
+        0
+    );
+    let status = app
+        .invitations_as(&owner.session)
+        .resend_invitation(ResendInvitationRequest {
+            invitation_id: ids[0].clone(),
+            send_email: true,
+        })
+        .await
+        .expect_err("resending counts too");
+    assert_error(&status, Code::ResourceExhausted, "TOO_MANY_ATTEMPTS");
+    assert_eq!(
+        app.mail_count("stranger0@example.test", "invitation").await,
+        1
+    );
+    let listed = app
+        .invitations()
+        .list_invitations(ListInvitationsRequest {
+            account_id: owner.account_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner()
+        .invitations;
+    assert_eq!(listed.len(), 3, "the refused call wrote nothing");
+
+    create_as(
+        &app,
+        &other.session,
+        invite(&other.account_id, "friend@example.test"),
+    )
+    .await
+    .expect("another inviter has their own budget");
+    app.clock.advance(Duration::from_secs(3600));
+    let session = session_of(&app, "spammer").await;
+    create_as(
+        &app,
+        &session,
+        invite(&owner.account_id, "stranger3@example.test"),
+    )
+    .await
+    .expect("a new hour, a new budget");
 }

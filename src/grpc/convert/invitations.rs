@@ -48,6 +48,7 @@ impl From<Invitation> for pb::Invitation {
                 .map(|id| id.to_string())
                 .unwrap_or_default(),
             cancel_time: invitation.cancelled_at.map(timestamp),
+            link_mailed: invitation.link_mailed,
         }
     }
 }

@@ -37,6 +37,11 @@ pub struct Model {
     pub accepted_user_id: Option<String>,
     /// Microseconds since the Unix epoch.
     pub cancelled_at: Option<i64>,
+    /// Whether identityd itself mailed the current link to the invited
+    /// address (not handed it to the caller).
+    pub link_mailed: bool,
+    /// How the inviter was allowed to invite: `owner` or `staff`.
+    pub inviter_authority: String,
 }
 
 /// No relations are navigated through SeaORM; queries join explicitly.
