@@ -109,6 +109,10 @@ pub enum Reason {
     DatabaseUnavailable,
     /// Something failed inside identityd.
     Internal,
+    /// The request body is not a valid protobuf message of the method's type.
+    MalformedRequest,
+    /// The request message is larger than the server accepts.
+    RequestTooLarge,
 }
 
 impl Reason {
@@ -166,6 +170,8 @@ impl Reason {
             Reason::SessionRequired => "SESSION_REQUIRED",
             Reason::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
             Reason::Internal => "INTERNAL",
+            Reason::MalformedRequest => "MALFORMED_REQUEST",
+            Reason::RequestTooLarge => "REQUEST_TOO_LARGE",
         }
     }
 
@@ -253,6 +259,8 @@ impl Reason {
             Reason::SessionRequired => "this method needs a signed-in user session",
             Reason::DatabaseUnavailable => "the database is unavailable; retry later",
             Reason::Internal => "internal error",
+            Reason::MalformedRequest => "the request body is not a valid message for this method",
+            Reason::RequestTooLarge => "the request message is larger than the server accepts",
         }
     }
 }
