@@ -267,7 +267,7 @@ async fn garbage_bodies_answer_invalid_argument_or_resource_exhausted_on_every_m
     let mut noise = Noise(0x1d3a_7c5e_9b20_f146);
     for (path, policy) in &methods {
         let token = token_for(*policy);
-        for round in 0..12 {
+        for round in 0..40 {
             let payload = noise.bytes(64);
             let body = if round % 3 == 0 {
                 payload
