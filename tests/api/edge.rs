@@ -156,13 +156,29 @@ async fn raw_call(
     request_id: &str,
     body: Vec<u8>,
 ) -> Status {
-    let request = http::Request::builder()
+    raw_call_with(app, path, token, request_id, body, &[]).await
+}
+
+/// [`raw_call`] with `extra` request headers.
+async fn raw_call_with(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+    request_id: &str,
+    body: Vec<u8>,
+    extra: &[(&str, &str)],
+) -> Status {
+    let mut request = http::Request::builder()
         .method("POST")
         .uri(format!("http://identityd{path}"))
         .header("content-type", "application/grpc")
         .header("te", "trailers")
         .header("authorization", format!("Bearer {token}"))
-        .header("x-request-id", request_id)
+        .header("x-request-id", request_id);
+    for (name, value) in extra {
+        request = request.header(*name, *value);
+    }
+    let request = request
         .body(tonic::body::Body::new(Full::new(Bytes::from(body))))
         .expect("a request");
     let response = app
@@ -298,6 +314,22 @@ async fn a_garbage_health_check_gets_identityds_error_too() {
     .await;
     assert_well_formed(&status, "health-1", "health");
     assert_error(&status, Code::InvalidArgument, "MALFORMED_REQUEST");
+}
+
+#[tokio::test]
+async fn a_compressed_body_in_an_unsupported_encoding_gets_identityds_error() {
+    let app = spawn_app().await;
+    let status = raw_call_with(
+        &app,
+        "/identity.v1.AdminService/ListRoles",
+        &app.token,
+        "gzip-1",
+        frame(1, 2, &[0x08, 0x01]),
+        &[("grpc-encoding", "gzip")],
+    )
+    .await;
+    assert_well_formed(&status, "gzip-1", "gzip");
+    assert_error(&status, Code::Unimplemented, "UNIMPLEMENTED");
 }
 
 #[tokio::test]
