@@ -302,7 +302,7 @@ async fn garbage_bodies_answer_invalid_argument_or_resource_exhausted_on_every_m
 }
 
 #[tokio::test]
-async fn a_garbage_health_check_gets_identityds_error_too() {
+async fn garbage_sent_to_health_and_reflection_never_answers_internal() {
     let app = spawn_app().await;
     let status = raw_call(
         &app,
@@ -314,6 +314,21 @@ async fn a_garbage_health_check_gets_identityds_error_too() {
     .await;
     assert_well_formed(&status, "health-1", "health");
     assert_error(&status, Code::InvalidArgument, "MALFORMED_REQUEST");
+
+    // Reflection streams: it drops what it cannot decode and ends the stream.
+    for path in [
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+    ] {
+        for body in [
+            message(&[0x0f]),
+            frame(7, 1, &[0]),
+            frame(0, 2_000_000, &[]),
+        ] {
+            let status = raw_call(&app, path, &app.token, "reflection-1", body).await;
+            assert_well_formed(&status, "reflection-1", path);
+        }
+    }
 }
 
 #[tokio::test]
