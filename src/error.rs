@@ -4,6 +4,10 @@
 //! request id; invalid requests also carry `google.rpc.BadRequest` with one
 //! violation per field. Internal failures are logged here, with their cause
 //! chain, and reach the caller only as the request id.
+//!
+//! A status travels in HTTP/2 trailers, which clients cap (gRPC's default
+//! soft limit is 8 KiB), so the message and the violations are bounded here:
+//! a request with a huge bad input gets a small error, never an echo of it.
 
 use std::collections::HashMap;
 
@@ -11,9 +15,19 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
 use crate::app::{AppError, Reason};
+use crate::domain::truncate_text;
 
 /// The `ErrorInfo.domain` of every identityd error.
 pub const ERROR_DOMAIN: &str = "identityd";
+
+/// The longest status message, in bytes (percent-encoding can triple it on
+/// the wire).
+pub const MESSAGE_MAX_BYTES: usize = 512;
+
+/// The most bytes of field paths and descriptions one status carries. With
+/// the message (which the encoded `google.rpc.Status` repeats) and base64,
+/// a status stays under about 5 KiB on the wire.
+pub const VIOLATIONS_MAX_BYTES: usize = 1536;
 
 /// Renders `err` as the status a caller sees for request `request_id`.
 pub fn to_status(err: AppError, request_id: &str) -> Status {
@@ -34,11 +48,7 @@ fn to_status_with(
     let mut violations = Vec::new();
     let (code, reason) = match &err {
         AppError::Invalid(invalid) => {
-            violations = invalid
-                .violations
-                .iter()
-                .map(|v| FieldViolation::new(v.field.clone(), v.description.clone()))
-                .collect();
+            violations = bounded_violations(&invalid.violations);
             (Code::InvalidArgument, Reason::InvalidArgument)
         }
         AppError::Unauthenticated(reason) => (Code::Unauthenticated, *reason),
@@ -62,7 +72,7 @@ fn to_status_with(
         AppError::WithMetadata(_, _) => (Code::Internal, Reason::Internal),
     };
     let message = match (&err, violations.as_slice()) {
-        (AppError::Invalid(invalid), _) => invalid.to_string(),
+        (AppError::Invalid(invalid), _) => truncate_text(&invalid.to_string(), MESSAGE_MAX_BYTES),
         (AppError::Internal(_), _) => format!("internal error; quote request id {request_id}"),
         _ => reason.message().to_owned(),
     };
@@ -89,6 +99,116 @@ fn to_status_with(
     Status::with_error_details(code, message, details)
 }
 
+/// The violations that fit in [`VIOLATIONS_MAX_BYTES`], in order; the
+/// message names every field anyway, up to its own bound.
+fn bounded_violations(violations: &[crate::domain::FieldViolation]) -> Vec<FieldViolation> {
+    let mut budget = VIOLATIONS_MAX_BYTES;
+    let mut kept = Vec::new();
+    for v in violations {
+        let size = v.field.len() + v.description.len();
+        if size > budget {
+            break;
+        }
+        budget -= size;
+        kept.push(FieldViolation::new(v.field.clone(), v.description.clone()));
+    }
+    kept
+}
+
+/// The status for a failure tonic itself produced before a handler ran: a
+/// request body that is not a message of the method's type, or one over the
+/// size limit. `code` and `message` are tonic's; the caller gets the code
+/// identityd promises (`INVALID_ARGUMENT`, `RESOURCE_EXHAUSTED`), a plain
+/// message and the usual `ErrorInfo` with the request id.
+pub fn transport_status(code: Code, message: &str, request_id: &str) -> Status {
+    let (code, reason, message) = match code {
+        // identityd's own internal errors always carry details, so a bare
+        // INTERNAL is tonic failing to read the request: bad framing, a bad
+        // compression flag, a truncated body or undecodable protobuf.
+        Code::Internal | Code::Unknown | Code::InvalidArgument => (
+            Code::InvalidArgument,
+            Reason::MalformedRequest.as_str(),
+            Reason::MalformedRequest.message().to_owned(),
+        ),
+        Code::OutOfRange | Code::ResourceExhausted => (
+            Code::ResourceExhausted,
+            Reason::RequestTooLarge.as_str(),
+            Reason::RequestTooLarge.message().to_owned(),
+        ),
+        // Anything else (a timeout, an unsupported encoding) keeps its code
+        // and says so in its reason.
+        other => (
+            other,
+            code_name(other),
+            truncate_text(message, MESSAGE_MAX_BYTES),
+        ),
+    };
+    let mut details = ErrorDetails::new();
+    details.set_error_info(
+        reason,
+        ERROR_DOMAIN,
+        HashMap::from([("request_id".to_owned(), request_id.to_owned())]),
+    );
+    Status::with_error_details(code, message, details)
+}
+
+/// The canonical upper-case name of a gRPC code, as in `google.rpc.Code`.
+fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// Gives a trailers-only error response that carries no `ErrorInfo` (so it
+/// was made by tonic, not by [`to_status`]) the status [`transport_status`]
+/// makes of it. Responses that succeeded, or already carry details, are left
+/// alone.
+pub fn complete_transport_error<B>(response: &mut http::Response<B>, request_id: &str) {
+    let headers = response.headers();
+    if headers.contains_key(Status::GRPC_STATUS_DETAILS) {
+        return;
+    }
+    let Some(code) = headers
+        .get(Status::GRPC_STATUS)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i32>().ok())
+        .map(Code::from_i32)
+    else {
+        return;
+    };
+    if code == Code::Ok {
+        return;
+    }
+    let original = headers
+        .get(Status::GRPC_MESSAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    tracing::debug!(request_id, ?code, original = %original, "request refused before its handler");
+    let status = transport_status(code, &original, request_id);
+    let headers = response.headers_mut();
+    headers.remove(Status::GRPC_MESSAGE);
+    if status.add_header(headers).is_ok() {
+        response.extensions_mut().insert(status);
+    }
+}
+
 fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut chain = Vec::new();
     let mut next = err.source();
@@ -97,4 +217,62 @@ fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
         next = cause.source();
     }
     chain.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Validator;
+
+    #[test]
+    fn a_flood_of_violations_renders_as_a_small_status() {
+        let mut v = Validator::new();
+        for index in 0..1_000 {
+            v.violation(format!("permissions[{index}]"), "x".repeat(300));
+        }
+        let err = v.finish().unwrap_err();
+        let status = to_status(AppError::Invalid(err), "req-1");
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(status.message().len() <= MESSAGE_MAX_BYTES);
+        // The encoded google.rpc.Status repeats the message.
+        assert!(status.details().len() <= MESSAGE_MAX_BYTES + VIOLATIONS_MAX_BYTES + 512);
+    }
+
+    #[test]
+    fn tonic_decode_failures_become_invalid_argument_with_error_info() {
+        let mut response =
+            Status::internal("failed to decode Protobuf message: x").into_http::<()>();
+        complete_transport_error(&mut response, "req-2");
+        let status = Status::from_header_map(response.headers()).unwrap();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let info = status.get_details_error_info().unwrap();
+        assert_eq!(info.reason, "MALFORMED_REQUEST");
+        assert_eq!(info.domain, ERROR_DOMAIN);
+        assert_eq!(
+            info.metadata.get("request_id").map(String::as_str),
+            Some("req-2")
+        );
+    }
+
+    #[test]
+    fn oversized_requests_become_resource_exhausted() {
+        let mut response =
+            Status::out_of_range("Error, decoded message length too large").into_http::<()>();
+        complete_transport_error(&mut response, "req-3");
+        let status = Status::from_header_map(response.headers()).unwrap();
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert_eq!(
+            status.get_details_error_info().unwrap().reason,
+            "REQUEST_TOO_LARGE"
+        );
+    }
+
+    #[test]
+    fn identityds_own_errors_are_left_alone() {
+        let original = to_status(AppError::NotFound(Reason::RoleNotFound), "req-4");
+        let mut response = original.into_http::<()>();
+        let before = response.headers().clone();
+        complete_transport_error(&mut response, "req-5");
+        assert_eq!(response.headers(), &before);
+    }
 }

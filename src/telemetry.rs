@@ -120,6 +120,10 @@ where
         Box::pin(
             async move {
                 let mut response = inner.call(request).await?;
+                // tonic answers a body it cannot decode itself, before any
+                // handler, with a bare status; give it identityd's code,
+                // reason and request id like every other error.
+                crate::error::complete_transport_error(&mut response, &request_id);
                 // A failed unary call is "trailers only": its grpc-status is a
                 // header. Without one, the call succeeded or failed while streaming.
                 let code = response

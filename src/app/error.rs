@@ -125,6 +125,10 @@ pub enum Reason {
     CallTimeout,
     /// Something failed inside identityd.
     Internal,
+    /// The request body is not a valid protobuf message of the method's type.
+    MalformedRequest,
+    /// The request message is larger than the server accepts.
+    RequestTooLarge,
 }
 
 impl Reason {
@@ -190,6 +194,8 @@ impl Reason {
             Reason::ServerBusy => "SERVER_BUSY",
             Reason::CallTimeout => "CALL_TIMEOUT",
             Reason::Internal => "INTERNAL",
+            Reason::MalformedRequest => "MALFORMED_REQUEST",
+            Reason::RequestTooLarge => "REQUEST_TOO_LARGE",
         }
     }
 
@@ -295,6 +301,8 @@ impl Reason {
             Reason::ServerBusy => "the server has too many calls in progress; retry shortly",
             Reason::CallTimeout => "the call took longer than the server allows and was stopped",
             Reason::Internal => "internal error",
+            Reason::MalformedRequest => "the request body is not a valid message for this method",
+            Reason::RequestTooLarge => "the request message is larger than the server accepts",
         }
     }
 }

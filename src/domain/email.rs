@@ -25,6 +25,17 @@ impl Email {
                 format!("must have at most {} characters", Self::MAX_LEN),
             ));
         }
+        // An address is shown in mail and on screens; a hidden or
+        // text-direction character would make it read as another one.
+        if trimmed
+            .chars()
+            .any(|c| c.is_control() || super::is_invisible_or_bidi(c))
+        {
+            return Err(FieldViolation::new(
+                field,
+                "must not contain control, invisible or text-direction characters",
+            ));
+        }
         // Display names ("Ann <ann@example.com>") are accepted by the crate; an
         // identity needs the bare address only.
         match email_address::EmailAddress::from_str(trimmed) {

@@ -1,5 +1,29 @@
 use std::fmt;
 
+/// The longest field path a violation keeps, in bytes.
+const FIELD_MAX_BYTES: usize = 128;
+/// The longest description a violation keeps, in bytes. Descriptions are
+/// ours, but some quote a bit of the input; this keeps any echo short.
+const DESCRIPTION_MAX_BYTES: usize = 256;
+/// The most violations one error carries. A request with 250,000 bad values
+/// gets a few violations and a count, not an 11 MB error.
+pub const MAX_VIOLATIONS: usize = 20;
+
+/// `text` cut to at most `max` bytes on a character boundary, with `…` when cut.
+pub fn truncate_text(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let ellipsis = '…';
+    let mut end = max.saturating_sub(ellipsis.len_utf8());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut cut = text[..end].to_owned();
+    cut.push(ellipsis);
+    cut
+}
+
 /// One problem with one field of a request, in words a caller can act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldViolation {
@@ -10,11 +34,22 @@ pub struct FieldViolation {
 }
 
 impl FieldViolation {
-    /// A violation of `field` described by `description`.
+    /// A violation of `field` described by `description`, each cut to a
+    /// bounded length so an error never grows with the input.
     pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        let field = field.into();
+        let description = description.into();
         Self {
-            field: field.into(),
-            description: description.into(),
+            field: if field.len() > FIELD_MAX_BYTES {
+                truncate_text(&field, FIELD_MAX_BYTES)
+            } else {
+                field
+            },
+            description: if description.len() > DESCRIPTION_MAX_BYTES {
+                truncate_text(&description, DESCRIPTION_MAX_BYTES)
+            } else {
+                description
+            },
         }
     }
 }
@@ -57,10 +92,14 @@ impl fmt::Display for ValidationError {
 /// Collects the violations of several fields while parsing a request.
 ///
 /// Each `check` keeps the parsed value when it is valid and records the
-/// violation otherwise; `finish` fails if any was recorded.
+/// violation otherwise; `finish` fails if any was recorded. Repeated
+/// violations are kept once, and at most [`MAX_VIOLATIONS`] are kept: the
+/// rest are counted in one closing violation.
 #[derive(Debug, Default)]
 pub struct Validator {
     violations: Vec<FieldViolation>,
+    /// Distinct violations dropped past [`MAX_VIOLATIONS`].
+    dropped: usize,
 }
 
 impl Validator {
@@ -74,7 +113,9 @@ impl Validator {
         match result {
             Ok(value) => Some(value),
             Err(error) => {
-                self.violations.extend(error.into().violations);
+                for violation in error.into().violations {
+                    self.record(violation);
+                }
                 None
             }
         }
@@ -82,18 +123,76 @@ impl Validator {
 
     /// Records a violation directly.
     pub fn violation(&mut self, field: impl Into<String>, description: impl Into<String>) {
-        self.violations
-            .push(FieldViolation::new(field, description));
+        self.record(FieldViolation::new(field, description));
+    }
+
+    fn record(&mut self, violation: FieldViolation) {
+        if self.violations.contains(&violation) {
+            return;
+        }
+        if self.violations.len() < MAX_VIOLATIONS {
+            self.violations.push(violation);
+        } else {
+            self.dropped += 1;
+        }
     }
 
     /// Fails with every recorded violation, if there are any.
-    pub fn finish(self) -> Result<(), ValidationError> {
+    pub fn finish(mut self) -> Result<(), ValidationError> {
         if self.violations.is_empty() {
-            Ok(())
-        } else {
-            Err(ValidationError {
-                violations: self.violations,
-            })
+            return Ok(());
         }
+        if self.dropped > 0 {
+            self.violations.push(FieldViolation::new(
+                "request",
+                format!("has {} more problems not listed here", self.dropped),
+            ));
+        }
+        Err(ValidationError {
+            violations: self.violations,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_violations_are_kept_once() {
+        let mut v = Validator::new();
+        for _ in 0..3 {
+            v.violation("permissions", "is not an account permission");
+        }
+        let err = v.finish().unwrap_err();
+        assert_eq!(err.violations.len(), 1);
+    }
+
+    #[test]
+    fn a_flood_of_violations_is_capped_and_counted() {
+        let mut v = Validator::new();
+        for index in 0..250_000 {
+            v.violation(
+                format!("permissions[{index}]"),
+                "is not an account permission",
+            );
+        }
+        let err = v.finish().unwrap_err();
+        assert_eq!(err.violations.len(), MAX_VIOLATIONS + 1);
+        let last = err.violations.last().unwrap();
+        assert_eq!(last.field, "request");
+        assert!(
+            last.description
+                .contains(&(250_000 - MAX_VIOLATIONS).to_string())
+        );
+    }
+
+    #[test]
+    fn long_fields_and_descriptions_are_cut_on_a_character_boundary() {
+        let violation = FieldViolation::new("é".repeat(500), format!("{:?}", "ü".repeat(4096)));
+        assert!(violation.field.len() <= FIELD_MAX_BYTES);
+        assert!(violation.description.len() <= DESCRIPTION_MAX_BYTES);
+        assert!(violation.description.ends_with('…'));
+        assert_eq!(truncate_text("short", 10), "short");
     }
 }

@@ -20,14 +20,14 @@ pub use account::{
     AccountStatus, PROFILE_FIELDS, may_manage_members, parse_profile_field,
 };
 pub use email::Email;
-pub use error::{FieldViolation, ValidationError, Validator};
+pub use error::{FieldViolation, MAX_VIOLATIONS, ValidationError, Validator, truncate_text};
 pub use ids::{AccountId, ApiCredentialId, InvitationId, RoleId, SessionId, UserId};
 pub use paging::{PageCursor, PageSize};
 pub use password::{PASSWORD_MAX_CHARS, Password};
 pub use permission::{Permission, PermissionSet, UnknownPermission};
 pub use profile::{Locale, PhotoUrl};
 pub use role::{ROLE_DESCRIPTION_MAX, RoleKind, RoleName};
-pub use text::{Description, RequestId, bounded_text};
+pub use text::{Description, RequestId, bounded_text, is_invisible_or_bidi};
 pub use throttle::ThrottleRule;
 pub use time::{Clock, Timestamp};
 pub use user::{FullName, UserStatus, Username};

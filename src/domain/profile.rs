@@ -20,6 +20,17 @@ impl PhotoUrl {
                 format!("must have at most {} characters", Self::MAX_LEN),
             ));
         }
+        // The URL is stored as given and shown on screens; a hidden or
+        // text-direction character would disguise where it points.
+        if value
+            .chars()
+            .any(|c| c.is_control() || super::is_invisible_or_bidi(c))
+        {
+            return Err(FieldViolation::new(
+                field,
+                "must not contain control, invisible or text-direction characters",
+            ));
+        }
         let parsed = url::Url::parse(value)
             .map_err(|_| FieldViolation::new(field, "must be an http(s) URL"))?;
         if !matches!(parsed.scheme(), "http" | "https")
@@ -83,6 +94,8 @@ mod tests {
             "ftp://x/a.png",
             "https://",
             "photo.png",
+            "https://cdn.example.com/\u{202E}gnp.exe",
+            "https://cdn.example.com/a\u{200B}.png",
         ] {
             assert!(
                 PhotoUrl::parse("photo_url", bad).is_err(),

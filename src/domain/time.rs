@@ -10,6 +10,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub struct Timestamp(i64);
 
 impl Timestamp {
+    /// The earliest time RFC 3339 can write: 0001-01-01T00:00:00Z.
+    pub const MIN: Timestamp = Timestamp(-62_135_596_800_000_000);
+
+    /// The latest time RFC 3339 can write: 9999-12-31T23:59:59.999999Z. Later
+    /// times cannot be rendered as JSON or as a date in mail.
+    pub const MAX: Timestamp = Timestamp(253_402_300_799_999_999);
+
     /// The current time.
     pub fn now() -> Self {
         let since_epoch = SystemTime::now()
@@ -24,12 +31,14 @@ impl Timestamp {
     }
 
     /// A timestamp from seconds and nanoseconds since the Unix epoch, or `None`
-    /// when it is outside the range identityd can store.
+    /// when it is outside RFC 3339's range ([`Self::MIN`]..=[`Self::MAX`]).
     pub fn from_unix(seconds: i64, nanos: i32) -> Option<Self> {
         let micros = seconds
             .checked_mul(1_000_000)?
             .checked_add(i64::from(nanos) / 1_000)?;
-        Some(Self(micros))
+        (Self::MIN.0..=Self::MAX.0)
+            .contains(&micros)
+            .then_some(Self(micros))
     }
 
     /// Microseconds since the Unix epoch.
@@ -44,14 +53,15 @@ impl Timestamp {
         (seconds, nanos)
     }
 
-    /// This time moved back by `duration`.
+    /// This time moved back by `duration`, never before [`Self::MIN`].
     pub fn minus(self, duration: Duration) -> Self {
-        Self(self.0.saturating_sub(micros_of(duration)))
+        Self(self.0.saturating_sub(micros_of(duration)).max(Self::MIN.0))
     }
 
-    /// This time moved forward by `duration`.
+    /// This time moved forward by `duration`, never past [`Self::MAX`], so a
+    /// huge configured lifetime still gives a time that can be written down.
     pub fn plus(self, duration: Duration) -> Self {
-        Self(self.0.saturating_add(micros_of(duration)))
+        Self(self.0.saturating_add(micros_of(duration)).min(Self::MAX.0))
     }
 
     /// The time as `YYYY-MM-DD HH:MM UTC`, for people (mail, messages).
@@ -150,5 +160,31 @@ mod tests {
     #[test]
     fn out_of_range_times_are_refused() {
         assert_eq!(Timestamp::from_unix(i64::MAX, 0), None);
+        // Year 287,000, as an attacker sent it for a credential's expiry.
+        assert_eq!(Timestamp::from_unix(8_994_000_000_000, 0), None);
+        assert_eq!(Timestamp::from_unix(253_402_300_800, 0), None);
+        assert_eq!(Timestamp::from_unix(-62_135_596_801, 0), None);
+    }
+
+    #[test]
+    fn the_ends_of_rfc3339s_range_are_accepted_and_read_as_dates() {
+        let last = Timestamp::from_unix(253_402_300_799, 999_999_999).unwrap();
+        assert_eq!(last, Timestamp::MAX);
+        assert_eq!(last.to_utc_minutes(), "9999-12-31 23:59 UTC");
+        let first = Timestamp::from_unix(-62_135_596_800, 0).unwrap();
+        assert_eq!(first, Timestamp::MIN);
+        assert_eq!(first.to_utc_minutes(), "0001-01-01 00:00 UTC");
+    }
+
+    #[test]
+    fn arithmetic_stays_within_rfc3339s_range() {
+        let far = Timestamp::MAX.minus(Duration::from_secs(1));
+        assert_eq!(far.plus(Duration::from_secs(u64::MAX)), Timestamp::MAX);
+        assert_eq!(
+            Timestamp::MIN
+                .plus(Duration::from_secs(1))
+                .minus(Duration::MAX),
+            Timestamp::MIN
+        );
     }
 }

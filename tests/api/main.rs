@@ -7,6 +7,7 @@ mod activity;
 mod auth;
 mod authz;
 mod credentials;
+mod edge;
 mod helpers;
 mod invitations;
 mod mail;

@@ -1,6 +1,6 @@
 //! AccountService messages.
 
-use super::{page_size, timestamp};
+use super::{ACCOUNT_PERMISSIONS_MAX, UPDATE_MASK_PATHS_MAX, bounded, page_size, quote, timestamp};
 use crate::app::{
     Account, AccountChanges, AccountFilter, AccountQuery, Member, NewAccount, NewAccountOwner,
     UserAccount,
@@ -42,6 +42,7 @@ pub(super) fn parse_permissions(
     values: &[i32],
 ) -> Result<AccountPermissions, ValidationError> {
     let mut v = Validator::new();
+    let values = bounded(&mut v, field, values, ACCOUNT_PERMISSIONS_MAX);
     let mut permissions = Vec::with_capacity(values.len());
     for (index, value) in values.iter().enumerate() {
         let parsed = pb::AccountPermission::try_from(*value).ok().and_then(|p| {
@@ -315,10 +316,13 @@ pub fn update_account(
         );
     }
     let mut changes = AccountChanges::new();
-    for path in &paths {
+    for path in bounded(&mut v, "update_mask.paths", &paths, UPDATE_MASK_PATHS_MAX) {
         let name = path.strip_prefix("profile.").unwrap_or(path);
         let Some((field, _, _)) = PROFILE_FIELDS.iter().find(|(n, _, _)| *n == name) else {
-            v.violation("update_mask", format!("{path:?} is not a profile field"));
+            v.violation(
+                "update_mask",
+                format!("{} is not a profile field", quote(path)),
+            );
             continue;
         };
         let value = match *field {

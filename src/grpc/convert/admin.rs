@@ -15,7 +15,10 @@ use crate::domain::{
 use crate::mail::MailKind;
 use crate::proto as pb;
 
-use super::{parse_timestamp, timestamp, user_status};
+use super::{
+    STAFF_PERMISSIONS_MAX, UPDATE_MASK_PATHS_MAX, bounded, parse_timestamp, quote, timestamp,
+    user_status,
+};
 
 /// The longest API credential description.
 const CREDENTIAL_DESCRIPTION_MAX: usize = 200;
@@ -44,6 +47,7 @@ fn parse_role_kind(field: &str, value: i32) -> Result<Option<RoleKind>, Validati
 /// Permission names from the wire: each in the catalogue, repeats ignored.
 fn parse_permissions(field: &str, names: &[String]) -> Result<PermissionSet, ValidationError> {
     let mut validator = Validator::new();
+    let names = bounded(&mut validator, field, names, STAFF_PERMISSIONS_MAX);
     let mut permissions = BTreeSet::new();
     for (index, name) in names.iter().enumerate() {
         match Permission::from_name(name) {
@@ -52,7 +56,10 @@ fn parse_permissions(field: &str, names: &[String]) -> Result<PermissionSet, Val
             }
             Err(_) => validator.violation(
                 format!("{field}[{index}]"),
-                format!("{name:?} is not a permission; ListPermissions lists them"),
+                format!(
+                    "{} is not a permission; ListPermissions lists them",
+                    quote(name)
+                ),
             ),
         }
     }
@@ -232,7 +239,7 @@ pub fn update_role(
             "is required: name, description and/or permissions",
         );
     }
-    for path in &paths {
+    for path in bounded(&mut v, "update_mask.paths", &paths, UPDATE_MASK_PATHS_MAX) {
         match path.as_str() {
             "name" => changes.name = v.check(RoleName::parse("role.name", &name)),
             "description" => {
@@ -247,7 +254,10 @@ pub fn update_role(
             }
             other => v.violation(
                 "update_mask",
-                format!("{other:?} cannot be updated; use name, description or permissions"),
+                format!(
+                    "{} cannot be updated; use name, description or permissions",
+                    quote(other)
+                ),
             ),
         }
     }
@@ -387,13 +397,8 @@ pub fn create_api_credential(
     if role_ids.is_empty() {
         v.violation("role_ids", "needs at least one API role");
     }
-    if role_ids.len() > CREDENTIAL_ROLES_MAX {
-        v.violation(
-            "role_ids",
-            format!("may hold at most {CREDENTIAL_ROLES_MAX} roles"),
-        );
-    }
     let mut parsed_roles = BTreeSet::new();
+    let role_ids = bounded(&mut v, "role_ids", &role_ids, CREDENTIAL_ROLES_MAX);
     for (index, id) in role_ids.iter().enumerate() {
         if let Some(id) = v.check(RoleId::parse(&format!("role_ids[{index}]"), id)) {
             parsed_roles.insert(id);

@@ -10,13 +10,51 @@ pub mod users;
 use crate::domain::{PageSize, Timestamp, UserStatus, ValidationError, Validator};
 use crate::proto as pb;
 
+/// The most values a repeated field of account permissions may hold. There
+/// are 13 permissions; a few repeats are tolerated, a flood is refused.
+pub(super) const ACCOUNT_PERMISSIONS_MAX: usize = 64;
+/// The most names a repeated field of staff permissions may hold.
+pub(super) const STAFF_PERMISSIONS_MAX: usize = 256;
+/// The most paths an update mask may hold.
+pub(super) const UPDATE_MASK_PATHS_MAX: usize = 32;
+/// The longest piece of a bad input quoted back in a violation, in characters.
+const QUOTE_MAX_CHARS: usize = 40;
+
+/// `values`, or nothing when it holds more than `max`: then one violation
+/// names the field and the limit, and no value is looked at, so a request
+/// with a quarter of a million values costs no more than one with `max`.
+pub(super) fn bounded<'a, T>(
+    v: &mut Validator,
+    field: &str,
+    values: &'a [T],
+    max: usize,
+) -> &'a [T] {
+    if values.len() > max {
+        v.violation(field, format!("may hold at most {max} values"));
+        &[]
+    } else {
+        values
+    }
+}
+
+/// `text` quoted for a violation, cut short so an error never echoes a long input.
+pub(super) fn quote(text: &str) -> String {
+    if text.chars().count() <= QUOTE_MAX_CHARS {
+        format!("{text:?}")
+    } else {
+        let head: String = text.chars().take(QUOTE_MAX_CHARS).collect();
+        format!("{head:?}…")
+    }
+}
+
 /// A protobuf timestamp of `t`.
 pub fn timestamp(t: Timestamp) -> prost_types::Timestamp {
     let (seconds, nanos) = t.as_unix();
     prost_types::Timestamp { seconds, nanos }
 }
 
-/// A timestamp from the wire, checked to be in range.
+/// A timestamp from the wire, checked to be within RFC 3339's range, so
+/// every time identityd stores can be written as JSON and in mail.
 pub(super) fn parse_timestamp(
     field: &str,
     t: &prost_types::Timestamp,
@@ -27,8 +65,12 @@ pub(super) fn parse_timestamp(
             "nanos must be between 0 and 999999999",
         ));
     }
-    Timestamp::from_unix(t.seconds, t.nanos)
-        .ok_or_else(|| ValidationError::single(field, "is out of range"))
+    Timestamp::from_unix(t.seconds, t.nanos).ok_or_else(|| {
+        ValidationError::single(
+            field,
+            "must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z",
+        )
+    })
 }
 
 /// The wire form of a user status.
@@ -58,4 +100,45 @@ pub(super) fn parse_user_status(
 pub(super) fn page_size(v: &mut Validator, value: i32) -> PageSize {
     v.check(PageSize::parse("page_size", value))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_outside_rfc3339_are_refused() {
+        let at = |seconds: i64, nanos: i32| prost_types::Timestamp { seconds, nanos };
+        assert!(parse_timestamp("expire_time", &at(253_402_300_799, 999_999_999)).is_ok());
+        assert!(parse_timestamp("expire_time", &at(-62_135_596_800, 0)).is_ok());
+        for (seconds, nanos) in [
+            (253_402_300_800, 0),
+            (8_994_000_000_000, 0),
+            (-62_135_596_801, 999_999_999),
+            (i64::MAX, 0),
+            (0, -1),
+            (0, 1_000_000_000),
+        ] {
+            let err = parse_timestamp("expire_time", &at(seconds, nanos)).unwrap_err();
+            assert_eq!(err.violations[0].field, "expire_time");
+        }
+    }
+
+    #[test]
+    fn long_inputs_are_quoted_short() {
+        assert_eq!(quote("abc"), "\"abc\"");
+        let quoted = quote(&"é".repeat(4096));
+        assert!(quoted.chars().count() < 50, "{quoted}");
+    }
+
+    #[test]
+    fn too_many_values_make_one_violation_and_no_values() {
+        let mut v = Validator::new();
+        let many = vec![7; 250_000];
+        assert!(bounded(&mut v, "permissions", &many, 64).is_empty());
+        let err = v.finish().unwrap_err();
+        assert_eq!(err.violations.len(), 1);
+        assert_eq!(err.violations[0].field, "permissions");
+        assert!(err.violations[0].description.contains("64"));
+    }
 }

@@ -1,6 +1,8 @@
 //! UserService messages.
 
-use super::{page_size, parse_user_status, timestamp, user_status};
+use super::{
+    UPDATE_MASK_PATHS_MAX, bounded, page_size, parse_user_status, quote, timestamp, user_status,
+};
 use crate::app::{NewUser, User, UserChanges, UserKey, UserQuery};
 use crate::domain::{
     AccountId, Email, FullName, Locale, Password, PhotoUrl, RequestId, UserId, UserStatus,
@@ -214,16 +216,29 @@ pub fn update_user(
         );
     }
     let mut changes = UserChanges::default();
-    for path in &paths {
+    for path in bounded(&mut v, "update_mask.paths", &paths, UPDATE_MASK_PATHS_MAX) {
         match path.as_str() {
-            "full_name" => changes.full_name = v.check(FullName::parse("user.full_name", &full_name)),
-            "username" => changes.username = v.check(Username::parse_unreserved("user.username", &username)),
+            "full_name" => {
+                changes.full_name = v.check(FullName::parse("user.full_name", &full_name))
+            }
+            "username" => {
+                changes.username = v.check(Username::parse_unreserved("user.username", &username))
+            }
             "email" => changes.email = v.check(Email::parse("user.email", &email)),
-            "photo_url" => changes.photo_url = v.check(optional(&photo_url, |s| PhotoUrl::parse("user.photo_url", s))),
-            "locale" => changes.locale = v.check(optional(&locale, |s| Locale::parse("user.locale", s))),
+            "photo_url" => {
+                changes.photo_url = v.check(optional(&photo_url, |s| {
+                    PhotoUrl::parse("user.photo_url", s)
+                }))
+            }
+            "locale" => {
+                changes.locale = v.check(optional(&locale, |s| Locale::parse("user.locale", s)))
+            }
             other => v.violation(
                 "update_mask",
-                format!("{other:?} cannot be updated; use full_name, username, email, photo_url or locale"),
+                format!(
+                    "{} cannot be updated; use full_name, username, email, photo_url or locale",
+                    quote(other)
+                ),
             ),
         }
     }
