@@ -1,11 +1,10 @@
 //! Queries on one-time user tokens: verification codes and reset links.
 
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use super::StoreError;
 use super::entities::user_token;
+use super::{StoreError, raw_statement};
 
 pub use user_token::Model as UserTokenRow;
 
@@ -62,17 +61,25 @@ pub async fn find_by_hash(
         .await?)
 }
 
-/// Counts one wrong guess against a token.
-pub async fn add_attempt(conn: &impl ConnectionTrait, id: &str) -> Result<(), StoreError> {
-    user_token::Entity::update_many()
-        .col_expr(
-            user_token::Column::Attempts,
-            Expr::col(user_token::Column::Attempts).add(1),
-        )
-        .filter(user_token::Column::Id.eq(id))
-        .exec(conn)
+/// Takes one of a token's `max_attempts` guesses, unless it is used up or
+/// out of guesses; returns the guesses taken so far, or `None` when none
+/// was left. One statement that checks and counts, so of concurrent
+/// guesses no more than `max_attempts` are ever evaluated.
+pub async fn take_attempt(
+    conn: &impl ConnectionTrait,
+    id: &str,
+    max_attempts: i32,
+) -> Result<Option<i32>, StoreError> {
+    let sql = "UPDATE user_tokens SET attempts = attempts + 1 \
+               WHERE id = ? AND attempts < ? AND consumed_at IS NULL \
+               RETURNING attempts";
+    let row = conn
+        .query_one_raw(raw_statement(conn, sql, [id.into(), max_attempts.into()]))
         .await?;
-    Ok(())
+    match row {
+        Some(row) => Ok(Some(row.try_get("", "attempts")?)),
+        None => Ok(None),
+    }
 }
 
 /// Uses a token up unless it already is; returns whether this call did. Two

@@ -62,6 +62,7 @@ async fn login(
             identifier: identifier.to_owned(),
             password: password.to_owned(),
             user_agent: "tests".to_owned(),
+            device_token: String::new(),
         })
         .await
         .map(tonic::Response::into_inner)

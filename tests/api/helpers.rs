@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use identityd::config::{
     AccountSettings, AuthSettings, DatabaseSettings, InvitationSettings, LogFormat, LogSettings,
-    MailSettings, MailTransportKind, PasswordSettings, ServerSettings, Settings, SmtpSettings,
-    SmtpTls,
+    MailSettings, MailTransportKind, PasswordSettings, SecuritySettings, ServerSettings, Settings,
+    SmtpSettings, SmtpTls,
 };
 use identityd::domain::Clock;
 use identityd::proto::account_service_client::AccountServiceClient;
@@ -101,6 +101,7 @@ pub fn test_settings(data_dir: PathBuf, database_url: Option<String>) -> Setting
             max_request_bytes: 1024 * 1024,
             shutdown_grace_secs: 5,
             health_check_interval_secs: 1,
+            trusted_proxies: Vec::new(),
         },
         database: DatabaseSettings {
             url: database_url.map(SecretString::from),
@@ -150,6 +151,7 @@ pub fn test_settings(data_dir: PathBuf, database_url: Option<String>) -> Setting
             session_absolute_timeout_secs: 86_400,
             user_free_failures: 5,
             address_free_failures: 50,
+            user_total_free_failures: 100,
             throttle_base_delay_ms: 1_000,
             throttle_max_delay_secs: 900,
             throttle_forget_after_secs: 86_400,
@@ -157,6 +159,9 @@ pub fn test_settings(data_dir: PathBuf, database_url: Option<String>) -> Setting
             sweep_interval_secs: 3_600,
         },
         invitations: InvitationSettings { ttl_secs: 604_800 },
+        security: SecuritySettings {
+            server_secret: None,
+        },
     }
 }
 
