@@ -9,7 +9,7 @@ use identityd::proto::{
     CreateUserRequest, LoginRequest, LoginResponse, RegisterRequest, RequestPasswordResetRequest,
     ResetPasswordRequest, VerifyEmailRequest,
 };
-use identityd::startup::Application;
+use identityd::startup::{Application, StartupError};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use sha2::{Digest, Sha256};
 use tonic::Code;
@@ -310,7 +310,10 @@ async fn a_bad_trusted_proxy_block_stops_the_start() {
     let mut settings = test_settings(dir.path().join("data"), None);
     settings.server.trusted_proxies = vec!["10.0.0.1/8".to_owned()];
     let result = Application::build(settings).await;
-    assert!(result.is_err(), "10.0.0.1/8 has host bits set");
+    assert!(
+        matches!(result, Err(StartupError::TrustedProxies(_))),
+        "10.0.0.1/8 has host bits set"
+    );
 }
 
 #[tokio::test]
