@@ -197,6 +197,9 @@ impl App {
         &self,
         subjects: &[Subject],
     ) -> Result<Vec<Delayed>, AppError> {
+        if subjects.is_empty() {
+            return Ok(Vec::new());
+        }
         let now = self.now();
         let forget_before = now.minus(self.auth_policy().forget_failures_after);
         let txn = store::begin(self.db()).await?;

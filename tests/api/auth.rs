@@ -1216,7 +1216,11 @@ async fn ended_sessions_spent_links_and_old_failures_are_swept() {
         waited += 1;
     }
     assert_eq!(rows_in(&app, "sessions").await, 1, "the ended session went");
-    assert_eq!(rows_in(&app, "user_tokens").await, 2, "live device tokens stay");
+    assert_eq!(
+        rows_in(&app, "user_tokens").await,
+        2,
+        "live device tokens stay"
+    );
     assert_eq!(rows_in(&app, "throttles").await, 0);
     assert!(
         introspect(&app, &live).await.active,
