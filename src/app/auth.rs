@@ -65,7 +65,7 @@ pub struct Registration {
 }
 
 /// A sign-in attempt.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LoginAttempt {
     /// An email address or username, as typed.
     pub identifier: String,
@@ -78,7 +78,7 @@ pub struct LoginAttempt {
 }
 
 /// A new session.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LoginOutcome {
     /// The bearer token, shown only now.
     pub token: String,
@@ -89,6 +89,35 @@ pub struct LoginOutcome {
     pub session: Session,
     /// Whether the user must choose one of several accounts.
     pub account_selection_required: bool,
+}
+
+// Written out so the password and tokens never reach a log line.
+impl std::fmt::Debug for LoginAttempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginAttempt")
+            .field("identifier", &self.identifier)
+            .field("password", &"<redacted>")
+            .field("user_agent", &self.user_agent)
+            .field(
+                "device_token",
+                &self.device_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for LoginOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginOutcome")
+            .field("token", &"<redacted>")
+            .field("device_token", &"<redacted>")
+            .field("session", &self.session)
+            .field(
+                "account_selection_required",
+                &self.account_selection_required,
+            )
+            .finish()
+    }
 }
 
 impl App {
