@@ -20,7 +20,9 @@ use crate::domain::{
     SessionId, Timestamp, UserId, UserStatus, Username,
 };
 use crate::mail::{self, MailKind, OutgoingMail};
-use crate::store::{self, ConnectionTrait, sessions::SessionRow, users::UserRow};
+use crate::store::{
+    self, ConnectionTrait, DatabaseTransaction, sessions::SessionRow, users::UserRow,
+};
 
 /// How long an email verification code works.
 pub const VERIFICATION_CODE_TTL: Duration = Duration::from_secs(10 * 60);
@@ -380,6 +382,8 @@ impl App {
                     self.now().as_micros(),
                 )
                 .await?;
+                self.decoy_mail_writes(&txn, EMAIL_VERIFICATION, MailKind::VerificationCode, email)
+                    .await?;
                 let change = Change::new("auth.verification_not_resent", target_type, target_id);
                 record(&txn, principal, change).await?;
             }
@@ -776,15 +780,17 @@ impl App {
             {
                 self.issue_password_reset(&txn, principal, user).await?;
             }
-            // Every other request is recorded too: staff see who asks for
-            // what, and no path skips the write the others make.
-            Some(user) => {
-                let change = Change::new("auth.password_reset_not_sent", "user", &user.id)
-                    .detail("over_limit", over_limit);
-                record(&txn, principal, change).await?;
-            }
-            None => {
-                let change = Change::new("auth.password_reset_not_sent", "identifier", &typed.key)
+            // Every other request makes (and undoes) the same writes and is
+            // recorded too: staff see who asks for what, and no path is
+            // quicker than the one that mails.
+            _ => {
+                let (target_type, target_id) = match &user {
+                    Some(user) => ("user", user.id.as_str()),
+                    None => ("identifier", typed.key.as_str()),
+                };
+                self.decoy_mail_writes(&txn, PASSWORD_RESET, MailKind::PasswordReset, email)
+                    .await?;
+                let change = Change::new("auth.password_reset_not_sent", target_type, target_id)
                     .detail("over_limit", over_limit);
                 record(&txn, principal, change).await?;
             }
@@ -921,6 +927,57 @@ impl App {
             .detail("activated", activated);
         record(&txn, principal, change).await?;
         store::commit(txn).await?;
+        Ok(())
+    }
+
+    /// The writes of mailing `email` a one-time secret for `purpose`, made
+    /// inside a savepoint and undone, for requests that mail nothing: the
+    /// same inserts as the path that mails, so the answer's timing does not
+    /// say whether the address belongs to anyone.
+    async fn decoy_mail_writes(
+        &self,
+        txn: &DatabaseTransaction,
+        purpose: &str,
+        kind: MailKind,
+        email: &Email,
+    ) -> Result<(), AppError> {
+        let Some(stand_in) = store::user_tokens::stand_in_user_id(txn).await? else {
+            return Ok(());
+        };
+        let now = self.now();
+        let secret = TokenKind::PasswordReset.generate();
+        let token = store::user_tokens::UserTokenRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            user_id: stand_in,
+            purpose: purpose.to_owned(),
+            secret_hash: hash_secret(&secret),
+            attempts: 0,
+            created_at: now.as_micros(),
+            expires_at: now.as_micros(),
+            consumed_at: Some(now.as_micros()),
+        };
+        let context =
+            serde_json::json!({"recipient_name": email.as_str(), "expires_minutes": "60"});
+        let secrets =
+            serde_json::json!({"link": self.link(&format!("/password/reset?token={secret}"))});
+        let mail = store::mails::MailRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            kind: kind.as_str().to_owned(),
+            recipient: email.as_str().to_owned(),
+            recipient_normalized: email.normalized(),
+            locale: String::new(),
+            account_id: None,
+            context: context.to_string(),
+            secret_context: Some(secrets.to_string()),
+            status: "queued".to_owned(),
+            attempts: 0,
+            next_attempt_at: now.as_micros(),
+            claimed_until: None,
+            last_error: None,
+            created_at: now.as_micros(),
+            sent_at: None,
+        };
+        store::user_tokens::insert_and_undo(txn, token, mail).await?;
         Ok(())
     }
 

@@ -1,7 +1,10 @@
 //! Queries on one-time user tokens: verification codes and reset links.
 
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
+};
 
 use super::entities::user_token;
 use super::{StoreError, raw_statement};
@@ -92,6 +95,35 @@ pub async fn consume(conn: &impl ConnectionTrait, id: &str, now: i64) -> Result<
         .exec(conn)
         .await?;
     Ok(result.rows_affected > 0)
+}
+
+/// The id of some user, to hang a token on that [`insert_and_undo`] never
+/// keeps (a token needs a real user).
+pub async fn stand_in_user_id(conn: &impl ConnectionTrait) -> Result<Option<String>, StoreError> {
+    use sea_orm::{QuerySelect, entity::prelude::*};
+    Ok(super::entities::user::Entity::find()
+        .select_only()
+        .column(super::entities::user::Column::Id)
+        .limit(1)
+        .into_tuple::<String>()
+        .one(conn)
+        .await?)
+}
+
+/// Inserts `token` and `mail` inside a savepoint of `txn` and rolls both
+/// back: the writes of mailing a one-time secret, leaving nothing behind.
+/// A request that mails nothing makes them so that its time does not tell
+/// whether the address belongs to anyone.
+pub async fn insert_and_undo(
+    txn: &DatabaseTransaction,
+    token: UserTokenRow,
+    mail: super::mails::MailRow,
+) -> Result<(), StoreError> {
+    let savepoint = txn.begin().await?;
+    insert(&savepoint, token).await?;
+    super::mails::insert(&savepoint, mail).await?;
+    savepoint.rollback().await?;
+    Ok(())
 }
 
 /// Uses up every unused token of a user for `purpose`.
