@@ -560,3 +560,73 @@ async fn a_retried_create_user_with_another_password_reuses_its_request_id() {
     let status = create("other-tidal-lantern-77").await.unwrap_err();
     assert_error(&status, Code::AlreadyExists, "REQUEST_ID_REUSED");
 }
+
+#[tokio::test]
+async fn a_reset_link_forgives_failed_sign_ins_and_retires_device_tokens() {
+    let app = spawn_app_with(|settings| {
+        behind_a_proxy(settings);
+        settings.auth.user_total_free_failures = 3;
+    })
+    .await;
+    active_user(&app, "resetter").await;
+    let device = login_from(&app, "198.51.100.7", "resetter", PASSWORD, "")
+        .await
+        .expect("sign in")
+        .device_token;
+    let lock_out = |round: u8| {
+        let app = &app;
+        async move {
+            for n in 1..=4 {
+                let from = format!("203.0.113.{}", round * 10 + n);
+                let status = login_from(app, &from, "resetter", "guess", "")
+                    .await
+                    .unwrap_err();
+                assert_error(&status, Code::Unauthenticated, "LOGIN_FAILED");
+            }
+        }
+    };
+    lock_out(1).await;
+    let status = login_from(&app, "192.0.2.1", "resetter", PASSWORD, "")
+        .await
+        .unwrap_err();
+    assert_error(&status, Code::ResourceExhausted, "TOO_MANY_ATTEMPTS");
+
+    let mut request = tonic::Request::new(RequestPasswordResetRequest {
+        email: email_of("resetter"),
+    });
+    request
+        .metadata_mut()
+        .insert("x-forwarded-for", "198.51.100.7".parse().expect("ASCII"));
+    app.auth_public()
+        .request_password_reset(request)
+        .await
+        .expect("OK");
+    let link = app
+        .queued_secret(&email_of("resetter"), "password_reset", "link")
+        .await
+        .expect("a link");
+    let token = link.split_once("token=").expect("a token").1.to_owned();
+    app.auth_public()
+        .reset_password(ResetPasswordRequest {
+            token,
+            new_password: "brand-new-window-sill-3".to_owned(),
+        })
+        .await
+        .expect("reset");
+    login_from(&app, "192.0.2.1", "resetter", "brand-new-window-sill-3", "")
+        .await
+        .expect("the reset forgave the failures");
+
+    // The device token from before the reset no longer skips a lock.
+    lock_out(2).await;
+    let status = login_from(
+        &app,
+        "198.51.100.7",
+        "resetter",
+        "brand-new-window-sill-3",
+        &device,
+    )
+    .await
+    .unwrap_err();
+    assert_error(&status, Code::ResourceExhausted, "TOO_MANY_ATTEMPTS");
+}
