@@ -409,6 +409,7 @@ impl Logins {
                 identifier: username(n),
                 password: password(n),
                 user_agent: USER_AGENT.to_owned(),
+                device_token: String::new(),
             };
             match client.login(request).await {
                 Ok(response) => {

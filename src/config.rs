@@ -35,6 +35,16 @@ pub struct Settings {
     pub invitations: InvitationSettings,
     /// How long the sweep keeps finished records.
     pub retention: RetentionSettings,
+    /// The server secret.
+    pub security: SecuritySettings,
+}
+
+/// The server secret that keys stored hashes of codes and typed identifiers.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SecuritySettings {
+    /// The secret itself (at least 32 characters, the same on every
+    /// replica); unset means `<data_dir>/server-secret`, created on first start.
+    pub server_secret: Option<SecretString>,
 }
 
 /// Invitations to client accounts.
@@ -58,6 +68,9 @@ pub struct AuthSettings {
     pub user_free_failures: u32,
     /// Failed attempts per client address before attempts are delayed.
     pub address_free_failures: u32,
+    /// Failed sign-ins per user, from all addresses together, before
+    /// attempts without a device token are delayed (NIST: at most 100).
+    pub user_total_free_failures: u32,
     /// The first delay, in milliseconds; each further failure doubles it.
     pub throttle_base_delay_ms: u64,
     /// The longest delay, in seconds: a temporary lock.
@@ -175,6 +188,9 @@ pub struct ServerSettings {
     pub shutdown_grace_secs: u64,
     /// How often the database is checked for the health service, in seconds.
     pub health_check_interval_secs: u64,
+    /// Peers (CIDR blocks) whose `x-forwarded-for` or `x-client-ip` names
+    /// the client's address; empty trusts nobody.
+    pub trusted_proxies: Vec<String>,
     /// The longest a call may run, in milliseconds; past it the call is
     /// stopped and answers DEADLINE_EXCEEDED. 0 turns the limit off.
     pub call_timeout_ms: u64,
@@ -358,6 +374,7 @@ impl Settings {
             .set_default("retention.request_ids_secs", 604_800)?
             .set_default("retention.mail_secs", 7_776_000)?
             .set_default("retention.invitations_secs", 2_592_000)?
+            .set_default("server.trusted_proxies", Vec::<String>::new())?
             .set_default("database.max_connections", 10)?
             .set_default("database.connect_timeout_secs", 5)?
             .set_default("database.sqlite_readers", 4)?
@@ -387,6 +404,7 @@ impl Settings {
             .set_default("auth.session_absolute_timeout_secs", 86_400)?
             .set_default("auth.user_free_failures", 5)?
             .set_default("auth.address_free_failures", 50)?
+            .set_default("auth.user_total_free_failures", 100)?
             .set_default("auth.throttle_base_delay_ms", 1_000)?
             .set_default("auth.throttle_max_delay_secs", 900)?
             .set_default("auth.throttle_forget_after_secs", 86_400)?
@@ -405,7 +423,9 @@ impl Settings {
                 Environment::with_prefix("IDENTITYD")
                     .prefix_separator("__")
                     .separator("__")
-                    .try_parsing(true),
+                    .try_parsing(true)
+                    .list_separator(",")
+                    .with_list_parse_key("server.trusted_proxies"),
             )
             .build()?)
     }
@@ -436,6 +456,11 @@ impl Settings {
     /// How long to wait for a database connection.
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_secs(self.database.connect_timeout_secs.max(1))
+    }
+
+    /// Where the generated server secret lives when none is configured.
+    pub fn server_secret_path(&self) -> PathBuf {
+        self.data_dir.join(crate::crypto::SERVER_SECRET_FILE)
     }
 
     /// Where the first start writes the bootstrap bearer token.

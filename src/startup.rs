@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::transport::Server;
@@ -21,8 +22,8 @@ use tower::ServiceBuilder;
 use crate::app::{App, AppError, AuthPolicy, Policy, Retention, TokenSink};
 use crate::authz::AuthzLayer;
 use crate::config::Settings;
-use crate::crypto::{HashingParams, PasswordHashError, PasswordHasher};
-use crate::domain::{Clock, ThrottleRule};
+use crate::crypto::{HashingParams, PasswordHashError, PasswordHasher, ServerKey, ServerKeyError};
+use crate::domain::{BadNetwork, Clock, ThrottleRule, TrustedProxies};
 use crate::grpc::{AccountApi, AdminApi, AuthApi, InvitationApi, UserApi};
 use crate::limits::{CallLimitsLayer, LimitedIncoming};
 use crate::mail::templates::Templates;
@@ -62,6 +63,12 @@ pub enum StartupError {
     /// The password hashing settings are invalid.
     #[error("invalid password hashing settings")]
     Passwords(#[source] PasswordHashError),
+    /// The server secret could not be loaded, created or accepted.
+    #[error("invalid server secret")]
+    ServerKey(#[source] ServerKeyError),
+    /// A `server.trusted_proxies` entry is not a CIDR block.
+    #[error("invalid server.trusted_proxies")]
+    TrustedProxies(#[source] BadNetwork),
     /// The mail templates or transport are invalid.
     #[error("invalid mail settings: {0}")]
     Mail(String),
@@ -99,6 +106,18 @@ pub fn build_app(settings: &Settings, databases: Databases) -> Result<App, Start
     };
     let hasher = PasswordHasher::new(params, threads, passwords.hashing_queue)
         .map_err(StartupError::Passwords)?;
+    let server_key = match &settings.security.server_secret {
+        Some(secret) if !secret.expose_secret().is_empty() => {
+            ServerKey::from_setting(secret.expose_secret())
+        }
+        _ => {
+            create_private_dir(&settings.data_dir)?;
+            ServerKey::load_or_create(&settings.data_dir)
+        }
+    }
+    .map_err(StartupError::ServerKey)?;
+    let trusted_proxies = TrustedProxies::parse(&settings.server.trusted_proxies)
+        .map_err(StartupError::TrustedProxies)?;
     let auth = &settings.auth;
     let throttle = |free_failures| ThrottleRule {
         free_failures,
@@ -115,6 +134,7 @@ pub fn build_app(settings: &Settings, databases: Databases) -> Result<App, Start
                 auth.session_absolute_timeout_secs.max(60),
             ),
             per_user: throttle(auth.user_free_failures),
+            per_user_total: throttle(auth.user_total_free_failures),
             per_address: throttle(auth.address_free_failures),
             forget_failures_after: Duration::from_secs(auth.throttle_forget_after_secs.max(1)),
             cache_ttl: Duration::from_millis(auth.cache_ttl_ms),
@@ -126,8 +146,15 @@ pub fn build_app(settings: &Settings, databases: Databases) -> Result<App, Start
             invitations: Duration::from_secs(settings.retention.invitations_secs),
         },
         invitation_mails_per_hour: settings.invitations.mails_per_hour.max(1),
+        trusted_proxies,
     };
-    Ok(App::new(databases.writer, databases.reader, hasher, policy))
+    Ok(App::new(
+        databases.writer,
+        databases.reader,
+        hasher,
+        server_key,
+        policy,
+    ))
 }
 
 /// The mail delivery worker: templates checked and transport built now, so a

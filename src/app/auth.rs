@@ -11,16 +11,18 @@ use std::time::Duration;
 use super::accounts::insert_account;
 use super::activity::{Change, record};
 use super::sessions::{Session, session_caller};
-use super::throttle::Subject;
+use super::throttle::{LoginTarget, Subject};
 use super::users::{UserDraft, insert_user};
 use super::{App, AppError, Caller, Principal, Reason};
-use crate::crypto::{TokenKind, hash_secret, secret_matches, verification_code};
+use crate::crypto::{KeyPurpose, TokenKind, hash_secret, verification_code};
 use crate::domain::{
     AccountId, AccountProfile, Email, FieldViolation, FullName, Locale, Password, PermissionSet,
     SessionId, Timestamp, UserId, UserStatus, Username,
 };
 use crate::mail::{self, MailKind, OutgoingMail};
-use crate::store::{self, ConnectionTrait, sessions::SessionRow, users::UserRow};
+use crate::store::{
+    self, ConnectionTrait, DatabaseTransaction, sessions::SessionRow, users::UserRow,
+};
 
 /// How long an email verification code works.
 pub const VERIFICATION_CODE_TTL: Duration = Duration::from_secs(10 * 60);
@@ -41,8 +43,12 @@ pub(super) enum PasswordLink {
     Set,
 }
 
+/// How long a device token proves that its client signed in before.
+pub const DEVICE_TOKEN_TTL: Duration = Duration::from_secs(90 * 24 * 60 * 60);
+
 const EMAIL_VERIFICATION: &str = "email_verification";
 const PASSWORD_RESET: &str = "password_reset";
+const LOGIN_DEVICE: &str = "login_device";
 
 /// A person signing themselves up: by registering, or by accepting an
 /// invitation as a new user.
@@ -61,7 +67,7 @@ pub struct Registration {
 }
 
 /// A sign-in attempt.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LoginAttempt {
     /// An email address or username, as typed.
     pub identifier: String,
@@ -69,29 +75,64 @@ pub struct LoginAttempt {
     pub password: String,
     /// The client's description of itself.
     pub user_agent: String,
+    /// The device token an earlier sign-in gave this client, if any.
+    pub device_token: Option<String>,
 }
 
 /// A new session.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LoginOutcome {
     /// The bearer token, shown only now.
     pub token: String,
+    /// The client's new device token, shown only now: sent with the next
+    /// sign-in, it proves this client signed in before.
+    pub device_token: String,
     /// The session.
     pub session: Session,
     /// Whether the user must choose one of several accounts.
     pub account_selection_required: bool,
 }
 
+// Written out so the password and tokens never reach a log line.
+impl std::fmt::Debug for LoginAttempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginAttempt")
+            .field("identifier", &self.identifier)
+            .field("password", &"<redacted>")
+            .field("user_agent", &self.user_agent)
+            .field(
+                "device_token",
+                &self.device_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for LoginOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginOutcome")
+            .field("token", &"<redacted>")
+            .field("device_token", &"<redacted>")
+            .field("session", &self.session)
+            .field(
+                "account_selection_required",
+                &self.account_selection_required,
+            )
+            .finish()
+    }
+}
+
 impl App {
     /// Signs a person up. See the module docs for why a known email address
     /// gets the same answer.
     pub async fn register(&self, principal: &Principal, reg: Registration) -> Result<(), AppError> {
+        // Counted (and committed) before anything else, so every outcome,
+        // a taken username included, counts against the address.
         let subjects = self.mail_subjects(principal, reg.email.as_str());
-        self.ensure_not_throttled(&subjects).await?;
+        self.reserve_attempt(&subjects).await?;
         // Hash first, whatever happens next, so both outcomes cost the same.
         let password_hash = self.hasher().hash(reg.password.expose()).await?;
         let txn = store::begin(self.db()).await?;
-        self.count_failures(&txn, &subjects).await?;
         // The username is checked before the email address: the other order
         // would tell whether an address is registered to anyone who pairs it
         // with a taken username.
@@ -205,7 +246,8 @@ impl App {
         )
         .await?;
         let code = verification_code();
-        let secret_hash = code_hash(&user.id, &code);
+        let secret_hash =
+            self.keyed_digest(KeyPurpose::VerificationCode, &code_input(&user.id, &code));
         let row = token_row(
             user,
             EMAIL_VERIFICATION,
@@ -228,7 +270,12 @@ impl App {
 
     /// Checks a verification code; a user waiting for verification becomes
     /// active. Unknown addresses, wrong, expired and used-up codes all get
-    /// the same answer.
+    /// the same answer, after the same queries and writes.
+    ///
+    /// Both the throttles and the code's own guess counter are taken with
+    /// one atomic statement each before the code is compared, so however
+    /// many guesses arrive at once, at most
+    /// [`VERIFICATION_CODE_MAX_ATTEMPTS`] of them are ever evaluated.
     pub async fn verify_email(
         &self,
         principal: &Principal,
@@ -236,7 +283,7 @@ impl App {
         code: &str,
     ) -> Result<(), AppError> {
         let subjects = self.typed_subjects("verify", principal, email.as_str());
-        self.ensure_not_throttled(&subjects).await?;
+        self.reserve_attempt(&subjects).await?;
         let invalid = || {
             AppError::from(FieldViolation::new(
                 "code",
@@ -246,39 +293,57 @@ impl App {
         let txn = store::begin(self.db()).await?;
         let now = self.now();
         let user = store::users::find_by_email(&txn, &email.normalized()).await?;
-        let token = match &user {
-            Some(user) => {
-                store::user_tokens::find_live_for_user(
-                    &txn,
-                    &user.id,
-                    EMAIL_VERIFICATION,
-                    now.as_micros(),
-                )
-                .await?
+        // An unknown address runs the same statements against an id that
+        // matches nothing, so it takes as long as a known one.
+        let user_id = user.as_ref().map_or(DECOY_USER_ID, |user| user.id.as_str());
+        let token = store::user_tokens::find_live_for_user(
+            &txn,
+            user_id,
+            EMAIL_VERIFICATION,
+            now.as_micros(),
+        )
+        .await?;
+        let token_id = token
+            .as_ref()
+            .map_or(DECOY_USER_ID, |token| token.id.as_str());
+        let taken =
+            store::user_tokens::take_attempt(&txn, token_id, VERIFICATION_CODE_MAX_ATTEMPTS)
+                .await?;
+        let stored = token
+            .as_ref()
+            .map_or(DECOY_DIGEST, |token| token.secret_hash.as_str());
+        let matches = self.keyed_digest_matches(
+            KeyPurpose::VerificationCode,
+            &code_input(user_id, code),
+            stored,
+        );
+        let verified = match (&user, &token, taken) {
+            (Some(_), Some(token), Some(_)) if matches => {
+                store::user_tokens::consume(&txn, &token.id, now.as_micros()).await?
             }
-            None => None,
+            _ => false,
         };
-        let (Some(user), Some(token)) = (user, token) else {
-            self.count_failures(&txn, &subjects).await?;
-            store::commit(txn).await?;
-            return Err(invalid());
-        };
-        let matches = token.attempts < VERIFICATION_CODE_MAX_ATTEMPTS
-            && secret_matches(&code_input(&user.id, code), &token.secret_hash);
-        if !matches || !store::user_tokens::consume(&txn, &token.id, now.as_micros()).await? {
-            store::user_tokens::add_attempt(&txn, &token.id).await?;
-            self.count_failures(&txn, &subjects).await?;
-            let change = Change::new("auth.verification_failed", "user", &user.id)
-                .detail("attempt", token.attempts + 1);
+        let (Some(user), true) = (user.clone(), verified) else {
+            let (target_type, target_id) = match &user {
+                Some(user) => ("user", user.id.clone()),
+                None => ("identifier", subjects[0].key.clone()),
+            };
+            let change = Change::new("auth.verification_failed", target_type, &target_id)
+                .detail(
+                    "attempt",
+                    taken.unwrap_or(VERIFICATION_CODE_MAX_ATTEMPTS + 1),
+                )
+                .detail("evaluated", taken.is_some());
             record(&txn, principal, change).await?;
             store::commit(txn).await?;
             return Err(invalid());
-        }
+        };
         let activated = store::users::mark_email_verified(&txn, &user.id, now.as_micros()).await?;
         let change =
             Change::new("user.email_verified", "user", &user.id).detail("activated", activated);
         record(&txn, principal, change).await?;
-        self.forgive(&txn, &subjects[0]).await?;
+        self.settle_success(&txn, &subjects[..1], &subjects[1..])
+            .await?;
         store::commit(txn).await?;
         Ok(())
     }
@@ -290,19 +355,38 @@ impl App {
         email: &Email,
     ) -> Result<(), AppError> {
         let subjects = self.mail_subjects(principal, email.as_str());
-        self.ensure_not_throttled(&subjects).await?;
+        self.reserve_attempt(&subjects).await?;
         let txn = store::begin(self.db()).await?;
-        self.count_failures(&txn, &subjects).await?;
-        if let Some(user) = store::users::find_by_email(&txn, &email.normalized()).await?
-            && user.status == UserStatus::PendingVerification.as_str()
-        {
-            self.issue_verification_code(&txn, &user).await?;
-            record(
-                &txn,
-                principal,
-                Change::new("auth.verification_resent", "user", &user.id),
-            )
-            .await?;
+        let user = store::users::find_by_email(&txn, &email.normalized()).await?;
+        match &user {
+            Some(user) if user.status == UserStatus::PendingVerification.as_str() => {
+                self.issue_verification_code(&txn, user).await?;
+                record(
+                    &txn,
+                    principal,
+                    Change::new("auth.verification_resent", "user", &user.id),
+                )
+                .await?;
+            }
+            // The same statements for everyone else: retiring codes of an id
+            // with none, and one activity event.
+            _ => {
+                let (target_type, target_id) = match &user {
+                    Some(user) => ("user", user.id.as_str()),
+                    None => ("identifier", subjects[0].key.as_str()),
+                };
+                store::user_tokens::consume_all_for_user(
+                    &txn,
+                    DECOY_USER_ID,
+                    EMAIL_VERIFICATION,
+                    self.now().as_micros(),
+                )
+                .await?;
+                self.decoy_mail_writes(&txn, EMAIL_VERIFICATION, MailKind::VerificationCode, email)
+                    .await?;
+                let change = Change::new("auth.verification_not_resent", target_type, target_id);
+                record(&txn, principal, change).await?;
+            }
         }
         store::commit(txn).await?;
         Ok(())
@@ -311,6 +395,13 @@ impl App {
     /// Signs a user in with a password. Unknown users, wrong passwords and
     /// users who may not sign in (suspended, unverified) get one answer,
     /// after the same work; every outcome is an activity event.
+    ///
+    /// Failures count per (user, client address) strictly, per user
+    /// loosely and per address. A valid device token of the user (handed
+    /// out by an earlier sign-in from this client) skips the user's and the
+    /// address's limits, so nobody who only knows a victim's identifier can
+    /// keep the victim out of a client they used before; the token has its
+    /// own small failure limit instead, so a stolen one buys few guesses.
     pub async fn login(
         &self,
         principal: &Principal,
@@ -322,12 +413,32 @@ impl App {
         } else {
             store::users::find_by_username(self.reader(), &typed).await?
         };
-        let mut subjects = vec![match &user {
-            Some(user) => self.login_subject(&user.id),
-            None => self.typed_subject("login", &typed),
-        }];
-        subjects.extend(self.address_subject("login", principal.client_ip));
-        let counted = self.check_throttles(&subjects).await?;
+        let target = match &user {
+            Some(user) => LoginTarget::User(user.id.clone()),
+            None => LoginTarget::Typed(self.typed_digest(&typed)),
+        };
+        let subjects = [
+            self.login_pair_subject(&target, principal.client_ip),
+            self.login_total_subject(&target),
+        ];
+        let address: Vec<Subject> = self
+            .address_subject("login", principal.client_ip)
+            .into_iter()
+            .collect();
+        let device = match (&user, &attempt.device_token) {
+            (Some(user), Some(token)) => self.take_device_attempt(user, token).await?,
+            _ => None,
+        };
+        // Without a device token the attempt is reserved against every
+        // subject before the password is hashed: concurrent guesses queue on
+        // the counters instead of all passing one early check.
+        let delayed = match &device {
+            Some(_) => Vec::new(),
+            None => {
+                let all: Vec<Subject> = subjects.iter().chain(&address).cloned().collect();
+                self.reserve_attempt(&all).await?
+            }
+        };
 
         let stored_hash = user.as_ref().and_then(|u| u.password_hash.clone());
         let password_matches = match &stored_hash {
@@ -342,16 +453,23 @@ impl App {
             Some(_) => None,
         };
         // An unknown identifier is recorded by its throttling key, which
-        // holds a hash of it, never what was typed.
+        // holds a keyed hash of it, never what was typed.
         let (target_type, target_id) = match &user {
             Some(user) => ("user", user.id.clone()),
-            None => ("identifier", subjects[0].key.clone()),
+            None => ("identifier", subjects[1].key.clone()),
         };
         let (Some(user), None) = (user, refusal) else {
             let txn = store::begin(self.db()).await?;
-            let delayed = self.count_failures(&txn, &subjects).await?;
+            let mut delayed = delayed;
+            if device.is_some() {
+                // Reserved on the device token only: count it everywhere
+                // else now, so the failure is still seen.
+                let all: Vec<Subject> = subjects.iter().chain(&address).cloned().collect();
+                delayed = self.count_failures(&txn, &all).await?;
+            }
             let change = Change::new("auth.login_failed", target_type, &target_id)
-                .detail("reason", refusal.unwrap_or("unknown"));
+                .detail("reason", refusal.unwrap_or("unknown"))
+                .detail("device_token", device.is_some());
             record(&txn, principal, change).await?;
             for delay in delayed {
                 let action = if delay.locked {
@@ -385,12 +503,18 @@ impl App {
             .start_session(&txn, &user, bound_account, principal, &attempt.user_agent)
             .await?;
         store::users::record_login(&txn, &user.id, session.created_at, rehashed.as_deref()).await?;
-        if counted.contains(&subjects[0].key) {
-            self.forgive(&txn, &subjects[0]).await?;
+        let released: &[Subject] = if device.is_some() { &[] } else { &address };
+        self.settle_success(&txn, &subjects, released).await?;
+        // The device token is rotated on every sign-in (a copy taken before
+        // stops working once the client signs in again).
+        if let Some(used) = &device {
+            store::user_tokens::consume(&txn, used, session.created_at).await?;
         }
+        let device_token = self.issue_device_token(&txn, &user).await?;
         let actor = self.session_principal(principal, &user, &session)?;
         let mut change = Change::new("auth.login_succeeded", "session", &session.id)
-            .detail("rehashed", rehashed.is_some());
+            .detail("rehashed", rehashed.is_some())
+            .detail("device_token", device.is_some());
         if let Some(account_id) = &session.account_id {
             change = change.account(account_id);
         }
@@ -399,9 +523,54 @@ impl App {
         let current = SessionId::from_stored(&session.id);
         Ok(LoginOutcome {
             token,
+            device_token,
             session: self.session_view(&session, current)?,
             account_selection_required: accounts.len() > 1,
         })
+    }
+
+    /// Takes one guess of `user`'s device token `token`, if it is theirs,
+    /// live and has guesses left; returns its row id. Any other token is
+    /// ignored, and the attempt is throttled like one without a token.
+    async fn take_device_attempt(
+        &self,
+        user: &UserRow,
+        token: &str,
+    ) -> Result<Option<String>, AppError> {
+        let now = self.now().as_micros();
+        let row =
+            store::user_tokens::find_by_hash(self.reader(), LOGIN_DEVICE, &hash_secret(token))
+                .await?
+                .filter(|row| {
+                    row.user_id == user.id && row.consumed_at.is_none() && row.expires_at > now
+                });
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let max =
+            i32::try_from(self.auth_policy().per_user.free_failures.max(1)).unwrap_or(i32::MAX);
+        let txn = store::begin(self.db()).await?;
+        let taken = store::user_tokens::take_attempt(&txn, &row.id, max).await?;
+        store::commit_additive(txn).await?;
+        Ok(taken.map(|_| row.id))
+    }
+
+    /// A fresh device token for `user`, stored as a hash, shown only now.
+    async fn issue_device_token(
+        &self,
+        conn: &impl ConnectionTrait,
+        user: &UserRow,
+    ) -> Result<String, AppError> {
+        let token = TokenKind::Device.generate();
+        let row = token_row(
+            user,
+            LOGIN_DEVICE,
+            hash_secret(&token),
+            self.now(),
+            DEVICE_TOKEN_TTL,
+        );
+        store::user_tokens::insert(conn, row).await?;
+        Ok(token)
     }
 
     /// Inserts a session for `user` and returns its token, shown only once.
@@ -471,16 +640,15 @@ impl App {
         let user = store::users::find(self.reader(), &user_id.to_string())
             .await?
             .ok_or(AppError::Unauthenticated(Reason::SessionInvalid))?;
-        let subjects = [self.login_subject(&user.id)];
-        self.ensure_not_throttled(&subjects).await?;
         let new_password = self.check_new_password("new_password", new_password, &user)?;
+        let subjects = [self.password_check_subject(&user.id)];
+        self.reserve_attempt(&subjects).await?;
         let matches = match &user.password_hash {
             Some(stored) => self.hasher().verify(current_password, stored).await?,
             None => self.hasher().verify_decoy(current_password).await?,
         };
         if !matches {
             let txn = store::begin(self.db()).await?;
-            self.count_failures(&txn, &subjects).await?;
             record(
                 &txn,
                 principal,
@@ -507,6 +675,7 @@ impl App {
                 now,
             )
             .await?;
+        self.settle_success(&txn, &subjects, &[]).await?;
         let change =
             Change::new("user.password_changed", "user", user_id).detail("sessions_ended", ended);
         record(&txn, principal, change).await?;
@@ -576,19 +745,58 @@ impl App {
 
     /// Mails a reset link to the user with this address, if there is one who
     /// may sign in. Always OK.
+    ///
+    /// Past the per-address mail limit the answer is still OK, and a new
+    /// link goes out only when the user has no live one: a stranger who
+    /// floods requests neither fills the mailbox nor keeps the user from
+    /// getting a working link.
     pub async fn request_password_reset(
         &self,
         principal: &Principal,
         email: &Email,
     ) -> Result<(), AppError> {
         let subjects = self.mail_subjects(principal, email.as_str());
-        self.ensure_not_throttled(&subjects).await?;
+        let [typed, rest @ ..] = subjects.as_slice() else {
+            return Err(AppError::corrupt(
+                "no throttling subject for a typed address",
+            ));
+        };
+        // The caller's own address being throttled says nothing about the
+        // user, so that one is answered as such.
+        self.reserve_attempt(rest).await?;
+        let over_limit = match self.reserve_attempt(std::slice::from_ref(typed)).await {
+            Ok(_) => false,
+            Err(AppError::Throttled(_)) => true,
+            Err(err) => return Err(err),
+        };
         let txn = store::begin(self.db()).await?;
-        self.count_failures(&txn, &subjects).await?;
-        if let Some(user) = store::users::find_by_email(&txn, &email.normalized()).await?
-            && user.status != UserStatus::Suspended.as_str()
-        {
-            self.issue_password_reset(&txn, principal, &user).await?;
+        let now = self.now();
+        let user = store::users::find_by_email(&txn, &email.normalized()).await?;
+        let user_id = user.as_ref().map_or(DECOY_USER_ID, |user| user.id.as_str());
+        let live =
+            store::user_tokens::find_live_for_user(&txn, user_id, PASSWORD_RESET, now.as_micros())
+                .await?;
+        match &user {
+            Some(user)
+                if user.status != UserStatus::Suspended.as_str()
+                    && !(over_limit && live.is_some()) =>
+            {
+                self.issue_password_reset(&txn, principal, user).await?;
+            }
+            // Every other request makes (and undoes) the same writes and is
+            // recorded too: staff see who asks for what, and no path is
+            // quicker than the one that mails.
+            _ => {
+                let (target_type, target_id) = match &user {
+                    Some(user) => ("user", user.id.as_str()),
+                    None => ("identifier", typed.key.as_str()),
+                };
+                self.decoy_mail_writes(&txn, PASSWORD_RESET, MailKind::PasswordReset, email)
+                    .await?;
+                let change = Change::new("auth.password_reset_not_sent", target_type, target_id)
+                    .detail("over_limit", over_limit);
+                record(&txn, principal, change).await?;
+            }
         }
         store::commit(txn).await?;
         Ok(())
@@ -715,7 +923,14 @@ impl App {
             .replace_password(&txn, &user, &hash, None, "password_reset", now)
             .await?;
         let activated = store::users::mark_email_verified(&txn, &user.id, now.as_micros()).await?;
-        self.forgive(&txn, &self.login_subject(&user.id)).await?;
+        // The link proved the mailbox: forget the user's failed sign-ins from
+        // everywhere, and retire device tokens a thief may have copied.
+        let target = LoginTarget::User(user.id.clone());
+        self.forgive(&txn, &self.login_total_subject(&target))
+            .await?;
+        store::throttles::clear_prefix(&txn, &self.login_pair_prefix(&target)).await?;
+        store::user_tokens::consume_all_for_user(&txn, &user.id, LOGIN_DEVICE, now.as_micros())
+            .await?;
         let change = Change::new("auth.password_reset", "user", &user.id)
             .detail("sessions_ended", ended)
             .detail("activated", activated);
@@ -724,11 +939,67 @@ impl App {
         Ok(())
     }
 
+    /// The writes of mailing `email` a one-time secret for `purpose`, made
+    /// inside a savepoint and undone, for requests that mail nothing: the
+    /// same inserts as the path that mails, so the answer's timing does not
+    /// say whether the address belongs to anyone.
+    async fn decoy_mail_writes(
+        &self,
+        txn: &DatabaseTransaction,
+        purpose: &str,
+        kind: MailKind,
+        email: &Email,
+    ) -> Result<(), AppError> {
+        let Some(stand_in) = store::user_tokens::stand_in_user_id(txn).await? else {
+            return Ok(());
+        };
+        let now = self.now();
+        let secret = TokenKind::PasswordReset.generate();
+        let token = store::user_tokens::UserTokenRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            user_id: stand_in,
+            purpose: purpose.to_owned(),
+            secret_hash: hash_secret(&secret),
+            attempts: 0,
+            created_at: now.as_micros(),
+            expires_at: now.as_micros(),
+            consumed_at: Some(now.as_micros()),
+        };
+        let context =
+            serde_json::json!({"recipient_name": email.as_str(), "expires_minutes": "60"});
+        let secrets =
+            serde_json::json!({"link": self.link(&format!("/password/reset?token={secret}"))});
+        let mail = store::mails::MailRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            kind: kind.as_str().to_owned(),
+            recipient: email.as_str().to_owned(),
+            recipient_normalized: email.normalized(),
+            locale: String::new(),
+            account_id: None,
+            context: context.to_string(),
+            secret_context: Some(secrets.to_string()),
+            status: "queued".to_owned(),
+            attempts: 0,
+            next_attempt_at: now.as_micros(),
+            claimed_until: None,
+            last_error: None,
+            created_at: now.as_micros(),
+            sent_at: None,
+        };
+        store::user_tokens::insert_and_undo(txn, token, mail).await?;
+        Ok(())
+    }
+
     /// Throttling subjects for a request that mails an address.
     fn mail_subjects(&self, principal: &Principal, email: &str) -> Vec<Subject> {
         self.typed_subjects("mail", principal, email)
     }
 }
+
+/// A user id no user has: unknown addresses run the same queries with it.
+const DECOY_USER_ID: &str = "00000000-0000-0000-0000-000000000000";
+/// A stored digest no code has: unknown addresses compare against it.
+const DECOY_DIGEST: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// What a verification code's stored hash is made from: the user id and the
 /// code, so equal codes of different users hash differently.
@@ -754,10 +1025,6 @@ fn token_row(
         expires_at: now.plus(ttl).as_micros(),
         consumed_at: None,
     }
-}
-
-fn code_hash(user_id: &str, code: &str) -> String {
-    hash_secret(&code_input(user_id, code))
 }
 
 /// A mail of `kind` to `user`, in their language.

@@ -8,7 +8,8 @@
 
 use sha2::{Digest, Sha256};
 
-use super::{AppError, Principal, Reason};
+use super::{App, AppError, Principal, Reason};
+use crate::crypto::KeyPurpose;
 use crate::domain::{RequestId, Timestamp};
 use crate::store::{
     self, ConnectionTrait, DatabaseConnection, DatabaseTransaction, StoreError,
@@ -49,6 +50,23 @@ impl IdempotencyKey {
             request_id: request_id.as_str().to_owned(),
             fingerprint: hex::encode(Sha256::digest(content.as_bytes())),
         })
+    }
+
+    /// The same key, with a secret field of the request (a password) in its
+    /// fingerprint: a retry with another secret is then refused as a reused
+    /// request id instead of silently keeping the first. The secret enters
+    /// only through an HMAC under the server key, so the stored fingerprint
+    /// cannot be tested against guesses without that key.
+    pub fn with_secret(self, app: &App, secret: Option<&str>) -> Self {
+        let secret = secret.map_or_else(|| "none".to_owned(), |s| format!("some:{s}"));
+        let fingerprint = app.keyed_digest(
+            KeyPurpose::RequestFingerprint,
+            &format!("{}\n{secret}", self.fingerprint),
+        );
+        Self {
+            fingerprint,
+            ..self
+        }
     }
 
     /// The resource an earlier call with this key created, if any.

@@ -56,8 +56,8 @@ pub use users::{NewUser, User, UserChanges, UserKey, UserPage, UserQuery};
 
 use std::time::Duration;
 
-use crate::crypto::PasswordHasher;
-use crate::domain::{Clock, PermissionSet, ThrottleRule, Timestamp};
+use crate::crypto::{KeyPurpose, PasswordHasher, ServerKey};
+use crate::domain::{Clock, PermissionSet, ThrottleRule, Timestamp, TrustedProxies};
 use crate::store::DatabaseConnection;
 
 /// The most authenticated tokens remembered at once.
@@ -69,6 +69,7 @@ pub struct App {
     db: DatabaseConnection,
     reader: DatabaseConnection,
     hasher: PasswordHasher,
+    server_key: ServerKey,
     policy: Policy,
     clock: Clock,
     auth_cache: auth_cache::AuthCache,
@@ -91,6 +92,8 @@ pub struct Policy {
     pub retention: Retention,
     /// How many invitation mails one inviter may have sent in an hour.
     pub invitation_mails_per_hour: u32,
+    /// The peers whose word on the client's address is taken.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// How long sessions live and how failures are throttled.
@@ -102,6 +105,9 @@ pub struct AuthPolicy {
     pub session_absolute_timeout: Duration,
     /// Throttling of failures against one user (sign-in, code guesses).
     pub per_user: ThrottleRule,
+    /// Throttling of failed sign-ins against one user from all addresses
+    /// together; a valid device token is exempt.
+    pub per_user_total: ThrottleRule,
     /// Throttling of failures from one client address.
     pub per_address: ThrottleRule,
     /// Failures are forgotten after this long without another.
@@ -113,11 +119,13 @@ pub struct AuthPolicy {
 
 impl App {
     /// Use cases over `db`, which must be migrated, reading through
-    /// `reader`, hashing passwords with `hasher` and following `policy`.
+    /// `reader`, hashing passwords with `hasher`, keying stored digests
+    /// with `server_key` and following `policy`.
     pub fn new(
         db: DatabaseConnection,
         reader: DatabaseConnection,
         hasher: PasswordHasher,
+        server_key: ServerKey,
         policy: Policy,
     ) -> Self {
         let auth_cache = auth_cache::AuthCache::new(policy.auth.cache_ttl, AUTH_CACHE_ENTRIES);
@@ -125,6 +133,7 @@ impl App {
             db,
             reader,
             hasher,
+            server_key,
             policy,
             clock: Clock::system(),
             auth_cache,
@@ -160,6 +169,22 @@ impl App {
     /// The password hasher.
     pub fn hasher(&self) -> &PasswordHasher {
         &self.hasher
+    }
+
+    /// HMAC-SHA256 of `input` under the server key for `purpose`, hex: the
+    /// stored form of values a dictionary could reverse.
+    pub fn keyed_digest(&self, purpose: KeyPurpose, input: &str) -> String {
+        self.server_key.digest(purpose, input)
+    }
+
+    /// Whether `input` has the keyed digest `stored`, in constant time.
+    pub fn keyed_digest_matches(&self, purpose: KeyPurpose, input: &str, stored: &str) -> bool {
+        self.server_key.digest_matches(purpose, input, stored)
+    }
+
+    /// The peers whose word on the client's address is taken.
+    pub fn trusted_proxies(&self) -> &TrustedProxies {
+        &self.policy.trusted_proxies
     }
 
     /// The shortest password accepted, in characters.

@@ -1,10 +1,15 @@
 //! Brute-force throttling of sign-ins, code guesses and mail requests,
 //! counted in the database so every replica sees the same counts.
+//!
+//! Attempts that must not race (a sign-in, a code guess) reserve their
+//! attempt with one atomic statement per subject before any work, so
+//! concurrent guesses cannot all slip past a check made before the first of
+//! them is counted; a success gives the reservation back.
 
 use std::net::IpAddr;
 
 use super::{App, AppError, Principal};
-use crate::crypto::hash_secret;
+use crate::crypto::KeyPurpose;
 use crate::domain::{ThrottleRule, Timestamp};
 use crate::store::{self, ConnectionTrait};
 
@@ -30,6 +35,25 @@ pub(super) struct Delayed {
     pub locked: bool,
 }
 
+/// Whose sign-ins a throttling subject counts: a known user, or the
+/// identifier typed when nobody has it (so both behave alike).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum LoginTarget {
+    /// A known user, by id.
+    User(String),
+    /// An identifier nobody has, by its keyed hash.
+    Typed(String),
+}
+
+impl LoginTarget {
+    fn key(&self) -> String {
+        match self {
+            LoginTarget::User(id) => format!("user:{id}"),
+            LoginTarget::Typed(digest) => format!("typed:{digest}"),
+        }
+    }
+}
+
 impl App {
     /// Failures of `what` against one user (or, for identifiers nobody has,
     /// against the identifier, so unknown and known ones behave alike).
@@ -41,15 +65,51 @@ impl App {
     }
 
     /// Failures of `what` against an email address or identifier a caller
-    /// typed. Keys hold a hash, so the table does not collect addresses.
+    /// typed. Keys hold a keyed hash (HMAC with the server key), so the
+    /// table neither collects addresses nor lets a dictionary reverse them.
     pub(super) fn typed_subject(&self, what: &str, typed: &str) -> Subject {
-        let digest = hash_secret(&typed.trim().to_lowercase());
-        self.user_subject(what, "typed", &digest[..32])
+        self.user_subject(what, "typed", &self.typed_digest(typed))
     }
 
-    /// Failed sign-ins (and current-password checks) of one known user.
-    pub(super) fn login_subject(&self, user_id: &str) -> Subject {
-        self.user_subject("login", "user", user_id)
+    /// The keyed hash of a typed address or identifier that throttling
+    /// keys hold.
+    pub(super) fn typed_digest(&self, typed: &str) -> String {
+        let digest = self.keyed_digest(KeyPurpose::ThrottleSubject, &typed.trim().to_lowercase());
+        digest[..32].to_owned()
+    }
+
+    /// Failed sign-ins of one user (`user:<id>`) or typed identifier nobody
+    /// has (`typed:<digest>`) from all addresses together: the loose limit.
+    pub(super) fn login_total_subject(&self, target: &LoginTarget) -> Subject {
+        Subject {
+            key: format!("login:{}", target.key()),
+            rule: self.auth_policy().per_user_total,
+        }
+    }
+
+    /// Failed sign-ins of one user or typed identifier from one client
+    /// address: the strict limit, which only the failing address feels.
+    pub(super) fn login_pair_subject(
+        &self,
+        target: &LoginTarget,
+        address: Option<IpAddr>,
+    ) -> Subject {
+        let address = address.map_or_else(|| "-".to_owned(), |ip| ip.to_string());
+        Subject {
+            key: format!("{}{address}", self.login_pair_prefix(target)),
+            rule: self.auth_policy().per_user,
+        }
+    }
+
+    /// The key prefix shared by every client address's strict subject of
+    /// `target`, so a password reset can forgive them all.
+    pub(super) fn login_pair_prefix(&self, target: &LoginTarget) -> String {
+        format!("login:pair:{}:", target.key())
+    }
+
+    /// Wrong current passwords given to ChangePassword by one user.
+    pub(super) fn password_check_subject(&self, user_id: &str) -> Subject {
+        self.user_subject("password_check", "user", user_id)
     }
 
     /// The subjects of `what` for an address or identifier a caller typed:
@@ -76,15 +136,6 @@ impl App {
 
     /// Refuses the attempt while any of `subjects` must still wait.
     pub(super) async fn ensure_not_throttled(&self, subjects: &[Subject]) -> Result<(), AppError> {
-        self.check_throttles(subjects).await.map(|_| ())
-    }
-
-    /// Like [`App::ensure_not_throttled`], and returns the keys of the
-    /// subjects that have failures counted (the ones worth forgiving).
-    pub(super) async fn check_throttles(
-        &self,
-        subjects: &[Subject],
-    ) -> Result<Vec<String>, AppError> {
         let keys: Vec<String> = subjects.iter().map(|s| s.key.clone()).collect();
         let rows = store::throttles::find_many(self.reader(), &keys).await?;
         let now = self.now();
@@ -96,7 +147,7 @@ impl App {
             .max()
             .unwrap_or_default();
         if wait.is_zero() {
-            Ok(rows.into_iter().map(|row| row.subject).collect())
+            Ok(())
         } else {
             Err(AppError::Throttled(wait))
         }
@@ -134,6 +185,79 @@ impl App {
             }
         }
         Ok(delayed)
+    }
+
+    /// Reserves one attempt against each of `subjects`, in one short
+    /// transaction that commits before the attempt does any work. Refuses
+    /// (reserving nothing) while any of them must wait; returns the
+    /// subjects this attempt's reservation delayed, for the activity log if
+    /// it fails. A success gives the reservation back with
+    /// [`App::settle_success`].
+    pub(super) async fn reserve_attempt(
+        &self,
+        subjects: &[Subject],
+    ) -> Result<Vec<Delayed>, AppError> {
+        if subjects.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = self.now();
+        let forget_before = now.minus(self.auth_policy().forget_failures_after);
+        let txn = store::begin(self.db()).await?;
+        let mut delayed = Vec::new();
+        for subject in subjects {
+            let reserved = store::throttles::reserve(
+                &txn,
+                &subject.key,
+                now.as_micros(),
+                forget_before.as_micros(),
+            )
+            .await?;
+            let Some(failures) = reserved else {
+                let rows =
+                    store::throttles::find_many(&txn, std::slice::from_ref(&subject.key)).await?;
+                drop(txn);
+                let wait = rows
+                    .iter()
+                    .map(|row| Timestamp::from_micros(row.blocked_until).since(now))
+                    .max()
+                    .unwrap_or_default()
+                    .max(std::time::Duration::from_millis(1));
+                return Err(AppError::Throttled(wait));
+            };
+            let failures = u32::try_from(failures).unwrap_or(u32::MAX);
+            let delay = subject.rule.delay_after(failures);
+            if !delay.is_zero() {
+                store::throttles::block_until(&txn, &subject.key, now.plus(delay).as_micros())
+                    .await?;
+                delayed.push(Delayed {
+                    key: subject.key.clone(),
+                    failures,
+                    delay,
+                    locked: subject.rule.locks_after(failures),
+                });
+            }
+        }
+        // Counters are bookkeeping no authentication reads.
+        store::commit_additive(txn).await?;
+        Ok(delayed)
+    }
+
+    /// After a success: forgets every failure of `forgiven` (the success
+    /// proved who the caller is) and gives back the one attempt reserved on
+    /// each of `released` (a shared address keeps the failures of others).
+    pub(super) async fn settle_success(
+        &self,
+        conn: &impl ConnectionTrait,
+        forgiven: &[Subject],
+        released: &[Subject],
+    ) -> Result<(), AppError> {
+        for subject in forgiven {
+            store::throttles::clear(conn, &subject.key).await?;
+        }
+        for subject in released {
+            store::throttles::release(conn, &subject.key, subject.rule.free_failures).await?;
+        }
+        Ok(())
     }
 
     /// Forgets the failures counted against `subject` (after a success).

@@ -214,14 +214,15 @@ impl App {
         new: NewUser,
         request_id: Option<RequestId>,
     ) -> Result<User, AppError> {
-        // The password is redacted in Debug, so a retry that differs only in
-        // its password counts as the same request, which is harmless.
+        // The password is redacted in Debug; it enters the fingerprint keyed,
+        // so a retry with another password is refused, not silently ignored.
         let key = IdempotencyKey::new(
             principal,
             "CreateUser",
             request_id.as_ref(),
             &format!("{new:?}"),
-        );
+        )
+        .map(|key| key.with_secret(self, new.password.as_ref().map(|p| p.expose())));
         let password_hash = match &new.password {
             Some(password) => Some(self.hasher().hash(password.expose()).await?),
             None => None,

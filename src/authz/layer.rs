@@ -11,6 +11,7 @@ use tower::{Layer, Service};
 
 use super::policy::{Policy, policy_for};
 use crate::app::{App, AppError, Caller, Principal, Reason};
+use crate::domain::TrustedProxies;
 use crate::error::to_status;
 use crate::telemetry::RequestId;
 
@@ -66,7 +67,7 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let app = self.app.clone();
-        let call = CallFacts::of(&request);
+        let call = CallFacts::of(&request, app.trusted_proxies());
         Box::pin(async move {
             match authorize(&app, &call).await {
                 Ok(principal) => {
@@ -80,6 +81,12 @@ where
     }
 }
 
+/// The header a proxy appends the address it received a call from to.
+const FORWARDED_FOR: &str = "x-forwarded-for";
+/// The header a trusted caller (a front end calling for its users) names
+/// its client's address in.
+const CLIENT_IP: &str = "x-client-ip";
+
 /// What authorization needs from a request, taken before any await so the
 /// request body never has to cross threads by reference.
 struct CallFacts {
@@ -90,7 +97,19 @@ struct CallFacts {
 }
 
 impl CallFacts {
-    fn of<B>(request: &Request<B>) -> Self {
+    fn of<B>(request: &Request<B>, proxies: &TrustedProxies) -> Self {
+        let peer = request
+            .extensions()
+            .get::<TcpConnectInfo>()
+            .and_then(|info| info.remote_addr())
+            .map(|addr| addr.ip());
+        let headers = request.headers();
+        // Header values that are not text are ignored, as if absent.
+        let forwarded_for = headers
+            .get_all(FORWARDED_FOR)
+            .iter()
+            .filter_map(|value| value.to_str().ok());
+        let client_ip = headers.get(CLIENT_IP).and_then(|value| value.to_str().ok());
         Self {
             path: request.uri().path().to_owned(),
             request_id: request
@@ -98,11 +117,7 @@ impl CallFacts {
                 .get::<RequestId>()
                 .map(|id| id.0.clone())
                 .unwrap_or_default(),
-            client_ip: request
-                .extensions()
-                .get::<TcpConnectInfo>()
-                .and_then(|info| info.remote_addr())
-                .map(|addr| addr.ip()),
+            client_ip: proxies.client_address(peer, forwarded_for, client_ip),
             authorization: request.headers().get(http::header::AUTHORIZATION).cloned(),
         }
     }

@@ -18,6 +18,8 @@ pub enum TokenKind {
     PasswordReset,
     /// An invitation link's token.
     Invitation,
+    /// A device token: proof that a client signed in to one user before.
+    Device,
 }
 
 impl TokenKind {
@@ -27,6 +29,7 @@ impl TokenKind {
             TokenKind::Session => "ids_",
             TokenKind::PasswordReset => "idr_",
             TokenKind::Invitation => "idi_",
+            TokenKind::Device => "idd_",
         }
     }
 
@@ -79,6 +82,7 @@ mod tests {
             TokenKind::Session,
             TokenKind::PasswordReset,
             TokenKind::Invitation,
+            TokenKind::Device,
         ] {
             let token = kind.generate();
             assert!(token.starts_with(kind.prefix()));

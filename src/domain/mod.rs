@@ -5,6 +5,7 @@ mod account;
 mod email;
 mod error;
 mod ids;
+mod network;
 mod paging;
 mod password;
 mod permission;
@@ -22,6 +23,7 @@ pub use account::{
 pub use email::Email;
 pub use error::{FieldViolation, MAX_VIOLATIONS, ValidationError, Validator, truncate_text};
 pub use ids::{AccountId, ApiCredentialId, InvitationId, RoleId, SessionId, UserId};
+pub use network::{BadNetwork, IpNetwork, TrustedProxies};
 pub use paging::{PageCursor, PageSize};
 pub use password::{PASSWORD_MAX_CHARS, Password};
 pub use permission::{Permission, PermissionSet, UnknownPermission};

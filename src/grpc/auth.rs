@@ -63,6 +63,7 @@ impl AuthService for AuthApi {
         let result = self.app.login(&p, attempt).await;
         reply(&p, result, |outcome| pb::LoginResponse {
             session_token: outcome.token,
+            device_token: outcome.device_token,
             session: Some(outcome.session.into()),
             account_selection_required: outcome.account_selection_required,
         })

@@ -46,6 +46,82 @@ pub async fn record_failure(
     Ok(row.try_get("", "failures")?)
 }
 
+/// Reserves one attempt on `subject` at `now`, counting it as a failure
+/// until a success gives it back, unless the subject is blocked; returns
+/// the count, or `None` when blocked. A counter whose last failure is older
+/// than `forget_before` starts over (and its old block no longer counts).
+///
+/// One statement that checks and counts: concurrent attempts queue on the
+/// row, and each sees the count and block the one before it left, so no
+/// more get through than the rule allows.
+pub async fn reserve(
+    conn: &impl ConnectionTrait,
+    subject: &str,
+    now: i64,
+    forget_before: i64,
+) -> Result<Option<i32>, StoreError> {
+    let sql = "INSERT INTO throttles (subject, failures, last_failure_at, blocked_until) \
+               VALUES (?, 1, ?, 0) \
+               ON CONFLICT (subject) DO UPDATE SET \
+                 failures = CASE WHEN throttles.last_failure_at < ? THEN 1 \
+                                 ELSE throttles.failures + 1 END, \
+                 blocked_until = CASE WHEN throttles.last_failure_at < ? THEN 0 \
+                                      ELSE throttles.blocked_until END, \
+                 last_failure_at = excluded.last_failure_at \
+               WHERE throttles.blocked_until <= ? OR throttles.last_failure_at < ? \
+               RETURNING failures";
+    let row = conn
+        .query_one_raw(raw_statement(
+            conn,
+            sql,
+            [
+                subject.into(),
+                now.into(),
+                forget_before.into(),
+                forget_before.into(),
+                now.into(),
+                forget_before.into(),
+            ],
+        ))
+        .await?;
+    match row {
+        Some(row) => Ok(Some(row.try_get("", "failures")?)),
+        None => Ok(None),
+    }
+}
+
+/// Gives back one attempt reserved with [`reserve`] after it succeeded,
+/// lifting the block when the count falls back to `free_failures`.
+pub async fn release(
+    conn: &impl ConnectionTrait,
+    subject: &str,
+    free_failures: u32,
+) -> Result<(), StoreError> {
+    let sql = "UPDATE throttles SET \
+                 blocked_until = CASE WHEN failures - 1 <= ? THEN 0 ELSE blocked_until END, \
+                 failures = failures - 1 \
+               WHERE subject = ? AND failures > 0";
+    conn.execute_raw(raw_statement(
+        conn,
+        sql,
+        [i64::from(free_failures).into(), subject.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Forgets the failures of every subject whose key starts with `prefix`.
+pub async fn clear_prefix(conn: &impl ConnectionTrait, prefix: &str) -> Result<(), StoreError> {
+    let escaped = prefix
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    let sql = "DELETE FROM throttles WHERE subject LIKE ? ESCAPE '\\'";
+    conn.execute_raw(raw_statement(conn, sql, [format!("{escaped}%").into()]))
+        .await?;
+    Ok(())
+}
+
 /// Refuses attempts on `subject` until `until`.
 pub async fn block_until(
     conn: &impl ConnectionTrait,

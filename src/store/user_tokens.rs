@@ -1,11 +1,13 @@
 //! Queries on one-time user tokens: verification codes and reset links.
 
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
+};
 
-use super::StoreError;
 use super::entities::user_token;
+use super::{StoreError, raw_statement};
 
 pub use user_token::Model as UserTokenRow;
 
@@ -62,17 +64,25 @@ pub async fn find_by_hash(
         .await?)
 }
 
-/// Counts one wrong guess against a token.
-pub async fn add_attempt(conn: &impl ConnectionTrait, id: &str) -> Result<(), StoreError> {
-    user_token::Entity::update_many()
-        .col_expr(
-            user_token::Column::Attempts,
-            Expr::col(user_token::Column::Attempts).add(1),
-        )
-        .filter(user_token::Column::Id.eq(id))
-        .exec(conn)
+/// Takes one of a token's `max_attempts` guesses, unless it is used up or
+/// out of guesses; returns the guesses taken so far, or `None` when none
+/// was left. One statement that checks and counts, so of concurrent
+/// guesses no more than `max_attempts` are ever evaluated.
+pub async fn take_attempt(
+    conn: &impl ConnectionTrait,
+    id: &str,
+    max_attempts: i32,
+) -> Result<Option<i32>, StoreError> {
+    let sql = "UPDATE user_tokens SET attempts = attempts + 1 \
+               WHERE id = ? AND attempts < ? AND consumed_at IS NULL \
+               RETURNING attempts";
+    let row = conn
+        .query_one_raw(raw_statement(conn, sql, [id.into(), max_attempts.into()]))
         .await?;
-    Ok(())
+    match row {
+        Some(row) => Ok(Some(row.try_get("", "attempts")?)),
+        None => Ok(None),
+    }
 }
 
 /// Uses a token up unless it already is; returns whether this call did. Two
@@ -85,6 +95,35 @@ pub async fn consume(conn: &impl ConnectionTrait, id: &str, now: i64) -> Result<
         .exec(conn)
         .await?;
     Ok(result.rows_affected > 0)
+}
+
+/// The id of some user, to hang a token on that [`insert_and_undo`] never
+/// keeps (a token needs a real user).
+pub async fn stand_in_user_id(conn: &impl ConnectionTrait) -> Result<Option<String>, StoreError> {
+    use sea_orm::{QuerySelect, entity::prelude::*};
+    Ok(super::entities::user::Entity::find()
+        .select_only()
+        .column(super::entities::user::Column::Id)
+        .limit(1)
+        .into_tuple::<String>()
+        .one(conn)
+        .await?)
+}
+
+/// Inserts `token` and `mail` inside a savepoint of `txn` and rolls both
+/// back: the writes of mailing a one-time secret, leaving nothing behind.
+/// A request that mails nothing makes them so that its time does not tell
+/// whether the address belongs to anyone.
+pub async fn insert_and_undo(
+    txn: &DatabaseTransaction,
+    token: UserTokenRow,
+    mail: super::mails::MailRow,
+) -> Result<(), StoreError> {
+    let savepoint = txn.begin().await?;
+    insert(&savepoint, token).await?;
+    super::mails::insert(&savepoint, mail).await?;
+    savepoint.rollback().await?;
+    Ok(())
 }
 
 /// Uses up every unused token of a user for `purpose`.

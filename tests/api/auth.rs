@@ -62,6 +62,7 @@ async fn login(
             identifier: identifier.to_owned(),
             password: password.to_owned(),
             user_agent: "tests".to_owned(),
+            device_token: String::new(),
         })
         .await
         .map(tonic::Response::into_inner)
@@ -1205,7 +1206,8 @@ async fn ended_sessions_spent_links_and_old_failures_are_swept() {
         .await
         .expect("a reset link");
     assert_eq!(rows_in(&app, "sessions").await, 2);
-    assert_eq!(rows_in(&app, "user_tokens").await, 1);
+    // The reset link and the two sign-ins' device tokens.
+    assert_eq!(rows_in(&app, "user_tokens").await, 3);
     assert!(rows_in(&app, "throttles").await >= 1);
 
     app.clock.advance(Duration::from_secs(2 * 86_400));
@@ -1215,7 +1217,11 @@ async fn ended_sessions_spent_links_and_old_failures_are_swept() {
         waited += 1;
     }
     assert_eq!(rows_in(&app, "sessions").await, 1, "the ended session went");
-    assert_eq!(rows_in(&app, "user_tokens").await, 0);
+    assert_eq!(
+        rows_in(&app, "user_tokens").await,
+        2,
+        "live device tokens stay"
+    );
     assert_eq!(rows_in(&app, "throttles").await, 0);
     assert!(
         introspect(&app, &live).await.active,

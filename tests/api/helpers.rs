@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use identityd::config::{
     AccountSettings, AuthSettings, DatabaseSettings, InvitationSettings, LogFormat, LogSettings,
-    MailSettings, MailTransportKind, PasswordSettings, RetentionSettings, ServerSettings, Settings,
+    MailSettings, MailTransportKind, PasswordSettings, RetentionSettings, SecuritySettings,
+    ServerSettings, Settings,
     SmtpSettings, SmtpTls,
 };
 use identityd::domain::Clock;
@@ -108,6 +109,7 @@ pub fn test_settings(data_dir: PathBuf, database_url: Option<String>) -> Setting
             max_concurrent_streams: 100,
             http2_keepalive_interval_secs: 60,
             http2_keepalive_timeout_secs: 20,
+            trusted_proxies: Vec::new(),
         },
         database: DatabaseSettings {
             url: database_url.map(SecretString::from),
@@ -157,6 +159,7 @@ pub fn test_settings(data_dir: PathBuf, database_url: Option<String>) -> Setting
             session_absolute_timeout_secs: 86_400,
             user_free_failures: 5,
             address_free_failures: 50,
+            user_total_free_failures: 100,
             throttle_base_delay_ms: 1_000,
             throttle_max_delay_secs: 900,
             throttle_forget_after_secs: 86_400,
@@ -171,6 +174,9 @@ pub fn test_settings(data_dir: PathBuf, database_url: Option<String>) -> Setting
             request_ids_secs: 604_800,
             mail_secs: 7_776_000,
             invitations_secs: 2_592_000,
+        },
+        security: SecuritySettings {
+            server_secret: None,
         },
     }
 }

@@ -66,6 +66,7 @@ pub async fn session_of(app: &TestApp, username: &str) -> String {
             identifier: username.to_owned(),
             password: PASSWORD.to_owned(),
             user_agent: "tests".to_owned(),
+            device_token: String::new(),
         })
         .await
         .expect("sign in")

@@ -3,7 +3,7 @@
 use super::accounts::{permission as account_permission_out, permissions_out};
 use super::{page_size, timestamp};
 use crate::app::{Denial, LoginAttempt, Question, Registration, ResolvedSession, Session, Verdict};
-use crate::crypto::is_verification_code;
+use crate::crypto::{TokenKind, is_verification_code};
 use crate::domain::{
     AccountId, AccountPermission, Email, FullName, Locale, PageSize, Password, Permission,
     SessionId, UserId, Username, ValidationError, Validator,
@@ -154,6 +154,7 @@ pub fn login(request: pb::LoginRequest) -> Result<LoginAttempt, ValidationError>
         identifier,
         password,
         user_agent,
+        device_token,
     } = request;
     let mut v = Validator::new();
     if identifier.trim().is_empty() {
@@ -181,11 +182,20 @@ pub fn login(request: pb::LoginRequest) -> Result<LoginAttempt, ValidationError>
             format!("must have at most {TEXT_MAX} characters"),
         );
     }
+    let device_token = match device_token.as_str() {
+        "" => None,
+        token if TokenKind::Device.fits(token) => Some(device_token),
+        _ => {
+            v.violation("device_token", "is not a device token from Login");
+            None
+        }
+    };
     v.finish()?;
     Ok(LoginAttempt {
         identifier,
         password,
         user_agent,
+        device_token,
     })
 }
 
