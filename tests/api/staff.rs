@@ -498,6 +498,7 @@ async fn a_new_staff_user_sets_a_first_password_without_a_password_changed_notic
             identifier: "newcomer".to_owned(),
             password: PASSWORD.to_owned(),
             user_agent: "tests".to_owned(),
+            device_token: String::new(),
         })
         .await
         .expect("sign in with it");
