@@ -35,12 +35,13 @@ pub struct Settings {
     pub invitations: InvitationSettings,
     /// How long the sweep keeps finished records.
     pub retention: RetentionSettings,
-    /// The server secret.
+    /// The server secret. The whole section may be left out.
+    #[serde(default)]
     pub security: SecuritySettings,
 }
 
 /// The server secret that keys stored hashes of codes and typed identifiers.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct SecuritySettings {
     /// The secret itself (at least 32 characters, the same on every
     /// replica); unset means `<data_dir>/server-secret`, created on first start.
