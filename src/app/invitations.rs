@@ -175,7 +175,7 @@ pub struct Accepted {
 const ACCEPT_PATH: &str = "/invitations/accept?token=";
 
 /// The window of the per-inviter budget of invitation mails.
-const MAIL_BUDGET_WINDOW: std::time::Duration = std::time::Duration::from_secs(60 * 60);
+pub(super) const MAIL_BUDGET_WINDOW: std::time::Duration = std::time::Duration::from_secs(60 * 60);
 
 impl App {
     /// Invites an address to an account. See the module docs.

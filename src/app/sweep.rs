@@ -44,6 +44,8 @@ pub struct Swept {
     pub mails: u64,
     /// Invitations that expired (or were cancelled) longer ago than their retention.
     pub invitations: u64,
+    /// Inviters' hourly mail budgets whose window has closed.
+    pub mail_budgets: u64,
 }
 
 impl App {
@@ -78,6 +80,11 @@ impl App {
             invitations: store::invitations::delete_expired_before(
                 self.db(),
                 now.minus(retention.invitations).as_micros(),
+            )
+            .await?,
+            mail_budgets: store::invitations::delete_expired_mail_budgets(
+                self.db(),
+                now.minus(super::invitations::MAIL_BUDGET_WINDOW).as_micros(),
             )
             .await?,
         })

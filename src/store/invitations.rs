@@ -266,3 +266,20 @@ pub async fn spend_mail_budget(
         row.try_get("", "window_started_at")?,
     ))
 }
+
+/// Deletes mail budgets whose window started at or before
+/// `window_expired_at`: a later mail starts a new window anyway, so the row
+/// only keeps an inviter's id around. Returns how many went.
+pub async fn delete_expired_mail_budgets(
+    conn: &impl ConnectionTrait,
+    window_expired_at: i64,
+) -> Result<u64, StoreError> {
+    let result = conn
+        .execute_raw(raw_statement(
+            conn,
+            "DELETE FROM mail_budgets WHERE window_started_at <= ?",
+            [window_expired_at.into()],
+        ))
+        .await?;
+    Ok(result.rows_affected())
+}
