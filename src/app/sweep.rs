@@ -84,7 +84,8 @@ impl App {
             .await?,
             mail_budgets: store::invitations::delete_expired_mail_budgets(
                 self.db(),
-                now.minus(super::invitations::MAIL_BUDGET_WINDOW).as_micros(),
+                now.minus(super::invitations::MAIL_BUDGET_WINDOW)
+                    .as_micros(),
             )
             .await?,
         })

@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use identityd::config::{
     AccountSettings, AuthSettings, DatabaseSettings, InvitationSettings, LogFormat, LogSettings,
     MailSettings, MailTransportKind, PasswordSettings, RetentionSettings, SecuritySettings,
-    ServerSettings, Settings,
-    SmtpSettings, SmtpTls,
+    ServerSettings, Settings, SmtpSettings, SmtpTls,
 };
 use identityd::domain::Clock;
 use identityd::proto::account_service_client::AccountServiceClient;

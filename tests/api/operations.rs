@@ -354,7 +354,11 @@ async fn the_sweep_prunes_request_ids_sent_mail_and_long_expired_invitations_aft
     sweeper.sweep().await.expect("sweep");
     assert_eq!(rows_in(&db, "idempotency_keys").await, 1);
     assert_eq!(rows_in(&db, "invitations").await, 1);
-    assert_eq!(rows_in(&db, "mail_budgets").await, 1, "the inviter's open window");
+    assert_eq!(
+        rows_in(&db, "mail_budgets").await,
+        1,
+        "the inviter's open window"
+    );
     assert_eq!(rows_in(&db, "mails").await, mails);
 
     // Past the request ids' 7 days and the invitation's expiry: the request
@@ -363,7 +367,10 @@ async fn the_sweep_prunes_request_ids_sent_mail_and_long_expired_invitations_aft
     let swept = sweeper.sweep().await.expect("sweep");
     assert_eq!(swept.request_ids, 1);
     assert_eq!(rows_in(&db, "idempotency_keys").await, 0);
-    assert_eq!(swept.mail_budgets, 1, "the inviter's hourly window has closed");
+    assert_eq!(
+        swept.mail_budgets, 1,
+        "the inviter's hourly window has closed"
+    );
     assert_eq!(rows_in(&db, "mail_budgets").await, 0);
     let status = app
         .invitations()
