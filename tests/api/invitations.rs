@@ -57,6 +57,14 @@ async fn create_as(
         .map(tonic::Response::into_inner)
 }
 
+/// `owner` invites `email` to their account by mail; the mailed link.
+async fn owner_invites(app: &TestApp, owner: &Owner, email: &str) -> String {
+    create_as(app, &owner.session, invite(&owner.account_id, email))
+        .await
+        .expect("the owner invites");
+    queued_link(app, email).await
+}
+
 /// The link in the newest invitation mail queued for `email`.
 async fn queued_link(app: &TestApp, email: &str) -> String {
     app.queued_secret(email, "invitation", "link")
@@ -238,14 +246,7 @@ async fn a_new_user_with_the_invited_address_accepts_and_starts_active() {
 async fn a_new_user_with_another_address_must_verify_it() {
     let app = spawn_app_with(hold_mail).await;
     let owner = owner(&app, "oscar", "Oscar Ltd").await;
-    create_as(
-        &app,
-        &owner.session,
-        invite(&owner.account_id, "invited@example.test"),
-    )
-    .await
-    .expect("invite");
-    let link = queued_link(&app, "invited@example.test").await;
+    let link = owner_invites(&app, &owner, "invited@example.test").await;
 
     let accepted = accept_as_new(&app, &token_of(&link), "other", "other@example.test")
         .await
@@ -277,14 +278,7 @@ async fn an_existing_user_accepts_with_their_session_whatever_their_address() {
     let owner = owner(&app, "opal", "Opal Inc").await;
     let existing = active_user(&app, "eve").await;
     let eve_session = session_of(&app, "eve").await;
-    create_as(
-        &app,
-        &owner.session,
-        invite(&owner.account_id, "someone@else.test"),
-    )
-    .await
-    .expect("invite");
-    let token = token_of(&queued_link(&app, "someone@else.test").await);
+    let token = token_of(&owner_invites(&app, &owner, "someone@else.test").await);
 
     let accepted = accept_with_session(&app, &eve_session, &token)
         .await
@@ -598,14 +592,7 @@ async fn a_cancelled_invitation_cannot_be_accepted_or_cancelled_again() {
 async fn a_link_works_once() {
     let app = spawn_app_with(hold_mail).await;
     let owner = owner(&app, "oliver", "Oliver").await;
-    create_as(
-        &app,
-        &owner.session,
-        invite(&owner.account_id, "d@example.test"),
-    )
-    .await
-    .expect("invite");
-    let token = token_of(&queued_link(&app, "d@example.test").await);
+    let token = token_of(&owner_invites(&app, &owner, "d@example.test").await);
     accept_as_new(&app, &token, "dora", "d@example.test")
         .await
         .expect("the first accept works");
@@ -745,14 +732,7 @@ async fn one_pending_invitation_per_address_and_none_for_members() {
 async fn an_existing_member_accepting_another_invitation_is_refused() {
     let app = spawn_app_with(hold_mail).await;
     let owner = owner(&app, "ozzy", "Ozzy").await;
-    create_as(
-        &app,
-        &owner.session,
-        invite(&owner.account_id, "n@example.test"),
-    )
-    .await
-    .expect("invite");
-    let token = token_of(&queued_link(&app, "n@example.test").await);
+    let token = token_of(&owner_invites(&app, &owner, "n@example.test").await);
 
     let member = active_user(&app, "nora").await;
     app.accounts
@@ -1277,14 +1257,7 @@ async fn transferring_ownership_retires_the_previous_owners_invitations() {
 async fn accepting_rechecks_that_the_inviter_may_still_invite() {
     let app = spawn_app_with(hold_mail).await;
     let owner = owner(&app, "xena", "Xena's").await;
-    create_as(
-        &app,
-        &owner.session,
-        invite(&owner.account_id, "owner-invited@example.test"),
-    )
-    .await
-    .expect("the owner invites");
-    let owners_token = token_of(&queued_link(&app, "owner-invited@example.test").await);
+    let owners_token = token_of(&owner_invites(&app, &owner, "owner-invited@example.test").await);
     let (staff_id, staff) = staff_with_session(&app, "xavier", &["invitations.write"]).await;
     let created = create_as(
         &app,
@@ -1501,14 +1474,7 @@ async fn taken_usernames_in_accept_are_counted_against_the_throttles() {
     let app = spawn_app_with(hold_mail).await;
     let owner = owner(&app, "quinn", "Quinn's").await;
     active_user(&app, "taken").await;
-    create_as(
-        &app,
-        &owner.session,
-        invite(&owner.account_id, "q@example.test"),
-    )
-    .await
-    .expect("invite");
-    let token = token_of(&queued_link(&app, "q@example.test").await);
+    let token = token_of(&owner_invites(&app, &owner, "q@example.test").await);
 
     let mut throttled = false;
     for attempt in 0..30 {
