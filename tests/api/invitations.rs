@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use identityd::config::{MailTransportKind, Settings};
 use identityd::proto::{
-    AcceptInvitationRequest, AcceptInvitationResponse, AccountPermission, AddMemberRequest,
-    CancelInvitationRequest, CreateInvitationRequest, CreateInvitationResponse,
+    AcceptInvitationRequest, AcceptInvitationResponse, AccountPermission, ActivityEvent,
+    AddMemberRequest, CancelInvitationRequest, CreateInvitationRequest, CreateInvitationResponse,
     GetInvitationRequest, GetUserRequest, InvitationStatus, InvitedUser, ListActivityRequest,
     ListInvitationsRequest, ListMembersRequest, PreviewInvitationRequest, ResendInvitationRequest,
     UserStatus, accept_invitation_request,
@@ -63,6 +63,21 @@ async fn owner_invites(app: &TestApp, owner: &Owner, email: &str) -> String {
         .await
         .expect("the owner invites");
     queued_link(app, email).await
+}
+
+/// The newest 100 activity events of an account.
+async fn account_events(app: &TestApp, account_id: &str) -> Vec<ActivityEvent> {
+    app.admin
+        .clone()
+        .list_activity(ListActivityRequest {
+            account_id: account_id.to_owned(),
+            page_size: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("list activity")
+        .into_inner()
+        .events
 }
 
 /// The link in the newest invitation mail queued for `email`.
@@ -216,18 +231,7 @@ async fn a_new_user_with_the_invited_address_accepts_and_starts_active() {
         1,
         "the inviter hears of it"
     );
-    let events = app
-        .admin
-        .clone()
-        .list_activity(ListActivityRequest {
-            account_id: owner.account_id.clone(),
-            page_size: 100,
-            ..Default::default()
-        })
-        .await
-        .expect("list activity")
-        .into_inner()
-        .events;
+    let events = account_events(&app, &owner.account_id).await;
     let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
     for action in [
         "invitation.created",
@@ -1233,18 +1237,7 @@ async fn transferring_ownership_retires_the_previous_owners_invitations() {
         .await
         .expect_err("the link died with the right to invite");
     assert_eq!(violated_fields(&status), ["token"]);
-    let events = app
-        .admin
-        .clone()
-        .list_activity(ListActivityRequest {
-            account_id: owner.account_id.clone(),
-            page_size: 100,
-            ..Default::default()
-        })
-        .await
-        .expect("list activity")
-        .into_inner()
-        .events;
+    let events = account_events(&app, &owner.account_id).await;
     assert!(
         events
             .iter()
