@@ -453,6 +453,7 @@ impl TestApp {
             clock,
             database_url,
             data_dir: Some(data_dir),
+            address: addr,
             channel,
             stop: Some(stop),
             server: Some(server),
