@@ -6,7 +6,7 @@ use super::idempotency::{CreateStart, IdempotencyKey, begin_create};
 use super::staff::{ensure_not_last_full_access, held_role_if_covered};
 use super::{App, AppError, Principal, Reason};
 use crate::domain::{
-    Email, FullName, Locale, PageCursor, PageSize, Password, PhotoUrl, RequestId, RoleId,
+    Email, FullName, Locale, PageCursor, PageSize, Password, PhotoUrl, REDACTED, RequestId, RoleId,
     Timestamp, UserId, UserStatus, Username,
 };
 use crate::store::{
@@ -74,8 +74,9 @@ impl TryFrom<UserRow> for User {
 /// The revoke reason of sessions ended by suspending their user.
 const SUSPENDED: &str = "user_suspended";
 
-/// Everything a new user row is made from, whoever creates it.
-#[derive(Debug, Clone)]
+/// Everything a new user row is made from, whoever creates it. Its `Debug`
+/// hides the password hash.
+#[derive(Clone)]
 pub(super) struct UserDraft {
     pub email: Email,
     pub username: Username,
@@ -96,6 +97,31 @@ pub(super) async fn insert_user(
     draft: UserDraft,
 ) -> Result<UserRow, AppError> {
     insert_user_at(conn, id, draft, Timestamp::now()).await
+}
+
+impl std::fmt::Debug for UserDraft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            email,
+            username,
+            full_name,
+            photo_url,
+            locale,
+            status,
+            password_hash,
+            admin_role_id,
+        } = self;
+        f.debug_struct("UserDraft")
+            .field("email", email)
+            .field("username", username)
+            .field("full_name", full_name)
+            .field("photo_url", photo_url)
+            .field("locale", locale)
+            .field("status", status)
+            .field("password_hash", &password_hash.as_ref().map(|_| REDACTED))
+            .field("admin_role_id", admin_role_id)
+            .finish()
+    }
 }
 
 /// Inserts a new user created at `now` (the use case's time from the app's
@@ -495,4 +521,56 @@ async fn ensure_may_manage(
     user: &UserRow,
 ) -> Result<(), AppError> {
     held_role_if_covered(conn, principal, user).await.map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo";
+
+    #[test]
+    fn a_user_draft_never_shows_its_password_hash() {
+        let draft = UserDraft {
+            email: Email::parse("email", "ann@example.com").unwrap(),
+            username: Username::parse("username", "ann").unwrap(),
+            full_name: FullName::parse("full_name", "Ann Example").unwrap(),
+            photo_url: None,
+            locale: None,
+            status: UserStatus::Active,
+            password_hash: Some(HASH.to_owned()),
+            admin_role_id: None,
+        };
+        let shown = format!("{draft:?}");
+        assert!(!shown.contains("argon2id"), "{shown}");
+        assert!(
+            shown.contains("password_hash: Some(\"[redacted]\")"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_stored_user_row_never_shows_its_password_hash() {
+        let row = UserRow {
+            id: "u1".to_owned(),
+            email: "ann@example.com".to_owned(),
+            email_normalized: "ann@example.com".to_owned(),
+            username: "ann".to_owned(),
+            username_normalized: "ann".to_owned(),
+            full_name: "Ann Example".to_owned(),
+            photo_url: None,
+            locale: None,
+            status: "active".to_owned(),
+            email_verified: true,
+            password_hash: Some(HASH.to_owned()),
+            admin_role_id: None,
+            created_at: 0,
+            updated_at: 0,
+            last_login_at: None,
+            search_text: String::new(),
+        };
+        let shown = format!("{row:?}");
+        assert!(!shown.contains("argon2id"), "{shown}");
+        assert!(shown.contains("ann@example.com"), "{shown}");
+    }
 }
