@@ -1,12 +1,15 @@
 //! `Debug` for the API messages that carry a secret: a password, a session
 //! or link token, a mailed code, an API credential's secret or an accept
-//! link. `build.rs` tells prost not to derive `Debug` for them, and this
-//! module writes it with the secret replaced by `[redacted]` (or `""` when
-//! the field is empty, so a log still shows whether it was sent), so a `{:?}`
-//! of a request or reply can never print one.
+//! link. `build.rs` finds them by field name (`password`, `*_token`,
+//! `code`, `secret`, `*_link`...) and tells prost not to derive `Debug` for
+//! them; this module writes it with the secret replaced by `[redacted]` (or
+//! `""` when the field is empty, so a log still shows whether it was sent),
+//! so a `{:?}` of a request or reply can never print one.
 //!
-//! Each impl destructures its message: a field added to the proto fails the
-//! build here until someone decides whether it is secret.
+//! A new secret field in a new message leaves that message without `Debug`,
+//! which prost requires: the build fails until an impl is written here. Each
+//! impl destructures its message, so a field added to one of these messages
+//! fails the build here too, until someone decides whether it is secret.
 
 use std::fmt;
 
