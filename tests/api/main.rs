@@ -6,6 +6,7 @@ mod accounts;
 mod activity;
 mod auth;
 mod authz;
+mod clock;
 mod credentials;
 mod edge;
 mod helpers;
