@@ -169,6 +169,7 @@ pub fn build_mail_worker(settings: &Settings, app: &App) -> Result<MailWorker, S
         Arc::new(templates),
         Arc::new(transport),
         settings.mail.clone(),
+        app.clock().clone(),
     ))
 }
 

@@ -7,10 +7,10 @@
 
 use std::collections::BTreeMap;
 
-use super::activity::{Change, record};
+use super::activity::{Change, record_at};
 use super::auth::PasswordLink;
 use super::idempotency::{CreateStart, IdempotencyKey, begin_create};
-use super::users::{UserDraft, insert_user};
+use super::users::{UserDraft, insert_user_at};
 use super::{App, AppError, Caller, Principal, Reason};
 use crate::crypto::random_bytes;
 use crate::domain::{
@@ -202,7 +202,7 @@ impl App {
                 return self.get_account_by_stored_id(&resource_id).await;
             }
         };
-        let now = Timestamp::now().as_micros();
+        let now = self.now();
         let owner_id = match new.owner {
             NewAccountOwner::Existing(user_id) => {
                 store::users::find(&txn, &user_id.to_string())
@@ -234,13 +234,13 @@ impl App {
                     password_hash,
                     admin_role_id: None,
                 };
-                let row = insert_user(&txn, user_id, draft).await?;
+                let row = insert_user_at(&txn, user_id, draft, now).await?;
                 let change = Change::new("user.created", "user", user_id)
                     .account(id)
                     .detail("username", &row.username)
                     .detail("status", &row.status)
                     .detail("as_owner_of", id);
-                record(&txn, principal, change).await?;
+                record_at(&txn, principal, now, change).await?;
                 if send_set_password_email {
                     self.issue_password_link(&txn, principal, &row, PasswordLink::Set)
                         .await?;
@@ -248,12 +248,12 @@ impl App {
                 user_id
             }
         };
-        let row = insert_account(&txn, id, owner_id, new.profile, now).await?;
+        let row = insert_account(&txn, id, owner_id, new.profile, now.as_micros()).await?;
         let change = Change::new("account.created", "account", id)
             .account(id)
             .detail("display_name", &row.display_name)
             .detail("owner_user_id", owner_id);
-        record(&txn, principal, change).await?;
+        record_at(&txn, principal, now, change).await?;
         store::commit(txn).await?;
         Account::try_from(row)
     }
@@ -319,6 +319,7 @@ impl App {
         principal.ensure_account_access(Permission::AccountsWrite, id, |grant| {
             grant.permissions.contains(AccountPermission::Profile)
         })?;
+        let now = self.now();
         let txn = store::begin(self.db()).await?;
         let mut row = load_active_account(&txn, id).await?;
         let mut change = Change::new("account.updated", "account", id).account(id);
@@ -341,9 +342,9 @@ impl App {
             *slot = value;
             change = change.detail(field, "changed");
         }
-        row.updated_at = Timestamp::now().as_micros();
+        row.updated_at = now.as_micros();
         store::accounts::update(&txn, &row).await?;
-        record(&txn, principal, change).await?;
+        record_at(&txn, principal, now, change).await?;
         store::commit(txn).await?;
         Account::try_from(row)
     }
@@ -380,18 +381,19 @@ impl App {
         let txn = store::begin(self.db()).await?;
         let mut row = load_account_for_update(&txn, id).await?;
         if row.status != status.as_str() {
-            let now = Timestamp::now().as_micros();
+            let now = self.now();
             row.status = status.as_str().to_owned();
-            row.closed_at = (status == AccountStatus::Closed).then_some(now);
-            row.updated_at = now;
+            row.closed_at = (status == AccountStatus::Closed).then_some(now.as_micros());
+            row.updated_at = now.as_micros();
             store::accounts::update(&txn, &row).await?;
             let action = match status {
                 AccountStatus::Closed => "account.closed",
                 AccountStatus::Active => "account.reopened",
             };
-            record(
+            record_at(
                 &txn,
                 principal,
+                now,
                 Change::new(action, "account", id)
                     .account(id)
                     .detail("reason", reason),
@@ -411,13 +413,15 @@ impl App {
         id: AccountId,
         delete_orphan_users: bool,
     ) -> Result<Vec<UserId>, AppError> {
+        let now = self.now();
         let txn = store::begin(self.db()).await?;
         let row = load_account_for_update(&txn, id).await?;
         let members = store::memberships::all_for_account(&txn, &row.id).await?;
         store::accounts::delete(&txn, &row.id).await?;
-        record(
+        record_at(
             &txn,
             principal,
+            now,
             Change::new("account.deleted", "account", id)
                 .account(id)
                 .detail("display_name", &row.display_name)
@@ -437,9 +441,10 @@ impl App {
                     store::users::delete(&txn, &user.id).await?;
                     let user_id = UserId::from_stored(&user.id)
                         .ok_or_else(|| AppError::corrupt(format!("user id {}", user.id)))?;
-                    record(
+                    record_at(
                         &txn,
                         principal,
+                        now,
                         Change::new("user.deleted", "user", user_id)
                             .account(id)
                             .detail("username", &user.username)
@@ -473,18 +478,19 @@ impl App {
             store::commit(txn).await?;
             return Account::try_from(row);
         }
-        let now = Timestamp::now().as_micros();
+        let now = self.now();
+        let micros = now.as_micros();
         let previous = std::mem::replace(&mut row.owner_user_id, new_owner_id.clone());
-        row.updated_at = now;
+        row.updated_at = micros;
         store::accounts::update(&txn, &row).await?;
         match store::memberships::find(&txn, &row.id, &new_owner_id).await? {
             Some(_) => {
                 let all = AccountPermissions::all().to_stored();
-                store::memberships::set_permissions(&txn, &row.id, &new_owner_id, &all, now)
+                store::memberships::set_permissions(&txn, &row.id, &new_owner_id, &all, micros)
                     .await?;
             }
             None => {
-                store::memberships::insert(&txn, owner_membership(&row.id, &new_owner_id, now))
+                store::memberships::insert(&txn, owner_membership(&row.id, &new_owner_id, micros))
                     .await?;
             }
         }
@@ -492,23 +498,30 @@ impl App {
             store::memberships::delete(&txn, &row.id, &previous).await?;
         } else {
             let all = AccountPermissions::all().to_stored();
-            store::memberships::set_permissions(&txn, &row.id, &previous, &all, now).await?;
+            store::memberships::set_permissions(&txn, &row.id, &previous, &all, micros).await?;
         }
         let change = Change::new("account.ownership_transferred", "account", id)
             .account(id)
             .detail("previous_owner_user_id", &previous)
             .detail("new_owner_user_id", &new_owner_id)
             .detail("previous_owner_removed", remove_previous_owner);
-        record(&txn, principal, change).await?;
+        record_at(&txn, principal, now, change).await?;
         // The previous owner's invitations were sent with a right they no
         // longer have.
-        self.retire_owner_invitations(&txn, principal, &row.id, &previous, "ownership_transferred")
-            .await?;
+        self.retire_owner_invitations(
+            &txn,
+            principal,
+            now,
+            &row.id,
+            &previous,
+            "ownership_transferred",
+        )
+        .await?;
         // Both owners hear of it, in the transaction of the change itself.
         let previous_row = store::users::find(&txn, &previous).await?;
         for (recipient, is_new) in [(Some(&new_owner_row), true), (previous_row.as_ref(), false)] {
             let Some(recipient) = recipient else { continue };
-            self.notify_owner_changed(&txn, &row, recipient, &new_owner_row, is_new)
+            self.notify_owner_changed(&txn, now, &row, recipient, &new_owner_row, is_new)
                 .await?;
         }
         store::commit(txn).await?;
@@ -518,6 +531,7 @@ impl App {
     async fn notify_owner_changed(
         &self,
         txn: &impl ConnectionTrait,
+        now: Timestamp,
         account: &AccountRow,
         recipient: &UserRow,
         new_owner: &UserRow,
@@ -544,7 +558,7 @@ impl App {
                 .collect(),
             secrets: Default::default(),
         };
-        mail::enqueue(txn, mail).await?;
+        mail::enqueue_at(txn, now, mail).await?;
         Ok(())
     }
 
@@ -611,13 +625,13 @@ impl App {
         {
             return Err(AppError::AlreadyExists(Reason::AlreadyMember));
         }
-        let now = Timestamp::now().as_micros();
+        let now = self.now();
         let membership = MembershipRow {
             account_id: account.id.clone(),
             user_id: user.id.clone(),
             permissions: permissions.to_stored(),
-            created_at: now,
-            updated_at: now,
+            created_at: now.as_micros(),
+            updated_at: now.as_micros(),
         };
         let membership = store::memberships::insert(&txn, membership)
             .await
@@ -631,7 +645,7 @@ impl App {
         let change = Change::new("account.member_added", "user", user_id)
             .account(account_id)
             .detail("permissions", permissions.to_stored());
-        record(&txn, principal, change).await?;
+        record_at(&txn, principal, now, change).await?;
         store::commit(txn).await?;
         member_view(&account, &membership, &user)
     }
@@ -652,21 +666,21 @@ impl App {
         if membership.user_id == account.owner_user_id {
             return Err(AppError::FailedPrecondition(Reason::OwnerPermissionsFixed));
         }
-        let now = Timestamp::now().as_micros();
+        let now = self.now();
         membership.permissions = permissions.to_stored();
-        membership.updated_at = now;
+        membership.updated_at = now.as_micros();
         store::memberships::set_permissions(
             &txn,
             &account.id,
             &membership.user_id,
             &membership.permissions,
-            now,
+            now.as_micros(),
         )
         .await?;
         let change = Change::new("account.member_permissions_updated", "user", user_id)
             .account(account_id)
             .detail("permissions", &membership.permissions);
-        record(&txn, principal, change).await?;
+        record_at(&txn, principal, now, change).await?;
         let user = store::users::find(&txn, &membership.user_id)
             .await?
             .ok_or(AppError::NotFound(Reason::UserNotFound))?;
@@ -682,6 +696,7 @@ impl App {
         account_id: AccountId,
         user_id: UserId,
     ) -> Result<(), AppError> {
+        let now = self.now();
         let txn = store::begin(self.db()).await?;
         let account = load_account_for_update(&txn, account_id).await?;
         self.ensure_may_manage_members(principal, &account)?;
@@ -690,9 +705,10 @@ impl App {
             return Err(AppError::FailedPrecondition(Reason::OwnerCannotBeRemoved));
         }
         store::memberships::delete(&txn, &account.id, &membership.user_id).await?;
-        record(
+        record_at(
             &txn,
             principal,
+            now,
             Change::new("account.member_removed", "user", user_id).account(account_id),
         )
         .await?;
@@ -701,6 +717,7 @@ impl App {
         self.retire_owner_invitations(
             &txn,
             principal,
+            now,
             &account.id,
             &membership.user_id,
             "inviter_removed",

@@ -1,8 +1,8 @@
 //! The first staff user, their full-access roles and an API credential, so a
 //! fresh installation can be administered at all.
 
-use super::activity::{Change, record};
-use super::users::{UserDraft, insert_user};
+use super::activity::{Change, record_at};
+use super::users::{UserDraft, insert_user_at};
 use super::{App, AppError, Principal, Reason};
 use crate::crypto::{ApiCredentialToken, hash_secret};
 use crate::domain::{
@@ -98,15 +98,9 @@ impl App {
         {
             return Ok(None);
         }
+        let now = self.now();
         let txn = store::begin(self.db()).await?;
-        match store::settings::insert_new(
-            &txn,
-            BOOTSTRAP_MARKER,
-            "serve",
-            Timestamp::now().as_micros(),
-        )
-        .await
-        {
+        match store::settings::insert_new(&txn, BOOTSTRAP_MARKER, "serve", now.as_micros()).await {
             Ok(()) => {}
             Err(err @ StoreError::UniqueViolation(_)) => {
                 tracing::debug!(error = %err, "another replica bootstrapped first");
@@ -114,7 +108,8 @@ impl App {
             }
             Err(err) => return Err(err.into()),
         }
-        let created = create_staff_with_credential(&txn, BootstrapStaff::first_start()).await?;
+        let created =
+            create_staff_with_credential(&txn, now, BootstrapStaff::first_start()).await?;
         finish(txn, created, sink).await.map(Some)
     }
 
@@ -133,66 +128,64 @@ impl App {
         staff: BootstrapStaff,
         sink: &mut dyn TokenSink,
     ) -> Result<Bootstrapped, AppError> {
+        let now = self.now();
         let txn = store::begin(self.db()).await?;
         if store::settings::get(&txn, BOOTSTRAP_MARKER)
             .await?
             .is_none()
         {
-            store::settings::insert_new(
-                &txn,
-                BOOTSTRAP_MARKER,
-                "cli",
-                Timestamp::now().as_micros(),
-            )
-            .await?;
+            store::settings::insert_new(&txn, BOOTSTRAP_MARKER, "cli", now.as_micros()).await?;
         }
         let existing = store::users::find_by_username(&txn, &staff.username.normalized()).await?;
         let created = match existing {
-            None => create_staff_with_credential(&txn, staff).await?,
+            None => create_staff_with_credential(&txn, now, staff).await?,
             Some(user) if user.email_normalized != staff.email.normalized() => {
                 return Err(AppError::AlreadyExists(Reason::UsernameTaken));
             }
             Some(user) if user.admin_role_id.is_none() => {
                 return Err(AppError::FailedPrecondition(Reason::NotStaff));
             }
-            Some(user) => restore_staff_with_credential(&txn, user).await?,
+            Some(user) => restore_staff_with_credential(&txn, now, user).await?,
         };
         finish(txn, created, sink).await
     }
 }
 
 /// Gives an existing staff user the full-access admin role and active status
-/// back, each change recorded, and a new credential.
+/// back, each change recorded at `now`, and a new credential.
 async fn restore_staff_with_credential(
     txn: &impl ConnectionTrait,
+    now: Timestamp,
     user: store::users::UserRow,
 ) -> Result<Bootstrapped, AppError> {
     let system = Principal::system("bootstrap");
-    let admin_role = full_access_role(txn, &system, RoleKind::Admin, ADMIN_ROLE_NAME).await?;
-    let api_role = full_access_role(txn, &system, RoleKind::Api, API_ROLE_NAME).await?;
-    let now = Timestamp::now().as_micros();
+    let admin_role = full_access_role(txn, now, &system, RoleKind::Admin, ADMIN_ROLE_NAME).await?;
+    let api_role = full_access_role(txn, now, &system, RoleKind::Api, API_ROLE_NAME).await?;
     let user_id = UserId::from_stored(&user.id)
         .ok_or_else(|| AppError::corrupt(format!("user {} id", user.id)))?;
     if user.admin_role_id.as_deref() != Some(admin_role.as_str()) {
-        store::users::set_admin_role(txn, &user.id, Some(&admin_role), now).await?;
-        record(
+        store::users::set_admin_role(txn, &user.id, Some(&admin_role), now.as_micros()).await?;
+        record_at(
             txn,
             &system,
+            now,
             Change::new("staff.role_assigned", "user", user_id)
                 .detail("admin_role_id", &admin_role),
         )
         .await?;
     }
     if user.status != UserStatus::Active.as_str() {
-        store::users::set_status(txn, &user.id, UserStatus::Active.as_str(), now).await?;
-        record(
+        store::users::set_status(txn, &user.id, UserStatus::Active.as_str(), now.as_micros())
+            .await?;
+        record_at(
             txn,
             &system,
+            now,
             Change::new("user.activated", "user", user_id).detail("reason", "identityd bootstrap"),
         )
         .await?;
     }
-    issue_credential(txn, &system, user_id, api_role).await
+    issue_credential(txn, now, &system, user_id, api_role).await
 }
 
 async fn finish(
@@ -211,11 +204,12 @@ async fn finish(
 
 async fn create_staff_with_credential(
     txn: &impl ConnectionTrait,
+    now: Timestamp,
     staff: BootstrapStaff,
 ) -> Result<Bootstrapped, AppError> {
     let system = Principal::system("bootstrap");
-    let admin_role = full_access_role(txn, &system, RoleKind::Admin, ADMIN_ROLE_NAME).await?;
-    let api_role = full_access_role(txn, &system, RoleKind::Api, API_ROLE_NAME).await?;
+    let admin_role = full_access_role(txn, now, &system, RoleKind::Admin, ADMIN_ROLE_NAME).await?;
+    let api_role = full_access_role(txn, now, &system, RoleKind::Api, API_ROLE_NAME).await?;
 
     let user_id = UserId::generate();
     let draft = UserDraft {
@@ -228,26 +222,27 @@ async fn create_staff_with_credential(
         password_hash: None,
         admin_role_id: Some(admin_role.clone()),
     };
-    insert_user(txn, user_id, draft).await?;
-    record(
+    insert_user_at(txn, user_id, draft, now).await?;
+    record_at(
         txn,
         &system,
+        now,
         Change::new("staff_user.created", "user", user_id)
             .detail("username", staff.username.as_str())
             .detail("admin_role_id", &admin_role),
     )
     .await?;
-    issue_credential(txn, &system, user_id, api_role).await
+    issue_credential(txn, now, &system, user_id, api_role).await
 }
 
 /// A new full-access API credential for `user_id`, recorded as created.
 async fn issue_credential(
     txn: &impl ConnectionTrait,
+    now: Timestamp,
     system: &Principal,
     user_id: UserId,
     api_role: String,
 ) -> Result<Bootstrapped, AppError> {
-    let now = Timestamp::now().as_micros();
     let credential_id = ApiCredentialId::generate();
     let token = ApiCredentialToken::generate();
     let credential = CredentialRow {
@@ -258,15 +253,16 @@ async fn issue_credential(
         // identityd creates it on the owner's behalf: the owner bounds it.
         created_by_user_id: Some(user_id.to_string()),
         description: "Bootstrap credential".to_owned(),
-        created_at: now,
+        created_at: now.as_micros(),
         expires_at: None,
         revoked_at: None,
         last_used_at: None,
     };
     store::credentials::insert(txn, credential, std::slice::from_ref(&api_role)).await?;
-    record(
+    record_at(
         txn,
         system,
+        now,
         Change::new("api_credential.created", "api_credential", credential_id)
             .detail("identifier", &token.identifier)
             .detail("owner_user_id", user_id)
@@ -283,6 +279,7 @@ async fn issue_credential(
 /// The id of the full-access role of `kind` named `name`, created if missing.
 async fn full_access_role(
     txn: &impl ConnectionTrait,
+    now: Timestamp,
     system: &Principal,
     kind: RoleKind,
     name: &str,
@@ -294,7 +291,6 @@ async fn full_access_role(
     {
         return Ok(existing.id);
     }
-    let now = Timestamp::now().as_micros();
     let id = RoleId::generate();
     let row = RoleRow {
         id: id.to_string(),
@@ -305,15 +301,16 @@ async fn full_access_role(
             .to_owned(),
         permissions: PermissionSet::full_access().to_stored(),
         full_access: true,
-        created_at: now,
-        updated_at: now,
+        created_at: now.as_micros(),
+        updated_at: now.as_micros(),
     };
     store::roles::insert(txn, row)
         .await
         .map_err(|e| super::idempotency::conflict_as(e, "name", super::Reason::RoleNameTaken))?;
-    record(
+    record_at(
         txn,
         system,
+        now,
         Change::new("role.created", "role", id)
             .detail("name", name.as_str())
             .detail("kind", kind.as_str())

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use super::activity::{Change, record};
+use super::activity::{Change, record_at};
 use super::staff::{held_role_if_covered, role_permissions};
 use super::{App, AppError, Principal, Reason, ensure_covers};
 use crate::crypto::{ApiCredentialToken, hash_secret};
@@ -183,7 +183,7 @@ impl App {
         principal: &Principal,
         new: NewApiCredential,
     ) -> Result<CreatedApiCredential, AppError> {
-        let now = Timestamp::now();
+        let now = self.now();
         if new.expires_at.is_some_and(|at| at <= now) {
             return Err(crate::domain::ValidationError::single(
                 "expire_time",
@@ -250,7 +250,7 @@ impl App {
             .detail("owner_user_id", &owner.id)
             .detail("created_by_user_id", row_creator(&owner.id, creator))
             .detail("role_ids", role_ids.join(" "));
-        record(&txn, principal, change).await?;
+        record_at(&txn, principal, now, change).await?;
         store::commit(txn).await?;
         Ok(CreatedApiCredential {
             credential: ApiCredential::from_row(row, role_ids, now)?,
@@ -266,7 +266,7 @@ impl App {
         let mut roles =
             store::credentials::role_ids_of(self.reader(), std::slice::from_ref(&row.id)).await?;
         let role_ids = roles.remove(&row.id).unwrap_or_default();
-        ApiCredential::from_row(row, role_ids, Timestamp::now())
+        ApiCredential::from_row(row, role_ids, self.now())
     }
 
     /// A page of credentials, oldest first.
@@ -283,7 +283,7 @@ impl App {
         });
         let filters = format!("owner={owner:?} creator={creator:?} state={state:?}");
         let cursor = PageCursor::decode("page_token", &query.page_token, &filters)?;
-        let now = Timestamp::now();
+        let now = self.now();
         let page = store::credentials::list(
             self.reader(),
             owner.as_deref(),
@@ -322,6 +322,7 @@ impl App {
         principal: &Principal,
         id: ApiCredentialId,
     ) -> Result<ApiCredential, AppError> {
+        let now = self.now();
         let txn = store::begin(self.db()).await?;
         let row = store::credentials::find(&txn, &id.to_string())
             .await?
@@ -333,11 +334,11 @@ impl App {
         if !own && let Some(owner) = store::users::find(&txn, &row.owner_user_id).await? {
             held_role_if_covered(&txn, principal, &owner).await?;
         }
-        if store::credentials::revoke(&txn, &row.id, Timestamp::now().as_micros()).await? {
+        if store::credentials::revoke(&txn, &row.id, now.as_micros()).await? {
             let change = Change::new("api_credential.revoked", "api_credential", id)
                 .detail("identifier", &row.identifier)
                 .detail("owner_user_id", &row.owner_user_id);
-            record(&txn, principal, change).await?;
+            record_at(&txn, principal, now, change).await?;
         }
         store::commit(txn).await?;
         self.get_api_credential(id).await

@@ -22,17 +22,17 @@
 use std::collections::BTreeMap;
 
 use super::accounts::{Member, load_account_for_update, load_active_account, member_view};
-use super::activity::{Change, record};
+use super::activity::{Change, record_at};
 use super::auth::{Registration, user_mail};
 use super::credentials::{ApiCredentialState, state_at};
 use super::idempotency::{CreateStart, IdempotencyKey, begin_create};
 use super::throttle::Subject;
-use super::users::{UserDraft, insert_user};
+use super::users::{UserDraft, insert_user_at};
 use super::{App, AppError, Caller, Principal, Reason};
 use crate::crypto::{TokenKind, hash_secret};
 use crate::domain::{
     AccountId, AccountPermissions, Email, FieldViolation, InvitationId, PageCursor, PageSize,
-    Permission, PermissionSet, RequestId, RoleKind, Timestamp, UserId, UserStatus,
+    Permission, PermissionSet, RequestId, RoleKind, Secret, Timestamp, UserId, UserStatus,
 };
 use crate::mail::{self, MailKind, OutgoingMail};
 use crate::store::{
@@ -111,8 +111,9 @@ pub struct NewInvitation {
 pub struct CreatedInvitation {
     /// The invitation.
     pub invitation: Invitation,
-    /// The accept link, when the caller asked for it instead of a mail.
-    pub accept_link: Option<String>,
+    /// The accept link, when the caller asked for it instead of a mail;
+    /// never printed.
+    pub accept_link: Option<Secret<String>>,
 }
 
 /// A request for a page of an account's invitations.
@@ -241,7 +242,7 @@ impl App {
                     .account(&account.id)
                     .detail("replaced_by", id)
                     .detail("expired", !live);
-                record(&txn, principal, change).await?;
+                record_at(&txn, principal, now, change).await?;
             }
         }
         let (inviter_user_id, inviter_id) = inviter_of(principal);
@@ -276,9 +277,9 @@ impl App {
             .detail("email", &row.email)
             .detail("permissions", &row.permissions)
             .detail("send_email", new.send_email);
-        record(&txn, principal, change).await?;
+        record_at(&txn, principal, now, change).await?;
         let accept_link = self
-            .deliver_link(&txn, &account, &row, &token, new.send_email)
+            .deliver_link(&txn, now, &account, &row, &token, new.send_email)
             .await?;
         let invitation = self.invitation_view(&txn, row).await?;
         store::commit(txn).await?;
@@ -385,7 +386,8 @@ impl App {
             self.spend_mail_budget(&txn, principal).await?;
         }
         let token = TokenKind::Invitation.generate();
-        let expires_at = self.now().plus(self.invitation_ttl()).as_micros();
+        let now = self.now();
+        let expires_at = now.plus(self.invitation_ttl()).as_micros();
         // A link handed to the caller makes the invitation unmailed again:
         // accepting with it no longer proves the invited mailbox.
         if !rows::renew(&txn, &row.id, &hash_secret(&token), expires_at, send_email).await? {
@@ -397,9 +399,9 @@ impl App {
         let change = Change::new("invitation.resent", "invitation", id)
             .account(&account.id)
             .detail("send_email", send_email);
-        record(&txn, principal, change).await?;
+        record_at(&txn, principal, now, change).await?;
         let accept_link = self
-            .deliver_link(&txn, &account, &row, &token, send_email)
+            .deliver_link(&txn, now, &account, &row, &token, send_email)
             .await?;
         let invitation = self.invitation_view(&txn, row).await?;
         store::commit(txn).await?;
@@ -418,11 +420,12 @@ impl App {
         self.ensure_may_invite_somewhere(principal, Permission::InvitationsWrite)?;
         let txn = store::begin(self.db()).await?;
         let (account, row) = self.load_for_change(&txn, principal, id).await?;
-        if !rows::cancel(&txn, &row.id, self.now().as_micros()).await? {
+        let now = self.now();
+        if !rows::cancel(&txn, &row.id, now.as_micros()).await? {
             return Err(AppError::FailedPrecondition(Reason::InvitationNotPending));
         }
         let change = Change::new("invitation.cancelled", "invitation", id).account(&account.id);
-        record(&txn, principal, change).await?;
+        record_at(&txn, principal, now, change).await?;
         let row = store::invitations::find(&txn, &row.id)
             .await?
             .ok_or(AppError::NotFound(Reason::InvitationNotFound))?;
@@ -533,7 +536,7 @@ impl App {
                     return unconfirmed_acceptance(&account, &row, &new, now);
                 }
                 match self
-                    .insert_invitee(&txn, principal, &row, new.clone(), hash)
+                    .insert_invitee(&txn, principal, now, &row, new.clone(), hash)
                     .await
                 {
                     Ok(user) => (user, true),
@@ -565,7 +568,6 @@ impl App {
                 (user, false)
             }
         };
-        let now = self.now();
         if !rows::accept(&txn, &row.id, &row.token_hash, &user.id, now.as_micros()).await? {
             drop(txn);
             return Err(self.token_failure(&subjects).await);
@@ -588,12 +590,12 @@ impl App {
             .account(&account.id)
             .detail("user_id", &user.id)
             .detail("new_user", created);
-        record(&txn, principal, accepted).await?;
+        record_at(&txn, principal, now, accepted).await?;
         let added = Change::new("account.member_added", "user", &user.id)
             .account(&account.id)
             .detail("permissions", &membership.permissions)
             .detail("invitation_id", &row.id);
-        record(&txn, principal, added).await?;
+        record_at(&txn, principal, now, added).await?;
         if let Some(inviter_id) = &row.inviter_user_id
             && let Some(inviter) = store::users::find(&txn, inviter_id).await?
         {
@@ -605,7 +607,7 @@ impl App {
             ];
             let mut mail = user_mail(MailKind::InvitationAccepted, &inviter, context, []);
             mail.account_id = Some(account.id.clone());
-            mail::enqueue(&txn, mail).await?;
+            mail::enqueue_at(&txn, now, mail).await?;
         }
         let member = member_view(&account, &membership, &user)?;
         store::commit(txn).await?;
@@ -624,6 +626,7 @@ impl App {
         &self,
         txn: &impl ConnectionTrait,
         principal: &Principal,
+        now: Timestamp,
         invitation: &InvitationRow,
         new: Registration,
         password_hash: String,
@@ -645,9 +648,9 @@ impl App {
             password_hash: Some(password_hash),
             admin_role_id: None,
         };
-        let mut user = insert_user(txn, user_id, draft).await?;
+        let mut user = insert_user_at(txn, user_id, draft, now).await?;
         if proven {
-            store::users::mark_email_verified(txn, &user.id, self.now().as_micros()).await?;
+            store::users::mark_email_verified(txn, &user.id, now.as_micros()).await?;
             user.email_verified = true;
         } else {
             self.issue_verification_code(txn, &user).await?;
@@ -657,7 +660,7 @@ impl App {
             .detail("username", &user.username)
             .detail("status", &user.status)
             .detail("invitation_id", &invitation.id);
-        record(txn, principal, change).await?;
+        record_at(txn, principal, now, change).await?;
         Ok(user)
     }
 
@@ -773,22 +776,22 @@ impl App {
 
     /// Cancels the pending invitations `inviter_user_id` made to `account_id`
     /// as its owner, with an activity event each, in the caller's
-    /// transaction: they lose the right to invite there (`why`).
+    /// transaction at `now`: they lose the right to invite there (`why`).
     pub(super) async fn retire_owner_invitations(
         &self,
         txn: &impl ConnectionTrait,
         principal: &Principal,
+        now: Timestamp,
         account_id: &str,
         inviter_user_id: &str,
         why: &str,
     ) -> Result<(), AppError> {
-        let now = self.now().as_micros();
         for pending in rows::pending_by_owner(txn, account_id, inviter_user_id).await? {
-            if rows::cancel(txn, &pending.id, now).await? {
+            if rows::cancel(txn, &pending.id, now.as_micros()).await? {
                 let change = Change::new("invitation.cancelled", "invitation", &pending.id)
                     .account(account_id)
                     .detail("reason", why);
-                record(txn, principal, change).await?;
+                record_at(txn, principal, now, change).await?;
             }
         }
         Ok(())
@@ -844,14 +847,15 @@ impl App {
     async fn deliver_link(
         &self,
         txn: &impl ConnectionTrait,
+        now: Timestamp,
         account: &AccountRow,
         row: &InvitationRow,
         token: &str,
         send_email: bool,
-    ) -> Result<Option<String>, AppError> {
+    ) -> Result<Option<Secret<String>>, AppError> {
         let link = self.link(&format!("{ACCEPT_PATH}{token}"));
         if !send_email {
-            return Ok(Some(link));
+            return Ok(Some(Secret::new(link)));
         }
         let inviter_name = self.inviter_name(txn, row).await?;
         let days = self.invitation_ttl().as_secs().div_ceil(86_400).max(1);
@@ -872,7 +876,7 @@ impl App {
                 .collect(),
             secrets: [("link".to_owned(), link)].into_iter().collect(),
         };
-        mail::enqueue(txn, mail).await?;
+        mail::enqueue_at(txn, now, mail).await?;
         Ok(None)
     }
 

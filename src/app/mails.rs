@@ -1,6 +1,6 @@
 //! Outgoing mail, as operators see and retry it.
 
-use super::activity::{Change, record};
+use super::activity::{Change, record_at};
 use super::{App, AppError, Principal, Reason};
 use crate::domain::{PageCursor, PageSize, Timestamp};
 use crate::store::{
@@ -134,6 +134,7 @@ impl App {
         id: uuid::Uuid,
     ) -> Result<Mail, AppError> {
         let id = id.to_string();
+        let now = self.now();
         let txn = store::begin(self.db()).await?;
         let row = store::mails::find(&txn, &id)
             .await?
@@ -141,14 +142,14 @@ impl App {
         if row.status != MailStatus::Failed.as_str() {
             return Err(AppError::FailedPrecondition(Reason::MailNotFailed));
         }
-        store::mails::requeue(&txn, &id, Timestamp::now().as_micros()).await?;
+        store::mails::requeue(&txn, &id, now.as_micros()).await?;
         let mut change = Change::new("mail.retried", "mail", &id)
             .detail("kind", &row.kind)
             .detail("previous_attempts", row.attempts);
         if let Some(account_id) = &row.account_id {
             change = change.account(account_id);
         }
-        record(&txn, principal, change).await?;
+        record_at(&txn, principal, now, change).await?;
         let row = store::mails::find(&txn, &id)
             .await?
             .ok_or(AppError::NotFound(Reason::MailNotFound))?;

@@ -150,6 +150,12 @@ impl App {
         self.clock.now()
     }
 
+    /// The clock the use cases read, for the jobs beside them (the mail
+    /// worker) that must share its time.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
     /// Session lifetimes and throttling rules.
     pub fn auth_policy(&self) -> &AuthPolicy {
         &self.policy.auth

@@ -1,6 +1,6 @@
 //! Admin and API roles: named permission sets.
 
-use super::activity::{Change, record};
+use super::activity::{Change, record_at};
 use super::idempotency::{CreateStart, IdempotencyKey, begin_create, conflict_as};
 use super::{App, AppError, Principal, Reason, ensure_covers};
 use crate::domain::{
@@ -149,7 +149,7 @@ impl App {
         change: Change,
     ) -> Result<Role, AppError> {
         ensure_covers(principal, &new.permissions)?;
-        let now = Timestamp::now();
+        let now = self.now();
         let id = RoleId::generate();
         let txn = match begin_create(self.db(), key.as_ref(), &id.to_string()).await? {
             CreateStart::Create(txn) => txn,
@@ -178,7 +178,7 @@ impl App {
         .detail("name", &row.name)
         .detail("kind", &row.kind)
         .detail("permissions", describe(&new.permissions));
-        record(&txn, principal, change).await?;
+        record_at(&txn, principal, now, change).await?;
         store::commit(txn).await?;
         Role::try_from(row)
     }
@@ -228,6 +228,7 @@ impl App {
         id: RoleId,
         changes: RoleChanges,
     ) -> Result<Role, AppError> {
+        let now = self.now();
         let txn = store::begin(self.db()).await?;
         let mut row = load_role(&txn, id).await?;
         let current = PermissionSet::from_stored(row.full_access, &row.permissions);
@@ -252,17 +253,18 @@ impl App {
             change = change.detail("permissions", describe(permissions));
             row.permissions = permissions.to_stored();
         }
-        row.updated_at = Timestamp::now().as_micros();
+        row.updated_at = now.as_micros();
         store::roles::update(&txn, &row)
             .await
             .map_err(|e| conflict_as(e, "name", Reason::RoleNameTaken))?;
-        record(&txn, principal, change).await?;
+        record_at(&txn, principal, now, change).await?;
         store::commit(txn).await?;
         Role::try_from(row)
     }
 
     /// Deletes a role that no staff user holds and no unrevoked credential carries.
     pub async fn delete_role(&self, principal: &Principal, id: RoleId) -> Result<(), AppError> {
+        let now = self.now();
         let txn = store::begin(self.db()).await?;
         let row = load_role(&txn, id).await?;
         ensure_covers(
@@ -278,7 +280,7 @@ impl App {
         let change = Change::new("role.deleted", "role", id)
             .detail("name", &row.name)
             .detail("kind", &row.kind);
-        record(&txn, principal, change).await?;
+        record_at(&txn, principal, now, change).await?;
         store::commit(txn).await?;
         Ok(())
     }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::activity::{Change, record};
+use super::activity::{Change, record_at};
 use super::auth_cache::{Cached, key_of};
 use super::authn::Authenticated;
 use super::principal::AccountGrant;
@@ -272,10 +272,11 @@ impl App {
         choice: AccountChoice,
     ) -> Result<Session, AppError> {
         let (user_id, session_id) = session_caller(principal)?;
+        let now = self.now();
         let txn = store::begin(self.db()).await?;
         let session = store::sessions::find(&txn, &session_id.to_string())
             .await?
-            .filter(|row| self.session_is_live(row, self.now()))
+            .filter(|row| self.session_is_live(row, now))
             .ok_or(AppError::Unauthenticated(Reason::SessionInvalid))?;
         match (choice, &session.account_id) {
             (AccountChoice::Select, Some(_)) => {
@@ -297,7 +298,6 @@ impl App {
         if account.status != AccountStatus::Active.as_str() {
             return Err(AppError::FailedPrecondition(Reason::AccountClosed));
         }
-        let now = self.now();
         store::sessions::set_account(&txn, &session.id, &account.id, now.as_micros()).await?;
         let action = match choice {
             AccountChoice::Select => "session.account_selected",
@@ -307,7 +307,7 @@ impl App {
         if let Some(previous) = &session.account_id {
             change = change.detail("previous_account_id", previous);
         }
-        record(&txn, principal, change).await?;
+        record_at(&txn, principal, now, change).await?;
         store::commit(txn).await?;
         let row = SessionRow {
             account_id: Some(account.id),
@@ -321,11 +321,12 @@ impl App {
     pub async fn logout(&self, principal: &Principal) -> Result<(), AppError> {
         let (user_id, session_id) = session_caller(principal)?;
         let txn = store::begin(self.db()).await?;
-        let now = self.now().as_micros();
-        if store::sessions::revoke(&txn, &session_id.to_string(), now, "logout").await? {
+        let now = self.now();
+        if store::sessions::revoke(&txn, &session_id.to_string(), now.as_micros(), "logout").await?
+        {
             let change =
                 Change::new("auth.logout", "session", session_id).detail("user_id", user_id);
-            record(&txn, principal, change).await?;
+            record_at(&txn, principal, now, change).await?;
         }
         store::commit(txn).await?;
         Ok(())
@@ -395,11 +396,11 @@ impl App {
                 held_role_if_covered(&txn, principal, &user).await?;
             }
         }
-        let now = self.now().as_micros();
-        if store::sessions::revoke(&txn, &session.id, now, "revoked").await? {
+        let now = self.now();
+        if store::sessions::revoke(&txn, &session.id, now.as_micros(), "revoked").await? {
             let change = Change::new("session.revoked", "session", session_id)
                 .detail("user_id", &session.user_id);
-            record(&txn, principal, change).await?;
+            record_at(&txn, principal, now, change).await?;
         }
         store::commit(txn).await?;
         Ok(())

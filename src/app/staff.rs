@@ -1,9 +1,9 @@
 //! Staff users: users that hold an admin role.
 
-use super::activity::{Change, record};
+use super::activity::{Change, record_at};
 use super::auth::PasswordLink;
 use super::idempotency::{CreateStart, IdempotencyKey, begin_create};
-use super::users::{UserDraft, insert_user};
+use super::users::{UserDraft, insert_user_at};
 use super::{App, AppError, Principal, Reason, ensure_covers};
 use crate::domain::{
     Email, FullName, PageCursor, PageSize, PermissionSet, RequestId, RoleId, RoleKind, Timestamp,
@@ -104,6 +104,7 @@ impl App {
             &format!("{new:?}"),
         );
         let id = UserId::generate();
+        let now = self.now();
         let txn = match begin_create(self.db(), key.as_ref(), &id.to_string()).await? {
             CreateStart::Create(txn) => txn,
             CreateStart::Replay(resource_id) => {
@@ -122,11 +123,11 @@ impl App {
             password_hash: None,
             admin_role_id: Some(role.id.clone()),
         };
-        let row = insert_user(&txn, id, draft).await?;
+        let row = insert_user_at(&txn, id, draft, now).await?;
         let change = Change::new("staff_user.created", "user", id)
             .detail("username", &row.username)
             .detail("admin_role_id", &role.id);
-        record(&txn, principal, change).await?;
+        record_at(&txn, principal, now, change).await?;
         if new.send_set_password_email {
             self.issue_password_link(&txn, principal, &row, PasswordLink::Set)
                 .await?;
@@ -184,6 +185,7 @@ impl App {
         user_id: UserId,
         role_id: RoleId,
     ) -> Result<StaffUser, AppError> {
+        let now = self.now();
         let txn = store::begin(self.db()).await?;
         let user = load_user(&txn, user_id).await?;
         let role = load_admin_role(&txn, role_id).await?;
@@ -192,14 +194,13 @@ impl App {
         if !role.full_access {
             ensure_not_last_full_access(&txn, &user).await?;
         }
-        let now = Timestamp::now().as_micros();
-        store::users::set_admin_role(&txn, &user.id, Some(&role.id), now).await?;
+        store::users::set_admin_role(&txn, &user.id, Some(&role.id), now.as_micros()).await?;
         let mut change =
             Change::new("staff.role_assigned", "user", user_id).detail("admin_role_id", &role.id);
         if let Some(previous) = previous {
             change = change.detail("previous_admin_role_id", previous.id);
         }
-        record(&txn, principal, change).await?;
+        record_at(&txn, principal, now, change).await?;
         store::commit(txn).await?;
         self.get_staff_user(user_id).await
     }
@@ -211,16 +212,17 @@ impl App {
         principal: &Principal,
         user_id: UserId,
     ) -> Result<(), AppError> {
+        let now = self.now();
         let txn = store::begin(self.db()).await?;
         let user = load_user(&txn, user_id).await?;
         let Some(previous) = held_role_if_covered(&txn, principal, &user).await? else {
             return Err(AppError::FailedPrecondition(Reason::NotStaff));
         };
         ensure_not_last_full_access(&txn, &user).await?;
-        store::users::set_admin_role(&txn, &user.id, None, Timestamp::now().as_micros()).await?;
+        store::users::set_admin_role(&txn, &user.id, None, now.as_micros()).await?;
         let change = Change::new("staff.role_unassigned", "user", user_id)
             .detail("previous_admin_role_id", previous.id);
-        record(&txn, principal, change).await?;
+        record_at(&txn, principal, now, change).await?;
         store::commit(txn).await?;
         Ok(())
     }

@@ -17,8 +17,10 @@ impl Timestamp {
     /// times cannot be rendered as JSON or as a date in mail.
     pub const MAX: Timestamp = Timestamp(253_402_300_799_999_999);
 
-    /// The current time.
-    pub fn now() -> Self {
+    /// The system time. Read the time through a [`Clock`] (`App::now()`)
+    /// instead, so that everything runs on the one clock tests can move;
+    /// `tests/api/clock.rs` fails on a call outside this file.
+    pub(crate) fn now() -> Self {
         let since_epoch = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or(Duration::ZERO);

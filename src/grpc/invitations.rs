@@ -5,6 +5,7 @@ use tonic::{Request, Response, Status};
 use super::convert::invitations as convert;
 use super::{parse, principal, reply};
 use crate::app::App;
+use crate::domain::Secret;
 use crate::proto as pb;
 use crate::proto::invitation_service_server::InvitationService;
 
@@ -32,7 +33,10 @@ impl InvitationService for InvitationApi {
         let result = self.app.create_invitation(&p, new, request_id).await;
         reply(&p, result, |created| pb::CreateInvitationResponse {
             invitation: Some(created.invitation.into()),
-            accept_link: created.accept_link.unwrap_or_default(),
+            accept_link: created
+                .accept_link
+                .map(Secret::into_exposed)
+                .unwrap_or_default(),
         })
     }
 
@@ -75,7 +79,10 @@ impl InvitationService for InvitationApi {
         let result = self.app.resend_invitation(&p, id, send_email).await;
         reply(&p, result, |created| pb::ResendInvitationResponse {
             invitation: Some(created.invitation.into()),
-            accept_link: created.accept_link.unwrap_or_default(),
+            accept_link: created
+                .accept_link
+                .map(Secret::into_exposed)
+                .unwrap_or_default(),
         })
     }
 

@@ -6,6 +6,7 @@ mod admin;
 mod auth;
 mod convert;
 mod invitations;
+mod redact;
 mod users;
 
 pub use accounts::AccountApi;

@@ -17,7 +17,7 @@ use super::templates::Templates;
 use super::transport::Transport;
 use crate::config::MailSettings;
 use crate::crypto::random_bytes;
-use crate::domain::Timestamp;
+use crate::domain::Clock;
 use crate::store::{self, DatabaseConnection, mails::MailRow};
 
 /// How long a claimed mail stays reserved for its worker.
@@ -47,6 +47,7 @@ pub struct MailWorker {
     transport: Arc<Transport>,
     settings: MailSettings,
     counters: Arc<MailCounters>,
+    clock: Clock,
 }
 
 /// The wait before attempt `attempts + 1`: `base · 2^(attempts-1)`, capped,
@@ -58,12 +59,15 @@ pub fn backoff(base: Duration, attempts: u32, jitter: f64) -> Duration {
 }
 
 impl MailWorker {
-    /// A worker over `db` sending through `transport`.
+    /// A worker over `db` sending through `transport`, reading the time from
+    /// `clock` (the use cases' clock, so that a mail queued at a moved time is
+    /// due on the same time line).
     pub fn new(
         db: DatabaseConnection,
         templates: Arc<Templates>,
         transport: Arc<Transport>,
         settings: MailSettings,
+        clock: Clock,
     ) -> Self {
         Self {
             db,
@@ -71,6 +75,7 @@ impl MailWorker {
             transport,
             settings,
             counters: Arc::new(MailCounters::default()),
+            clock,
         }
     }
 
@@ -97,7 +102,7 @@ impl MailWorker {
 
     /// Claims and delivers one batch of due mails; returns how many it handled.
     pub async fn tick(&self) -> Result<usize, store::StoreError> {
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let lease_until = now.as_micros() + i64::try_from(LEASE.as_micros()).unwrap_or(i64::MAX);
         let claimed =
             store::mails::claim_due(&self.db, now.as_micros(), lease_until, BATCH).await?;
@@ -111,7 +116,7 @@ impl MailWorker {
     async fn deliver(&self, mail: MailRow) -> Result<(), store::StoreError> {
         let attempts = mail.attempts.saturating_add(1);
         let outcome = self.render_and_send(&mail).await;
-        let now = Timestamp::now().as_micros();
+        let now = self.clock.now().as_micros();
         match outcome {
             Ok(()) => {
                 store::mails::mark_sent(&self.db, &mail.id, attempts, now).await?;

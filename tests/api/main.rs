@@ -7,6 +7,7 @@ mod activity;
 mod auth;
 mod authz;
 mod brute_force;
+mod clock;
 mod credentials;
 mod edge;
 mod helpers;

@@ -1,0 +1,442 @@
+//! `Debug` for the API messages that carry a secret: a password, a session
+//! or link token, a mailed code, an API credential's secret or an accept
+//! link. `build.rs` finds them by field name (`password`, `*_token`,
+//! `code`, `secret`, `*_link`...) and tells prost not to derive `Debug` for
+//! them; this module writes it with the secret replaced by `[redacted]` (or
+//! `""` when the field is empty, so a log still shows whether it was sent),
+//! so a `{:?}` of a request or reply can never print one.
+//!
+//! A new secret field in a new message leaves that message without `Debug`,
+//! which prost requires: the build fails until an impl is written here. Each
+//! impl destructures its message, so a field added to one of these messages
+//! fails the build here too, until someone decides whether it is secret.
+
+use std::fmt;
+
+use crate::domain::REDACTED;
+use crate::proto as pb;
+
+/// What a secret string field shows: whether it was set, never its value.
+fn hidden(value: &str) -> &'static str {
+    if value.is_empty() { "" } else { REDACTED }
+}
+
+impl fmt::Debug for pb::RegisterRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            full_name,
+            username,
+            email,
+            password,
+            locale,
+        } = self;
+        f.debug_struct("RegisterRequest")
+            .field("full_name", full_name)
+            .field("username", username)
+            .field("email", email)
+            .field("password", &hidden(password))
+            .field("locale", locale)
+            .finish()
+    }
+}
+
+impl fmt::Debug for pb::VerifyEmailRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self { email, code } = self;
+        f.debug_struct("VerifyEmailRequest")
+            .field("email", email)
+            .field("code", &hidden(code))
+            .finish()
+    }
+}
+
+impl fmt::Debug for pb::LoginRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            identifier,
+            password,
+            user_agent,
+        } = self;
+        f.debug_struct("LoginRequest")
+            .field("identifier", identifier)
+            .field("password", &hidden(password))
+            .field("user_agent", user_agent)
+            .finish()
+    }
+}
+
+impl fmt::Debug for pb::LoginResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            session_token,
+            session,
+            account_selection_required,
+        } = self;
+        f.debug_struct("LoginResponse")
+            .field("session_token", &hidden(session_token))
+            .field("session", session)
+            .field("account_selection_required", account_selection_required)
+            .finish()
+    }
+}
+
+impl fmt::Debug for pb::ChangePasswordRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            current_password,
+            new_password,
+        } = self;
+        f.debug_struct("ChangePasswordRequest")
+            .field("current_password", &hidden(current_password))
+            .field("new_password", &hidden(new_password))
+            .finish()
+    }
+}
+
+impl fmt::Debug for pb::IntrospectSessionRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self { session_token } = self;
+        f.debug_struct("IntrospectSessionRequest")
+            .field("session_token", &hidden(session_token))
+            .finish()
+    }
+}
+
+impl fmt::Debug for pb::CheckPermissionRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            session_token,
+            account_id,
+            permission,
+        } = self;
+        f.debug_struct("CheckPermissionRequest")
+            .field("session_token", &hidden(session_token))
+            .field("account_id", account_id)
+            .field("permission", permission)
+            .finish()
+    }
+}
+
+impl fmt::Debug for pb::check_permission_request::Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use pb::check_permission_request::Permission;
+        // Nothing secret here; skipping Debug for the request skips it for
+        // its oneof too, so it is written out as prost would.
+        match self {
+            Permission::AccountPermission(value) => {
+                let mut out = f.debug_tuple("AccountPermission");
+                match pb::AccountPermission::try_from(*value) {
+                    Ok(known) => out.field(&known),
+                    Err(_) => out.field(value),
+                };
+                out.finish()
+            }
+            Permission::StaffPermission(name) => {
+                f.debug_tuple("StaffPermission").field(name).finish()
+            }
+        }
+    }
+}
+
+impl fmt::Debug for pb::ResetPasswordRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            token,
+            new_password,
+        } = self;
+        f.debug_struct("ResetPasswordRequest")
+            .field("token", &hidden(token))
+            .field("new_password", &hidden(new_password))
+            .finish()
+    }
+}
+
+impl fmt::Debug for pb::CreateApiCredentialResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            api_credential,
+            secret,
+            token,
+        } = self;
+        f.debug_struct("CreateApiCredentialResponse")
+            .field("api_credential", api_credential)
+            .field("secret", &hidden(secret))
+            .field("token", &hidden(token))
+            .finish()
+    }
+}
+
+impl fmt::Debug for pb::CreateInvitationResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            invitation,
+            accept_link,
+        } = self;
+        f.debug_struct("CreateInvitationResponse")
+            .field("invitation", invitation)
+            .field("accept_link", &hidden(accept_link))
+            .finish()
+    }
+}
+
+impl fmt::Debug for pb::ResendInvitationResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            invitation,
+            accept_link,
+        } = self;
+        f.debug_struct("ResendInvitationResponse")
+            .field("invitation", invitation)
+            .field("accept_link", &hidden(accept_link))
+            .finish()
+    }
+}
+
+impl fmt::Debug for pb::PreviewInvitationRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self { token } = self;
+        f.debug_struct("PreviewInvitationRequest")
+            .field("token", &hidden(token))
+            .finish()
+    }
+}
+
+impl fmt::Debug for pb::AcceptInvitationRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The acceptor's own Debug (InvitedUser's, below) hides its password.
+        let Self { token, acceptor } = self;
+        f.debug_struct("AcceptInvitationRequest")
+            .field("token", &hidden(token))
+            .field("acceptor", acceptor)
+            .finish()
+    }
+}
+
+impl fmt::Debug for pb::accept_invitation_request::Acceptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NewUser(user) => f.debug_tuple("NewUser").field(user).finish(),
+        }
+    }
+}
+
+impl fmt::Debug for pb::InvitedUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            full_name,
+            username,
+            email,
+            password,
+            locale,
+        } = self;
+        f.debug_struct("InvitedUser")
+            .field("full_name", full_name)
+            .field("username", username)
+            .field("email", email)
+            .field("password", &hidden(password))
+            .field("locale", locale)
+            .finish()
+    }
+}
+
+impl fmt::Debug for pb::NewOwner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            username,
+            password,
+            locale,
+            send_set_password_email,
+        } = self;
+        f.debug_struct("NewOwner")
+            .field("username", username)
+            .field("password", &hidden(password))
+            .field("locale", locale)
+            .field("send_set_password_email", send_set_password_email)
+            .finish()
+    }
+}
+
+impl fmt::Debug for pb::CreateUserRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            full_name,
+            username,
+            email,
+            photo_url,
+            locale,
+            password,
+            status,
+            request_id,
+            send_set_password_email,
+        } = self;
+        let mut out = f.debug_struct("CreateUserRequest");
+        out.field("full_name", full_name)
+            .field("username", username)
+            .field("email", email)
+            .field("photo_url", photo_url)
+            .field("locale", locale)
+            .field("password", &hidden(password));
+        // As prost's derived Debug does: the name of a known value.
+        match pb::UserStatus::try_from(*status) {
+            Ok(known) => out.field("status", &known),
+            Err(_) => out.field("status", status),
+        };
+        out.field("request_id", request_id)
+            .field("send_set_password_email", send_set_password_email)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A value that must never appear in a formatted message.
+    const SECRET: &str = "s3cret-Value_0123456789abcdef";
+
+    fn assert_hidden(shown: &str, visible: &str) {
+        assert!(!shown.contains(SECRET), "a secret was printed: {shown}");
+        assert!(shown.contains(REDACTED), "no field was redacted: {shown}");
+        assert!(
+            shown.contains(visible),
+            "{visible} should stay visible: {shown}"
+        );
+    }
+
+    fn secret() -> String {
+        SECRET.to_owned()
+    }
+
+    #[test]
+    fn sign_up_and_sign_in_messages_never_print_their_secrets() {
+        let register = pb::RegisterRequest {
+            full_name: "Ann Example".into(),
+            username: "ann".into(),
+            email: "ann@example.com".into(),
+            password: secret(),
+            locale: "en".into(),
+        };
+        assert_hidden(&format!("{register:?}"), "ann@example.com");
+        let verify = pb::VerifyEmailRequest {
+            email: "ann@example.com".into(),
+            code: secret(),
+        };
+        assert_hidden(&format!("{verify:?}"), "ann@example.com");
+        let login = pb::LoginRequest {
+            identifier: "ann".into(),
+            password: secret(),
+            user_agent: "curl/8".into(),
+        };
+        assert_hidden(&format!("{login:#?}"), "curl/8");
+        let logged_in = pb::LoginResponse {
+            session_token: secret(),
+            session: None,
+            account_selection_required: true,
+        };
+        assert_hidden(
+            &format!("{logged_in:?}"),
+            "account_selection_required: true",
+        );
+    }
+
+    #[test]
+    fn password_and_session_messages_never_print_their_secrets() {
+        let change = pb::ChangePasswordRequest {
+            current_password: secret(),
+            new_password: format!("{SECRET}-new"),
+        };
+        assert_hidden(&format!("{change:?}"), "new_password");
+        let reset = pb::ResetPasswordRequest {
+            token: secret(),
+            new_password: secret(),
+        };
+        assert_hidden(&format!("{reset:?}"), "new_password");
+        let introspect = pb::IntrospectSessionRequest {
+            session_token: secret(),
+        };
+        assert_hidden(&format!("{introspect:?}"), "session_token");
+        let check = pb::CheckPermissionRequest {
+            session_token: secret(),
+            account_id: "acct-1".into(),
+            permission: Some(pb::check_permission_request::Permission::StaffPermission(
+                "users.read".into(),
+            )),
+        };
+        assert_hidden(&format!("{check:?}"), "users.read");
+    }
+
+    #[test]
+    fn credential_and_invitation_messages_never_print_their_secrets() {
+        let credential = pb::CreateApiCredentialResponse {
+            api_credential: None,
+            secret: secret(),
+            token: format!("idk_abc_{SECRET}"),
+        };
+        assert_hidden(&format!("{credential:?}"), "api_credential");
+        let link = format!("https://id.example/invitations/accept/{SECRET}");
+        let created = pb::CreateInvitationResponse {
+            invitation: None,
+            accept_link: link.clone(),
+        };
+        assert_hidden(&format!("{created:?}"), "accept_link");
+        let resent = pb::ResendInvitationResponse {
+            invitation: None,
+            accept_link: link,
+        };
+        assert_hidden(&format!("{resent:?}"), "accept_link");
+        let preview = pb::PreviewInvitationRequest { token: secret() };
+        assert_hidden(&format!("{preview:?}"), "token");
+        let accept = pb::AcceptInvitationRequest {
+            token: secret(),
+            acceptor: Some(pb::accept_invitation_request::Acceptor::NewUser(
+                pb::InvitedUser {
+                    full_name: "Ben Example".into(),
+                    username: "ben".into(),
+                    email: "ben@example.com".into(),
+                    password: secret(),
+                    locale: String::new(),
+                },
+            )),
+        };
+        assert_hidden(&format!("{accept:?}"), "ben@example.com");
+    }
+
+    #[test]
+    fn messages_creating_users_never_print_their_passwords() {
+        let user = pb::CreateUserRequest {
+            full_name: "Cat Example".into(),
+            username: "cat".into(),
+            email: "cat@example.com".into(),
+            photo_url: String::new(),
+            locale: String::new(),
+            password: secret(),
+            status: pb::UserStatus::Active as i32,
+            request_id: "req-1".into(),
+            send_set_password_email: false,
+        };
+        let shown = format!("{user:?}");
+        assert_hidden(&shown, "cat@example.com");
+        assert!(shown.contains("Active"), "{shown}");
+        let account = pb::CreateAccountRequest {
+            profile: None,
+            request_id: "req-2".into(),
+            owner: Some(pb::create_account_request::Owner::NewOwner(pb::NewOwner {
+                username: "dan".into(),
+                password: secret(),
+                locale: String::new(),
+                send_set_password_email: false,
+            })),
+        };
+        assert_hidden(&format!("{account:?}"), "dan");
+    }
+
+    #[test]
+    fn an_empty_secret_field_shows_that_it_was_not_sent() {
+        let login = pb::LoginRequest {
+            identifier: "ann".into(),
+            password: String::new(),
+            user_agent: String::new(),
+        };
+        assert!(format!("{login:?}").contains(r#"password: """#));
+    }
+}
