@@ -196,7 +196,7 @@ impl App {
             _ => None,
         };
         let id = AccountId::generate();
-        let txn = match begin_create(self.db(), key.as_ref(), &id.to_string()).await? {
+        let txn = match begin_create(self.db(), self.now(), key.as_ref(), &id.to_string()).await? {
             CreateStart::Create(txn) => txn,
             CreateStart::Replay(resource_id) => {
                 return self.get_account_by_stored_id(&resource_id).await;

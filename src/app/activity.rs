@@ -87,17 +87,6 @@ pub async fn record_at(
     Ok(store::activity::append(conn, row).await?)
 }
 
-/// [`record_at`] at the system time. Kept only for the sign-in use cases in
-/// `auth.rs`, which are being changed on another branch; once they pass their
-/// clock's time this goes (the one-clock test counts its use).
-pub async fn record(
-    conn: &impl ConnectionTrait,
-    principal: &Principal,
-    change: Change,
-) -> Result<(), AppError> {
-    record_at(conn, principal, Timestamp::now(), change).await
-}
-
 /// One recorded event, as read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActivityEvent {

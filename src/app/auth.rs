@@ -9,10 +9,10 @@
 use std::time::Duration;
 
 use super::accounts::insert_account;
-use super::activity::{Change, record};
+use super::activity::{Change, record_at};
 use super::sessions::{Session, session_caller};
 use super::throttle::{LoginTarget, Subject};
-use super::users::{UserDraft, insert_user};
+use super::users::{UserDraft, insert_user_at};
 use super::{App, AppError, Caller, Principal, Reason};
 use crate::crypto::{KeyPurpose, TokenKind, hash_secret, verification_code};
 use crate::domain::{
@@ -159,7 +159,7 @@ impl App {
             password_hash: Some(password_hash),
             admin_role_id: None,
         };
-        let user = match insert_user(&txn, user_id, draft).await {
+        let user = match insert_user_at(&txn, user_id, draft, self.now()).await {
             Ok(user) => user,
             // Another sign-up with this address committed first: answer as
             // for any known address.
@@ -189,13 +189,13 @@ impl App {
         let registered = Change::new("user.registered", "user", user_id)
             .account(account_id)
             .detail("username", &user.username);
-        record(&txn, principal, registered).await?;
+        record_at(&txn, principal, self.now(), registered).await?;
         let account_created = Change::new("account.created", "account", account_id)
             .account(account_id)
             .detail("display_name", &user.username)
             .detail("owner_user_id", user_id)
             .detail("primary", true);
-        record(&txn, principal, account_created).await?;
+        record_at(&txn, principal, self.now(), account_created).await?;
         self.issue_verification_code(&txn, &user).await?;
         store::commit(txn).await?;
         Ok(())
@@ -225,9 +225,14 @@ impl App {
             ("recipient_name", user.full_name.clone()),
             ("link", self.link("/password/forgot")),
         ];
-        mail::enqueue(conn, user_mail(MailKind::SignUpAttempt, user, context, [])).await?;
+        mail::enqueue_at(
+            conn,
+            self.now(),
+            user_mail(MailKind::SignUpAttempt, user, context, []),
+        )
+        .await?;
         let change = Change::new("auth.sign_up_attempted", "user", &user.id);
-        record(conn, principal, change).await?;
+        record_at(conn, principal, self.now(), change).await?;
         Ok(())
     }
 
@@ -264,7 +269,7 @@ impl App {
             ),
         ];
         let mail = user_mail(MailKind::VerificationCode, user, context, [("code", code)]);
-        mail::enqueue(conn, mail).await?;
+        mail::enqueue_at(conn, self.now(), mail).await?;
         Ok(())
     }
 
@@ -334,14 +339,14 @@ impl App {
                     taken.unwrap_or(VERIFICATION_CODE_MAX_ATTEMPTS + 1),
                 )
                 .detail("evaluated", taken.is_some());
-            record(&txn, principal, change).await?;
+            record_at(&txn, principal, self.now(), change).await?;
             store::commit(txn).await?;
             return Err(invalid());
         };
         let activated = store::users::mark_email_verified(&txn, &user.id, now.as_micros()).await?;
         let change =
             Change::new("user.email_verified", "user", &user.id).detail("activated", activated);
-        record(&txn, principal, change).await?;
+        record_at(&txn, principal, self.now(), change).await?;
         self.settle_success(&txn, &subjects[..1], &subjects[1..])
             .await?;
         store::commit(txn).await?;
@@ -361,9 +366,10 @@ impl App {
         match &user {
             Some(user) if user.status == UserStatus::PendingVerification.as_str() => {
                 self.issue_verification_code(&txn, user).await?;
-                record(
+                record_at(
                     &txn,
                     principal,
+                    self.now(),
                     Change::new("auth.verification_resent", "user", &user.id),
                 )
                 .await?;
@@ -385,7 +391,7 @@ impl App {
                 self.decoy_mail_writes(&txn, EMAIL_VERIFICATION, MailKind::VerificationCode, email)
                     .await?;
                 let change = Change::new("auth.verification_not_resent", target_type, target_id);
-                record(&txn, principal, change).await?;
+                record_at(&txn, principal, self.now(), change).await?;
             }
         }
         store::commit(txn).await?;
@@ -470,7 +476,7 @@ impl App {
             let change = Change::new("auth.login_failed", target_type, &target_id)
                 .detail("reason", refusal.unwrap_or("unknown"))
                 .detail("device_token", device.is_some());
-            record(&txn, principal, change).await?;
+            record_at(&txn, principal, self.now(), change).await?;
             for delay in delayed {
                 let action = if delay.locked {
                     "auth.login_locked"
@@ -481,7 +487,7 @@ impl App {
                     .detail("subject", &delay.key)
                     .detail("failures", delay.failures)
                     .detail("delay_seconds", delay.delay.as_secs_f64().ceil());
-                record(&txn, principal, change).await?;
+                record_at(&txn, principal, self.now(), change).await?;
             }
             store::commit_additive(txn).await?;
             return Err(AppError::Unauthenticated(Reason::LoginFailed));
@@ -518,7 +524,7 @@ impl App {
         if let Some(account_id) = &session.account_id {
             change = change.account(account_id);
         }
-        record(&txn, &actor, change).await?;
+        record_at(&txn, &actor, self.now(), change).await?;
         store::commit_additive(txn).await?;
         let current = SessionId::from_stored(&session.id);
         Ok(LoginOutcome {
@@ -649,9 +655,10 @@ impl App {
         };
         if !matches {
             let txn = store::begin(self.db()).await?;
-            record(
+            record_at(
                 &txn,
                 principal,
+                self.now(),
                 Change::new("auth.password_change_failed", "user", user_id),
             )
             .await?;
@@ -678,7 +685,7 @@ impl App {
         self.settle_success(&txn, &subjects, &[]).await?;
         let change =
             Change::new("user.password_changed", "user", user_id).detail("sessions_ended", ended);
-        record(&txn, principal, change).await?;
+        record_at(&txn, principal, self.now(), change).await?;
         store::commit(txn).await?;
         Ok(())
     }
@@ -734,8 +741,9 @@ impl App {
                 ("recipient_name", user.full_name.clone()),
                 ("time", now.to_utc_minutes()),
             ];
-            mail::enqueue(
+            mail::enqueue_at(
                 conn,
+                self.now(),
                 user_mail(MailKind::PasswordChanged, user, context, []),
             )
             .await?;
@@ -795,7 +803,7 @@ impl App {
                     .await?;
                 let change = Change::new("auth.password_reset_not_sent", target_type, target_id)
                     .detail("over_limit", over_limit);
-                record(&txn, principal, change).await?;
+                record_at(&txn, principal, self.now(), change).await?;
             }
         }
         store::commit(txn).await?;
@@ -871,8 +879,14 @@ impl App {
         let context = [("recipient_name", user.full_name.clone()), lifetime];
         let link = self.link(&format!("{path}?token={token}"));
         let mail = user_mail(mail_kind, user, context, [("link", link)]);
-        mail::enqueue(conn, mail).await?;
-        record(conn, principal, Change::new(action, "user", &user.id)).await?;
+        mail::enqueue_at(conn, self.now(), mail).await?;
+        record_at(
+            conn,
+            principal,
+            self.now(),
+            Change::new(action, "user", &user.id),
+        )
+        .await?;
         Ok(())
     }
 
@@ -934,7 +948,7 @@ impl App {
         let change = Change::new("auth.password_reset", "user", &user.id)
             .detail("sessions_ended", ended)
             .detail("activated", activated);
-        record(&txn, principal, change).await?;
+        record_at(&txn, principal, self.now(), change).await?;
         store::commit(txn).await?;
         Ok(())
     }

@@ -81,10 +81,12 @@ impl IdempotencyKey {
     }
 
     /// Claims the key for `resource_id`, inside the create's transaction.
+    /// `now` (from the app's clock) dates the key, for the sweep.
     pub async fn claim(
         &self,
         conn: &impl ConnectionTrait,
         resource_id: &str,
+        now: Timestamp,
     ) -> Result<Claim, AppError> {
         let row = IdempotencyRow {
             caller: self.caller.clone(),
@@ -92,7 +94,7 @@ impl IdempotencyKey {
             request_id: self.request_id.clone(),
             fingerprint: self.fingerprint.clone(),
             resource_id: resource_id.to_owned(),
-            created_at: Timestamp::now().as_micros(),
+            created_at: now.as_micros(),
         };
         match store::idempotency::insert(conn, row).await {
             Ok(()) => Ok(Claim::Won),
@@ -122,9 +124,11 @@ pub enum CreateStart {
 
 /// Begins an idempotent create of `resource_id`: replays an earlier result,
 /// or opens the create's transaction and claims `key` in it. A concurrent
-/// call that claimed first wins; this one then replays its result.
+/// call that claimed first wins; this one then replays its result. `now`
+/// comes from the app's clock.
 pub async fn begin_create(
     db: &DatabaseConnection,
+    now: Timestamp,
     key: Option<&IdempotencyKey>,
     resource_id: &str,
 ) -> Result<CreateStart, AppError> {
@@ -135,7 +139,7 @@ pub async fn begin_create(
         return Ok(CreateStart::Replay(existing));
     }
     let txn = store::begin(db).await?;
-    if key.claim(&txn, resource_id).await? == Claim::Won {
+    if key.claim(&txn, resource_id, now).await? == Claim::Won {
         return Ok(CreateStart::Create(txn));
     }
     // The transaction is dead after the failed claim (PostgreSQL) and holds

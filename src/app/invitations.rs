@@ -195,7 +195,7 @@ impl App {
             &format!("{new:?}"),
         );
         let id = InvitationId::generate();
-        let txn = match begin_create(self.db(), key.as_ref(), &id.to_string()).await? {
+        let txn = match begin_create(self.db(), self.now(), key.as_ref(), &id.to_string()).await? {
             CreateStart::Create(txn) => txn,
             CreateStart::Replay(resource_id) => {
                 // The token was shown once; a replay cannot show it again.

@@ -28,7 +28,7 @@ pub use accounts::{
     Account, AccountChanges, AccountPage, AccountQuery, Member, MembershipPage, NewAccount,
     NewAccountOwner, UserAccount,
 };
-pub use activity::{ActivityEvent, ActivityPage, ActivityQuery, Change, record};
+pub use activity::{ActivityEvent, ActivityPage, ActivityQuery, Change, record_at};
 pub use auth::{
     LoginAttempt, LoginOutcome, PASSWORD_RESET_TTL, Registration, VERIFICATION_CODE_MAX_ATTEMPTS,
     VERIFICATION_CODE_TTL,

@@ -151,7 +151,7 @@ impl App {
         ensure_covers(principal, &new.permissions)?;
         let now = self.now();
         let id = RoleId::generate();
-        let txn = match begin_create(self.db(), key.as_ref(), &id.to_string()).await? {
+        let txn = match begin_create(self.db(), self.now(), key.as_ref(), &id.to_string()).await? {
             CreateStart::Create(txn) => txn,
             CreateStart::Replay(resource_id) => {
                 return self.get_role_by_stored_id(&resource_id).await;

@@ -105,7 +105,7 @@ impl App {
         );
         let id = UserId::generate();
         let now = self.now();
-        let txn = match begin_create(self.db(), key.as_ref(), &id.to_string()).await? {
+        let txn = match begin_create(self.db(), self.now(), key.as_ref(), &id.to_string()).await? {
             CreateStart::Create(txn) => txn,
             CreateStart::Replay(resource_id) => {
                 return self.get_staff_user_by_stored_id(&resource_id).await;

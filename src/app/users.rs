@@ -88,17 +88,6 @@ pub(super) struct UserDraft {
     pub admin_role_id: Option<String>,
 }
 
-/// [`insert_user_at`] at the system time. Kept only for sign-up in
-/// `auth.rs`, which is being changed on another branch; once it passes its
-/// clock's time this goes (the one-clock test counts its use).
-pub(super) async fn insert_user(
-    conn: &impl ConnectionTrait,
-    id: UserId,
-    draft: UserDraft,
-) -> Result<UserRow, AppError> {
-    insert_user_at(conn, id, draft, Timestamp::now()).await
-}
-
 impl std::fmt::Debug for UserDraft {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let Self {
@@ -268,7 +257,7 @@ impl App {
         };
         let id = UserId::generate();
         let now = self.now();
-        let txn = match begin_create(self.db(), key.as_ref(), &id.to_string()).await? {
+        let txn = match begin_create(self.db(), self.now(), key.as_ref(), &id.to_string()).await? {
             CreateStart::Create(txn) => txn,
             CreateStart::Replay(resource_id) => {
                 return self.get_user_by_stored_id(&resource_id).await;

@@ -56,11 +56,13 @@ impl fmt::Debug for pb::LoginRequest {
             identifier,
             password,
             user_agent,
+            device_token,
         } = self;
         f.debug_struct("LoginRequest")
             .field("identifier", identifier)
             .field("password", &hidden(password))
             .field("user_agent", user_agent)
+            .field("device_token", &hidden(device_token))
             .finish()
     }
 }
@@ -71,11 +73,13 @@ impl fmt::Debug for pb::LoginResponse {
             session_token,
             session,
             account_selection_required,
+            device_token,
         } = self;
         f.debug_struct("LoginResponse")
             .field("session_token", &hidden(session_token))
             .field("session", session)
             .field("account_selection_required", account_selection_required)
+            .field("device_token", &hidden(device_token))
             .finish()
     }
 }
@@ -326,12 +330,14 @@ mod tests {
             identifier: "ann".into(),
             password: secret(),
             user_agent: "curl/8".into(),
+            device_token: secret(),
         };
         assert_hidden(&format!("{login:#?}"), "curl/8");
         let logged_in = pb::LoginResponse {
             session_token: secret(),
             session: None,
             account_selection_required: true,
+            device_token: secret(),
         };
         assert_hidden(
             &format!("{logged_in:?}"),
@@ -436,6 +442,7 @@ mod tests {
             identifier: "ann".into(),
             password: String::new(),
             user_agent: String::new(),
+            device_token: String::new(),
         };
         assert!(format!("{login:?}").contains(r#"password: """#));
     }

@@ -167,16 +167,6 @@ impl std::fmt::Debug for OutgoingMail {
 /// from inside use cases that have no worker at hand.
 static QUEUED: AtomicU64 = AtomicU64::new(0);
 
-/// [`enqueue_at`] at the system time. Kept only for the sign-in use cases in
-/// `app/auth.rs`, which are being changed on another branch; once they pass
-/// their clock's time this goes (the one-clock test counts its use).
-pub async fn enqueue(
-    conn: &impl ConnectionTrait,
-    mail: OutgoingMail,
-) -> Result<String, StoreError> {
-    enqueue_at(conn, Timestamp::now(), mail).await
-}
-
 /// Writes `mail` to the outbox on `conn`, which should be the transaction of
 /// the change that causes it, as queued at `now` (the use case's time from
 /// the app's clock; the worker sends it once its clock reaches that time).

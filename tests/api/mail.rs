@@ -199,8 +199,9 @@ async fn two_workers_on_one_database_never_deliver_a_mail_twice() {
     let db = app.database().await;
     let txn = db.begin().await.expect("begin");
     for i in 0..60 {
-        identityd::mail::enqueue(
+        identityd::mail::enqueue_at(
             &txn,
+            app.clock.now(),
             OutgoingMail {
                 kind: MailKind::PasswordChanged,
                 to: format!("racer{i}@example.com"),
@@ -231,8 +232,9 @@ async fn a_rolled_back_change_leaves_no_mail_behind() {
     let app = spawn_app().await;
     let db = app.database().await;
     let txn = db.begin().await.expect("begin");
-    identityd::mail::enqueue(
+    identityd::mail::enqueue_at(
         &txn,
+        app.clock.now(),
         OutgoingMail {
             kind: MailKind::PasswordChanged,
             to: "ghost@example.com".into(),
