@@ -21,105 +21,47 @@ fn hidden(value: &str) -> &'static str {
     if value.is_empty() { "" } else { REDACTED }
 }
 
-impl fmt::Debug for pb::RegisterRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Self {
-            full_name,
-            username,
-            email,
-            password,
-            locale,
-        } = self;
-        f.debug_struct("RegisterRequest")
-            .field("full_name", full_name)
-            .field("username", username)
-            .field("email", email)
-            .field("password", &hidden(password))
-            .field("locale", locale)
-            .finish()
-    }
+/// `Debug` for `pb::$message`, showing every field in order and the ones
+/// marked `secret` as [`hidden`]. It destructures the message with every
+/// field named, so a field added to the message fails the build here until
+/// it is listed (and someone has decided whether it is secret).
+macro_rules! redacted_debug {
+    ($message:ident { $($field:ident $($secret:ident)?),* $(,)? }) => {
+        impl fmt::Debug for pb::$message {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let Self { $($field),* } = self;
+                f.debug_struct(stringify!($message))
+                    $(.field(stringify!($field), redacted_debug!(@value $field $($secret)?)))*
+                    .finish()
+            }
+        }
+    };
+    (@value $field:ident) => {
+        $field
+    };
+    (@value $field:ident secret) => {
+        &hidden($field)
+    };
 }
 
-impl fmt::Debug for pb::VerifyEmailRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Self { email, code } = self;
-        f.debug_struct("VerifyEmailRequest")
-            .field("email", email)
-            .field("code", &hidden(code))
-            .finish()
-    }
-}
+redacted_debug!(RegisterRequest { full_name, username, email, password secret, locale });
 
-impl fmt::Debug for pb::LoginRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Self {
-            identifier,
-            password,
-            user_agent,
-            device_token,
-        } = self;
-        f.debug_struct("LoginRequest")
-            .field("identifier", identifier)
-            .field("password", &hidden(password))
-            .field("user_agent", user_agent)
-            .field("device_token", &hidden(device_token))
-            .finish()
-    }
-}
+redacted_debug!(VerifyEmailRequest { email, code secret });
 
-impl fmt::Debug for pb::LoginResponse {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Self {
-            session_token,
-            session,
-            account_selection_required,
-            device_token,
-        } = self;
-        f.debug_struct("LoginResponse")
-            .field("session_token", &hidden(session_token))
-            .field("session", session)
-            .field("account_selection_required", account_selection_required)
-            .field("device_token", &hidden(device_token))
-            .finish()
-    }
-}
+redacted_debug!(LoginRequest { identifier, password secret, user_agent, device_token secret });
 
-impl fmt::Debug for pb::ChangePasswordRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Self {
-            current_password,
-            new_password,
-        } = self;
-        f.debug_struct("ChangePasswordRequest")
-            .field("current_password", &hidden(current_password))
-            .field("new_password", &hidden(new_password))
-            .finish()
-    }
-}
+redacted_debug!(LoginResponse {
+    session_token secret,
+    session,
+    account_selection_required,
+    device_token secret,
+});
 
-impl fmt::Debug for pb::IntrospectSessionRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Self { session_token } = self;
-        f.debug_struct("IntrospectSessionRequest")
-            .field("session_token", &hidden(session_token))
-            .finish()
-    }
-}
+redacted_debug!(ChangePasswordRequest { current_password secret, new_password secret });
 
-impl fmt::Debug for pb::CheckPermissionRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Self {
-            session_token,
-            account_id,
-            permission,
-        } = self;
-        f.debug_struct("CheckPermissionRequest")
-            .field("session_token", &hidden(session_token))
-            .field("account_id", account_id)
-            .field("permission", permission)
-            .finish()
-    }
-}
+redacted_debug!(IntrospectSessionRequest { session_token secret });
+
+redacted_debug!(CheckPermissionRequest { session_token secret, account_id, permission });
 
 impl fmt::Debug for pb::check_permission_request::Permission {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -142,79 +84,18 @@ impl fmt::Debug for pb::check_permission_request::Permission {
     }
 }
 
-impl fmt::Debug for pb::ResetPasswordRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Self {
-            token,
-            new_password,
-        } = self;
-        f.debug_struct("ResetPasswordRequest")
-            .field("token", &hidden(token))
-            .field("new_password", &hidden(new_password))
-            .finish()
-    }
-}
+redacted_debug!(ResetPasswordRequest { token secret, new_password secret });
 
-impl fmt::Debug for pb::CreateApiCredentialResponse {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Self {
-            api_credential,
-            secret,
-            token,
-        } = self;
-        f.debug_struct("CreateApiCredentialResponse")
-            .field("api_credential", api_credential)
-            .field("secret", &hidden(secret))
-            .field("token", &hidden(token))
-            .finish()
-    }
-}
+redacted_debug!(CreateApiCredentialResponse { api_credential, secret secret, token secret });
 
-impl fmt::Debug for pb::CreateInvitationResponse {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Self {
-            invitation,
-            accept_link,
-        } = self;
-        f.debug_struct("CreateInvitationResponse")
-            .field("invitation", invitation)
-            .field("accept_link", &hidden(accept_link))
-            .finish()
-    }
-}
+redacted_debug!(CreateInvitationResponse { invitation, accept_link secret });
 
-impl fmt::Debug for pb::ResendInvitationResponse {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Self {
-            invitation,
-            accept_link,
-        } = self;
-        f.debug_struct("ResendInvitationResponse")
-            .field("invitation", invitation)
-            .field("accept_link", &hidden(accept_link))
-            .finish()
-    }
-}
+redacted_debug!(ResendInvitationResponse { invitation, accept_link secret });
 
-impl fmt::Debug for pb::PreviewInvitationRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Self { token } = self;
-        f.debug_struct("PreviewInvitationRequest")
-            .field("token", &hidden(token))
-            .finish()
-    }
-}
+redacted_debug!(PreviewInvitationRequest { token secret });
 
-impl fmt::Debug for pb::AcceptInvitationRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The acceptor's own Debug (InvitedUser's, below) hides its password.
-        let Self { token, acceptor } = self;
-        f.debug_struct("AcceptInvitationRequest")
-            .field("token", &hidden(token))
-            .field("acceptor", acceptor)
-            .finish()
-    }
-}
+// The acceptor's own Debug (InvitedUser's, below) hides its password.
+redacted_debug!(AcceptInvitationRequest { token secret, acceptor });
 
 impl fmt::Debug for pb::accept_invitation_request::Acceptor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -224,41 +105,9 @@ impl fmt::Debug for pb::accept_invitation_request::Acceptor {
     }
 }
 
-impl fmt::Debug for pb::InvitedUser {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Self {
-            full_name,
-            username,
-            email,
-            password,
-            locale,
-        } = self;
-        f.debug_struct("InvitedUser")
-            .field("full_name", full_name)
-            .field("username", username)
-            .field("email", email)
-            .field("password", &hidden(password))
-            .field("locale", locale)
-            .finish()
-    }
-}
+redacted_debug!(InvitedUser { full_name, username, email, password secret, locale });
 
-impl fmt::Debug for pb::NewOwner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Self {
-            username,
-            password,
-            locale,
-            send_set_password_email,
-        } = self;
-        f.debug_struct("NewOwner")
-            .field("username", username)
-            .field("password", &hidden(password))
-            .field("locale", locale)
-            .field("send_set_password_email", send_set_password_email)
-            .finish()
-    }
-}
+redacted_debug!(NewOwner { username, password secret, locale, send_set_password_email });
 
 impl fmt::Debug for pb::CreateUserRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
