@@ -16,6 +16,9 @@
 # must be on PATH.
 set -euo pipefail
 
+# shellcheck source=.ci/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 if [[ $# -ne 1 ]]; then
   echo "usage: $0 path/to/identityd" >&2
   exit 2
@@ -37,15 +40,7 @@ server_pid=""
 cleanup() {
   local rc=$?
   set +e
-  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null
-    for _ in $(seq 50); do
-      kill -0 "$server_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$server_pid" 2>/dev/null
-    wait "$server_pid" 2>/dev/null
-  fi
+  [[ -n "$server_pid" ]] && stop_server "$server_pid"
   if [[ $rc -ne 0 ]]; then
     echo "readme: failed; last 100 lines of the server log:" >&2
     tail -n 100 "$log" >&2 2>/dev/null
@@ -59,7 +54,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+port=$(free_port)
 addr="127.0.0.1:$port"
 
 # The walkthrough, extracted: the ```sh blocks of its part of the README.
@@ -78,10 +73,7 @@ script="$tmp/walkthrough.sh"
 blocks=$(awk '/^## Calling it with grpcurl/{i=1;next} /^## /{i=0} i&&/^```sh$/{n++} END{print n+0}' "$README")
 [[ "$blocks" -gt 0 ]] || { echo "readme: FAIL: no sh blocks found in the walkthrough" >&2; exit 1; }
 
-unset_args=()
-while IFS= read -r name; do
-  [[ "$name" == IDENTITYD__* ]] && unset_args+=(-u "$name")
-done < <(compgen -e)
+collect_identityd_unsets
 
 echo "== readme: starting $BIN serve on $addr in $tmp"
 (

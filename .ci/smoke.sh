@@ -12,6 +12,9 @@
 # The bootstrap token is never printed: output shown on failure is redacted.
 set -euo pipefail
 
+# shellcheck source=.ci/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 if [[ $# -ne 1 ]]; then
   echo "usage: $0 path/to/identityd" >&2
   exit 2
@@ -50,15 +53,7 @@ redact() {
 cleanup() {
   local rc=$?
   set +e
-  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null
-    for _ in $(seq 50); do
-      kill -0 "$server_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$server_pid" 2>/dev/null
-    wait "$server_pid" 2>/dev/null
-  fi
+  [[ -n "$server_pid" ]] && stop_server "$server_pid"
   if [[ $rc -ne 0 ]]; then
     echo "smoke: failed; last 200 lines of the server log:" >&2
     echo "----- server.log -----" >&2
@@ -85,7 +80,7 @@ fail() {
   exit 1
 }
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+port=$(free_port)
 addr="127.0.0.1:$port"
 
 # Plain grpcurl call: gc ARGS...
@@ -105,10 +100,7 @@ gca() {
 echo "== smoke: starting $BIN serve on $addr (data dir $data_dir)"
 # Run from the temp dir so that no identityd.toml of the caller's is picked up,
 # and without any IDENTITYD__* settings of the caller's besides the two below.
-unset_args=()
-while IFS= read -r name; do
-  [[ "$name" == IDENTITYD__* ]] && unset_args+=(-u "$name")
-done < <(compgen -e)
+collect_identityd_unsets
 (
   cd "$tmp"
   exec env "${unset_args[@]}" \
