@@ -979,27 +979,25 @@ impl App {
             expires_at: now.as_micros(),
             consumed_at: Some(now.as_micros()),
         };
-        let context =
-            serde_json::json!({"recipient_name": email.as_str(), "expires_minutes": "60"});
-        let secrets =
-            serde_json::json!({"link": self.link(&format!("/password/reset?token={secret}"))});
-        let mail = store::mails::MailRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            kind: kind.as_str().to_owned(),
-            recipient: email.as_str().to_owned(),
-            recipient_normalized: email.normalized(),
-            locale: String::new(),
-            account_id: None,
-            context: context.to_string(),
-            secret_context: Some(secrets.to_string()),
-            status: "queued".to_owned(),
-            attempts: 0,
-            next_attempt_at: now.as_micros(),
-            claimed_until: None,
-            last_error: None,
-            created_at: now.as_micros(),
-            sent_at: None,
-        };
+        let mail = mail::outbox_row(
+            now,
+            OutgoingMail {
+                kind,
+                to: email.as_str().to_owned(),
+                locale: String::new(),
+                account_id: None,
+                context: [
+                    ("recipient_name".to_owned(), email.as_str().to_owned()),
+                    ("expires_minutes".to_owned(), "60".to_owned()),
+                ]
+                .into(),
+                secrets: [(
+                    "link".to_owned(),
+                    self.link(&format!("/password/reset?token={secret}")),
+                )]
+                .into(),
+            },
+        );
         store::user_tokens::insert_and_undo(txn, token, mail).await?;
         Ok(())
     }

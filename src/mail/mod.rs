@@ -176,10 +176,23 @@ pub async fn enqueue_at(
     now: Timestamp,
     mail: OutgoingMail,
 ) -> Result<String, StoreError> {
+    let kind = mail.kind;
+    let row = outbox_row(now, mail);
+    let id = row.id.clone();
+    store::mails::insert(conn, row).await?;
+    // Counted when written; a rolled-back transaction can make this count
+    // run ahead of the outbox, which the sent/failed counters do not.
+    let queued = QUEUED.fetch_add(1, Ordering::Relaxed) + 1;
+    tracing::info!(mail_id = %id, kind = kind.as_str(), queued_total = queued, "mail queued");
+    Ok(id)
+}
+
+/// The outbox row of `mail`, queued at `now`: what [`enqueue_at`] writes.
+pub fn outbox_row(now: Timestamp, mail: OutgoingMail) -> MailRow {
     let now = now.as_micros();
     let to_json =
         |map: &BTreeMap<String, String>| serde_json::to_string(map).unwrap_or_else(|_| "{}".into());
-    let row = MailRow {
+    MailRow {
         id: Uuid::now_v7().to_string(),
         kind: mail.kind.as_str().to_owned(),
         recipient: mail.to.clone(),
@@ -195,14 +208,7 @@ pub async fn enqueue_at(
         last_error: None,
         created_at: now,
         sent_at: None,
-    };
-    let id = row.id.clone();
-    store::mails::insert(conn, row).await?;
-    // Counted when written; a rolled-back transaction can make this count
-    // run ahead of the outbox, which the sent/failed counters do not.
-    let queued = QUEUED.fetch_add(1, Ordering::Relaxed) + 1;
-    tracing::info!(mail_id = %id, kind = mail.kind.as_str(), queued_total = queued, "mail queued");
-    Ok(id)
+    }
 }
 
 #[cfg(test)]
