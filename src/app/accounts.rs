@@ -278,7 +278,13 @@ impl App {
     }
 
     /// A page of accounts matching the query.
-    pub async fn list_accounts(&self, query: AccountQuery) -> Result<AccountPage, AppError> {
+    /// Staff holding `accounts.read` only.
+    pub async fn list_accounts(
+        &self,
+        principal: &Principal,
+        query: AccountQuery,
+    ) -> Result<AccountPage, AppError> {
+        principal.ensure_staff(Permission::AccountsRead)?;
         let filters = format!("{:?} newest_first={}", query.filter, query.newest_first);
         let cursor = PageCursor::decode("page_token", &query.page_token, &filters)?;
         let page = store::accounts::list(

@@ -134,6 +134,17 @@ impl Principal {
         }
     }
 
+    /// Lets through staff (a staff session or an API credential) holding
+    /// `permission`. The policy table already requires it of the method; use
+    /// cases check again, so a loosened policy cannot leak what they return.
+    pub fn ensure_staff(&self, permission: Permission) -> Result<(), AppError> {
+        if self.permissions.contains(permission) {
+            Ok(())
+        } else {
+            Err(AppError::PermissionDenied(Reason::PermissionDenied))
+        }
+    }
+
     /// Lets through staff holding `staff`, and a user session acting on
     /// `user_id`: the user themselves.
     pub fn ensure_self_or_staff(&self, staff: Permission, user_id: UserId) -> Result<(), AppError> {

@@ -5,6 +5,7 @@ use super::auth::PasswordLink;
 use super::idempotency::{CreateStart, IdempotencyKey, begin_create};
 use super::staff::{ensure_not_last_full_access, held_role_if_covered};
 use super::{App, AppError, Principal, Reason};
+use crate::domain::Permission;
 use crate::domain::{
     Email, FullName, Locale, PageCursor, PageSize, Password, PhotoUrl, REDACTED, RequestId, RoleId,
     Timestamp, UserId, UserStatus, Username,
@@ -295,12 +296,16 @@ impl App {
     }
 
     /// The user with this id.
-    pub async fn get_user(&self, id: UserId) -> Result<User, AppError> {
+    /// Staff holding `users.read` only.
+    pub async fn get_user(&self, principal: &Principal, id: UserId) -> Result<User, AppError> {
+        principal.ensure_staff(Permission::UsersRead)?;
         self.get_user_by_stored_id(&id.to_string()).await
     }
 
     /// The user with this email address or username, regardless of case.
-    pub async fn lookup_user(&self, key: UserKey) -> Result<User, AppError> {
+    /// Staff holding `users.read` only.
+    pub async fn lookup_user(&self, principal: &Principal, key: UserKey) -> Result<User, AppError> {
+        principal.ensure_staff(Permission::UsersRead)?;
         let row = match key {
             UserKey::Email(email) => {
                 store::users::find_by_email(self.reader(), &email.normalized()).await?
@@ -314,7 +319,13 @@ impl App {
     }
 
     /// A page of users matching the query.
-    pub async fn list_users(&self, query: UserQuery) -> Result<UserPage, AppError> {
+    /// Staff holding `users.read` only.
+    pub async fn list_users(
+        &self,
+        principal: &Principal,
+        query: UserQuery,
+    ) -> Result<UserPage, AppError> {
+        principal.ensure_staff(Permission::UsersRead)?;
         let filter = UserFilter {
             text: query.text.clone(),
             status: query.status.map(|s| s.as_str().to_owned()),

@@ -56,7 +56,7 @@ impl AccountService for AccountApi {
     ) -> Result<Response<pb::ListAccountsResponse>, Status> {
         let p = principal(&request)?;
         let query = parse(&p, convert::list_accounts(request.into_inner()))?;
-        let result = self.app.list_accounts(query).await;
+        let result = self.app.list_accounts(&p, query).await;
         reply(&p, result, |page| pb::ListAccountsResponse {
             accounts: page.accounts.into_iter().map(Into::into).collect(),
             next_page_token: page.next_page_token.unwrap_or_default(),

@@ -45,7 +45,7 @@ impl UserService for UserApi {
         let p = principal(&request)?;
         let pb::GetUserRequest { user_id } = request.into_inner();
         let id = parse(&p, convert::user_id(&user_id))?;
-        let result = self.app.get_user(id).await;
+        let result = self.app.get_user(&p, id).await;
         reply(&p, result, |user| pb::GetUserResponse {
             user: Some(user.into()),
         })
@@ -57,7 +57,7 @@ impl UserService for UserApi {
     ) -> Result<Response<pb::LookupUserResponse>, Status> {
         let p = principal(&request)?;
         let key = parse(&p, convert::lookup_user(request.into_inner()))?;
-        let result = self.app.lookup_user(key).await;
+        let result = self.app.lookup_user(&p, key).await;
         reply(&p, result, |user| pb::LookupUserResponse {
             user: Some(user.into()),
         })
@@ -69,7 +69,7 @@ impl UserService for UserApi {
     ) -> Result<Response<pb::ListUsersResponse>, Status> {
         let p = principal(&request)?;
         let query = parse(&p, convert::list_users(request.into_inner()))?;
-        let result = self.app.list_users(query).await;
+        let result = self.app.list_users(&p, query).await;
         reply(&p, result, |page| pb::ListUsersResponse {
             users: page.users.into_iter().map(Into::into).collect(),
             next_page_token: page.next_page_token.unwrap_or_default(),

@@ -178,3 +178,65 @@ async fn a_non_bearer_authorization_scheme_is_refused() {
         .expect_err("refused");
     assert_error(&status, Code::Unauthenticated, "TOKEN_MALFORMED");
 }
+
+/// Reads check the caller in the use case too, not only in the policy
+/// table: a caller without the staff permission that slipped past a
+/// loosened policy still gets nothing.
+#[tokio::test]
+async fn reads_refuse_a_caller_without_the_staff_permission_in_the_use_case() {
+    use identityd::app::{AccountQuery, Principal, UserKey, UserQuery};
+    use identityd::domain::{Email, PageSize, UserId};
+    use identityd::startup::{build_app, open_database};
+
+    let app = spawn_app().await;
+    let postgres = (!app.database_url.starts_with("sqlite:")).then(|| app.database_url.clone());
+    let settings = crate::helpers::test_settings(app.data_path(), postgres);
+    let direct =
+        build_app(&settings, open_database(&settings).await.expect("open")).expect("build");
+    let stranger = Principal::anonymous(None, "test");
+    let denied = |result: Result<(), identityd::app::AppError>, what: &str| {
+        assert!(
+            matches!(result, Err(identityd::app::AppError::PermissionDenied(_))),
+            "{what} answered {result:?}"
+        );
+    };
+    denied(
+        direct
+            .get_user(&stranger, UserId::generate())
+            .await
+            .map(drop),
+        "GetUser",
+    );
+    let email = Email::parse("email", "anybody@example.com").expect("an address");
+    denied(
+        direct
+            .lookup_user(&stranger, UserKey::Email(email))
+            .await
+            .map(drop),
+        "LookupUser",
+    );
+    let users = UserQuery {
+        text: None,
+        status: None,
+        account_id: None,
+        newest_first: true,
+        include_total: false,
+        page_size: PageSize::default(),
+        page_token: String::new(),
+    };
+    denied(
+        direct.list_users(&stranger, users).await.map(drop),
+        "ListUsers",
+    );
+    let accounts = AccountQuery {
+        filter: Default::default(),
+        newest_first: true,
+        include_total: false,
+        page_size: PageSize::default(),
+        page_token: String::new(),
+    };
+    denied(
+        direct.list_accounts(&stranger, accounts).await.map(drop),
+        "ListAccounts",
+    );
+}
