@@ -19,7 +19,7 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 use tower::ServiceBuilder;
 
-use crate::app::{App, AppError, AuthPolicy, Policy, Retention, TokenSink};
+use crate::app::{App, AppError, AuthRules, Retention, Rules, TokenSink};
 use crate::authz::AuthzLayer;
 use crate::config::Settings;
 use crate::crypto::{HashingParams, PasswordHashError, PasswordHasher, ServerKey, ServerKeyError};
@@ -124,11 +124,11 @@ pub fn build_app(settings: &Settings, databases: Databases) -> Result<App, Start
         base_delay: Duration::from_millis(auth.throttle_base_delay_ms.max(1)),
         max_delay: Duration::from_secs(auth.throttle_max_delay_secs.max(1)),
     };
-    let policy = Policy {
+    let rules = Rules {
         password_min_chars: passwords.min_length.max(1),
         client_user_management: settings.accounts.client_user_management,
         public_base_url: settings.mail.public_base_url.clone(),
-        auth: AuthPolicy {
+        auth: AuthRules {
             session_idle_timeout: Duration::from_secs(auth.session_idle_timeout_secs.max(60)),
             session_absolute_timeout: Duration::from_secs(
                 auth.session_absolute_timeout_secs.max(60),
@@ -153,7 +153,7 @@ pub fn build_app(settings: &Settings, databases: Databases) -> Result<App, Start
         databases.reader,
         hasher,
         server_key,
-        policy,
+        rules,
     ))
 }
 

@@ -250,17 +250,15 @@ impl AccountService for AccountApi {
     ) -> Result<Response<pb::ListAccountPermissionsResponse>, Status> {
         let p = principal(&request)?;
         let pb::ListAccountPermissionsRequest {} = request.into_inner();
-        let permissions = self
-            .app
-            .account_permission_catalogue()
-            .iter()
-            .map(|permission| pb::AccountPermissionInfo {
-                permission: convert::permission(*permission).into(),
-                description: permission.description().to_owned(),
-            })
-            .collect();
-        reply(&p, Ok(()), |()| pb::ListAccountPermissionsResponse {
-            permissions,
+        let result = self.app.account_permission_catalogue(&p);
+        reply(&p, result, |catalogue| pb::ListAccountPermissionsResponse {
+            permissions: catalogue
+                .iter()
+                .map(|permission| pb::AccountPermissionInfo {
+                    permission: convert::permission(*permission).into(),
+                    description: permission.description().to_owned(),
+                })
+                .collect(),
         })
     }
 }

@@ -30,16 +30,16 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::ListPermissionsResponse>, Status> {
         let p = principal(&request)?;
         let pb::ListPermissionsRequest {} = request.into_inner();
-        let permissions = self
-            .app
-            .permission_catalogue()
-            .iter()
-            .map(|permission| pb::Permission {
-                name: permission.name().to_owned(),
-                description: permission.description().to_owned(),
-            })
-            .collect();
-        reply(&p, Ok(()), |()| pb::ListPermissionsResponse { permissions })
+        let result = self.app.permission_catalogue(&p);
+        reply(&p, result, |catalogue| pb::ListPermissionsResponse {
+            permissions: catalogue
+                .iter()
+                .map(|permission| pb::Permission {
+                    name: permission.name().to_owned(),
+                    description: permission.description().to_owned(),
+                })
+                .collect(),
+        })
     }
 
     async fn create_role(
@@ -64,7 +64,7 @@ impl AdminService for AdminApi {
             &p,
             RoleId::parse("role_id", &role_id).map_err(ValidationError::from),
         )?;
-        let result = self.app.get_role(id).await;
+        let result = self.app.get_role(&p, id).await;
         reply(&p, result, |role| pb::GetRoleResponse {
             role: Some(role.into()),
         })
@@ -76,7 +76,7 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::ListRolesResponse>, Status> {
         let p = principal(&request)?;
         let query = parse(&p, convert::list_roles(request.into_inner()))?;
-        let result = self.app.list_roles(query).await;
+        let result = self.app.list_roles(&p, query).await;
         reply(&p, result, |page| pb::ListRolesResponse {
             roles: page.roles.into_iter().map(Into::into).collect(),
             next_page_token: page.next_page_token.unwrap_or_default(),
@@ -143,7 +143,7 @@ impl AdminService for AdminApi {
             &p,
             UserId::parse("user_id", &user_id).map_err(ValidationError::from),
         )?;
-        let result = self.app.get_staff_user(id).await;
+        let result = self.app.get_staff_user(&p, id).await;
         reply(&p, result, |user| pb::GetStaffUserResponse {
             staff_user: Some(user.into()),
         })
@@ -155,7 +155,7 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::ListStaffUsersResponse>, Status> {
         let p = principal(&request)?;
         let query = parse(&p, convert::list_staff_users(request.into_inner()))?;
-        let result = self.app.list_staff_users(query).await;
+        let result = self.app.list_staff_users(&p, query).await;
         reply(&p, result, |page| pb::ListStaffUsersResponse {
             staff_users: page.staff_users.into_iter().map(Into::into).collect(),
             next_page_token: page.next_page_token.unwrap_or_default(),
@@ -209,7 +209,7 @@ impl AdminService for AdminApi {
         let p = principal(&request)?;
         let pb::GetApiCredentialRequest { api_credential_id } = request.into_inner();
         let id = parse(&p, convert::api_credential_id(&api_credential_id))?;
-        let result = self.app.get_api_credential(id).await;
+        let result = self.app.get_api_credential(&p, id).await;
         reply(&p, result, |credential| pb::GetApiCredentialResponse {
             api_credential: Some(credential.into()),
         })
@@ -221,7 +221,7 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::ListApiCredentialsResponse>, Status> {
         let p = principal(&request)?;
         let query = parse(&p, convert::list_api_credentials(request.into_inner()))?;
-        let result = self.app.list_api_credentials(query).await;
+        let result = self.app.list_api_credentials(&p, query).await;
         reply(&p, result, |page| pb::ListApiCredentialsResponse {
             api_credentials: page.credentials.into_iter().map(Into::into).collect(),
             next_page_token: page.next_page_token.unwrap_or_default(),
@@ -247,7 +247,7 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::ListActivityResponse>, Status> {
         let p = principal(&request)?;
         let query = parse(&p, convert::list_activity(request.into_inner()))?;
-        let result = self.app.list_activity(query).await;
+        let result = self.app.list_activity(&p, query).await;
         reply(&p, result, |page| pb::ListActivityResponse {
             events: page.events.into_iter().map(Into::into).collect(),
             next_page_token: page.next_page_token.unwrap_or_default(),
@@ -260,7 +260,7 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::ListMailsResponse>, Status> {
         let p = principal(&request)?;
         let query = parse(&p, convert::list_mails(request.into_inner()))?;
-        let result = self.app.list_mails(query).await;
+        let result = self.app.list_mails(&p, query).await;
         reply(&p, result, |page| pb::ListMailsResponse {
             mails: page.mails.into_iter().map(Into::into).collect(),
             next_page_token: page.next_page_token.unwrap_or_default(),

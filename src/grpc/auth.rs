@@ -147,7 +147,7 @@ impl AuthService for AuthApi {
     ) -> Result<Response<pb::IntrospectSessionResponse>, Status> {
         let p = principal(&request)?;
         let token = request.into_inner().session_token;
-        let result = self.app.resolve_session(&token).await;
+        let result = self.app.introspect_session(&p, &token).await;
         reply(&p, result, convert::introspection)
     }
 
@@ -157,7 +157,7 @@ impl AuthService for AuthApi {
     ) -> Result<Response<pb::CheckPermissionResponse>, Status> {
         let p = principal(&request)?;
         let (token, question) = parse(&p, convert::check_permission(request.into_inner()))?;
-        let result = self.app.check_permission(&token, question).await;
+        let result = self.app.check_permission(&p, &token, question).await;
         reply(&p, result, convert::verdict)
     }
 
