@@ -18,13 +18,12 @@ mod staff;
 mod sweep;
 mod users;
 
-pub use crate::domain::{Session, User};
+pub use crate::domain::{AccountChanges, Session, User};
 pub use crate::store::accounts::AccountFilter;
 pub use crate::store::activity::ActivityFilter;
 pub use crate::store::mails::MailFilter;
 pub use accounts::{
-    Account, AccountChanges, AccountPage, AccountQuery, MembershipPage, NewAccount,
-    NewAccountOwner, UserAccount,
+    Account, AccountPage, AccountQuery, MembershipPage, NewAccount, NewAccountOwner, UserAccount,
 };
 pub use activity::{ActivityEvent, ActivityPage, ActivityQuery};
 pub use auth::{LoginAttempt, LoginOutcome, Registration};

@@ -2,6 +2,7 @@
 //! catalogue, paging. Nothing here does I/O or knows about gRPC or the database.
 
 mod account;
+mod billing;
 mod email;
 mod error;
 mod ids;
@@ -19,9 +20,9 @@ mod time;
 mod user;
 
 pub use account::{
-    AccountPermission, AccountPermissions, AccountProfile, AccountProfileInput, AccountRelation,
-    AccountStatus, PROFILE_FIELDS, may_manage_members, parse_profile_field,
+    AccountPermission, AccountPermissions, AccountRelation, AccountStatus, may_manage_members,
 };
+pub use billing::{AccountChanges, AccountProfile, AccountProfileInput, ProfileField};
 pub use email::Email;
 pub use error::{FieldViolation, MAX_VIOLATIONS, ValidationError, Validator, truncate_text};
 pub use ids::{AccountId, ApiCredentialId, InvitationId, RoleId, SessionId, UserId};

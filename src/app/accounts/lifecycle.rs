@@ -11,6 +11,7 @@ use crate::app::blocks::new_account::insert_account;
 use crate::app::blocks::new_user::{UserDraft, insert_user_at};
 use crate::app::error::{AppError, Reason};
 use crate::crypto::random_bytes;
+use crate::domain::{AccountChanges, ProfileField};
 use crate::domain::{
     AccountId, AccountPermission, AccountStatus, FullName, PageCursor, Permission, RequestId,
     UserId, UserStatus, Username,
@@ -173,24 +174,23 @@ impl App {
         let txn = store::begin(self.db()).await?;
         let mut row = load_active_account(&txn, id).await?;
         let mut change = Change::new("account.updated", "account", id).account(id);
-        for (field, value) in changes {
+        for (field, value) in changes.into_values() {
             let slot = match field {
-                "display_name" => &mut row.display_name,
-                "full_name" => &mut row.full_name,
-                "company" => &mut row.company,
-                "email" => &mut row.email,
-                "address_line1" => &mut row.address_line1,
-                "address_line2" => &mut row.address_line2,
-                "city" => &mut row.city,
-                "state" => &mut row.state,
-                "postcode" => &mut row.postcode,
-                "country" => &mut row.country,
-                "phone" => &mut row.phone,
-                "tax_id" => &mut row.tax_id,
-                other => return Err(AppError::corrupt(format!("unknown profile field {other}"))),
+                ProfileField::DisplayName => &mut row.display_name,
+                ProfileField::FullName => &mut row.full_name,
+                ProfileField::Company => &mut row.company,
+                ProfileField::Email => &mut row.email,
+                ProfileField::AddressLine1 => &mut row.address_line1,
+                ProfileField::AddressLine2 => &mut row.address_line2,
+                ProfileField::City => &mut row.city,
+                ProfileField::State => &mut row.state,
+                ProfileField::Postcode => &mut row.postcode,
+                ProfileField::Country => &mut row.country,
+                ProfileField::Phone => &mut row.phone,
+                ProfileField::TaxId => &mut row.tax_id,
             };
             *slot = value;
-            change = change.detail(field, "changed");
+            change = change.detail(field.name(), "changed");
         }
         row.updated_at = now.as_micros();
         store::accounts::update(&txn, &row).await?;

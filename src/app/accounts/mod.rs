@@ -138,6 +138,3 @@ pub struct MembershipPage<T> {
     /// The token for the next page, if there is one.
     pub next_page_token: Option<String>,
 }
-
-/// Profile fields to change: (field name, validated value) pairs.
-pub type AccountChanges = Vec<(&'static str, String)>;

@@ -5,13 +5,12 @@ use super::{
     search_text, timestamp,
 };
 use crate::app::{
-    Account, AccountChanges, AccountFilter, AccountQuery, Member, NewAccount, NewAccountOwner,
-    UserAccount,
+    Account, AccountFilter, AccountQuery, Member, NewAccount, NewAccountOwner, UserAccount,
 };
 use crate::domain::{
-    AccountId, AccountPermission, AccountPermissions, AccountProfile, AccountProfileInput,
-    AccountStatus, Locale, PROFILE_FIELDS, PageSize, Password, RequestId, UserId, Username,
-    ValidationError, Validator, parse_profile_field,
+    AccountChanges, AccountId, AccountPermission, AccountPermissions, AccountProfile,
+    AccountProfileInput, AccountStatus, Locale, PageSize, Password, ProfileField, RequestId,
+    UserId, Username, ValidationError, Validator,
 };
 use crate::proto as pb;
 
@@ -308,32 +307,18 @@ pub fn update_account(
             "is required: name the profile fields to change",
         );
     }
-    let mut changes = AccountChanges::new();
+    let mut changes = AccountChanges::default();
     for path in bounded(&mut v, "update_mask.paths", &paths, UPDATE_MASK_PATHS_MAX) {
         let name = path.strip_prefix("profile.").unwrap_or(path);
-        let Some((field, _, _)) = PROFILE_FIELDS.iter().find(|(n, _, _)| *n == name) else {
+        let Some(field) = ProfileField::from_name(name) else {
             v.violation(
                 "update_mask",
                 format!("{} is not a profile field", quote(path)),
             );
             continue;
         };
-        let value = match *field {
-            "display_name" => input.display_name,
-            "full_name" => input.full_name,
-            "company" => input.company,
-            "email" => input.email,
-            "address_line1" => input.address_line1,
-            "address_line2" => input.address_line2,
-            "city" => input.city,
-            "state" => input.state,
-            "postcode" => input.postcode,
-            "country" => input.country,
-            "phone" => input.phone,
-            _ => input.tax_id,
-        };
-        if let Some(value) = v.check(parse_profile_field("profile.", field, value)) {
-            changes.push((field, value));
+        if let Some(value) = v.check(field.parse("profile.", field.text_in(&input))) {
+            changes.set(field, value);
         }
     }
     v.finish()?;
