@@ -173,18 +173,7 @@ impl App {
                 forget_before.as_micros(),
             )
             .await?;
-            let failures = u32::try_from(failures).unwrap_or(u32::MAX);
-            let delay = subject.rule.delay_after(failures);
-            if !delay.is_zero() {
-                store::throttles::block_until(conn, &subject.key, now.plus(delay).as_micros())
-                    .await?;
-                delayed.push(Delayed {
-                    key: subject.key.clone(),
-                    failures,
-                    delay,
-                    locked: subject.rule.locks_after(failures),
-                });
-            }
+            delayed.extend(block_if_due(conn, subject, failures, now).await?);
         }
         Ok(delayed)
     }
@@ -226,18 +215,7 @@ impl App {
                     .max(std::time::Duration::from_millis(1));
                 return Err(AppError::Throttled(wait));
             };
-            let failures = u32::try_from(failures).unwrap_or(u32::MAX);
-            let delay = subject.rule.delay_after(failures);
-            if !delay.is_zero() {
-                store::throttles::block_until(&txn, &subject.key, now.plus(delay).as_micros())
-                    .await?;
-                delayed.push(Delayed {
-                    key: subject.key.clone(),
-                    failures,
-                    delay,
-                    locked: subject.rule.locks_after(failures),
-                });
-            }
+            delayed.extend(block_if_due(&txn, subject, failures, now).await?);
         }
         // Counters are bookkeeping no authentication reads.
         store::commit(txn).await?;
@@ -271,4 +249,26 @@ impl App {
         store::throttles::clear(conn, &subject.key).await?;
         Ok(())
     }
+}
+
+/// Blocks `subject` for the delay its rule sets after `failures` failures,
+/// if any, and says so for the activity log.
+async fn block_if_due(
+    conn: &impl ConnectionTrait,
+    subject: &Subject,
+    failures: i32,
+    now: Timestamp,
+) -> Result<Option<Delayed>, AppError> {
+    let failures = u32::try_from(failures).unwrap_or(u32::MAX);
+    let delay = subject.rule.delay_after(failures);
+    if delay.is_zero() {
+        return Ok(None);
+    }
+    store::throttles::block_until(conn, &subject.key, now.plus(delay).as_micros()).await?;
+    Ok(Some(Delayed {
+        key: subject.key.clone(),
+        failures,
+        delay,
+        locked: subject.rule.locks_after(failures),
+    }))
 }
