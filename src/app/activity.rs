@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 
 use super::App;
 use super::authn::Principal;
+use super::blocks::paging::Paging;
 use super::error::AppError;
 use crate::domain::Permission;
-use crate::domain::{PageCursor, PageSize, Timestamp};
+use crate::domain::{Fingerprint, PageSize, Timestamp};
 use crate::store::{self, activity::ActivityFilter};
 
 /// One recorded event, as read back.
@@ -47,6 +48,32 @@ pub struct ActivityQuery {
     pub page_token: String,
 }
 
+impl ActivityQuery {
+    /// The filters the query's page tokens are bound to.
+    fn filters(&self) -> Fingerprint {
+        let ActivityQuery {
+            filter:
+                ActivityFilter {
+                    actor_kind,
+                    actor_id,
+                    account_id,
+                    action,
+                    since,
+                    until,
+                },
+            page_size: _,
+            page_token: _,
+        } = self;
+        Fingerprint::new("ListActivity", 1)
+            .opt("actor_kind", actor_kind.as_deref())
+            .opt("actor_id", actor_id.as_deref())
+            .opt("account_id", account_id.as_deref())
+            .opt("action", action.as_deref())
+            .opt_int("since", *since)
+            .opt_int("until", *until)
+    }
+}
+
 /// A page of events, newest first.
 #[derive(Debug, Clone)]
 pub struct ActivityPage {
@@ -65,18 +92,11 @@ impl App {
         query: ActivityQuery,
     ) -> Result<ActivityPage, AppError> {
         principal.ensure_staff(Permission::ActivityRead)?;
-        let filters = format!("{:?}", query.filter);
-        let cursor = PageCursor::decode("page_token", &query.page_token, &filters)?;
-        let page = store::activity::list(
-            self.reader(),
-            &query.filter,
-            cursor.as_ref().map(|c| c.after.as_str()),
-            query.page_size.get(),
-        )
-        .await?;
-        let next_page_token = page
-            .continues_after(|row| &row.id)
-            .map(|last| PageCursor::encode(last, &filters));
+        let paging = Paging::start(&query.page_token, query.page_size, query.filters())?;
+        let page =
+            store::activity::list(self.reader(), &query.filter, paging.after(), paging.limit())
+                .await?;
+        let next_page_token = paging.next_token(&page, |row| row.id.clone());
         let events = page
             .rows
             .into_iter()

@@ -6,12 +6,13 @@ use crate::app::App;
 use crate::app::authn::{ApiCredentialState, Principal, credential_state};
 use crate::app::blocks::audit::{Change, record_at};
 use crate::app::blocks::coverage::{ensure_covers, held_role_if_covered, role_permissions};
+use crate::app::blocks::paging::Paging;
 use crate::app::error::{AppError, Reason};
 use crate::crypto::{ApiCredentialToken, hash_secret};
 use crate::domain::Permission;
 use crate::domain::{
-    ApiCredentialId, Description, PageCursor, PageSize, PermissionSet, RoleId, RoleKind, Timestamp,
-    UserId, UserStatus,
+    ApiCredentialId, Description, Fingerprint, PageSize, PermissionSet, RoleId, RoleKind,
+    Timestamp, UserId, UserStatus,
 };
 use crate::store::{
     self,
@@ -135,6 +136,34 @@ pub struct CredentialQuery {
     pub page_size: PageSize,
     /// The raw page token.
     pub page_token: String,
+}
+
+impl CredentialQuery {
+    /// The filters the query's page tokens are bound to.
+    fn filters(&self) -> Fingerprint {
+        let CredentialQuery {
+            owner_user_id,
+            created_by_user_id,
+            state,
+            page_size: _,
+            page_token: _,
+        } = self;
+        let state = state.map(|state| match state {
+            ApiCredentialState::Active => "active",
+            ApiCredentialState::Expired => "expired",
+            ApiCredentialState::Revoked => "revoked",
+        });
+        Fingerprint::new("ListApiCredentials", 1)
+            .opt(
+                "owner_user_id",
+                owner_user_id.map(|id| id.to_string()).as_deref(),
+            )
+            .opt(
+                "created_by_user_id",
+                created_by_user_id.map(|id| id.to_string()).as_deref(),
+            )
+            .opt("state", state)
+    }
 }
 
 /// A page of credentials, oldest first.
@@ -275,8 +304,7 @@ impl App {
             ApiCredentialState::Expired => StateFilter::Expired,
             ApiCredentialState::Revoked => StateFilter::Revoked,
         });
-        let filters = format!("owner={owner:?} creator={creator:?} state={state:?}");
-        let cursor = PageCursor::decode("page_token", &query.page_token, &filters)?;
+        let paging = Paging::start(&query.page_token, query.page_size, query.filters())?;
         let now = self.now();
         let page = store::credentials::list(
             self.reader(),
@@ -284,13 +312,11 @@ impl App {
             creator.as_deref(),
             state,
             now.as_micros(),
-            cursor.as_ref().map(|c| c.after.as_str()),
-            query.page_size.get(),
+            paging.after(),
+            paging.limit(),
         )
         .await?;
-        let next_page_token = page
-            .continues_after(|row| &row.id)
-            .map(|last| PageCursor::encode(last, &filters));
+        let next_page_token = paging.next_token(&page, |row| row.id.clone());
         let ids: Vec<String> = page.rows.iter().map(|row| row.id.clone()).collect();
         let mut roles = store::credentials::role_ids_of(self.reader(), &ids).await?;
         let credentials = page

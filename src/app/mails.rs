@@ -3,9 +3,10 @@
 use crate::app::App;
 use crate::app::authn::Principal;
 use crate::app::blocks::audit::{Change, record_at};
+use crate::app::blocks::paging::Paging;
 use crate::app::error::{AppError, Reason};
 use crate::domain::Permission;
-use crate::domain::{PageCursor, PageSize, Timestamp};
+use crate::domain::{Fingerprint, PageSize, Timestamp};
 use crate::store::{
     self,
     mails::{MailFilter, MailRow},
@@ -95,6 +96,26 @@ pub struct MailQuery {
     pub page_token: String,
 }
 
+impl MailQuery {
+    /// The filters the query's page tokens are bound to.
+    fn filters(&self) -> Fingerprint {
+        let MailQuery {
+            filter:
+                MailFilter {
+                    status,
+                    recipient,
+                    kind,
+                },
+            page_size: _,
+            page_token: _,
+        } = self;
+        Fingerprint::new("ListMails", 1)
+            .opt("status", status.as_deref())
+            .opt("recipient", recipient.as_deref())
+            .opt("kind", kind.as_deref())
+    }
+}
+
 /// A page of mail, newest first.
 #[derive(Debug, Clone)]
 pub struct MailPage {
@@ -113,18 +134,10 @@ impl App {
         query: MailQuery,
     ) -> Result<MailPage, AppError> {
         principal.ensure_staff(Permission::MailRead)?;
-        let filters = format!("{:?}", query.filter);
-        let cursor = PageCursor::decode("page_token", &query.page_token, &filters)?;
-        let page = store::mails::list(
-            self.reader(),
-            &query.filter,
-            cursor.as_ref().map(|c| c.after.as_str()),
-            query.page_size.get(),
-        )
-        .await?;
-        let next_page_token = page
-            .continues_after(|row| &row.id)
-            .map(|last| PageCursor::encode(last, &filters));
+        let paging = Paging::start(&query.page_token, query.page_size, query.filters())?;
+        let page = store::mails::list(self.reader(), &query.filter, paging.after(), paging.limit())
+            .await?;
+        let next_page_token = paging.next_token(&page, |row| row.id.clone());
         let mails = page
             .rows
             .into_iter()

@@ -6,9 +6,10 @@ use crate::app::blocks::audit::{Change, record_at};
 use crate::app::blocks::coverage::ensure_covers;
 use crate::app::blocks::idempotency::{CreateStart, IdempotencyKey, begin_create, conflict_as};
 use crate::app::blocks::loads::load_role;
+use crate::app::blocks::paging::Paging;
 use crate::app::error::{AppError, Reason};
 use crate::domain::{
-    Description, PageCursor, PageSize, Permission, PermissionSet, ROLE_DESCRIPTION_MAX, RequestId,
+    Description, Fingerprint, PageSize, Permission, PermissionSet, ROLE_DESCRIPTION_MAX, RequestId,
     RoleId, RoleKind, RoleName, Timestamp,
 };
 use crate::store::{self, ConnectionTrait, roles::RoleRow};
@@ -63,6 +64,32 @@ pub struct NewRole {
     pub permissions: PermissionSet,
 }
 
+impl NewRole {
+    /// The request as its idempotency key compares it. Every field is named,
+    /// so a new one does not compile until it is decided how it enters.
+    fn fingerprint(&self) -> Fingerprint {
+        let NewRole {
+            name,
+            description,
+            kind,
+            permissions,
+        } = self;
+        Fingerprint::new("CreateRole", 1)
+            .text("name", name.as_str())
+            .text("description", description.as_str())
+            .text("kind", kind.as_str())
+            .flag("full_access", permissions.is_full_access())
+            .list("permissions", permissions.listed().map(Permission::name))
+    }
+}
+
+/// DuplicateRole's request as its idempotency key compares it.
+fn duplicate_fingerprint(source_id: RoleId, name: &RoleName) -> Fingerprint {
+    Fingerprint::new("DuplicateRole", 1)
+        .text("source_id", &source_id.to_string())
+        .text("name", name.as_str())
+}
+
 /// The fields of a role to change; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RoleChanges {
@@ -83,6 +110,18 @@ pub struct RoleQuery {
     pub page_size: PageSize,
     /// The raw page token.
     pub page_token: String,
+}
+
+impl RoleQuery {
+    /// The filters the query's page tokens are bound to.
+    fn filters(&self) -> Fingerprint {
+        let RoleQuery {
+            kind,
+            page_size: _,
+            page_token: _,
+        } = self;
+        Fingerprint::new("ListRoles", 1).opt("kind", kind.map(RoleKind::as_str))
+    }
 }
 
 /// A page of roles, oldest first.
@@ -116,7 +155,7 @@ impl App {
             principal,
             "CreateRole",
             request_id.as_ref(),
-            &format!("{new:?}"),
+            &new.fingerprint(),
         );
         let details = Change::new("role.created", "role", "");
         self.insert_role(principal, new, key, details).await
@@ -130,7 +169,7 @@ impl App {
         name: RoleName,
         request_id: Option<RequestId>,
     ) -> Result<Role, AppError> {
-        let content = format!("{source_id}:{name:?}");
+        let content = duplicate_fingerprint(source_id, &name);
         let key = IdempotencyKey::new(principal, "DuplicateRole", request_id.as_ref(), &content);
         if let Some(resource_id) = replay(&key, self.db()).await? {
             return self.get_role_by_stored_id(&resource_id).await;
@@ -213,19 +252,10 @@ impl App {
         query: RoleQuery,
     ) -> Result<RolePage, AppError> {
         principal.ensure_staff(Permission::RolesRead)?;
+        let paging = Paging::start(&query.page_token, query.page_size, query.filters())?;
         let kind = query.kind.map(RoleKind::as_str);
-        let filters = format!("kind={kind:?}");
-        let cursor = PageCursor::decode("page_token", &query.page_token, &filters)?;
-        let page = store::roles::list(
-            self.reader(),
-            kind,
-            cursor.as_ref().map(|c| c.after.as_str()),
-            query.page_size.get(),
-        )
-        .await?;
-        let next_page_token = page
-            .continues_after(|row| &row.id)
-            .map(|last| PageCursor::encode(last, &filters));
+        let page = store::roles::list(self.reader(), kind, paging.after(), paging.limit()).await?;
+        let next_page_token = paging.next_token(&page, |row| row.id.clone());
         let roles = page
             .rows
             .into_iter()

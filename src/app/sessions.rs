@@ -5,10 +5,11 @@ use crate::app::App;
 use crate::app::authn::{Principal, ResolvedSession};
 use crate::app::blocks::audit::{Change, record_at};
 use crate::app::blocks::coverage::held_role_if_covered;
+use crate::app::blocks::paging::Paging;
 use crate::app::error::{AppError, Reason};
 use crate::domain::Session;
 use crate::domain::{
-    AccountId, AccountPermission, AccountStatus, PageCursor, PageSize, Permission, SessionId,
+    AccountId, AccountPermission, AccountStatus, Fingerprint, PageSize, Permission, SessionId,
     UserId,
 };
 use crate::store;
@@ -198,8 +199,8 @@ impl App {
         page_token: &str,
     ) -> Result<SessionPage, AppError> {
         let user_id = self.session_subject(principal, user_id, Permission::SessionsRead)?;
-        let filters = format!("sessions of {user_id}");
-        let cursor = PageCursor::decode("page_token", page_token, &filters)?;
+        let filters = Fingerprint::new("ListSessions", 1).text("user_id", &user_id.to_string());
+        let paging = Paging::start(page_token, page_size, filters)?;
         let now = self.now();
         let idle_cutoff = now.minus(self.auth_rules().session_idle_timeout);
         let page = store::sessions::list_live_for_user(
@@ -207,13 +208,12 @@ impl App {
             &user_id.to_string(),
             now.as_micros(),
             idle_cutoff.as_micros(),
-            cursor.as_ref().map(|c| c.after.as_str()),
-            page_size.get(),
+            paging.after(),
+            paging.limit(),
         )
         .await?;
-        let next_page_token = page
-            .continues_after(|row| &row.id)
-            .map(|last| PageCursor::encode(last, &filters))
+        let next_page_token = paging
+            .next_token(&page, |row| row.id.clone())
             .unwrap_or_default();
         let current = principal.session_id();
         let sessions = page

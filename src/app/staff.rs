@@ -11,10 +11,11 @@ use crate::app::blocks::idempotency::{CreateStart, IdempotencyKey, begin_create}
 use crate::app::blocks::links::PasswordLink;
 use crate::app::blocks::loads::load_user;
 use crate::app::blocks::new_user::{UserDraft, insert_user_at};
+use crate::app::blocks::paging::Paging;
 use crate::app::error::{AppError, Reason};
 use crate::domain::Permission;
 use crate::domain::{
-    Email, FullName, PageCursor, PageSize, RequestId, RoleId, Timestamp, UserId, UserStatus,
+    Email, Fingerprint, FullName, PageSize, RequestId, RoleId, Timestamp, UserId, UserStatus,
     Username,
 };
 use crate::store::{self, users::UserRow};
@@ -75,6 +76,26 @@ pub struct NewStaffUser {
     pub send_set_password_email: bool,
 }
 
+impl NewStaffUser {
+    /// The request as its idempotency key compares it. Every field is named,
+    /// so a new one does not compile until it is decided how it enters.
+    fn fingerprint(&self) -> Fingerprint {
+        let NewStaffUser {
+            email,
+            username,
+            full_name,
+            admin_role_id,
+            send_set_password_email,
+        } = self;
+        Fingerprint::new("CreateStaffUser", 1)
+            .text("email", email.as_str())
+            .text("username", username.as_str())
+            .text("full_name", full_name.as_str())
+            .text("admin_role_id", &admin_role_id.to_string())
+            .flag("send_set_password_email", *send_set_password_email)
+    }
+}
+
 /// A request for a page of staff users.
 #[derive(Debug, Clone)]
 pub struct StaffQuery {
@@ -84,6 +105,21 @@ pub struct StaffQuery {
     pub page_size: PageSize,
     /// The raw page token.
     pub page_token: String,
+}
+
+impl StaffQuery {
+    /// The filters the query's page tokens are bound to.
+    fn filters(&self) -> Fingerprint {
+        let StaffQuery {
+            admin_role_id,
+            page_size: _,
+            page_token: _,
+        } = self;
+        Fingerprint::new("ListStaffUsers", 1).opt(
+            "admin_role_id",
+            admin_role_id.map(|id| id.to_string()).as_deref(),
+        )
+    }
 }
 
 /// A page of staff users, oldest first.
@@ -109,7 +145,7 @@ impl App {
             principal,
             "CreateStaffUser",
             request_id.as_ref(),
-            &format!("{new:?}"),
+            &new.fingerprint(),
         );
         let id = UserId::generate();
         let now = self.now();
@@ -174,19 +210,16 @@ impl App {
         query: StaffQuery,
     ) -> Result<StaffPage, AppError> {
         principal.ensure_staff(Permission::StaffRead)?;
+        let paging = Paging::start(&query.page_token, query.page_size, query.filters())?;
         let role_id = query.admin_role_id.map(|id| id.to_string());
-        let filters = format!("admin_role_id={role_id:?}");
-        let cursor = PageCursor::decode("page_token", &query.page_token, &filters)?;
         let page = store::users::list_staff(
             self.reader(),
             role_id.as_deref(),
-            cursor.as_ref().map(|c| c.after.as_str()),
-            query.page_size.get(),
+            paging.after(),
+            paging.limit(),
         )
         .await?;
-        let next_page_token = page
-            .continues_after(|row| &row.id)
-            .map(|last| PageCursor::encode(last, &filters));
+        let next_page_token = paging.next_token(&page, |row| row.id.clone());
         let mut staff_users = Vec::with_capacity(page.rows.len());
         for row in page.rows {
             staff_users.extend(StaffUser::from_row(row)?);

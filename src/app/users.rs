@@ -9,11 +9,12 @@ use crate::app::blocks::links::PasswordLink;
 use crate::app::blocks::loads::load_user;
 use crate::app::blocks::new_user::identity_conflict;
 use crate::app::blocks::new_user::{UserDraft, insert_user_at};
+use crate::app::blocks::paging::Paging;
 use crate::app::error::{AppError, Reason};
 use crate::domain::Permission;
 use crate::domain::User;
 use crate::domain::{
-    Email, FullName, Locale, PageCursor, PageSize, Password, PhotoUrl, RequestId, UserId,
+    Email, Fingerprint, FullName, Locale, PageSize, Password, PhotoUrl, RequestId, UserId,
     UserStatus, Username,
 };
 use crate::store::{
@@ -45,6 +46,32 @@ pub struct NewUser {
     pub send_set_password_email: bool,
 }
 
+impl NewUser {
+    /// The request as its idempotency key compares it. Every field is named,
+    /// so a new one does not compile until it is decided how it enters.
+    fn fingerprint(&self) -> Fingerprint {
+        let NewUser {
+            full_name,
+            username,
+            email,
+            photo_url,
+            locale,
+            // Enters keyed, through `IdempotencyKey::with_secret`.
+            password: _,
+            status,
+            send_set_password_email,
+        } = self;
+        Fingerprint::new("CreateUser", 1)
+            .text("full_name", full_name.as_str())
+            .text("username", username.as_str())
+            .text("email", email.as_str())
+            .opt("photo_url", photo_url.as_ref().map(PhotoUrl::as_str))
+            .opt("locale", locale.as_ref().map(Locale::as_str))
+            .text("status", status.as_str())
+            .flag("send_set_password_email", *send_set_password_email)
+    }
+}
+
 /// How to find one user.
 #[derive(Debug, Clone)]
 pub enum UserKey {
@@ -71,6 +98,26 @@ pub struct UserQuery {
     pub page_size: PageSize,
     /// The raw page token.
     pub page_token: String,
+}
+
+impl UserQuery {
+    /// The filters the query's page tokens are bound to.
+    fn filters(&self) -> Fingerprint {
+        let UserQuery {
+            text,
+            status,
+            account_id,
+            newest_first,
+            include_total: _,
+            page_size: _,
+            page_token: _,
+        } = self;
+        Fingerprint::new("ListUsers", 1)
+            .opt("text", text.as_deref())
+            .opt("status", status.map(UserStatus::as_str))
+            .opt("account_id", account_id.map(|id| id.to_string()).as_deref())
+            .flag("newest_first", *newest_first)
+    }
 }
 
 /// A page of users.
@@ -109,13 +156,13 @@ impl App {
         new: NewUser,
         request_id: Option<RequestId>,
     ) -> Result<User, AppError> {
-        // The password is redacted in Debug; it enters the fingerprint keyed,
-        // so a retry with another password is refused, not silently ignored.
+        // The password enters the fingerprint keyed, so a retry with another
+        // password is refused, not silently ignored.
         let key = IdempotencyKey::new(
             principal,
             "CreateUser",
             request_id.as_ref(),
-            &format!("{new:?}"),
+            &new.fingerprint(),
         )
         .map(|key| key.with_secret(self, new.password.as_ref().map(|p| p.expose())));
         let password_hash = match &new.password {
@@ -197,19 +244,16 @@ impl App {
             status: query.status.map(|s| s.as_str().to_owned()),
             account_id: query.account_id.map(|id| id.to_string()),
         };
-        let filters = format!("{filter:?} newest_first={}", query.newest_first);
-        let cursor = PageCursor::decode("page_token", &query.page_token, &filters)?;
+        let paging = Paging::start(&query.page_token, query.page_size, query.filters())?;
         let page = store::users::list(
             self.reader(),
             &filter,
             query.newest_first,
-            cursor.as_ref().map(|c| c.after.as_str()),
-            query.page_size.get(),
+            paging.after(),
+            paging.limit(),
         )
         .await?;
-        let next_page_token = page
-            .continues_after(|row| &row.id)
-            .map(|last| PageCursor::encode(last, &filters));
+        let next_page_token = paging.next_token(&page, |row| row.id.clone());
         let total = if query.include_total {
             Some(store::users::count(self.reader(), &filter).await?)
         } else {

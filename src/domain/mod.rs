@@ -1,10 +1,12 @@
 //! Pure types and rules of identityd: validated values, the permission
-//! catalogue, paging. Nothing here does I/O or knows about gRPC or the database.
+//! catalogue, paging, request fingerprints. Nothing here does I/O or knows
+//! about gRPC or the database.
 
 mod account;
 mod billing;
 mod email;
 mod error;
+mod fingerprint;
 mod ids;
 mod network;
 mod paging;
@@ -25,6 +27,7 @@ pub use account::{
 pub use billing::{AccountChanges, AccountProfile, AccountProfileInput, ProfileField};
 pub use email::Email;
 pub use error::{FieldViolation, MAX_VIOLATIONS, ValidationError, Validator, truncate_text};
+pub use fingerprint::Fingerprint;
 pub use ids::{AccountId, ApiCredentialId, InvitationId, RoleId, SessionId, UserId};
 pub use network::{BadNetwork, IpNetwork, TrustedProxies};
 pub use paging::{PageCursor, PageSize};

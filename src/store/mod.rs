@@ -165,16 +165,6 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
-    /// The sort key of the page's last row when more rows follow it, which is
-    /// where the next page starts.
-    pub fn continues_after(&self, key: impl Fn(&T) -> &str) -> Option<&str> {
-        if self.has_more {
-            self.rows.last().map(key)
-        } else {
-            None
-        }
-    }
-
     /// Splits `limit + 1` fetched rows into a page of `limit` and the has-more flag.
     fn from_overfetch(mut rows: Vec<T>, limit: u64) -> Self {
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);

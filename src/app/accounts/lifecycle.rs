@@ -9,12 +9,13 @@ use crate::app::blocks::links::PasswordLink;
 use crate::app::blocks::loads::{load_account_for_update, load_active_account};
 use crate::app::blocks::new_account::insert_account;
 use crate::app::blocks::new_user::{UserDraft, insert_user_at};
+use crate::app::blocks::paging::Paging;
 use crate::app::error::{AppError, Reason};
 use crate::crypto::random_bytes;
 use crate::domain::{AccountChanges, ProfileField};
 use crate::domain::{
-    AccountId, AccountPermission, AccountStatus, FullName, PageCursor, Permission, RequestId,
-    UserId, UserStatus, Username,
+    AccountId, AccountPermission, AccountStatus, FullName, Permission, RequestId, UserId,
+    UserStatus, Username,
 };
 use crate::store::{self};
 
@@ -31,7 +32,7 @@ impl App {
             principal,
             "CreateAccount",
             request_id.as_ref(),
-            &format!("{new:?}"),
+            &new.fingerprint(),
         );
         let password_hash = match &new.owner {
             NewAccountOwner::New {
@@ -130,19 +131,16 @@ impl App {
         query: AccountQuery,
     ) -> Result<AccountPage, AppError> {
         principal.ensure_staff(Permission::AccountsRead)?;
-        let filters = format!("{:?} newest_first={}", query.filter, query.newest_first);
-        let cursor = PageCursor::decode("page_token", &query.page_token, &filters)?;
+        let paging = Paging::start(&query.page_token, query.page_size, query.filters())?;
         let page = store::accounts::list(
             self.reader(),
             &query.filter,
             query.newest_first,
-            cursor.as_ref().map(|c| c.after.as_str()),
-            query.page_size.get(),
+            paging.after(),
+            paging.limit(),
         )
         .await?;
-        let next_page_token = page
-            .continues_after(|row| &row.id)
-            .map(|last| PageCursor::encode(last, &filters));
+        let next_page_token = paging.next_token(&page, |row| row.id.clone());
         let total = if query.include_total {
             Some(store::accounts::count(self.reader(), &query.filter).await?)
         } else {

@@ -7,9 +7,10 @@ use crate::app::authn::Principal;
 use crate::app::blocks::audit::{Change, record_at};
 use crate::app::blocks::loads::{load_account_for_update, load_active_account, load_membership};
 use crate::app::blocks::members::{Member, effective_permissions, member_view};
+use crate::app::blocks::paging::Paging;
 use crate::app::error::{AppError, Reason};
 use crate::domain::{
-    AccountId, AccountPermission, AccountPermissions, PageCursor, PageSize, Permission, UserId,
+    AccountId, AccountPermission, AccountPermissions, Fingerprint, PageSize, Permission, UserId,
 };
 use crate::store::{
     self,
@@ -34,16 +35,16 @@ impl App {
         let account = store::accounts::find(self.reader(), &account_id.to_string())
             .await?
             .ok_or(AppError::NotFound(Reason::AccountNotFound))?;
-        let filters = format!("members of {account_id}");
-        let cursor = membership_cursor(page_token, &filters)?;
+        let filters = Fingerprint::new("ListMembers", 1).text("account_id", &account.id);
+        let paging = Paging::start(page_token, page_size, filters)?;
         let page = store::memberships::list_for_account(
             self.reader(),
             &account.id,
-            cursor.as_ref(),
-            page_size.get(),
+            paging.after_parsed(MembershipCursor::from_key)?.as_ref(),
+            paging.limit(),
         )
         .await?;
-        let next_page_token = next_membership_token(&page, |m| &m.user_id, &filters);
+        let next_page_token = paging.next_token(&page, |last| membership_key(last, &last.user_id));
         let user_ids: Vec<String> = page.rows.iter().map(|m| m.user_id.clone()).collect();
         let users: BTreeMap<String, UserRow> = store::users::find_many(self.reader(), &user_ids)
             .await?
@@ -197,16 +198,17 @@ impl App {
         let user = store::users::find(self.reader(), &user_id.to_string())
             .await?
             .ok_or(AppError::NotFound(Reason::UserNotFound))?;
-        let filters = format!("accounts of {user_id}");
-        let cursor = membership_cursor(page_token, &filters)?;
+        let filters = Fingerprint::new("ListUserAccounts", 1).text("user_id", &user.id);
+        let paging = Paging::start(page_token, page_size, filters)?;
         let page = store::memberships::list_for_user(
             self.reader(),
             &user.id,
-            cursor.as_ref(),
-            page_size.get(),
+            paging.after_parsed(MembershipCursor::from_key)?.as_ref(),
+            paging.limit(),
         )
         .await?;
-        let next_page_token = next_membership_token(&page, |m| &m.account_id, &filters);
+        let next_page_token =
+            paging.next_token(&page, |last| membership_key(last, &last.account_id));
         let account_ids: Vec<String> = page.rows.iter().map(|m| m.account_id.clone()).collect();
         let accounts: BTreeMap<String, AccountRow> =
             store::accounts::find_many(self.reader(), &account_ids)
@@ -255,35 +257,12 @@ impl App {
     }
 }
 
-/// The token for the page after `page`, keyed by join time and `id_of` the
-/// last row; the counterpart of [`membership_cursor`].
-pub(super) fn next_membership_token(
-    page: &store::Page<MembershipRow>,
-    id_of: impl Fn(&MembershipRow) -> &String,
-    filters: &str,
-) -> Option<String> {
-    let last = page.rows.last().filter(|_| page.has_more)?;
-    let cursor = MembershipCursor {
-        created_at: last.created_at,
-        id: id_of(last).clone(),
-    };
-    Some(PageCursor::encode(&cursor.to_key(), filters))
-}
-
-pub(super) fn membership_cursor(
-    page_token: &str,
-    filters: &str,
-) -> Result<Option<MembershipCursor>, AppError> {
-    match PageCursor::decode("page_token", page_token, filters)? {
-        None => Ok(None),
-        Some(cursor) => MembershipCursor::from_key(&cursor.after)
-            .map(Some)
-            .ok_or_else(|| {
-                crate::domain::FieldViolation::new(
-                    "page_token",
-                    "is not a page token from this list",
-                )
-                .into()
-            }),
+/// The page-token key of a membership row: its join time and `id` (the
+/// user's when listing an account, the account's when listing a user).
+fn membership_key(row: &MembershipRow, id: &str) -> String {
+    MembershipCursor {
+        created_at: row.created_at,
+        id: id.to_owned(),
     }
+    .to_key()
 }

@@ -11,8 +11,8 @@ mod ownership;
 
 use crate::app::error::AppError;
 use crate::domain::{
-    AccountId, AccountPermissions, AccountProfile, AccountStatus, Email, Locale, PageSize,
-    Password, Timestamp, UserId, Username,
+    AccountId, AccountPermissions, AccountProfile, AccountStatus, Email, Fingerprint, Locale,
+    PageSize, Password, Timestamp, UserId, Username,
 };
 use crate::store::accounts::{AccountFilter, AccountRow};
 
@@ -104,6 +104,58 @@ pub struct NewAccount {
     pub owner: NewAccountOwner,
 }
 
+impl NewAccount {
+    /// The request as its idempotency key compares it. Every field is named,
+    /// so a new one does not compile until it is decided how it enters.
+    fn fingerprint(&self) -> Fingerprint {
+        let NewAccount { profile, owner } = self;
+        let AccountProfile {
+            display_name,
+            full_name,
+            company,
+            email,
+            address_line1,
+            address_line2,
+            city,
+            state,
+            postcode,
+            country,
+            phone,
+            tax_id,
+        } = profile;
+        let fingerprint = Fingerprint::new("CreateAccount", 1)
+            .text("display_name", display_name)
+            .text("full_name", full_name)
+            .text("company", company)
+            .text("email", email.as_str())
+            .text("address_line1", address_line1)
+            .text("address_line2", address_line2)
+            .text("city", city)
+            .text("state", state)
+            .text("postcode", postcode)
+            .text("country", country)
+            .text("phone", phone)
+            .text("tax_id", tax_id);
+        match owner {
+            NewAccountOwner::Existing(user_id) => fingerprint
+                .text("owner", "existing")
+                .text("owner_user_id", &user_id.to_string()),
+            NewAccountOwner::New {
+                username,
+                password,
+                locale,
+                send_set_password_email,
+            } => fingerprint
+                .text("owner", "new")
+                .opt("owner_username", username.as_ref().map(Username::as_str))
+                // Whether a password was given, never the password itself.
+                .flag("owner_password_given", password.is_some())
+                .opt("owner_locale", locale.as_ref().map(Locale::as_str))
+                .flag("send_set_password_email", *send_set_password_email),
+        }
+    }
+}
+
 /// A request for a page of accounts.
 #[derive(Debug, Clone)]
 pub struct AccountQuery {
@@ -117,6 +169,29 @@ pub struct AccountQuery {
     pub page_size: PageSize,
     /// The raw page token.
     pub page_token: String,
+}
+
+impl AccountQuery {
+    /// The filters the query's page tokens are bound to.
+    fn filters(&self) -> Fingerprint {
+        let AccountQuery {
+            filter:
+                AccountFilter {
+                    text,
+                    status,
+                    member_user_id,
+                },
+            newest_first,
+            include_total: _,
+            page_size: _,
+            page_token: _,
+        } = self;
+        Fingerprint::new("ListAccounts", 1)
+            .opt("text", text.as_deref())
+            .opt("status", status.as_deref())
+            .opt("member_user_id", member_user_id.as_deref())
+            .flag("newest_first", *newest_first)
+    }
 }
 
 /// A page of accounts.

@@ -6,13 +6,11 @@
 //! caller gets the resource the first call created. Reusing a request id for a
 //! request with other content is refused.
 
-use sha2::{Digest, Sha256};
-
 use crate::app::App;
 use crate::app::authn::Principal;
 use crate::app::error::{AppError, Reason};
 use crate::crypto::KeyPurpose;
-use crate::domain::{RequestId, Timestamp};
+use crate::domain::{Fingerprint, RequestId, Timestamp};
 use crate::store::{
     self, ConnectionTrait, DatabaseConnection, DatabaseTransaction, StoreError,
     idempotency::IdempotencyRow,
@@ -38,19 +36,20 @@ pub enum Claim {
 }
 
 impl IdempotencyKey {
-    /// The key for `operation` by `principal` with an optional request id; the
-    /// content is any stable rendering of the request without its request id.
+    /// The key for `operation` by `principal` with an optional request id;
+    /// `content` is the request's explicit encoding, without its request id
+    /// and secrets, so it stays the same across deploys.
     pub fn new(
         principal: &Principal,
         operation: &'static str,
         request_id: Option<&RequestId>,
-        content: &str,
+        content: &Fingerprint,
     ) -> Option<Self> {
         request_id.map(|request_id| Self {
             caller: principal.idempotency_scope(),
             operation,
             request_id: request_id.as_str().to_owned(),
-            fingerprint: hex::encode(Sha256::digest(content.as_bytes())),
+            fingerprint: content.hex_digest(),
         })
     }
 

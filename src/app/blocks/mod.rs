@@ -1,7 +1,8 @@
 //! Building blocks the use cases share, each in one place: recording
 //! activity, idempotent creation, throttling, loading and locking rows,
-//! creating users and accounts, role coverage, memberships, and mailed codes
-//! and links. They sit below the use-case modules and never import them.
+//! creating users and accounts, role coverage, memberships, paging, and
+//! mailed codes and links. They sit below the use-case modules and never
+//! import them.
 
 pub mod audit;
 pub mod coverage;
@@ -11,4 +12,5 @@ pub mod loads;
 pub mod members;
 pub mod new_account;
 pub mod new_user;
+pub mod paging;
 pub mod throttle;

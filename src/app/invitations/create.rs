@@ -31,7 +31,7 @@ impl App {
             principal,
             "CreateInvitation",
             request_id.as_ref(),
-            &format!("{new:?}"),
+            &new.fingerprint(),
         );
         let id = InvitationId::generate();
         let txn = match begin_create(self.db(), self.now(), key.as_ref(), &id.to_string()).await? {

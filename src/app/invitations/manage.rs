@@ -4,8 +4,9 @@ use crate::app::App;
 use crate::app::authn::Principal;
 use crate::app::blocks::audit::{Change, record_at};
 use crate::app::blocks::loads::load_account_for_update;
+use crate::app::blocks::paging::Paging;
 use crate::app::error::{AppError, Reason};
-use crate::domain::{AccountId, InvitationId, PageCursor, Permission};
+use crate::domain::{AccountId, InvitationId, Permission};
 use crate::store::{
     self, ConnectionTrait,
     accounts::AccountRow,
@@ -49,8 +50,7 @@ impl App {
             .await?
             .ok_or(AppError::NotFound(Reason::AccountNotFound))?;
         self.ensure_manages_members(principal, &account, Permission::InvitationsRead)?;
-        let filters = format!("invitations of {} status={:?}", account.id, query.status);
-        let cursor = PageCursor::decode("page_token", &query.page_token, &filters)?;
+        let paging = Paging::start(&query.page_token, query.page_size, query.filters())?;
         let status = query.status.map(|status| match status {
             InvitationStatus::Pending => StatusFilter::Pending,
             InvitationStatus::Accepted => StatusFilter::Accepted,
@@ -62,13 +62,11 @@ impl App {
             &account.id,
             status,
             self.now().as_micros(),
-            cursor.as_ref().map(|c| c.after.as_str()),
-            query.page_size.get(),
+            paging.after(),
+            paging.limit(),
         )
         .await?;
-        let next_page_token = page
-            .continues_after(|row| &row.id)
-            .map(|last| PageCursor::encode(last, &filters));
+        let next_page_token = paging.next_token(&page, |row| row.id.clone());
         let inviter_ids: Vec<String> = page
             .rows
             .iter()

@@ -31,7 +31,8 @@ use crate::app::auth::Registration;
 use crate::app::blocks::members::Member;
 use crate::app::error::AppError;
 use crate::domain::{
-    AccountId, AccountPermissions, Email, InvitationId, PageSize, Secret, Timestamp, UserId,
+    AccountId, AccountPermission, AccountPermissions, Email, Fingerprint, InvitationId, PageSize,
+    Secret, Timestamp, UserId,
 };
 use crate::store::{
     self, ConnectionTrait,
@@ -103,6 +104,29 @@ pub struct NewInvitation {
     pub replace_pending: bool,
 }
 
+impl NewInvitation {
+    /// The request as its idempotency key compares it. Every field is named,
+    /// so a new one does not compile until it is decided how it enters.
+    fn fingerprint(&self) -> Fingerprint {
+        let NewInvitation {
+            account_id,
+            email,
+            permissions,
+            send_email,
+            replace_pending,
+        } = self;
+        Fingerprint::new("CreateInvitation", 1)
+            .text("account_id", &account_id.to_string())
+            .text("email", email.as_str())
+            .list(
+                "permissions",
+                permissions.iter().map(AccountPermission::name),
+            )
+            .flag("send_email", *send_email)
+            .flag("replace_pending", *replace_pending)
+    }
+}
+
 /// An invitation just created or resent.
 #[derive(Debug, Clone)]
 pub struct CreatedInvitation {
@@ -124,6 +148,27 @@ pub struct InvitationQuery {
     pub page_size: PageSize,
     /// The raw page token.
     pub page_token: String,
+}
+
+impl InvitationQuery {
+    /// The filters the query's page tokens are bound to.
+    fn filters(&self) -> Fingerprint {
+        let InvitationQuery {
+            account_id,
+            status,
+            page_size: _,
+            page_token: _,
+        } = self;
+        let status = status.map(|status| match status {
+            InvitationStatus::Pending => "pending",
+            InvitationStatus::Accepted => "accepted",
+            InvitationStatus::Cancelled => "cancelled",
+            InvitationStatus::Expired => "expired",
+        });
+        Fingerprint::new("ListInvitations", 1)
+            .text("account_id", &account_id.to_string())
+            .opt("status", status)
+    }
 }
 
 /// A page of invitations, newest first.
