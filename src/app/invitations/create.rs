@@ -10,7 +10,7 @@ use crate::crypto::{TokenKind, hash_secret};
 use crate::domain::{InvitationId, Permission, RequestId, Secret, Timestamp, UserId};
 use crate::mail::{self, MailKind, OutgoingMail};
 use crate::store::{
-    self, ConnectionTrait,
+    self, ConnectionTrait, DatabaseTransaction,
     accounts::AccountRow,
     invitations::{self as rows, InvitationRow},
 };
@@ -117,15 +117,8 @@ impl App {
             .detail("permissions", &row.permissions)
             .detail("send_email", new.send_email);
         record_at(&txn, principal, now, change).await?;
-        let accept_link = self
-            .deliver_link(&txn, now, &account, &row, &token, new.send_email)
-            .await?;
-        let invitation = self.invitation_view(&txn, row).await?;
-        self.commit(txn).await?;
-        Ok(CreatedInvitation {
-            invitation,
-            accept_link,
-        })
+        self.deliver_and_commit(txn, now, &account, row, &token)
+            .await
     }
 
     /// Issues a fresh link for a pending (possibly expired) invitation: the
@@ -161,15 +154,8 @@ impl App {
             .account(&account.id)
             .detail("send_email", send_email);
         record_at(&txn, principal, now, change).await?;
-        let accept_link = self
-            .deliver_link(&txn, now, &account, &row, &token, send_email)
-            .await?;
-        let invitation = self.invitation_view(&txn, row).await?;
-        self.commit(txn).await?;
-        Ok(CreatedInvitation {
-            invitation,
-            accept_link,
-        })
+        self.deliver_and_commit(txn, now, &account, row, &token)
+            .await
     }
 
     /// Counts one invitation mail against the inviter's hourly budget, in
@@ -199,6 +185,28 @@ impl App {
             return Err(AppError::Throttled(reopens.since(now)));
         }
         Ok(())
+    }
+
+    /// The end of creating or resending an invitation: mails the accept
+    /// link for `token` (or hands it back when the invitation is not
+    /// mailed) and commits.
+    async fn deliver_and_commit(
+        &self,
+        txn: DatabaseTransaction,
+        now: Timestamp,
+        account: &AccountRow,
+        row: InvitationRow,
+        token: &str,
+    ) -> Result<CreatedInvitation, AppError> {
+        let accept_link = self
+            .deliver_link(&txn, now, account, &row, token, row.link_mailed)
+            .await?;
+        let invitation = self.invitation_view(&txn, row).await?;
+        self.commit(txn).await?;
+        Ok(CreatedInvitation {
+            invitation,
+            accept_link,
+        })
     }
 
     /// Mails the accept link for `token`, or returns it when not mailing.
