@@ -4,11 +4,10 @@
 //! report whether they changed a row, so of two concurrent changes of one
 //! invitation exactly one wins.
 
-use sea_orm::ActiveValue::Set;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-use super::entities::invitation;
-use super::{Page, StoreError, raw_statement};
+use super::entities::{invitation, mail_budget};
+use super::{Page, StoreError, insert_row, page_by_id, raw_query_one};
 
 pub use invitation::Model as InvitationRow;
 
@@ -42,28 +41,7 @@ pub async fn insert(
     conn: &impl ConnectionTrait,
     row: InvitationRow,
 ) -> Result<InvitationRow, StoreError> {
-    let active = invitation::ActiveModel {
-        id: Set(row.id.clone()),
-        account_id: Set(row.account_id.clone()),
-        email: Set(row.email.clone()),
-        email_normalized: Set(row.email_normalized.clone()),
-        permissions: Set(row.permissions.clone()),
-        inviter_user_id: Set(row.inviter_user_id.clone()),
-        inviter_kind: Set(row.inviter_kind.clone()),
-        inviter_id: Set(row.inviter_id.clone()),
-        token_hash: Set(row.token_hash.clone()),
-        status: Set(row.status.clone()),
-        created_at: Set(row.created_at),
-        expires_at: Set(row.expires_at),
-        accepted_at: Set(row.accepted_at),
-        accepted_user_id: Set(row.accepted_user_id.clone()),
-        cancelled_at: Set(row.cancelled_at),
-        link_mailed: Set(row.link_mailed),
-        inviter_authority: Set(row.inviter_authority.clone()),
-    };
-    invitation::Entity::insert(active)
-        .exec_without_returning(conn)
-        .await?;
+    insert_row(conn, row.clone()).await?;
     Ok(row)
 }
 
@@ -202,15 +180,7 @@ pub async fn list(
         Some(StatusFilter::Accepted) => query.filter(Column::Status.eq(ACCEPTED)),
         Some(StatusFilter::Cancelled) => query.filter(Column::Status.eq(CANCELLED)),
     };
-    if let Some(before) = before_id {
-        query = query.filter(Column::Id.lt(before));
-    }
-    let rows = query
-        .order_by_desc(Column::Id)
-        .limit(limit + 1)
-        .all(conn)
-        .await?;
-    Ok(Page::from_overfetch(rows, limit))
+    page_by_id(conn, query, Column::Id, true, before_id, limit).await
 }
 
 /// Deletes invitations that were not accepted (expired while pending, or
@@ -248,19 +218,18 @@ pub async fn spend_mail_budget(
                              THEN excluded.window_started_at \
                              ELSE mail_budgets.window_started_at END \
                RETURNING sent, window_started_at";
-    let row = conn
-        .query_one_raw(raw_statement(
-            conn,
-            sql,
-            [
-                subject.into(),
-                now.into(),
-                window_expired_at.into(),
-                window_expired_at.into(),
-            ],
-        ))
-        .await?
-        .ok_or_else(|| StoreError::Corrupt(format!("no mail budget for {subject}")))?;
+    let row = raw_query_one(
+        conn,
+        sql,
+        [
+            subject.into(),
+            now.into(),
+            window_expired_at.into(),
+            window_expired_at.into(),
+        ],
+    )
+    .await?
+    .ok_or_else(|| StoreError::Corrupt(format!("no mail budget for {subject}")))?;
     Ok((
         row.try_get("", "sent")?,
         row.try_get("", "window_started_at")?,
@@ -274,12 +243,9 @@ pub async fn delete_expired_mail_budgets(
     conn: &impl ConnectionTrait,
     window_expired_at: i64,
 ) -> Result<u64, StoreError> {
-    let result = conn
-        .execute_raw(raw_statement(
-            conn,
-            "DELETE FROM mail_budgets WHERE window_started_at <= ?",
-            [window_expired_at.into()],
-        ))
+    let result = mail_budget::Entity::delete_many()
+        .filter(mail_budget::Column::WindowStartedAt.lte(window_expired_at))
+        .exec(conn)
         .await?;
-    Ok(result.rows_affected())
+    Ok(result.rows_affected)
 }

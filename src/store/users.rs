@@ -3,12 +3,11 @@
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Select,
 };
 
 use super::entities::{membership, role, user};
-use super::{Page, StoreError, contains_pattern};
+use super::{Page, StoreError, contains_pattern, insert_row, page_by_id};
 
 pub use user::Model as UserRow;
 
@@ -60,19 +59,15 @@ pub async fn list(
     after: Option<&str>,
     limit: u64,
 ) -> Result<Page<UserRow>, StoreError> {
-    let mut query = filtered(filter);
-    query = match (after, newest_first) {
-        (Some(after), true) => query.filter(user::Column::Id.lt(after)),
-        (Some(after), false) => query.filter(user::Column::Id.gt(after)),
-        (None, _) => query,
-    };
-    query = if newest_first {
-        query.order_by_desc(user::Column::Id)
-    } else {
-        query.order_by_asc(user::Column::Id)
-    };
-    let rows = query.limit(limit + 1).all(conn).await?;
-    Ok(Page::from_overfetch(rows, limit))
+    page_by_id(
+        conn,
+        filtered(filter),
+        user::Column::Id,
+        newest_first,
+        after,
+        limit,
+    )
+    .await
 }
 
 /// How many users match `filter`.
@@ -148,27 +143,7 @@ pub async fn delete(conn: &impl ConnectionTrait, id: &str) -> Result<(), StoreEr
 /// Inserts a user; `search_text` is derived here.
 pub async fn insert(conn: &impl ConnectionTrait, mut row: UserRow) -> Result<UserRow, StoreError> {
     row.search_text = search_text(&row);
-    let active = user::ActiveModel {
-        id: Set(row.id.clone()),
-        email: Set(row.email.clone()),
-        email_normalized: Set(row.email_normalized.clone()),
-        username: Set(row.username.clone()),
-        username_normalized: Set(row.username_normalized.clone()),
-        full_name: Set(row.full_name.clone()),
-        photo_url: Set(row.photo_url.clone()),
-        locale: Set(row.locale.clone()),
-        status: Set(row.status.clone()),
-        email_verified: Set(row.email_verified),
-        password_hash: Set(row.password_hash.clone()),
-        admin_role_id: Set(row.admin_role_id.clone()),
-        created_at: Set(row.created_at),
-        updated_at: Set(row.updated_at),
-        last_login_at: Set(row.last_login_at),
-        search_text: Set(row.search_text.clone()),
-    };
-    user::Entity::insert(active)
-        .exec_without_returning(conn)
-        .await?;
+    insert_row(conn, row.clone()).await?;
     Ok(row)
 }
 
@@ -199,15 +174,7 @@ pub async fn list_staff(
     if let Some(role_id) = admin_role_id {
         query = query.filter(user::Column::AdminRoleId.eq(role_id));
     }
-    if let Some(after) = after {
-        query = query.filter(user::Column::Id.gt(after));
-    }
-    let rows = query
-        .order_by_asc(user::Column::Id)
-        .limit(limit + 1)
-        .all(conn)
-        .await?;
-    Ok(Page::from_overfetch(rows, limit))
+    page_by_id(conn, query, user::Column::Id, false, after, limit).await
 }
 
 /// Gives a user an admin role, or takes it away with `None`.
