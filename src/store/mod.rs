@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod activity;
+mod columns;
 pub mod credentials;
 pub mod entities;
 mod error;
