@@ -1,9 +1,11 @@
 //! The first staff user, their full-access roles and an API credential, so a
 //! fresh installation can be administered at all.
 
-use super::activity::{Change, record_at};
-use super::users::{UserDraft, insert_user_at};
-use super::{App, AppError, Principal, Reason};
+use crate::app::App;
+use crate::app::authn::Principal;
+use crate::app::blocks::audit::{Change, record_at};
+use crate::app::blocks::new_user::{UserDraft, insert_user_at};
+use crate::app::error::{AppError, Reason};
 use crate::crypto::{ApiCredentialToken, hash_secret};
 use crate::domain::{
     ApiCredentialId, Email, FullName, PermissionSet, RoleId, RoleKind, RoleName, Timestamp, UserId,
@@ -110,7 +112,7 @@ impl App {
         }
         let created =
             create_staff_with_credential(&txn, now, BootstrapStaff::first_start()).await?;
-        finish(txn, created, sink).await.map(Some)
+        finish(self, txn, created, sink).await.map(Some)
     }
 
     /// Gives the operator a full-access API credential whatever exists
@@ -147,7 +149,7 @@ impl App {
             }
             Some(user) => restore_staff_with_credential(&txn, now, user).await?,
         };
-        finish(txn, created, sink).await
+        finish(self, txn, created, sink).await
     }
 }
 
@@ -189,13 +191,14 @@ async fn restore_staff_with_credential(
 }
 
 async fn finish(
+    app: &App,
     txn: store::DatabaseTransaction,
     created: Bootstrapped,
     sink: &mut dyn TokenSink,
 ) -> Result<Bootstrapped, AppError> {
     sink.keep(&created.token.bearer())
         .map_err(|e| AppError::Internal(Box::new(e)))?;
-    if let Err(err) = store::commit(txn).await {
+    if let Err(err) = app.commit(txn).await {
         sink.discard();
         return Err(err.into());
     }
@@ -304,9 +307,9 @@ async fn full_access_role(
         created_at: now.as_micros(),
         updated_at: now.as_micros(),
     };
-    store::roles::insert(txn, row)
-        .await
-        .map_err(|e| super::idempotency::conflict_as(e, "name", super::Reason::RoleNameTaken))?;
+    store::roles::insert(txn, row).await.map_err(|e| {
+        crate::app::blocks::idempotency::conflict_as(e, "name", super::Reason::RoleNameTaken)
+    })?;
     record_at(
         txn,
         system,

@@ -2,10 +2,13 @@
 
 use std::collections::BTreeSet;
 
-use super::activity::{Change, record_at};
-use super::staff::{held_role_if_covered, role_permissions};
-use super::{App, AppError, Principal, Reason, ensure_covers};
+use crate::app::App;
+use crate::app::authn::{ApiCredentialState, Principal, credential_state};
+use crate::app::blocks::audit::{Change, record_at};
+use crate::app::blocks::coverage::{ensure_covers, held_role_if_covered, role_permissions};
+use crate::app::error::{AppError, Reason};
 use crate::crypto::{ApiCredentialToken, hash_secret};
+use crate::domain::Permission;
 use crate::domain::{
     ApiCredentialId, Description, PageCursor, PageSize, PermissionSet, RoleId, RoleKind, Timestamp,
     UserId, UserStatus,
@@ -14,17 +17,6 @@ use crate::store::{
     self,
     credentials::{CredentialRow, StateFilter},
 };
-
-/// Whether a credential can be used now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ApiCredentialState {
-    /// Usable.
-    Active,
-    /// Past its expiry time.
-    Expired,
-    /// Revoked.
-    Revoked,
-}
 
 /// An API credential as callers see it: never its secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +53,7 @@ impl ApiCredential {
         now: Timestamp,
     ) -> Result<Self, AppError> {
         let corrupt = |what: &str| AppError::corrupt(format!("api credential {} {what}", row.id));
-        let state = state_at(&row, now);
+        let state = credential_state(&row, now);
         let owner_user_id =
             UserId::from_stored(&row.owner_user_id).ok_or_else(|| corrupt("owner"))?;
         Ok(Self {
@@ -106,17 +98,6 @@ async fn load_held_role(
     store::roles::find(conn, role_id)
         .await?
         .ok_or_else(|| AppError::corrupt(format!("user {} holds a missing role", user.id)))
-}
-
-/// The state of a stored credential at `now`.
-pub(super) fn state_at(row: &CredentialRow, now: Timestamp) -> ApiCredentialState {
-    if row.revoked_at.is_some() {
-        ApiCredentialState::Revoked
-    } else if row.expires_at.is_some_and(|at| at <= now.as_micros()) {
-        ApiCredentialState::Expired
-    } else {
-        ApiCredentialState::Active
-    }
 }
 
 /// What a new credential is.
@@ -251,7 +232,7 @@ impl App {
             .detail("created_by_user_id", row_creator(&owner.id, creator))
             .detail("role_ids", role_ids.join(" "));
         record_at(&txn, principal, now, change).await?;
-        store::commit(txn).await?;
+        self.commit(txn).await?;
         Ok(CreatedApiCredential {
             credential: ApiCredential::from_row(row, role_ids, now)?,
             token,
@@ -259,7 +240,17 @@ impl App {
     }
 
     /// The credential with this id.
-    pub async fn get_api_credential(&self, id: ApiCredentialId) -> Result<ApiCredential, AppError> {
+    /// Staff holding `credentials.read` only.
+    pub async fn get_api_credential(
+        &self,
+        principal: &Principal,
+        id: ApiCredentialId,
+    ) -> Result<ApiCredential, AppError> {
+        principal.ensure_staff(Permission::CredentialsRead)?;
+        self.load_api_credential(id).await
+    }
+
+    async fn load_api_credential(&self, id: ApiCredentialId) -> Result<ApiCredential, AppError> {
         let row = store::credentials::find(self.reader(), &id.to_string())
             .await?
             .ok_or(AppError::NotFound(Reason::ApiCredentialNotFound))?;
@@ -270,10 +261,13 @@ impl App {
     }
 
     /// A page of credentials, oldest first.
+    /// Staff holding `credentials.read` only.
     pub async fn list_api_credentials(
         &self,
+        principal: &Principal,
         query: CredentialQuery,
     ) -> Result<CredentialPage, AppError> {
+        principal.ensure_staff(Permission::CredentialsRead)?;
         let owner = query.owner_user_id.map(|id| id.to_string());
         let creator = query.created_by_user_id.map(|id| id.to_string());
         let state = query.state.map(|state| match state {
@@ -340,7 +334,7 @@ impl App {
                 .detail("owner_user_id", &row.owner_user_id);
             record_at(&txn, principal, now, change).await?;
         }
-        store::commit(txn).await?;
-        self.get_api_credential(id).await
+        self.commit(txn).await?;
+        self.load_api_credential(id).await
     }
 }

@@ -1,7 +1,10 @@
 //! Outgoing mail, as operators see and retry it.
 
-use super::activity::{Change, record_at};
-use super::{App, AppError, Principal, Reason};
+use crate::app::App;
+use crate::app::authn::Principal;
+use crate::app::blocks::audit::{Change, record_at};
+use crate::app::error::{AppError, Reason};
+use crate::domain::Permission;
 use crate::domain::{PageCursor, PageSize, Timestamp};
 use crate::store::{
     self,
@@ -103,7 +106,13 @@ pub struct MailPage {
 
 impl App {
     /// A page of outgoing mail, newest first.
-    pub async fn list_mails(&self, query: MailQuery) -> Result<MailPage, AppError> {
+    /// Staff holding `mail.read` only.
+    pub async fn list_mails(
+        &self,
+        principal: &Principal,
+        query: MailQuery,
+    ) -> Result<MailPage, AppError> {
+        principal.ensure_staff(Permission::MailRead)?;
         let filters = format!("{:?}", query.filter);
         let cursor = PageCursor::decode("page_token", &query.page_token, &filters)?;
         let page = store::mails::list(
@@ -153,7 +162,7 @@ impl App {
         let row = store::mails::find(&txn, &id)
             .await?
             .ok_or(AppError::NotFound(Reason::MailNotFound))?;
-        store::commit(txn).await?;
+        self.commit(txn).await?;
         Mail::try_from(row)
     }
 }

@@ -5,39 +5,40 @@
 mod accounts;
 mod activity;
 mod auth;
-mod auth_cache;
 mod authn;
+mod blocks;
 mod bootstrap;
 mod credentials;
 mod error;
-mod idempotency;
 mod invitations;
 mod mails;
-mod principal;
 mod roles;
 mod sessions;
 mod staff;
 mod sweep;
-mod throttle;
 mod users;
 
+pub use crate::domain::{Session, User};
 pub use crate::store::accounts::AccountFilter;
 pub use crate::store::activity::ActivityFilter;
 pub use crate::store::mails::MailFilter;
 pub use accounts::{
-    Account, AccountChanges, AccountPage, AccountQuery, Member, MembershipPage, NewAccount,
+    Account, AccountChanges, AccountPage, AccountQuery, MembershipPage, NewAccount,
     NewAccountOwner, UserAccount,
 };
-pub use activity::{ActivityEvent, ActivityPage, ActivityQuery, Change, record_at};
-pub use auth::{
-    LoginAttempt, LoginOutcome, PASSWORD_RESET_TTL, Registration, VERIFICATION_CODE_MAX_ATTEMPTS,
-    VERIFICATION_CODE_TTL,
+pub use activity::{ActivityEvent, ActivityPage, ActivityQuery};
+pub use auth::{LoginAttempt, LoginOutcome, Registration};
+pub use authn::{
+    AccountGrant, ApiCredentialState, Authenticated, Authenticator, Caller, Principal,
+    ResolvedSession,
 };
-pub use authn::Authenticated;
+pub use blocks::links::{
+    PASSWORD_RESET_TTL, VERIFICATION_CODE_MAX_ATTEMPTS, VERIFICATION_CODE_TTL,
+};
+pub use blocks::members::Member;
 pub use bootstrap::{BootstrapStaff, Bootstrapped, TokenSink};
 pub use credentials::{
-    ApiCredential, ApiCredentialState, CreatedApiCredential, CredentialPage, CredentialQuery,
-    NewApiCredential,
+    ApiCredential, CreatedApiCredential, CredentialPage, CredentialQuery, NewApiCredential,
 };
 pub use error::{AppError, Reason};
 pub use invitations::{
@@ -45,23 +46,17 @@ pub use invitations::{
     InvitationQuery, InvitationStatus, NewInvitation,
 };
 pub use mails::{Mail, MailPage, MailQuery, MailStatus};
-pub use principal::{AccountGrant, Caller, Principal};
 pub use roles::{NewRole, Role, RoleChanges, RolePage, RoleQuery};
-pub use sessions::{
-    AccountChoice, Denial, Question, ResolvedSession, Session, SessionPage, Verdict,
-};
+pub use sessions::{AccountChoice, Denial, Question, SessionPage, Verdict};
 pub use staff::{NewStaffUser, StaffPage, StaffQuery, StaffUser};
 pub use sweep::{Retention, SWEEP_GRACE, Swept};
-pub use users::{NewUser, User, UserChanges, UserKey, UserPage, UserQuery};
+pub use users::{NewUser, UserChanges, UserKey, UserPage, UserQuery};
 
 use std::time::Duration;
 
 use crate::crypto::{KeyPurpose, PasswordHasher, ServerKey};
-use crate::domain::{Clock, PermissionSet, ThrottleRule, Timestamp, TrustedProxies};
-use crate::store::DatabaseConnection;
-
-/// The most authenticated tokens remembered at once.
-const AUTH_CACHE_ENTRIES: usize = 100_000;
+use crate::domain::{Clock, ThrottleRule, Timestamp, TrustedProxies};
+use crate::store::{self, DatabaseConnection, DatabaseTransaction, StoreError};
 
 /// The use cases of identityd over one database.
 #[derive(Debug, Clone)]
@@ -70,14 +65,14 @@ pub struct App {
     reader: DatabaseConnection,
     hasher: PasswordHasher,
     server_key: ServerKey,
-    policy: Policy,
+    rules: Rules,
     clock: Clock,
-    auth_cache: auth_cache::AuthCache,
+    authn: Authenticator,
 }
 
 /// Rules set by configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Policy {
+pub struct Rules {
     /// The shortest password accepted, in characters.
     pub password_min_chars: usize,
     /// Whether account owners may manage their members themselves (staff always may).
@@ -85,7 +80,7 @@ pub struct Policy {
     /// The base URL links in mail point at.
     pub public_base_url: String,
     /// Sessions and brute-force throttling.
-    pub auth: AuthPolicy,
+    pub auth: AuthRules,
     /// How long an invitation link works.
     pub invitation_ttl: Duration,
     /// How long the sweep keeps finished records.
@@ -98,7 +93,7 @@ pub struct Policy {
 
 /// How long sessions live and how failures are throttled.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthPolicy {
+pub struct AuthRules {
     /// A session ends after this long unused.
     pub session_idle_timeout: Duration,
     /// A session ends this long after sign-in however much it is used.
@@ -120,29 +115,61 @@ pub struct AuthPolicy {
 impl App {
     /// Use cases over `db`, which must be migrated, reading through
     /// `reader`, hashing passwords with `hasher`, keying stored digests
-    /// with `server_key` and following `policy`.
+    /// with `server_key` and following `rules`.
     pub fn new(
         db: DatabaseConnection,
         reader: DatabaseConnection,
         hasher: PasswordHasher,
         server_key: ServerKey,
-        policy: Policy,
+        rules: Rules,
     ) -> Self {
-        let auth_cache = auth_cache::AuthCache::new(policy.auth.cache_ttl, AUTH_CACHE_ENTRIES);
+        let clock = Clock::system();
+        let authn = Authenticator::new(
+            db.clone(),
+            reader.clone(),
+            clock.clone(),
+            rules.auth.session_idle_timeout,
+            rules.auth.cache_ttl,
+        );
         Self {
             db,
             reader,
             hasher,
             server_key,
-            policy,
-            clock: Clock::system(),
-            auth_cache,
+            rules,
+            clock,
+            authn,
         }
     }
 
     /// The same use cases reading the time from `clock`.
     pub fn with_clock(self, clock: Clock) -> Self {
-        Self { clock, ..self }
+        let authn = self.authn.clone().with_clock(clock.clone());
+        Self {
+            clock,
+            authn,
+            ..self
+        }
+    }
+
+    /// Authenticates a bearer token: a user session's or an API credential's.
+    pub async fn authenticate(&self, bearer: &str) -> Result<Authenticated, AppError> {
+        self.authn.authenticate(bearer).await
+    }
+
+    /// Resolves a session token; `None` unless it is the token of a live
+    /// session of an active user. IntrospectSession and CheckPermission ask this.
+    async fn resolve_session(&self, token: &str) -> Result<Option<ResolvedSession>, AppError> {
+        self.authn.resolve_session(token).await
+    }
+
+    /// Commits a transaction that may change what a token authenticates as,
+    /// and forgets the remembered answers (even when the commit fails: its
+    /// outcome is then unknown).
+    async fn commit(&self, txn: DatabaseTransaction) -> Result<(), StoreError> {
+        let result = store::commit(txn).await;
+        self.authn.forget_all();
+        result
     }
 
     /// The current time, from the app's clock.
@@ -157,8 +184,8 @@ impl App {
     }
 
     /// Session lifetimes and throttling rules.
-    pub fn auth_policy(&self) -> &AuthPolicy {
-        &self.policy.auth
+    pub fn auth_rules(&self) -> &AuthRules {
+        &self.rules.auth
     }
 
     /// The pool that writes; transactions start here.
@@ -190,48 +217,31 @@ impl App {
 
     /// The peers whose word on the client's address is taken.
     pub fn trusted_proxies(&self) -> &TrustedProxies {
-        &self.policy.trusted_proxies
+        &self.rules.trusted_proxies
     }
 
     /// The shortest password accepted, in characters.
     pub fn password_min_chars(&self) -> usize {
-        self.policy.password_min_chars
+        self.rules.password_min_chars
     }
 
     /// Whether account owners may manage their members themselves.
     pub fn client_user_management(&self) -> bool {
-        self.policy.client_user_management
+        self.rules.client_user_management
     }
 
     /// How long an invitation link works.
     pub fn invitation_ttl(&self) -> Duration {
-        self.policy.invitation_ttl
+        self.rules.invitation_ttl
     }
 
     /// How many invitation mails one inviter may have sent in an hour.
     pub fn invitation_mails_per_hour(&self) -> u32 {
-        self.policy.invitation_mails_per_hour
+        self.rules.invitation_mails_per_hour
     }
 
     /// A link to `path` (starting with `/`) under the public base URL.
     pub fn link(&self, path: &str) -> String {
-        format!(
-            "{}{path}",
-            self.policy.public_base_url.trim_end_matches('/')
-        )
-    }
-}
-
-/// Refuses a caller that would hand on or change permissions it does not hold
-/// itself: holding `roles.write` must not be a path to every other permission.
-/// The error names what the caller lacks, so an operator can tell which
-/// permission to ask for.
-fn ensure_covers(principal: &Principal, permissions: &PermissionSet) -> Result<(), AppError> {
-    let missing = permissions.not_covered_by(&principal.permissions);
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(AppError::PermissionDenied(Reason::PrivilegeEscalation)
-            .with_metadata("missing_permissions", missing.join(" ")))
+        format!("{}{path}", self.rules.public_base_url.trim_end_matches('/'))
     }
 }

@@ -1,8 +1,12 @@
 //! Admin and API roles: named permission sets.
 
-use super::activity::{Change, record_at};
-use super::idempotency::{CreateStart, IdempotencyKey, begin_create, conflict_as};
-use super::{App, AppError, Principal, Reason, ensure_covers};
+use crate::app::App;
+use crate::app::authn::Principal;
+use crate::app::blocks::audit::{Change, record_at};
+use crate::app::blocks::coverage::ensure_covers;
+use crate::app::blocks::idempotency::{CreateStart, IdempotencyKey, begin_create, conflict_as};
+use crate::app::blocks::loads::load_role;
+use crate::app::error::{AppError, Reason};
 use crate::domain::{
     Description, PageCursor, PageSize, Permission, PermissionSet, ROLE_DESCRIPTION_MAX, RequestId,
     RoleId, RoleKind, RoleName, Timestamp,
@@ -92,8 +96,13 @@ pub struct RolePage {
 
 impl App {
     /// The permission catalogue, sorted by name.
-    pub fn permission_catalogue(&self) -> &'static [Permission] {
-        &Permission::ALL
+    /// Staff holding `roles.read` only.
+    pub fn permission_catalogue(
+        &self,
+        principal: &Principal,
+    ) -> Result<&'static [Permission], AppError> {
+        principal.ensure_staff(Permission::RolesRead)?;
+        Ok(&Permission::ALL)
     }
 
     /// Creates a role with permissions the caller holds itself.
@@ -126,7 +135,7 @@ impl App {
         if let Some(resource_id) = replay(&key, self.db()).await? {
             return self.get_role_by_stored_id(&resource_id).await;
         }
-        let source = self.get_role(source_id).await?;
+        let source = self.get_role_by_stored_id(&source_id.to_string()).await?;
         let new = NewRole {
             name,
             description: Description::parse(
@@ -179,7 +188,7 @@ impl App {
         .detail("kind", &row.kind)
         .detail("permissions", describe(&new.permissions));
         record_at(&txn, principal, now, change).await?;
-        store::commit(txn).await?;
+        self.commit(txn).await?;
         Role::try_from(row)
     }
 
@@ -190,12 +199,20 @@ impl App {
     }
 
     /// The role with this id.
-    pub async fn get_role(&self, id: RoleId) -> Result<Role, AppError> {
+    /// Staff holding `roles.read` only.
+    pub async fn get_role(&self, principal: &Principal, id: RoleId) -> Result<Role, AppError> {
+        principal.ensure_staff(Permission::RolesRead)?;
         self.get_role_by_stored_id(&id.to_string()).await
     }
 
     /// A page of roles, oldest first.
-    pub async fn list_roles(&self, query: RoleQuery) -> Result<RolePage, AppError> {
+    /// Staff holding `roles.read` only.
+    pub async fn list_roles(
+        &self,
+        principal: &Principal,
+        query: RoleQuery,
+    ) -> Result<RolePage, AppError> {
+        principal.ensure_staff(Permission::RolesRead)?;
         let kind = query.kind.map(RoleKind::as_str);
         let filters = format!("kind={kind:?}");
         let cursor = PageCursor::decode("page_token", &query.page_token, &filters)?;
@@ -258,7 +275,7 @@ impl App {
             .await
             .map_err(|e| conflict_as(e, "name", Reason::RoleNameTaken))?;
         record_at(&txn, principal, now, change).await?;
-        store::commit(txn).await?;
+        self.commit(txn).await?;
         Role::try_from(row)
     }
 
@@ -281,13 +298,13 @@ impl App {
             .detail("name", &row.name)
             .detail("kind", &row.kind);
         record_at(&txn, principal, now, change).await?;
-        store::commit(txn).await?;
+        self.commit(txn).await?;
         Ok(())
     }
 }
 
 /// The resource an earlier call with `key` created, if there is a key and a call.
-pub(super) async fn replay(
+pub(crate) async fn replay(
     key: &Option<IdempotencyKey>,
     conn: &impl ConnectionTrait,
 ) -> Result<Option<String>, AppError> {
@@ -297,14 +314,8 @@ pub(super) async fn replay(
     }
 }
 
-async fn load_role(conn: &impl ConnectionTrait, id: RoleId) -> Result<RoleRow, AppError> {
-    store::roles::find(conn, &id.to_string())
-        .await?
-        .ok_or(AppError::NotFound(Reason::RoleNotFound))
-}
-
 /// A permission set as one activity-log detail.
-pub(super) fn describe(permissions: &PermissionSet) -> String {
+pub(crate) fn describe(permissions: &PermissionSet) -> String {
     if permissions.is_full_access() {
         "*".to_owned()
     } else {

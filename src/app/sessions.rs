@@ -1,50 +1,18 @@
 //! User sessions: resolving tokens, choosing the account a session acts for,
 //! listing and ending sessions.
 
-use std::time::Duration;
-
-use super::activity::{Change, record_at};
-use super::auth_cache::{Cached, key_of};
-use super::authn::Authenticated;
-use super::principal::AccountGrant;
-use super::staff::held_role_if_covered;
-use super::{App, AppError, Caller, Principal, Reason, User};
-use crate::crypto::{TokenKind, hash_secret, secret_matches};
+use crate::app::App;
+use crate::app::authn::{Principal, ResolvedSession};
+use crate::app::blocks::audit::{Change, record_at};
+use crate::app::blocks::coverage::held_role_if_covered;
+use crate::app::error::{AppError, Reason};
+use crate::domain::Session;
 use crate::domain::{
-    AccountId, AccountPermission, AccountPermissions, AccountStatus, PageCursor, PageSize,
-    Permission, PermissionSet, SessionId, Timestamp, UserId, UserStatus,
+    AccountId, AccountPermission, AccountStatus, PageCursor, PageSize, Permission, SessionId,
+    UserId,
 };
 use crate::store;
-use crate::store::sessions::{SessionForAuthentication, SessionRow};
-
-/// `last_seen_at` is written at most this often per session, so that
-/// authenticating a session stays a read and not a write on every call.
-const LAST_SEEN_GRANULARITY: Duration = Duration::from_secs(60);
-
-/// A session as callers see it (never its token).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
-    /// The session's id.
-    pub id: SessionId,
-    /// Its user.
-    pub user_id: UserId,
-    /// The account it acts for, once selected.
-    pub account_id: Option<AccountId>,
-    /// The address it signed in from; empty if unknown.
-    pub client_ip: String,
-    /// The client's description of itself.
-    pub user_agent: String,
-    /// When it started.
-    pub created_at: Timestamp,
-    /// When it was last used, to the minute.
-    pub last_seen_at: Timestamp,
-    /// When it ends unless used again.
-    pub expires_at: Timestamp,
-    /// When it ends however much it is used.
-    pub absolute_expires_at: Timestamp,
-    /// Whether it is the session making the call.
-    pub current: bool,
-}
+use crate::store::sessions::SessionRow;
 
 /// A page of sessions.
 #[derive(Debug, Clone)]
@@ -53,23 +21,6 @@ pub struct SessionPage {
     pub sessions: Vec<Session>,
     /// The token of the next page; empty on the last.
     pub next_page_token: String,
-}
-
-/// A live session token resolved to everything a service needs to
-/// authorize its holder.
-#[derive(Debug, Clone)]
-pub struct ResolvedSession {
-    /// The session.
-    pub session: Session,
-    /// Its user, who is active.
-    pub user: User,
-    /// Whether the user is staff.
-    pub staff: bool,
-    /// The user's staff permissions (none unless staff).
-    pub staff_permissions: PermissionSet,
-    /// What the user may do in the session's account, when it has one that
-    /// is active and the user is still a member of.
-    pub account: Option<AccountGrant>,
 }
 
 /// Whether a session call selects a first account or switches to another.
@@ -117,11 +68,26 @@ pub struct Verdict {
 
 impl App {
     /// Answers whether the session with `token` may do what `question` asks.
+    /// The live session `token` belongs to, for a service deciding what its
+    /// holder may do (IntrospectSession); `None` when it is not one.
+    /// Staff holding `sessions.read` only.
+    pub async fn introspect_session(
+        &self,
+        principal: &Principal,
+        token: &str,
+    ) -> Result<Option<ResolvedSession>, AppError> {
+        principal.ensure_staff(Permission::SessionsRead)?;
+        self.resolve_session(token).await
+    }
+
+    /// Staff holding `sessions.read` only.
     pub async fn check_permission(
         &self,
+        principal: &Principal,
         token: &str,
         question: Question,
     ) -> Result<Verdict, AppError> {
+        principal.ensure_staff(Permission::SessionsRead)?;
         let Some(resolved) = self.resolve_session(token).await? else {
             return Ok(Verdict {
                 denial: Some(Denial::SessionInactive),
@@ -154,116 +120,6 @@ impl App {
         })
     }
 
-    /// When `row` ends: its idle expiry, never after its absolute one.
-    fn session_expiry(&self, row: &SessionRow) -> Timestamp {
-        let idle =
-            Timestamp::from_micros(row.last_seen_at).plus(self.auth_policy().session_idle_timeout);
-        idle.min(Timestamp::from_micros(row.absolute_expires_at))
-    }
-
-    fn session_is_live(&self, row: &SessionRow, now: Timestamp) -> bool {
-        row.revoked_at.is_none() && self.session_expiry(row) > now
-    }
-
-    /// The caller's view of a session row.
-    pub(super) fn session_view(
-        &self,
-        row: &SessionRow,
-        current: Option<SessionId>,
-    ) -> Result<Session, AppError> {
-        let corrupt = || AppError::corrupt(format!("session {} ids", row.id));
-        let id = SessionId::from_stored(&row.id).ok_or_else(corrupt)?;
-        Ok(Session {
-            id,
-            user_id: UserId::from_stored(&row.user_id).ok_or_else(corrupt)?,
-            account_id: match &row.account_id {
-                Some(account_id) => Some(AccountId::from_stored(account_id).ok_or_else(corrupt)?),
-                None => None,
-            },
-            client_ip: row.client_ip.clone(),
-            user_agent: row.user_agent.clone(),
-            created_at: Timestamp::from_micros(row.created_at),
-            last_seen_at: Timestamp::from_micros(row.last_seen_at),
-            expires_at: self.session_expiry(row),
-            absolute_expires_at: Timestamp::from_micros(row.absolute_expires_at),
-            current: current == Some(id),
-        })
-    }
-
-    /// Resolves a session token; `None` unless it is the token of a live
-    /// session of an active user. Used for authenticating session callers
-    /// and by IntrospectSession and CheckPermission.
-    pub async fn resolve_session(&self, token: &str) -> Result<Option<ResolvedSession>, AppError> {
-        if !TokenKind::Session.fits(token) {
-            return Ok(None);
-        }
-        let key = key_of(token);
-        let now = self.now();
-        if let Some(Cached::Session(resolved)) = self.auth_cache.get(&key, now) {
-            return Ok(Some(*resolved));
-        }
-        let generation = store::write_generation();
-        let found =
-            store::sessions::find_for_authentication(self.reader(), &hash_secret(token)).await?;
-        // The row was found by the token's hash; comparing again in constant
-        // time keeps the check independent of how the database compares.
-        let Some(found) = found.filter(|f| secret_matches(token, &f.session.token_hash)) else {
-            return Ok(None);
-        };
-        if !self.session_is_live(&found.session, now)
-            || found.user.status != UserStatus::Active.as_str()
-        {
-            return Ok(None);
-        }
-        if found.session.last_seen_at < now.minus(LAST_SEEN_GRANULARITY).as_micros() {
-            store::sessions::touch(self.db(), &found.session.id, now.as_micros()).await?;
-        }
-        let current = SessionId::from_stored(&found.session.id);
-        let session = self.session_view(&found.session, current)?;
-        let account = account_grant(&found, session.account_id);
-        let staff = found.user.admin_role_id.is_some();
-        let staff_permissions = match (&found.role_full_access, &found.role_permissions) {
-            (Some(full_access), Some(permissions)) if staff => {
-                PermissionSet::from_stored(*full_access, permissions)
-            }
-            _ => PermissionSet::none(),
-        };
-        let resolved = ResolvedSession {
-            session,
-            user: User::try_from(found.user)?,
-            staff,
-            staff_permissions,
-            account,
-        };
-        self.auth_cache.put(
-            key,
-            generation,
-            now,
-            Cached::Session(Box::new(resolved.clone())),
-        );
-        Ok(Some(resolved))
-    }
-
-    /// Authenticates a session bearer token.
-    pub(super) async fn authenticate_session(
-        &self,
-        token: &str,
-    ) -> Result<Authenticated, AppError> {
-        let resolved = self
-            .resolve_session(token)
-            .await?
-            .ok_or(AppError::Unauthenticated(Reason::SessionInvalid))?;
-        Ok(Authenticated {
-            caller: Caller::User {
-                user_id: resolved.user.id,
-                session_id: resolved.session.id,
-                staff: resolved.staff,
-            },
-            permissions: resolved.staff_permissions,
-            account: resolved.account,
-        })
-    }
-
     /// Points the caller's session at one of its user's active accounts.
     pub async fn choose_account(
         &self,
@@ -271,12 +127,12 @@ impl App {
         account_id: AccountId,
         choice: AccountChoice,
     ) -> Result<Session, AppError> {
-        let (user_id, session_id) = session_caller(principal)?;
+        let (user_id, session_id) = principal.session_caller()?;
         let now = self.now();
         let txn = store::begin(self.db()).await?;
         let session = store::sessions::find(&txn, &session_id.to_string())
             .await?
-            .filter(|row| self.session_is_live(row, now))
+            .filter(|row| self.authn.session_is_live(row, now))
             .ok_or(AppError::Unauthenticated(Reason::SessionInvalid))?;
         match (choice, &session.account_id) {
             (AccountChoice::Select, Some(_)) => {
@@ -308,18 +164,18 @@ impl App {
             change = change.detail("previous_account_id", previous);
         }
         record_at(&txn, principal, now, change).await?;
-        store::commit(txn).await?;
+        self.commit(txn).await?;
         let row = SessionRow {
             account_id: Some(account.id),
             last_seen_at: now.as_micros(),
             ..session
         };
-        self.session_view(&row, Some(session_id))
+        self.authn.session_view(&row, Some(session_id))
     }
 
     /// Ends the caller's session.
     pub async fn logout(&self, principal: &Principal) -> Result<(), AppError> {
-        let (user_id, session_id) = session_caller(principal)?;
+        let (user_id, session_id) = principal.session_caller()?;
         let txn = store::begin(self.db()).await?;
         let now = self.now();
         if store::sessions::revoke(&txn, &session_id.to_string(), now.as_micros(), "logout").await?
@@ -328,7 +184,7 @@ impl App {
                 Change::new("auth.logout", "session", session_id).detail("user_id", user_id);
             record_at(&txn, principal, now, change).await?;
         }
-        store::commit(txn).await?;
+        self.commit(txn).await?;
         Ok(())
     }
 
@@ -345,7 +201,7 @@ impl App {
         let filters = format!("sessions of {user_id}");
         let cursor = PageCursor::decode("page_token", page_token, &filters)?;
         let now = self.now();
-        let idle_cutoff = now.minus(self.auth_policy().session_idle_timeout);
+        let idle_cutoff = now.minus(self.auth_rules().session_idle_timeout);
         let page = store::sessions::list_live_for_user(
             self.reader(),
             &user_id.to_string(),
@@ -363,7 +219,7 @@ impl App {
         let sessions = page
             .rows
             .iter()
-            .map(|row| self.session_view(row, current))
+            .map(|row| self.authn.session_view(row, current))
             .collect::<Result<_, _>>()?;
         Ok(SessionPage {
             sessions,
@@ -402,7 +258,7 @@ impl App {
                 .detail("user_id", &session.user_id);
             record_at(&txn, principal, now, change).await?;
         }
-        store::commit(txn).await?;
+        self.commit(txn).await?;
         Ok(())
     }
 
@@ -430,39 +286,4 @@ impl App {
             }
         }
     }
-}
-
-/// The user and session of a session caller; other callers are refused.
-pub(super) fn session_caller(principal: &Principal) -> Result<(UserId, SessionId), AppError> {
-    match principal.caller {
-        Caller::User {
-            user_id,
-            session_id,
-            ..
-        } => Ok((user_id, session_id)),
-        _ => Err(AppError::PermissionDenied(Reason::SessionRequired)),
-    }
-}
-
-/// What the user may do in the session's account: nothing unless the account
-/// is active and they are still a member (the owner always is).
-fn account_grant(
-    found: &SessionForAuthentication,
-    account_id: Option<AccountId>,
-) -> Option<AccountGrant> {
-    let account_id = account_id?;
-    if found.account_status.as_deref() != Some(AccountStatus::Active.as_str()) {
-        return None;
-    }
-    let permissions = found.membership_permissions.as_deref()?;
-    let owner = found.account_owner_user_id.as_deref() == Some(found.user.id.as_str());
-    Some(AccountGrant {
-        account_id,
-        owner,
-        permissions: if owner {
-            AccountPermissions::all()
-        } else {
-            AccountPermissions::from_stored(permissions)
-        },
-    })
 }

@@ -1,15 +1,23 @@
 //! Staff users: users that hold an admin role.
 
-use super::activity::{Change, record_at};
-use super::auth::PasswordLink;
-use super::idempotency::{CreateStart, IdempotencyKey, begin_create};
-use super::users::{UserDraft, insert_user_at};
-use super::{App, AppError, Principal, Reason, ensure_covers};
-use crate::domain::{
-    Email, FullName, PageCursor, PageSize, PermissionSet, RequestId, RoleId, RoleKind, Timestamp,
-    UserId, UserStatus, Username,
+use crate::app::App;
+use crate::app::authn::Principal;
+use crate::app::blocks::audit::{Change, record_at};
+use crate::app::blocks::coverage::{
+    ensure_covers, ensure_not_last_full_access, held_role_if_covered, load_admin_role,
+    role_permissions,
 };
-use crate::store::{self, ConnectionTrait, roles::RoleRow, users::UserRow};
+use crate::app::blocks::idempotency::{CreateStart, IdempotencyKey, begin_create};
+use crate::app::blocks::links::PasswordLink;
+use crate::app::blocks::loads::load_user;
+use crate::app::blocks::new_user::{UserDraft, insert_user_at};
+use crate::app::error::{AppError, Reason};
+use crate::domain::Permission;
+use crate::domain::{
+    Email, FullName, PageCursor, PageSize, RequestId, RoleId, Timestamp, UserId, UserStatus,
+    Username,
+};
+use crate::store::{self, users::UserRow};
 
 /// A staff user as callers see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,7 +140,7 @@ impl App {
             self.issue_password_link(&txn, principal, &row, PasswordLink::Set)
                 .await?;
         }
-        store::commit(txn).await?;
+        self.commit(txn).await?;
         StaffUser::from_row(row)?
             .ok_or_else(|| AppError::corrupt("created staff user without a role"))
     }
@@ -148,12 +156,24 @@ impl App {
     }
 
     /// The staff user with this id.
-    pub async fn get_staff_user(&self, id: UserId) -> Result<StaffUser, AppError> {
+    /// Staff holding `staff.read` only.
+    pub async fn get_staff_user(
+        &self,
+        principal: &Principal,
+        id: UserId,
+    ) -> Result<StaffUser, AppError> {
+        principal.ensure_staff(Permission::StaffRead)?;
         self.get_staff_user_by_stored_id(&id.to_string()).await
     }
 
     /// A page of staff users, oldest first.
-    pub async fn list_staff_users(&self, query: StaffQuery) -> Result<StaffPage, AppError> {
+    /// Staff holding `staff.read` only.
+    pub async fn list_staff_users(
+        &self,
+        principal: &Principal,
+        query: StaffQuery,
+    ) -> Result<StaffPage, AppError> {
+        principal.ensure_staff(Permission::StaffRead)?;
         let role_id = query.admin_role_id.map(|id| id.to_string());
         let filters = format!("admin_role_id={role_id:?}");
         let cursor = PageCursor::decode("page_token", &query.page_token, &filters)?;
@@ -201,8 +221,8 @@ impl App {
             change = change.detail("previous_admin_role_id", previous.id);
         }
         record_at(&txn, principal, now, change).await?;
-        store::commit(txn).await?;
-        self.get_staff_user(user_id).await
+        self.commit(txn).await?;
+        self.get_staff_user_by_stored_id(&user_id.to_string()).await
     }
 
     /// Takes a staff user's admin role away, so they and their API credentials
@@ -223,65 +243,7 @@ impl App {
         let change = Change::new("staff.role_unassigned", "user", user_id)
             .detail("previous_admin_role_id", previous.id);
         record_at(&txn, principal, now, change).await?;
-        store::commit(txn).await?;
+        self.commit(txn).await?;
         Ok(())
     }
-}
-
-/// The admin role `user` holds now, if any, checking the caller could have
-/// granted it: nobody demotes, changes or deletes a more powerful colleague.
-pub(super) async fn held_role_if_covered(
-    conn: &impl ConnectionTrait,
-    principal: &Principal,
-    user: &UserRow,
-) -> Result<Option<RoleRow>, AppError> {
-    let Some(current_id) = user.admin_role_id.as_deref() else {
-        return Ok(None);
-    };
-    let current = store::roles::find(conn, current_id)
-        .await?
-        .ok_or_else(|| AppError::corrupt(format!("user {} holds a missing role", user.id)))?;
-    // Unlike a grant the caller asks for, the refusal does not name what is
-    // missing: that would tell a junior what a colleague's role holds.
-    if !principal.permissions.covers(&role_permissions(&current)) {
-        return Err(AppError::PermissionDenied(Reason::PrivilegeEscalation));
-    }
-    Ok(Some(current))
-}
-
-async fn load_user(conn: &impl ConnectionTrait, id: UserId) -> Result<UserRow, AppError> {
-    store::users::find(conn, &id.to_string())
-        .await?
-        .ok_or(AppError::NotFound(Reason::UserNotFound))
-}
-
-/// The admin role with this id; an API role is refused.
-pub(super) async fn load_admin_role(
-    conn: &impl ConnectionTrait,
-    id: RoleId,
-) -> Result<RoleRow, AppError> {
-    let role = store::roles::find(conn, &id.to_string())
-        .await?
-        .ok_or(AppError::NotFound(Reason::RoleNotFound))?;
-    if role.kind != RoleKind::Admin.as_str() {
-        return Err(AppError::FailedPrecondition(Reason::RoleKindMismatch));
-    }
-    Ok(role)
-}
-
-pub(super) fn role_permissions(role: &RoleRow) -> PermissionSet {
-    PermissionSet::from_stored(role.full_access, &role.permissions)
-}
-
-/// Refuses to take full access from `user` when no other active staff user has it,
-/// which would leave nobody able to manage staff.
-pub(super) async fn ensure_not_last_full_access(
-    conn: &impl ConnectionTrait,
-    user: &UserRow,
-) -> Result<(), AppError> {
-    let holders = store::users::full_access_staff_ids(conn).await?;
-    if holders.len() == 1 && holders[0] == user.id {
-        return Err(AppError::FailedPrecondition(Reason::LastFullAccessStaff));
-    }
-    Ok(())
 }

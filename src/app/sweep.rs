@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use super::{App, AppError};
+use crate::app::App;
+use crate::app::error::AppError;
 use crate::store;
 
 /// Ended sessions and spent tokens are kept this long before they go, so
@@ -55,9 +56,9 @@ impl App {
         let now = self.now();
         let before = now.minus(SWEEP_GRACE).as_micros();
         let idle =
-            i64::try_from(self.auth_policy().session_idle_timeout.as_micros()).unwrap_or(i64::MAX);
-        let forget_before = now.minus(self.auth_policy().forget_failures_after);
-        let retention = self.policy.retention;
+            i64::try_from(self.auth_rules().session_idle_timeout.as_micros()).unwrap_or(i64::MAX);
+        let forget_before = now.minus(self.auth_rules().forget_failures_after);
+        let retention = self.rules.retention;
         Ok(Swept {
             sessions: store::sessions::delete_ended(self.db(), before, idle).await?,
             user_tokens: store::user_tokens::delete_spent(self.db(), before).await?,

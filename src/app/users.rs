@@ -1,162 +1,28 @@
 //! Users: the login identities, as operators and billing services manage them.
 
-use super::activity::{Change, record_at};
-use super::auth::PasswordLink;
-use super::idempotency::{CreateStart, IdempotencyKey, begin_create};
-use super::staff::{ensure_not_last_full_access, held_role_if_covered};
-use super::{App, AppError, Principal, Reason};
+use crate::app::App;
+use crate::app::authn::Principal;
+use crate::app::blocks::audit::{Change, record_at};
+use crate::app::blocks::coverage::{ensure_not_last_full_access, held_role_if_covered};
+use crate::app::blocks::idempotency::{CreateStart, IdempotencyKey, begin_create};
+use crate::app::blocks::links::PasswordLink;
+use crate::app::blocks::loads::load_user;
+use crate::app::blocks::new_user::identity_conflict;
+use crate::app::blocks::new_user::{UserDraft, insert_user_at};
+use crate::app::error::{AppError, Reason};
 use crate::domain::Permission;
+use crate::domain::User;
 use crate::domain::{
-    Email, FullName, Locale, PageCursor, PageSize, Password, PhotoUrl, REDACTED, RequestId, RoleId,
-    Timestamp, UserId, UserStatus, Username,
+    Email, FullName, Locale, PageCursor, PageSize, Password, PhotoUrl, RequestId, UserId,
+    UserStatus, Username,
 };
 use crate::store::{
-    self, ConnectionTrait, StoreError,
+    self, ConnectionTrait,
     users::{UserFilter, UserRow},
 };
 
-/// A user as callers see it: never the password hash.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    /// The user's id.
-    pub id: UserId,
-    /// The email address.
-    pub email: String,
-    /// The username.
-    pub username: String,
-    /// The full name.
-    pub full_name: String,
-    /// The photo URL.
-    pub photo_url: Option<String>,
-    /// The BCP 47 locale.
-    pub locale: Option<String>,
-    /// The status.
-    pub status: UserStatus,
-    /// Whether the email address was proven.
-    pub email_verified: bool,
-    /// Whether a password is set.
-    pub has_password: bool,
-    /// The admin role, for staff.
-    pub admin_role_id: Option<RoleId>,
-    /// When the user was created.
-    pub created_at: Timestamp,
-    /// When the user last changed.
-    pub updated_at: Timestamp,
-    /// When the user last signed in.
-    pub last_login_at: Option<Timestamp>,
-}
-
-impl TryFrom<UserRow> for User {
-    type Error = AppError;
-
-    fn try_from(row: UserRow) -> Result<Self, AppError> {
-        let corrupt = |what: &str| AppError::corrupt(format!("user {} {what}", row.id));
-        Ok(Self {
-            id: UserId::from_stored(&row.id).ok_or_else(|| corrupt("id"))?,
-            status: UserStatus::from_stored(&row.status).ok_or_else(|| corrupt("status"))?,
-            admin_role_id: match row.admin_role_id.as_deref() {
-                Some(id) => Some(RoleId::from_stored(id).ok_or_else(|| corrupt("admin role id"))?),
-                None => None,
-            },
-            has_password: row.password_hash.is_some(),
-            email: row.email,
-            username: row.username,
-            full_name: row.full_name,
-            photo_url: row.photo_url,
-            locale: row.locale,
-            email_verified: row.email_verified,
-            created_at: Timestamp::from_micros(row.created_at),
-            updated_at: Timestamp::from_micros(row.updated_at),
-            last_login_at: row.last_login_at.map(Timestamp::from_micros),
-        })
-    }
-}
-
 /// The revoke reason of sessions ended by suspending their user.
 const SUSPENDED: &str = "user_suspended";
-
-/// Everything a new user row is made from, whoever creates it. Its `Debug`
-/// hides the password hash.
-#[derive(Clone)]
-pub(super) struct UserDraft {
-    pub email: Email,
-    pub username: Username,
-    pub full_name: FullName,
-    pub photo_url: Option<PhotoUrl>,
-    pub locale: Option<Locale>,
-    pub status: UserStatus,
-    pub password_hash: Option<String>,
-    pub admin_role_id: Option<String>,
-}
-
-impl std::fmt::Debug for UserDraft {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let Self {
-            email,
-            username,
-            full_name,
-            photo_url,
-            locale,
-            status,
-            password_hash,
-            admin_role_id,
-        } = self;
-        f.debug_struct("UserDraft")
-            .field("email", email)
-            .field("username", username)
-            .field("full_name", full_name)
-            .field("photo_url", photo_url)
-            .field("locale", locale)
-            .field("status", status)
-            .field("password_hash", &password_hash.as_ref().map(|_| REDACTED))
-            .field("admin_role_id", admin_role_id)
-            .finish()
-    }
-}
-
-/// Inserts a new user created at `now` (the use case's time from the app's
-/// clock), answering EMAIL_TAKEN or USERNAME_TAKEN when the database's
-/// case-insensitive unique indexes refuse it.
-pub(super) async fn insert_user_at(
-    conn: &impl ConnectionTrait,
-    id: UserId,
-    draft: UserDraft,
-    now: Timestamp,
-) -> Result<UserRow, AppError> {
-    let now = now.as_micros();
-    let row = UserRow {
-        id: id.to_string(),
-        email: draft.email.as_str().to_owned(),
-        email_normalized: draft.email.normalized(),
-        username: draft.username.as_str().to_owned(),
-        username_normalized: draft.username.normalized(),
-        full_name: draft.full_name.as_str().to_owned(),
-        photo_url: draft.photo_url.map(|url| url.as_str().to_owned()),
-        locale: draft.locale.map(|locale| locale.as_str().to_owned()),
-        status: draft.status.as_str().to_owned(),
-        email_verified: false,
-        password_hash: draft.password_hash,
-        admin_role_id: draft.admin_role_id,
-        created_at: now,
-        updated_at: now,
-        last_login_at: None,
-        search_text: String::new(),
-    };
-    store::users::insert(conn, row)
-        .await
-        .map_err(identity_conflict)
-}
-
-/// Maps a unique violation on email or username to its reason.
-fn identity_conflict(err: StoreError) -> AppError {
-    if err.is_unique_violation_on("email") {
-        AppError::AlreadyExists(Reason::EmailTaken)
-    } else if err.is_unique_violation_on("username") {
-        AppError::AlreadyExists(Reason::UsernameTaken)
-    } else {
-        err.into()
-    }
-}
 
 /// What a new user is.
 #[derive(Debug, Clone)]
@@ -284,15 +150,15 @@ impl App {
             self.issue_password_link(&txn, principal, &row, PasswordLink::Set)
                 .await?;
         }
-        store::commit(txn).await?;
-        User::try_from(row)
+        self.commit(txn).await?;
+        Ok(User::try_from(row)?)
     }
 
     async fn get_user_by_stored_id(&self, id: &str) -> Result<User, AppError> {
         store::users::find(self.reader(), id)
             .await?
             .ok_or(AppError::NotFound(Reason::UserNotFound))
-            .and_then(User::try_from)
+            .and_then(|row| Ok(User::try_from(row)?))
     }
 
     /// The user with this id.
@@ -315,7 +181,7 @@ impl App {
             }
         };
         row.ok_or(AppError::NotFound(Reason::UserNotFound))
-            .and_then(User::try_from)
+            .and_then(|row| Ok(User::try_from(row)?))
     }
 
     /// A page of users matching the query.
@@ -410,8 +276,8 @@ impl App {
             .await
             .map_err(identity_conflict)?;
         record_at(&txn, principal, now, change).await?;
-        store::commit(txn).await?;
-        User::try_from(row)
+        self.commit(txn).await?;
+        Ok(User::try_from(row)?)
     }
 
     /// Suspends a user: they can no longer sign in or act, every session
@@ -482,8 +348,8 @@ impl App {
             row.status = status.as_str().to_owned();
             row.updated_at = now.as_micros();
         }
-        store::commit(txn).await?;
-        User::try_from(row)
+        self.commit(txn).await?;
+        Ok(User::try_from(row)?)
     }
 
     /// Deletes a user for good, with their API credentials and memberships.
@@ -503,15 +369,9 @@ impl App {
             .detail("username", &row.username)
             .detail("was_staff", row.admin_role_id.is_some());
         record_at(&txn, principal, now, change).await?;
-        store::commit(txn).await?;
+        self.commit(txn).await?;
         Ok(())
     }
-}
-
-async fn load_user(conn: &impl ConnectionTrait, id: UserId) -> Result<UserRow, AppError> {
-    store::users::find(conn, &id.to_string())
-        .await?
-        .ok_or(AppError::NotFound(Reason::UserNotFound))
 }
 
 /// A staff user may only be changed, suspended or deleted by a caller who

@@ -152,11 +152,31 @@ impl Validator {
             violations: self.violations,
         })
     }
+
+    /// Fails with every recorded violation; otherwise the value `build`
+    /// assembles from the parsed fields (`Some(X { name: name?, .. })`). A
+    /// field that failed to parse recorded a violation, so `build` finds every
+    /// field present; should one still be missing, the request is refused.
+    pub fn finish_with<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, ValidationError> {
+        self.finish()?;
+        build().ok_or_else(|| ValidationError::single("request", "is invalid"))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finish_with_builds_only_when_nothing_was_recorded() {
+        assert_eq!(Validator::new().finish_with(|| Some(7)), Ok(7));
+        let mut v = Validator::new();
+        v.violation("name", "is required");
+        let err = v.finish_with(|| Some(7)).unwrap_err();
+        assert_eq!(err.violations[0].field, "name");
+        let err = Validator::new().finish_with(|| None::<u8>).unwrap_err();
+        assert_eq!(err.violations[0].field, "request");
+    }
 
     #[test]
     fn repeated_violations_are_kept_once() {

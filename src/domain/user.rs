@@ -1,6 +1,6 @@
 //! User names and statuses.
 
-use super::{FieldViolation, bounded_text};
+use super::{FieldViolation, RoleId, Timestamp, UserId, bounded_text};
 
 /// Where a user stands in their lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,4 +229,35 @@ mod tests {
             "Ann Lee"
         );
     }
+}
+
+/// A user as callers see it: never the password hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// The user's id.
+    pub id: UserId,
+    /// The email address.
+    pub email: String,
+    /// The username.
+    pub username: String,
+    /// The full name.
+    pub full_name: String,
+    /// The photo URL.
+    pub photo_url: Option<String>,
+    /// The BCP 47 locale.
+    pub locale: Option<String>,
+    /// The status.
+    pub status: UserStatus,
+    /// Whether the email address was proven.
+    pub email_verified: bool,
+    /// Whether a password is set.
+    pub has_password: bool,
+    /// The admin role, for staff.
+    pub admin_role_id: Option<RoleId>,
+    /// When the user was created.
+    pub created_at: Timestamp,
+    /// When the user last changed.
+    pub updated_at: Timestamp,
+    /// When the user last signed in.
+    pub last_login_at: Option<Timestamp>,
 }

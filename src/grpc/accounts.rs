@@ -3,6 +3,7 @@
 use tonic::{Request, Response, Status};
 
 use super::convert::accounts as convert;
+use super::convert::with_reason;
 use super::{parse, principal, reply};
 use crate::app::App;
 use crate::domain::{AccountId, UserId};
@@ -43,7 +44,7 @@ impl AccountService for AccountApi {
     ) -> Result<Response<pb::GetAccountResponse>, Status> {
         let p = principal(&request)?;
         let pb::GetAccountRequest { account_id } = request.into_inner();
-        let id = parse(&p, convert::account_id(&account_id))?;
+        let id = parse(&p, AccountId::parse("account_id", &account_id))?;
         let result = self.app.get_account(&p, id).await;
         reply(&p, result, |account| pb::GetAccountResponse {
             account: Some(account.into()),
@@ -84,7 +85,10 @@ impl AccountService for AccountApi {
     ) -> Result<Response<pb::CloseAccountResponse>, Status> {
         let p = principal(&request)?;
         let pb::CloseAccountRequest { account_id, reason } = request.into_inner();
-        let (id, reason) = parse(&p, convert::account_and_reason(&account_id, &reason))?;
+        let (id, reason) = parse(
+            &p,
+            with_reason(AccountId::parse("account_id", &account_id), &reason),
+        )?;
         let result = self.app.close_account(&p, id, &reason).await;
         reply(&p, result, |account| pb::CloseAccountResponse {
             account: Some(account.into()),
@@ -97,7 +101,10 @@ impl AccountService for AccountApi {
     ) -> Result<Response<pb::ReopenAccountResponse>, Status> {
         let p = principal(&request)?;
         let pb::ReopenAccountRequest { account_id, reason } = request.into_inner();
-        let (id, reason) = parse(&p, convert::account_and_reason(&account_id, &reason))?;
+        let (id, reason) = parse(
+            &p,
+            with_reason(AccountId::parse("account_id", &account_id), &reason),
+        )?;
         let result = self.app.reopen_account(&p, id, &reason).await;
         reply(&p, result, |account| pb::ReopenAccountResponse {
             account: Some(account.into()),
@@ -113,7 +120,7 @@ impl AccountService for AccountApi {
             account_id,
             delete_orphan_users,
         } = request.into_inner();
-        let id = parse(&p, convert::account_id(&account_id))?;
+        let id = parse(&p, AccountId::parse("account_id", &account_id))?;
         let result = self.app.delete_account(&p, id, delete_orphan_users).await;
         reply(&p, result, |deleted| pb::DeleteAccountResponse {
             deleted_user_ids: deleted.iter().map(ToString::to_string).collect(),
@@ -250,17 +257,15 @@ impl AccountService for AccountApi {
     ) -> Result<Response<pb::ListAccountPermissionsResponse>, Status> {
         let p = principal(&request)?;
         let pb::ListAccountPermissionsRequest {} = request.into_inner();
-        let permissions = self
-            .app
-            .account_permission_catalogue()
-            .iter()
-            .map(|permission| pb::AccountPermissionInfo {
-                permission: convert::permission(*permission).into(),
-                description: permission.description().to_owned(),
-            })
-            .collect();
-        reply(&p, Ok(()), |()| pb::ListAccountPermissionsResponse {
-            permissions,
+        let result = self.app.account_permission_catalogue(&p);
+        reply(&p, result, |catalogue| pb::ListAccountPermissionsResponse {
+            permissions: catalogue
+                .iter()
+                .map(|permission| pb::AccountPermissionInfo {
+                    permission: convert::permission(*permission).into(),
+                    description: permission.description().to_owned(),
+                })
+                .collect(),
         })
     }
 }

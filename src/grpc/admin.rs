@@ -2,10 +2,10 @@
 
 use tonic::{Request, Response, Status};
 
-use super::convert::admin as convert;
+use super::convert::{activity, credentials, mails, roles, staff};
 use super::{parse, principal, reply};
 use crate::app::App;
-use crate::domain::{RoleId, UserId, ValidationError};
+use crate::domain::{ApiCredentialId, RoleId, UserId};
 use crate::proto as pb;
 use crate::proto::admin_service_server::AdminService;
 
@@ -30,16 +30,16 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::ListPermissionsResponse>, Status> {
         let p = principal(&request)?;
         let pb::ListPermissionsRequest {} = request.into_inner();
-        let permissions = self
-            .app
-            .permission_catalogue()
-            .iter()
-            .map(|permission| pb::Permission {
-                name: permission.name().to_owned(),
-                description: permission.description().to_owned(),
-            })
-            .collect();
-        reply(&p, Ok(()), |()| pb::ListPermissionsResponse { permissions })
+        let result = self.app.permission_catalogue(&p);
+        reply(&p, result, |catalogue| pb::ListPermissionsResponse {
+            permissions: catalogue
+                .iter()
+                .map(|permission| pb::Permission {
+                    name: permission.name().to_owned(),
+                    description: permission.description().to_owned(),
+                })
+                .collect(),
+        })
     }
 
     async fn create_role(
@@ -47,7 +47,7 @@ impl AdminService for AdminApi {
         request: Request<pb::CreateRoleRequest>,
     ) -> Result<Response<pb::CreateRoleResponse>, Status> {
         let p = principal(&request)?;
-        let (new, request_id) = parse(&p, convert::create_role(request.into_inner()))?;
+        let (new, request_id) = parse(&p, roles::create_role(request.into_inner()))?;
         let result = self.app.create_role(&p, new, request_id).await;
         reply(&p, result, |role| pb::CreateRoleResponse {
             role: Some(role.into()),
@@ -60,11 +60,8 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::GetRoleResponse>, Status> {
         let p = principal(&request)?;
         let pb::GetRoleRequest { role_id } = request.into_inner();
-        let id = parse(
-            &p,
-            RoleId::parse("role_id", &role_id).map_err(ValidationError::from),
-        )?;
-        let result = self.app.get_role(id).await;
+        let id = parse(&p, RoleId::parse("role_id", &role_id))?;
+        let result = self.app.get_role(&p, id).await;
         reply(&p, result, |role| pb::GetRoleResponse {
             role: Some(role.into()),
         })
@@ -75,8 +72,8 @@ impl AdminService for AdminApi {
         request: Request<pb::ListRolesRequest>,
     ) -> Result<Response<pb::ListRolesResponse>, Status> {
         let p = principal(&request)?;
-        let query = parse(&p, convert::list_roles(request.into_inner()))?;
-        let result = self.app.list_roles(query).await;
+        let query = parse(&p, roles::list_roles(request.into_inner()))?;
+        let result = self.app.list_roles(&p, query).await;
         reply(&p, result, |page| pb::ListRolesResponse {
             roles: page.roles.into_iter().map(Into::into).collect(),
             next_page_token: page.next_page_token.unwrap_or_default(),
@@ -88,7 +85,7 @@ impl AdminService for AdminApi {
         request: Request<pb::UpdateRoleRequest>,
     ) -> Result<Response<pb::UpdateRoleResponse>, Status> {
         let p = principal(&request)?;
-        let (id, changes) = parse(&p, convert::update_role(request.into_inner()))?;
+        let (id, changes) = parse(&p, roles::update_role(request.into_inner()))?;
         let result = self.app.update_role(&p, id, changes).await;
         reply(&p, result, |role| pb::UpdateRoleResponse {
             role: Some(role.into()),
@@ -101,10 +98,7 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::DeleteRoleResponse>, Status> {
         let p = principal(&request)?;
         let pb::DeleteRoleRequest { role_id } = request.into_inner();
-        let id = parse(
-            &p,
-            RoleId::parse("role_id", &role_id).map_err(ValidationError::from),
-        )?;
+        let id = parse(&p, RoleId::parse("role_id", &role_id))?;
         let result = self.app.delete_role(&p, id).await;
         reply(&p, result, |()| pb::DeleteRoleResponse {})
     }
@@ -114,7 +108,7 @@ impl AdminService for AdminApi {
         request: Request<pb::DuplicateRoleRequest>,
     ) -> Result<Response<pb::DuplicateRoleResponse>, Status> {
         let p = principal(&request)?;
-        let (id, name, request_id) = parse(&p, convert::duplicate_role(request.into_inner()))?;
+        let (id, name, request_id) = parse(&p, roles::duplicate_role(request.into_inner()))?;
         let result = self.app.duplicate_role(&p, id, name, request_id).await;
         reply(&p, result, |role| pb::DuplicateRoleResponse {
             role: Some(role.into()),
@@ -126,7 +120,7 @@ impl AdminService for AdminApi {
         request: Request<pb::CreateStaffUserRequest>,
     ) -> Result<Response<pb::CreateStaffUserResponse>, Status> {
         let p = principal(&request)?;
-        let (new, request_id) = parse(&p, convert::create_staff_user(request.into_inner()))?;
+        let (new, request_id) = parse(&p, staff::create_staff_user(request.into_inner()))?;
         let result = self.app.create_staff_user(&p, new, request_id).await;
         reply(&p, result, |user| pb::CreateStaffUserResponse {
             staff_user: Some(user.into()),
@@ -139,11 +133,8 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::GetStaffUserResponse>, Status> {
         let p = principal(&request)?;
         let pb::GetStaffUserRequest { user_id } = request.into_inner();
-        let id = parse(
-            &p,
-            UserId::parse("user_id", &user_id).map_err(ValidationError::from),
-        )?;
-        let result = self.app.get_staff_user(id).await;
+        let id = parse(&p, UserId::parse("user_id", &user_id))?;
+        let result = self.app.get_staff_user(&p, id).await;
         reply(&p, result, |user| pb::GetStaffUserResponse {
             staff_user: Some(user.into()),
         })
@@ -154,8 +145,8 @@ impl AdminService for AdminApi {
         request: Request<pb::ListStaffUsersRequest>,
     ) -> Result<Response<pb::ListStaffUsersResponse>, Status> {
         let p = principal(&request)?;
-        let query = parse(&p, convert::list_staff_users(request.into_inner()))?;
-        let result = self.app.list_staff_users(query).await;
+        let query = parse(&p, staff::list_staff_users(request.into_inner()))?;
+        let result = self.app.list_staff_users(&p, query).await;
         reply(&p, result, |page| pb::ListStaffUsersResponse {
             staff_users: page.staff_users.into_iter().map(Into::into).collect(),
             next_page_token: page.next_page_token.unwrap_or_default(),
@@ -167,7 +158,7 @@ impl AdminService for AdminApi {
         request: Request<pb::AssignAdminRoleRequest>,
     ) -> Result<Response<pb::AssignAdminRoleResponse>, Status> {
         let p = principal(&request)?;
-        let (user_id, role_id) = parse(&p, convert::assign_admin_role(request.into_inner()))?;
+        let (user_id, role_id) = parse(&p, staff::assign_admin_role(request.into_inner()))?;
         let result = self.app.assign_admin_role(&p, user_id, role_id).await;
         reply(&p, result, |user| pb::AssignAdminRoleResponse {
             staff_user: Some(user.into()),
@@ -180,10 +171,7 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::UnassignAdminRoleResponse>, Status> {
         let p = principal(&request)?;
         let pb::UnassignAdminRoleRequest { user_id } = request.into_inner();
-        let id = parse(
-            &p,
-            UserId::parse("user_id", &user_id).map_err(ValidationError::from),
-        )?;
+        let id = parse(&p, UserId::parse("user_id", &user_id))?;
         let result = self.app.unassign_admin_role(&p, id).await;
         reply(&p, result, |()| pb::UnassignAdminRoleResponse {})
     }
@@ -193,7 +181,7 @@ impl AdminService for AdminApi {
         request: Request<pb::CreateApiCredentialRequest>,
     ) -> Result<Response<pb::CreateApiCredentialResponse>, Status> {
         let p = principal(&request)?;
-        let new = parse(&p, convert::create_api_credential(request.into_inner()))?;
+        let new = parse(&p, credentials::create_api_credential(request.into_inner()))?;
         let result = self.app.create_api_credential(&p, new).await;
         reply(&p, result, |created| pb::CreateApiCredentialResponse {
             token: created.token.bearer(),
@@ -208,8 +196,11 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::GetApiCredentialResponse>, Status> {
         let p = principal(&request)?;
         let pb::GetApiCredentialRequest { api_credential_id } = request.into_inner();
-        let id = parse(&p, convert::api_credential_id(&api_credential_id))?;
-        let result = self.app.get_api_credential(id).await;
+        let id = parse(
+            &p,
+            ApiCredentialId::parse("api_credential_id", &api_credential_id),
+        )?;
+        let result = self.app.get_api_credential(&p, id).await;
         reply(&p, result, |credential| pb::GetApiCredentialResponse {
             api_credential: Some(credential.into()),
         })
@@ -220,8 +211,8 @@ impl AdminService for AdminApi {
         request: Request<pb::ListApiCredentialsRequest>,
     ) -> Result<Response<pb::ListApiCredentialsResponse>, Status> {
         let p = principal(&request)?;
-        let query = parse(&p, convert::list_api_credentials(request.into_inner()))?;
-        let result = self.app.list_api_credentials(query).await;
+        let query = parse(&p, credentials::list_api_credentials(request.into_inner()))?;
+        let result = self.app.list_api_credentials(&p, query).await;
         reply(&p, result, |page| pb::ListApiCredentialsResponse {
             api_credentials: page.credentials.into_iter().map(Into::into).collect(),
             next_page_token: page.next_page_token.unwrap_or_default(),
@@ -234,7 +225,10 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::RevokeApiCredentialResponse>, Status> {
         let p = principal(&request)?;
         let pb::RevokeApiCredentialRequest { api_credential_id } = request.into_inner();
-        let id = parse(&p, convert::api_credential_id(&api_credential_id))?;
+        let id = parse(
+            &p,
+            ApiCredentialId::parse("api_credential_id", &api_credential_id),
+        )?;
         let result = self.app.revoke_api_credential(&p, id).await;
         reply(&p, result, |credential| pb::RevokeApiCredentialResponse {
             api_credential: Some(credential.into()),
@@ -246,8 +240,8 @@ impl AdminService for AdminApi {
         request: Request<pb::ListActivityRequest>,
     ) -> Result<Response<pb::ListActivityResponse>, Status> {
         let p = principal(&request)?;
-        let query = parse(&p, convert::list_activity(request.into_inner()))?;
-        let result = self.app.list_activity(query).await;
+        let query = parse(&p, activity::list_activity(request.into_inner()))?;
+        let result = self.app.list_activity(&p, query).await;
         reply(&p, result, |page| pb::ListActivityResponse {
             events: page.events.into_iter().map(Into::into).collect(),
             next_page_token: page.next_page_token.unwrap_or_default(),
@@ -259,8 +253,8 @@ impl AdminService for AdminApi {
         request: Request<pb::ListMailsRequest>,
     ) -> Result<Response<pb::ListMailsResponse>, Status> {
         let p = principal(&request)?;
-        let query = parse(&p, convert::list_mails(request.into_inner()))?;
-        let result = self.app.list_mails(query).await;
+        let query = parse(&p, mails::list_mails(request.into_inner()))?;
+        let result = self.app.list_mails(&p, query).await;
         reply(&p, result, |page| pb::ListMailsResponse {
             mails: page.mails.into_iter().map(Into::into).collect(),
             next_page_token: page.next_page_token.unwrap_or_default(),
@@ -273,7 +267,7 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::RetryMailResponse>, Status> {
         let p = principal(&request)?;
         let pb::RetryMailRequest { mail_id } = request.into_inner();
-        let id = parse(&p, convert::mail_id(&mail_id))?;
+        let id = parse(&p, mails::mail_id(&mail_id))?;
         let result = self.app.retry_mail(&p, id).await;
         reply(&p, result, |mail| pb::RetryMailResponse {
             mail: Some(mail.into()),

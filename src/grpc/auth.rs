@@ -5,6 +5,7 @@ use tonic::{Request, Response, Status};
 use super::convert::auth as convert;
 use super::{parse, principal, reply};
 use crate::app::{AccountChoice, App};
+use crate::domain::{AccountId, Email, SessionId, UserId};
 use crate::proto as pb;
 use crate::proto::auth_service_server::AuthService;
 
@@ -49,7 +50,8 @@ impl AuthService for AuthApi {
         request: Request<pb::ResendVerificationRequest>,
     ) -> Result<Response<pb::ResendVerificationResponse>, Status> {
         let p = principal(&request)?;
-        let email = parse(&p, convert::email(&request.into_inner().email))?;
+        let pb::ResendVerificationRequest { email } = request.into_inner();
+        let email = parse(&p, Email::parse("email", &email))?;
         let result = self.app.resend_verification(&p, &email).await;
         reply(&p, result, |()| pb::ResendVerificationResponse {})
     }
@@ -74,7 +76,8 @@ impl AuthService for AuthApi {
         request: Request<pb::SelectAccountRequest>,
     ) -> Result<Response<pb::SelectAccountResponse>, Status> {
         let p = principal(&request)?;
-        let id = parse(&p, convert::account_id(&request.into_inner().account_id))?;
+        let pb::SelectAccountRequest { account_id } = request.into_inner();
+        let id = parse(&p, AccountId::parse("account_id", &account_id))?;
         let result = self.app.choose_account(&p, id, AccountChoice::Select).await;
         reply(&p, result, |session| pb::SelectAccountResponse {
             session: Some(session.into()),
@@ -86,7 +89,8 @@ impl AuthService for AuthApi {
         request: Request<pb::SwitchAccountRequest>,
     ) -> Result<Response<pb::SwitchAccountResponse>, Status> {
         let p = principal(&request)?;
-        let id = parse(&p, convert::account_id(&request.into_inner().account_id))?;
+        let pb::SwitchAccountRequest { account_id } = request.into_inner();
+        let id = parse(&p, AccountId::parse("account_id", &account_id))?;
         let result = self.app.choose_account(&p, id, AccountChoice::Switch).await;
         reply(&p, result, |session| pb::SwitchAccountResponse {
             session: Some(session.into()),
@@ -120,7 +124,8 @@ impl AuthService for AuthApi {
         request: Request<pb::RevokeSessionRequest>,
     ) -> Result<Response<pb::RevokeSessionResponse>, Status> {
         let p = principal(&request)?;
-        let id = parse(&p, convert::session_id(&request.into_inner().session_id))?;
+        let pb::RevokeSessionRequest { session_id } = request.into_inner();
+        let id = parse(&p, SessionId::parse("session_id", &session_id))?;
         let result = self.app.revoke_session(&p, id).await;
         reply(&p, result, |()| pb::RevokeSessionResponse {})
     }
@@ -147,7 +152,7 @@ impl AuthService for AuthApi {
     ) -> Result<Response<pb::IntrospectSessionResponse>, Status> {
         let p = principal(&request)?;
         let token = request.into_inner().session_token;
-        let result = self.app.resolve_session(&token).await;
+        let result = self.app.introspect_session(&p, &token).await;
         reply(&p, result, convert::introspection)
     }
 
@@ -157,7 +162,7 @@ impl AuthService for AuthApi {
     ) -> Result<Response<pb::CheckPermissionResponse>, Status> {
         let p = principal(&request)?;
         let (token, question) = parse(&p, convert::check_permission(request.into_inner()))?;
-        let result = self.app.check_permission(&token, question).await;
+        let result = self.app.check_permission(&p, &token, question).await;
         reply(&p, result, convert::verdict)
     }
 
@@ -166,7 +171,8 @@ impl AuthService for AuthApi {
         request: Request<pb::RequestPasswordResetRequest>,
     ) -> Result<Response<pb::RequestPasswordResetResponse>, Status> {
         let p = principal(&request)?;
-        let email = parse(&p, convert::email(&request.into_inner().email))?;
+        let pb::RequestPasswordResetRequest { email } = request.into_inner();
+        let email = parse(&p, Email::parse("email", &email))?;
         let result = self.app.request_password_reset(&p, &email).await;
         reply(&p, result, |()| pb::RequestPasswordResetResponse {})
     }
@@ -189,7 +195,8 @@ impl AuthService for AuthApi {
         request: Request<pb::SendPasswordResetRequest>,
     ) -> Result<Response<pb::SendPasswordResetResponse>, Status> {
         let p = principal(&request)?;
-        let id = parse(&p, convert::user_id(&request.into_inner().user_id))?;
+        let pb::SendPasswordResetRequest { user_id } = request.into_inner();
+        let id = parse(&p, UserId::parse("user_id", &user_id))?;
         let result = self.app.send_password_reset(&p, id).await;
         reply(&p, result, |()| pb::SendPasswordResetResponse {})
     }

@@ -5,7 +5,7 @@ use tonic::{Request, Response, Status};
 use super::convert::invitations as convert;
 use super::{parse, principal, reply};
 use crate::app::App;
-use crate::domain::Secret;
+use crate::domain::{InvitationId, Secret};
 use crate::proto as pb;
 use crate::proto::invitation_service_server::InvitationService;
 
@@ -46,7 +46,7 @@ impl InvitationService for InvitationApi {
     ) -> Result<Response<pb::GetInvitationResponse>, Status> {
         let p = principal(&request)?;
         let pb::GetInvitationRequest { invitation_id } = request.into_inner();
-        let id = parse(&p, convert::invitation_id(&invitation_id))?;
+        let id = parse(&p, InvitationId::parse("invitation_id", &invitation_id))?;
         let result = self.app.get_invitation(&p, id).await;
         reply(&p, result, |invitation| pb::GetInvitationResponse {
             invitation: Some(invitation.into()),
@@ -75,7 +75,7 @@ impl InvitationService for InvitationApi {
             invitation_id,
             send_email,
         } = request.into_inner();
-        let id = parse(&p, convert::invitation_id(&invitation_id))?;
+        let id = parse(&p, InvitationId::parse("invitation_id", &invitation_id))?;
         let result = self.app.resend_invitation(&p, id, send_email).await;
         reply(&p, result, |created| pb::ResendInvitationResponse {
             invitation: Some(created.invitation.into()),
@@ -92,7 +92,7 @@ impl InvitationService for InvitationApi {
     ) -> Result<Response<pb::CancelInvitationResponse>, Status> {
         let p = principal(&request)?;
         let pb::CancelInvitationRequest { invitation_id } = request.into_inner();
-        let id = parse(&p, convert::invitation_id(&invitation_id))?;
+        let id = parse(&p, InvitationId::parse("invitation_id", &invitation_id))?;
         let result = self.app.cancel_invitation(&p, id).await;
         reply(&p, result, |invitation| pb::CancelInvitationResponse {
             invitation: Some(invitation.into()),

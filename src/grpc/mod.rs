@@ -31,12 +31,13 @@ fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
         .ok_or_else(|| to_status(AppError::Unauthenticated(Reason::TokenMissing), ""))
 }
 
-/// Parses a request, rendering validation errors with the call's request id.
-fn parse<T>(
-    principal: &crate::app::Principal,
-    parsed: Result<T, ValidationError>,
+/// Parses a request (or one field of it), rendering validation errors with
+/// the call's request id.
+fn parse<T, E: Into<ValidationError>>(
+    principal: &Principal,
+    parsed: Result<T, E>,
 ) -> Result<T, Status> {
-    parsed.map_err(|err| to_status(AppError::from(err), &principal.request_id))
+    parsed.map_err(|err| to_status(AppError::from(err.into()), &principal.request_id))
 }
 
 /// A use case's result as a gRPC reply.

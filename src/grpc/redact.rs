@@ -12,6 +12,7 @@
 //! fails the build here too, until someone decides whether it is secret.
 
 use std::fmt;
+use std::marker::PhantomData;
 
 use crate::domain::REDACTED;
 use crate::proto as pb;
@@ -21,17 +22,40 @@ fn hidden(value: &str) -> &'static str {
     if value.is_empty() { "" } else { REDACTED }
 }
 
-/// `Debug` for `pb::$message`, showing every field in order and the ones
-/// marked `secret` as [`hidden`]. It destructures the message with every
-/// field named, so a field added to the message fails the build here until
-/// it is listed (and someone has decided whether it is secret).
+/// An enum field as prost's derived `Debug` shows it: the name of a known
+/// value, the number of an unknown one.
+struct Named<E>(i32, PhantomData<E>);
+
+impl<E> Named<E> {
+    fn of(value: i32) -> Self {
+        Self(value, PhantomData)
+    }
+}
+
+impl<E: TryFrom<i32> + fmt::Debug> fmt::Debug for Named<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match E::try_from(self.0) {
+            Ok(known) => known.fmt(f),
+            Err(_) => self.0.fmt(f),
+        }
+    }
+}
+
+/// `Debug` for `pb::$message`, showing every field in order, the ones
+/// marked `secret` as [`hidden`] and the ones marked `enum E` by name
+/// ([`Named`]). It destructures the message with every field named, so a
+/// field added to the message fails the build here until it is listed (and
+/// someone has decided whether it is secret).
 macro_rules! redacted_debug {
-    ($message:ident { $($field:ident $($secret:ident)?),* $(,)? }) => {
+    ($message:ident { $($field:ident $($mark:ident $($enum:ident)?)?),* $(,)? }) => {
         impl fmt::Debug for pb::$message {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 let Self { $($field),* } = self;
                 f.debug_struct(stringify!($message))
-                    $(.field(stringify!($field), redacted_debug!(@value $field $($secret)?)))*
+                    $(.field(
+                        stringify!($field),
+                        redacted_debug!(@value $field $($mark $($enum)?)?),
+                    ))*
                     .finish()
             }
         }
@@ -41,6 +65,9 @@ macro_rules! redacted_debug {
     };
     (@value $field:ident secret) => {
         &hidden($field)
+    };
+    (@value $field:ident enum $enum:ident) => {
+        &Named::<pb::$enum>::of(*$field)
     };
 }
 
@@ -69,14 +96,10 @@ impl fmt::Debug for pb::check_permission_request::Permission {
         // Nothing secret here; skipping Debug for the request skips it for
         // its oneof too, so it is written out as prost would.
         match self {
-            Permission::AccountPermission(value) => {
-                let mut out = f.debug_tuple("AccountPermission");
-                match pb::AccountPermission::try_from(*value) {
-                    Ok(known) => out.field(&known),
-                    Err(_) => out.field(value),
-                };
-                out.finish()
-            }
+            Permission::AccountPermission(value) => f
+                .debug_tuple("AccountPermission")
+                .field(&Named::<pb::AccountPermission>::of(*value))
+                .finish(),
             Permission::StaffPermission(name) => {
                 f.debug_tuple("StaffPermission").field(name).finish()
             }
@@ -109,36 +132,17 @@ redacted_debug!(InvitedUser { full_name, username, email, password secret, local
 
 redacted_debug!(NewOwner { username, password secret, locale, send_set_password_email });
 
-impl fmt::Debug for pb::CreateUserRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Self {
-            full_name,
-            username,
-            email,
-            photo_url,
-            locale,
-            password,
-            status,
-            request_id,
-            send_set_password_email,
-        } = self;
-        let mut out = f.debug_struct("CreateUserRequest");
-        out.field("full_name", full_name)
-            .field("username", username)
-            .field("email", email)
-            .field("photo_url", photo_url)
-            .field("locale", locale)
-            .field("password", &hidden(password));
-        // As prost's derived Debug does: the name of a known value.
-        match pb::UserStatus::try_from(*status) {
-            Ok(known) => out.field("status", &known),
-            Err(_) => out.field("status", status),
-        };
-        out.field("request_id", request_id)
-            .field("send_set_password_email", send_set_password_email)
-            .finish()
-    }
-}
+redacted_debug!(CreateUserRequest {
+    full_name,
+    username,
+    email,
+    photo_url,
+    locale,
+    password secret,
+    status enum UserStatus,
+    request_id,
+    send_set_password_email,
+});
 
 #[cfg(test)]
 mod tests {
@@ -283,6 +287,17 @@ mod tests {
             })),
         };
         assert_hidden(&format!("{account:?}"), "dan");
+    }
+
+    #[test]
+    fn enum_fields_show_a_known_value_by_name_and_another_by_number() {
+        let mut user = pb::CreateUserRequest {
+            status: 99,
+            ..Default::default()
+        };
+        assert!(format!("{user:?}").contains("status: 99"));
+        user.status = pb::UserStatus::Suspended as i32;
+        assert!(format!("{user:?}").contains("status: Suspended"));
     }
 
     #[test]

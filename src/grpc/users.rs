@@ -3,8 +3,10 @@
 use tonic::{Request, Response, Status};
 
 use super::convert::users as convert;
+use super::convert::with_reason;
 use super::{parse, principal, reply};
 use crate::app::App;
+use crate::domain::UserId;
 use crate::proto as pb;
 use crate::proto::user_service_server::UserService;
 
@@ -44,7 +46,7 @@ impl UserService for UserApi {
     ) -> Result<Response<pb::GetUserResponse>, Status> {
         let p = principal(&request)?;
         let pb::GetUserRequest { user_id } = request.into_inner();
-        let id = parse(&p, convert::user_id(&user_id))?;
+        let id = parse(&p, UserId::parse("user_id", &user_id))?;
         let result = self.app.get_user(&p, id).await;
         reply(&p, result, |user| pb::GetUserResponse {
             user: Some(user.into()),
@@ -97,7 +99,7 @@ impl UserService for UserApi {
     ) -> Result<Response<pb::SuspendUserResponse>, Status> {
         let p = principal(&request)?;
         let pb::SuspendUserRequest { user_id, reason } = request.into_inner();
-        let (id, reason) = parse(&p, convert::user_and_reason(&user_id, &reason))?;
+        let (id, reason) = parse(&p, with_reason(UserId::parse("user_id", &user_id), &reason))?;
         let result = self.app.suspend_user(&p, id, &reason).await;
         reply(&p, result, |user| pb::SuspendUserResponse {
             user: Some(user.into()),
@@ -110,7 +112,7 @@ impl UserService for UserApi {
     ) -> Result<Response<pb::ActivateUserResponse>, Status> {
         let p = principal(&request)?;
         let pb::ActivateUserRequest { user_id, reason } = request.into_inner();
-        let (id, reason) = parse(&p, convert::user_and_reason(&user_id, &reason))?;
+        let (id, reason) = parse(&p, with_reason(UserId::parse("user_id", &user_id), &reason))?;
         let result = self.app.activate_user(&p, id, &reason).await;
         reply(&p, result, |user| pb::ActivateUserResponse {
             user: Some(user.into()),
@@ -123,7 +125,7 @@ impl UserService for UserApi {
     ) -> Result<Response<pb::DeleteUserResponse>, Status> {
         let p = principal(&request)?;
         let pb::DeleteUserRequest { user_id } = request.into_inner();
-        let id = parse(&p, convert::user_id(&user_id))?;
+        let id = parse(&p, UserId::parse("user_id", &user_id))?;
         let result = self.app.delete_user(&p, id).await;
         reply(&p, result, |()| pb::DeleteUserResponse {})
     }

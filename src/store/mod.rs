@@ -20,7 +20,6 @@ pub mod user_tokens;
 pub mod users;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use migrations::{Migrator, MigratorTrait};
@@ -127,23 +126,11 @@ pub async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction, Store
     Ok(db.begin().await?)
 }
 
-/// Counts the transactions this process has committed (or tried to).
-static WRITE_GENERATION: AtomicU64 = AtomicU64::new(0);
-
-/// A number that changes whenever this process commits a transaction. Caches
-/// of what the database said (such as authenticated tokens) compare it to
-/// know that nothing was written through this process since they read.
-pub fn write_generation() -> u64 {
-    WRITE_GENERATION.load(Ordering::Acquire)
-}
-
-/// Commits a transaction.
+/// Commits a transaction. Use cases whose change may alter what a token
+/// authenticates as commit through `App`, which also empties the cache of
+/// authenticated tokens.
 pub async fn commit(txn: DatabaseTransaction) -> Result<(), StoreError> {
-    let result = txn.commit().await;
-    // Bumped after the commit, whatever its outcome, so a reader that took
-    // the generation before reading never keeps what it read past a commit.
-    WRITE_GENERATION.fetch_add(1, Ordering::AcqRel);
-    Ok(result?)
+    Ok(txn.commit().await?)
 }
 
 /// A raw statement for `conn`'s backend from SQL written with `?`
@@ -229,15 +216,6 @@ fn select_prefixed<E: EntityTrait>(select: &mut SelectStatement, table: &'static
         let name = format!("{table}_{}", column.as_str());
         select.expr_as(Expr::col((table, column)), Alias::new(name));
     }
-}
-
-/// Commits a transaction that cannot change what any token authenticates
-/// as: it only adds rows (a new session, activity events) or touches
-/// bookkeeping no authentication reads (sign-in times, failure counters).
-/// Unlike [`commit`] it leaves caches of authenticated tokens alone, so a
-/// login storm does not empty them for every other caller.
-pub async fn commit_additive(txn: DatabaseTransaction) -> Result<(), StoreError> {
-    Ok(txn.commit().await?)
 }
 
 /// One page of rows plus whether more rows follow it.

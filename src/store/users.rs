@@ -8,6 +8,7 @@ use sea_orm::{
 
 use super::entities::{membership, role, user};
 use super::{Page, StoreError, contains_pattern, insert_row, page_by_id};
+use crate::domain::{RoleId, Timestamp, User, UserId, UserStatus};
 
 pub use user::Model as UserRow;
 
@@ -283,4 +284,32 @@ pub async fn mark_email_verified(
         .exec(conn)
         .await?;
     Ok(activated.rows_affected > 0)
+}
+
+/// A stored user as callers see it; a value identityd could not have
+/// written is [`StoreError::Corrupt`].
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+
+    fn try_from(row: UserRow) -> Result<Self, StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("user {} {what}", row.id));
+        Ok(Self {
+            id: UserId::from_stored(&row.id).ok_or_else(|| corrupt("id"))?,
+            status: UserStatus::from_stored(&row.status).ok_or_else(|| corrupt("status"))?,
+            admin_role_id: match row.admin_role_id.as_deref() {
+                Some(id) => Some(RoleId::from_stored(id).ok_or_else(|| corrupt("admin role id"))?),
+                None => None,
+            },
+            has_password: row.password_hash.is_some(),
+            email: row.email,
+            username: row.username,
+            full_name: row.full_name,
+            photo_url: row.photo_url,
+            locale: row.locale,
+            email_verified: row.email_verified,
+            created_at: Timestamp::from_micros(row.created_at),
+            updated_at: Timestamp::from_micros(row.updated_at),
+            last_login_at: row.last_login_at.map(Timestamp::from_micros),
+        })
+    }
 }

@@ -1,6 +1,9 @@
 //! AccountService messages.
 
-use super::{ACCOUNT_PERMISSIONS_MAX, UPDATE_MASK_PATHS_MAX, bounded, page_size, quote, timestamp};
+use super::{
+    ACCOUNT_PERMISSIONS_MAX, UPDATE_MASK_PATHS_MAX, bounded, filter_id, page_size, quote,
+    search_text, timestamp,
+};
 use crate::app::{
     Account, AccountChanges, AccountFilter, AccountQuery, Member, NewAccount, NewAccountOwner,
     UserAccount,
@@ -8,14 +11,9 @@ use crate::app::{
 use crate::domain::{
     AccountId, AccountPermission, AccountPermissions, AccountProfile, AccountProfileInput,
     AccountStatus, Locale, PROFILE_FIELDS, PageSize, Password, RequestId, UserId, Username,
-    ValidationError, Validator, bounded_text, parse_profile_field,
+    ValidationError, Validator, parse_profile_field,
 };
 use crate::proto as pb;
-
-/// The longest search text accepted.
-const QUERY_MAX: usize = 128;
-/// The longest close or reopen reason.
-const REASON_MAX: usize = 500;
 
 /// The wire form of an account permission.
 pub fn permission(permission: AccountPermission) -> pb::AccountPermission {
@@ -233,13 +231,13 @@ pub fn create_account(
         }
     };
     let request_id = v.check(RequestId::parse_optional("request_id", &request_id));
-    v.finish()?;
-    match (profile, owner, request_id) {
-        (Some(profile), Some(owner), Some(request_id)) => {
-            Ok((NewAccount { profile, owner }, request_id))
-        }
-        _ => Err(ValidationError::single("request", "is invalid")),
-    }
+    v.finish_with(|| {
+        let account = NewAccount {
+            profile: profile?,
+            owner: owner?,
+        };
+        Some((account, request_id?))
+    })
 }
 
 /// A parsed ListAccounts request.
@@ -255,10 +253,7 @@ pub fn list_accounts(request: pb::ListAccountsRequest) -> Result<AccountQuery, V
     } = request;
     let mut v = Validator::new();
     let page_size = page_size(&mut v, size);
-    let text = query.trim();
-    if text.chars().count() > QUERY_MAX {
-        v.violation("query", format!("must have at most {QUERY_MAX} characters"));
-    }
+    let text = search_text(&mut v, &query);
     let status = match pb::AccountStatus::try_from(status) {
         Ok(pb::AccountStatus::Unspecified) => None,
         Ok(pb::AccountStatus::Active) => Some(AccountStatus::Active),
@@ -268,11 +263,9 @@ pub fn list_accounts(request: pb::ListAccountsRequest) -> Result<AccountQuery, V
             None
         }
     };
-    let member = if member_user_id.is_empty() {
-        None
-    } else {
-        v.check(UserId::parse("member_user_id", &member_user_id))
-    };
+    let member = filter_id(&mut v, &member_user_id, |s| {
+        UserId::parse("member_user_id", s)
+    });
     let newest_first = match pb::AccountOrder::try_from(order) {
         Ok(pb::AccountOrder::Unspecified | pb::AccountOrder::NewestFirst) => true,
         Ok(pb::AccountOrder::OldestFirst) => false,
@@ -284,7 +277,7 @@ pub fn list_accounts(request: pb::ListAccountsRequest) -> Result<AccountQuery, V
     v.finish()?;
     Ok(AccountQuery {
         filter: AccountFilter {
-            text: (!text.is_empty()).then(|| text.to_lowercase()),
+            text,
             status: status.map(|s| s.as_str().to_owned()),
             member_user_id: member.map(|id| id.to_string()),
         },
@@ -348,26 +341,6 @@ pub fn update_account(
     Ok((id, changes))
 }
 
-/// A parsed account id.
-pub fn account_id(value: &str) -> Result<AccountId, ValidationError> {
-    Ok(AccountId::parse("account_id", value)?)
-}
-
-/// A parsed account id and reason, as CloseAccount and ReopenAccount take them.
-pub fn account_and_reason(
-    account_id: &str,
-    reason: &str,
-) -> Result<(AccountId, String), ValidationError> {
-    let mut v = Validator::new();
-    let id = v.check(AccountId::parse("account_id", account_id));
-    let reason = v.check(bounded_text("reason", reason, 1, REASON_MAX));
-    v.finish()?;
-    match (id, reason) {
-        (Some(id), Some(reason)) => Ok((id, reason)),
-        _ => Err(ValidationError::single("request", "is invalid")),
-    }
-}
-
 /// A parsed account and user id pair.
 pub fn account_and_user(
     account_id: &str,
@@ -377,11 +350,7 @@ pub fn account_and_user(
     let mut v = Validator::new();
     let account = v.check(AccountId::parse("account_id", account_id));
     let user = v.check(UserId::parse(user_field, user_id));
-    v.finish()?;
-    match (account, user) {
-        (Some(account), Some(user)) => Ok((account, user)),
-        _ => Err(ValidationError::single("request", "is invalid")),
-    }
+    v.finish_with(|| Some((account?, user?)))
 }
 
 /// A parsed account, user and permission set, as AddMember and
@@ -394,11 +363,10 @@ pub fn membership(
     let mut v = Validator::new();
     let ids = v.check(account_and_user(account_id, "user_id", user_id));
     let permissions = v.check(parse_permissions("permissions", permissions));
-    v.finish()?;
-    match (ids, permissions) {
-        (Some((account, user)), Some(permissions)) => Ok((account, user, permissions)),
-        _ => Err(ValidationError::single("request", "is invalid")),
-    }
+    v.finish_with(|| {
+        let (account, user) = ids?;
+        Some((account, user, permissions?))
+    })
 }
 
 /// A parsed id with a page size, as ListMembers and ListUserAccounts take them.
@@ -409,7 +377,5 @@ pub fn paged<T>(
     let mut v = Validator::new();
     let id = parse(&mut v);
     let page_size = page_size(&mut v, size);
-    v.finish()?;
-    id.map(|id| (id, page_size))
-        .ok_or_else(|| ValidationError::single("request", "is invalid"))
+    v.finish_with(|| Some((id?, page_size)))
 }

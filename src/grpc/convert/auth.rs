@@ -5,8 +5,8 @@ use super::{page_size, timestamp};
 use crate::app::{Denial, LoginAttempt, Question, Registration, ResolvedSession, Session, Verdict};
 use crate::crypto::{TokenKind, is_verification_code};
 use crate::domain::{
-    AccountId, AccountPermission, Email, FullName, Locale, PageSize, Password, Permission,
-    SessionId, UserId, Username, ValidationError, Validator,
+    AccountId, AccountPermission, Email, FullName, Locale, PageSize, Password, Permission, UserId,
+    Username, ValidationError, Validator,
 };
 use crate::proto as pb;
 
@@ -77,8 +77,7 @@ pub fn register(
         locale: &locale,
     };
     let registration = sign_up(&mut v, "", fields, password_min_chars);
-    v.finish()?;
-    registration.ok_or_else(|| ValidationError::single("request", "is invalid"))
+    v.finish_with(|| registration)
 }
 
 /// The raw fields of a person signing themselves up.
@@ -142,11 +141,6 @@ pub fn verify_email(request: pb::VerifyEmailRequest) -> Result<(Email, String), 
         .ok_or_else(|| ValidationError::single("email", "is invalid"))
 }
 
-/// A parsed email address field.
-pub fn email(value: &str) -> Result<Email, ValidationError> {
-    Ok(Email::parse("email", value)?)
-}
-
 /// A parsed Login request. Only the shape is checked: a password that
 /// breaks today's policy may still be someone's current password.
 pub fn login(request: pb::LoginRequest) -> Result<LoginAttempt, ValidationError> {
@@ -197,21 +191,6 @@ pub fn login(request: pb::LoginRequest) -> Result<LoginAttempt, ValidationError>
         user_agent,
         device_token,
     })
-}
-
-/// A parsed account id field.
-pub fn account_id(value: &str) -> Result<AccountId, ValidationError> {
-    Ok(AccountId::parse("account_id", value)?)
-}
-
-/// A parsed session id field.
-pub fn session_id(value: &str) -> Result<SessionId, ValidationError> {
-    Ok(SessionId::parse("session_id", value)?)
-}
-
-/// A parsed user id field.
-pub fn user_id(value: &str) -> Result<UserId, ValidationError> {
-    Ok(UserId::parse("user_id", value)?)
 }
 
 /// A parsed ListSessions request.

@@ -6,9 +6,7 @@ use super::{page_size, timestamp};
 use crate::app::{
     Acceptor, Invitation, InvitationPreview, InvitationQuery, InvitationStatus, NewInvitation,
 };
-use crate::domain::{
-    AccountId, AccountPermissions, Email, InvitationId, RequestId, ValidationError, Validator,
-};
+use crate::domain::{AccountId, AccountPermissions, Email, RequestId, ValidationError, Validator};
 use crate::proto as pb;
 
 /// The longest token accepted; real ones are much shorter.
@@ -88,25 +86,16 @@ pub fn create_invitation(
         v.check(parse_permissions("permissions", &permissions))
     };
     let request_id = v.check(RequestId::parse_optional("request_id", &request_id));
-    v.finish()?;
-    match (account_id, email, permissions, request_id) {
-        (Some(account_id), Some(email), Some(permissions), Some(request_id)) => Ok((
-            NewInvitation {
-                account_id,
-                email,
-                permissions,
-                send_email,
-                replace_pending,
-            },
-            request_id,
-        )),
-        _ => Err(ValidationError::single("request", "is invalid")),
-    }
-}
-
-/// A parsed invitation id.
-pub fn invitation_id(value: &str) -> Result<InvitationId, ValidationError> {
-    Ok(InvitationId::parse("invitation_id", value)?)
+    v.finish_with(|| {
+        let invitation = NewInvitation {
+            account_id: account_id?,
+            email: email?,
+            permissions: permissions?,
+            send_email,
+            replace_pending,
+        };
+        Some((invitation, request_id?))
+    })
 }
 
 /// A parsed ListInvitations request.
@@ -188,9 +177,5 @@ pub fn accept_invitation(
             sign_up(&mut v, "new_user.", fields, password_min_chars).map(Acceptor::NewUser)
         }
     };
-    v.finish()?;
-    match (token, acceptor) {
-        (Some(token), Some(acceptor)) => Ok((token, acceptor)),
-        _ => Err(ValidationError::single("request", "is invalid")),
-    }
+    v.finish_with(|| Some((token?, acceptor?)))
 }

@@ -2,12 +2,16 @@
 //! results to proto messages, one file per service.
 
 pub mod accounts;
-pub mod admin;
+pub mod activity;
 pub mod auth;
+pub mod credentials;
 pub mod invitations;
+pub mod mails;
+pub mod roles;
+pub mod staff;
 pub mod users;
 
-use crate::domain::{PageSize, Timestamp, UserStatus, ValidationError, Validator};
+use crate::domain::{PageSize, Timestamp, UserStatus, ValidationError, Validator, bounded_text};
 use crate::proto as pb;
 
 /// The most values a repeated field of account permissions may hold. There
@@ -19,6 +23,11 @@ pub(super) const STAFF_PERMISSIONS_MAX: usize = 256;
 pub(super) const UPDATE_MASK_PATHS_MAX: usize = 32;
 /// The longest piece of a bad input quoted back in a violation, in characters.
 const QUOTE_MAX_CHARS: usize = 40;
+/// The longest search text a list accepts.
+const QUERY_MAX: usize = 128;
+/// The longest reason given for closing or reopening an account, or for
+/// suspending or activating a user.
+const REASON_MAX: usize = 500;
 
 /// `values`, or nothing when it holds more than `max`: then one violation
 /// names the field and the limit, and no value is looked at, so a request
@@ -100,6 +109,42 @@ pub(super) fn parse_user_status(
 pub(super) fn page_size(v: &mut Validator, value: i32) -> PageSize {
     v.check(PageSize::parse("page_size", value))
         .unwrap_or_default()
+}
+
+/// An id a list is filtered by: empty means no filter; anything else must
+/// parse, and a bad one is recorded in `v`.
+pub(super) fn filter_id<T, E: Into<ValidationError>>(
+    v: &mut Validator,
+    value: &str,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Option<T> {
+    if value.is_empty() {
+        None
+    } else {
+        v.check(parse(value))
+    }
+}
+
+/// A list's search text: trimmed and lower-cased, `None` when empty; one
+/// that is too long is recorded in `v`.
+pub(super) fn search_text(v: &mut Validator, query: &str) -> Option<String> {
+    let text = query.trim();
+    if text.chars().count() > QUERY_MAX {
+        v.violation("query", format!("must have at most {QUERY_MAX} characters"));
+    }
+    (!text.is_empty()).then(|| text.to_lowercase())
+}
+
+/// A parsed id with the reason for a change of status, as CloseAccount,
+/// ReopenAccount, SuspendUser and ActivateUser take them.
+pub(super) fn with_reason<T, E: Into<ValidationError>>(
+    id: Result<T, E>,
+    reason: &str,
+) -> Result<(T, String), ValidationError> {
+    let mut v = Validator::new();
+    let id = v.check(id);
+    let reason = v.check(bounded_text("reason", reason, 1, REASON_MAX));
+    v.finish_with(|| Some((id?, reason?)))
 }
 
 #[cfg(test)]

@@ -1,19 +1,15 @@
 //! UserService messages.
 
 use super::{
-    UPDATE_MASK_PATHS_MAX, bounded, page_size, parse_user_status, quote, timestamp, user_status,
+    UPDATE_MASK_PATHS_MAX, bounded, page_size, parse_user_status, quote, search_text, timestamp,
+    user_status,
 };
 use crate::app::{NewUser, User, UserChanges, UserKey, UserQuery};
 use crate::domain::{
     AccountId, Email, FullName, Locale, Password, PhotoUrl, RequestId, UserId, UserStatus,
-    Username, ValidationError, Validator, bounded_text,
+    Username, ValidationError, Validator,
 };
 use crate::proto as pb;
-
-/// The longest search text accepted.
-const QUERY_MAX: usize = 128;
-/// The longest suspension or activation reason.
-const REASON_MAX: usize = 500;
 
 impl From<User> for pb::User {
     fn from(user: User) -> Self {
@@ -90,41 +86,19 @@ pub fn create_user(
     };
     let status = v.check(parse_user_status("status", status));
     let request_id = v.check(RequestId::parse_optional("request_id", &request_id));
-    v.finish()?;
-    match (
-        parsed_full_name,
-        parsed_username,
-        parsed_email,
-        photo_url,
-        locale,
-        password,
-        status,
-        request_id,
-    ) {
-        (
-            Some(full_name),
-            Some(username),
-            Some(email),
-            Some(photo_url),
-            Some(locale),
-            Some(password),
-            Some(status),
-            Some(request_id),
-        ) => Ok((
-            NewUser {
-                full_name,
-                username,
-                email,
-                photo_url,
-                locale,
-                password,
-                status: status.unwrap_or(UserStatus::Active),
-                send_set_password_email,
-            },
-            request_id,
-        )),
-        _ => Err(ValidationError::single("request", "is invalid")),
-    }
+    v.finish_with(|| {
+        let user = NewUser {
+            full_name: parsed_full_name?,
+            username: parsed_username?,
+            email: parsed_email?,
+            photo_url: photo_url?,
+            locale: locale?,
+            password: password?,
+            status: status?.unwrap_or(UserStatus::Active),
+            send_set_password_email,
+        };
+        Some((user, request_id?))
+    })
 }
 
 /// A parsed LookupUser request.
@@ -154,10 +128,7 @@ pub fn list_users(request: pb::ListUsersRequest) -> Result<UserQuery, Validation
     } = request;
     let mut v = Validator::new();
     let page_size = page_size(&mut v, size);
-    let text = query.trim();
-    if text.chars().count() > QUERY_MAX {
-        v.violation("query", format!("must have at most {QUERY_MAX} characters"));
-    }
+    let text = search_text(&mut v, &query);
     let status = v.check(parse_user_status("status", status)).flatten();
     let account_id = v
         .check(optional(&account_id, |s| AccountId::parse("account_id", s)))
@@ -172,7 +143,7 @@ pub fn list_users(request: pb::ListUsersRequest) -> Result<UserQuery, Validation
     };
     v.finish()?;
     Ok(UserQuery {
-        text: (!text.is_empty()).then(|| text.to_lowercase()),
+        text,
         status,
         account_id,
         newest_first,
@@ -245,21 +216,4 @@ pub fn update_user(
     v.finish()?;
     let id = id.ok_or_else(|| ValidationError::single("user.id", "is required"))?;
     Ok((id, changes))
-}
-
-/// A parsed user id and reason, as SuspendUser and ActivateUser take them.
-pub fn user_and_reason(user_id: &str, reason: &str) -> Result<(UserId, String), ValidationError> {
-    let mut v = Validator::new();
-    let id = v.check(UserId::parse("user_id", user_id));
-    let reason = v.check(bounded_text("reason", reason, 1, REASON_MAX));
-    v.finish()?;
-    match (id, reason) {
-        (Some(id), Some(reason)) => Ok((id, reason)),
-        _ => Err(ValidationError::single("request", "is invalid")),
-    }
-}
-
-/// A parsed user id.
-pub fn user_id(value: &str) -> Result<UserId, ValidationError> {
-    Ok(UserId::parse("user_id", value)?)
 }

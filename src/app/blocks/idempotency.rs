@@ -8,7 +8,9 @@
 
 use sha2::{Digest, Sha256};
 
-use super::{App, AppError, Principal, Reason};
+use crate::app::App;
+use crate::app::authn::Principal;
+use crate::app::error::{AppError, Reason};
 use crate::crypto::KeyPurpose;
 use crate::domain::{RequestId, Timestamp};
 use crate::store::{

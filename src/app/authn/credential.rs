@@ -1,15 +1,15 @@
-//! Turning a bearer token into a caller and its permissions.
+//! Authenticating API credentials: machine callers acting for a staff user.
 
 use std::time::Duration;
 
-use super::auth_cache::{Cached, key_of};
-use super::credentials::{ApiCredentialState, state_at};
-use super::principal::AccountGrant;
-use super::{App, AppError, Caller, Reason};
-use crate::crypto::{API_TOKEN_PREFIX, ApiCredentialToken, TokenKind, secret_matches};
+use super::cache::key_of;
+use super::principal::Caller;
+use super::{Authenticated, Authenticator, Cached};
+use crate::app::error::{AppError, Reason};
+use crate::crypto::{ApiCredentialToken, secret_matches};
 use crate::domain::{ApiCredentialId, PermissionSet, RoleKind, Timestamp, UserId, UserStatus};
 use crate::store;
-use crate::store::credentials::GrantingRole;
+use crate::store::credentials::{CredentialRow, GrantingRole};
 
 /// `last_used_at` is written at most this often per credential, so that
 /// authenticating stays a read and not a write on every call.
@@ -20,47 +20,46 @@ const LAST_USED_GRANULARITY: Duration = Duration::from_secs(60);
 const UNKNOWN_CREDENTIAL_HASH: &str =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// An authenticated caller and what it may do.
-#[derive(Debug, Clone)]
-pub struct Authenticated {
-    /// Who is calling.
-    pub caller: Caller,
-    /// Its staff/API permissions.
-    pub permissions: PermissionSet,
-    /// For a user session: what it may do in the account it acts for.
-    pub account: Option<AccountGrant>,
+/// Whether a credential can be used now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiCredentialState {
+    /// Usable.
+    Active,
+    /// Past its expiry time.
+    Expired,
+    /// Revoked.
+    Revoked,
 }
 
-impl App {
-    /// Authenticates a bearer token: a user session's or an API credential's,
-    /// told apart by their prefixes.
-    pub async fn authenticate(&self, bearer: &str) -> Result<Authenticated, AppError> {
-        if bearer.starts_with(TokenKind::Session.prefix()) {
-            self.authenticate_session(bearer).await
-        } else if bearer.starts_with(API_TOKEN_PREFIX) {
-            self.authenticate_bearer(bearer).await
-        } else {
-            Err(AppError::Unauthenticated(Reason::TokenMalformed))
-        }
+/// The state of a stored credential at `now`.
+pub fn credential_state(row: &CredentialRow, now: Timestamp) -> ApiCredentialState {
+    if row.revoked_at.is_some() {
+        ApiCredentialState::Revoked
+    } else if row.expires_at.is_some_and(|at| at <= now.as_micros()) {
+        ApiCredentialState::Expired
+    } else {
+        ApiCredentialState::Active
     }
+}
 
+impl Authenticator {
     /// Authenticates an API credential bearer token.
     ///
     /// The credential's permissions are those of its API roles, limited to the
     /// permissions of its owner's admin role and of its creator's: a credential
     /// never does more than the staff user it belongs to nor the one who
     /// minted it, and stops working when either stops being active staff.
-    pub async fn authenticate_bearer(&self, bearer: &str) -> Result<Authenticated, AppError> {
+    pub async fn authenticate_credential(&self, bearer: &str) -> Result<Authenticated, AppError> {
         let token = ApiCredentialToken::parse(bearer)
             .map_err(|_| AppError::Unauthenticated(Reason::TokenMalformed))?;
         let key = key_of(bearer);
-        let now = self.now();
-        if let Some(Cached::Credential(authenticated, _)) = self.auth_cache.get(&key, now) {
+        let now = self.clock.now();
+        if let Some(Cached::Credential(authenticated, _)) = self.cache.get(&key, now) {
             return Ok(authenticated);
         }
-        let generation = store::write_generation();
+        let generation = self.cache.generation();
         let found =
-            store::credentials::find_for_authentication(self.reader(), &token.identifier).await?;
+            store::credentials::find_for_authentication(&self.reader, &token.identifier).await?;
         let Some(found) =
             found.filter(|found| secret_matches(&token.secret, &found.credential.secret_hash))
         else {
@@ -70,7 +69,7 @@ impl App {
         let row = found.credential;
         // The caller proved it holds the secret, so telling why it no longer
         // works reveals nothing to an outsider.
-        match state_at(&row, now) {
+        match credential_state(&row, now) {
             ApiCredentialState::Active => {}
             ApiCredentialState::Expired => {
                 return Err(AppError::Unauthenticated(Reason::CredentialExpired));
@@ -125,7 +124,7 @@ impl App {
             .last_used_at
             .is_none_or(|at| at < now.minus(LAST_USED_GRANULARITY).as_micros());
         if stale {
-            store::credentials::touch_last_used(self.db(), &row.id, now.as_micros()).await?;
+            store::credentials::touch_last_used(&self.db, &row.id, now.as_micros()).await?;
         }
 
         let corrupt = || AppError::corrupt(format!("api credential {} ids", row.id));
@@ -140,7 +139,7 @@ impl App {
             account: None,
         };
         let expires_at = row.expires_at.map(Timestamp::from_micros);
-        self.auth_cache.put(
+        self.cache.put(
             key,
             generation,
             now,

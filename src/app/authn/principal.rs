@@ -2,10 +2,10 @@
 
 use std::net::IpAddr;
 
-use super::{AppError, Reason};
+use crate::app::error::{AppError, Reason};
 use crate::domain::{
-    AccountId, AccountPermission, AccountPermissions, ApiCredentialId, Permission, PermissionSet,
-    SessionId, UserId,
+    AccountId, AccountPermission, AccountPermissions, AccountRelation, ApiCredentialId, Permission,
+    PermissionSet, SessionId, UserId, may_manage_members,
 };
 
 /// The authenticated caller of one request.
@@ -145,6 +145,82 @@ impl Principal {
         }
     }
 
+    /// Lets through staff holding `permission`, and any user session.
+    pub fn ensure_staff_or_session(&self, permission: Permission) -> Result<(), AppError> {
+        if self.permissions.contains(permission) || self.session_user().is_some() {
+            Ok(())
+        } else {
+            Err(AppError::PermissionDenied(Reason::PermissionDenied))
+        }
+    }
+
+    /// How the caller stands to `account_id`, owned by `owner`: staff holding
+    /// `staff`, or through a session acting for the account its owner or a
+    /// member; anyone else is an outsider. A session acting for another
+    /// account (or none) is told to select this one first.
+    pub fn relation_to(
+        &self,
+        staff: Permission,
+        account_id: AccountId,
+        owner: UserId,
+    ) -> Result<AccountRelation, AppError> {
+        if self.permissions.contains(staff) {
+            return Ok(AccountRelation::Staff);
+        }
+        match (&self.caller, &self.account) {
+            (Caller::User { user_id, .. }, Some(grant)) if grant.account_id == account_id => {
+                Ok(if *user_id == owner {
+                    AccountRelation::Owner
+                } else {
+                    AccountRelation::Member
+                })
+            }
+            (Caller::User { .. }, _) => Err(AppError::PermissionDenied(Reason::AccountNotSelected)),
+            _ => Ok(AccountRelation::Outsider),
+        }
+    }
+
+    /// Lets through callers who may manage the members (and invitations) of
+    /// `account_id`, owned by `owner`: staff holding `staff`, and the owner
+    /// while `client_user_management` is on.
+    pub fn ensure_manages_members(
+        &self,
+        staff: Permission,
+        account_id: AccountId,
+        owner: UserId,
+        client_user_management: bool,
+    ) -> Result<(), AppError> {
+        let relation = self.relation_to(staff, account_id, owner)?;
+        member_management(relation, client_user_management)
+    }
+
+    /// Refuses, before any lookup, a caller who may manage the members of no
+    /// account at all: neither staff holding `staff` nor a session acting as
+    /// an account's owner (while `client_user_management` is on).
+    pub fn ensure_manages_members_somewhere(
+        &self,
+        staff: Permission,
+        client_user_management: bool,
+    ) -> Result<(), AppError> {
+        if self.permissions.contains(staff) {
+            return Ok(());
+        }
+        match (&self.caller, &self.account) {
+            (Caller::User { .. }, Some(grant)) => {
+                let relation = if grant.owner {
+                    AccountRelation::Owner
+                } else {
+                    AccountRelation::Member
+                };
+                member_management(relation, client_user_management)
+            }
+            (Caller::User { .. }, None) => {
+                Err(AppError::PermissionDenied(Reason::AccountNotSelected))
+            }
+            _ => Err(AppError::PermissionDenied(Reason::PermissionDenied)),
+        }
+    }
+
     /// Lets through staff holding `staff`, and a user session acting on
     /// `user_id`: the user themselves.
     pub fn ensure_self_or_staff(&self, staff: Permission, user_id: UserId) -> Result<(), AppError> {
@@ -186,5 +262,35 @@ impl Principal {
     /// The key that scopes this caller's request ids.
     pub fn idempotency_scope(&self) -> String {
         format!("{}:{}", self.actor_kind(), self.actor_id())
+    }
+
+    /// The user and session of a session caller; other callers are refused.
+    pub fn session_caller(&self) -> Result<(UserId, SessionId), AppError> {
+        match self.caller {
+            Caller::User {
+                user_id,
+                session_id,
+                ..
+            } => Ok((user_id, session_id)),
+            _ => Err(AppError::PermissionDenied(Reason::SessionRequired)),
+        }
+    }
+}
+
+/// The answer for a caller standing as `relation` to an account whose
+/// members they want to manage: an owner is told when client user
+/// management is off, anyone else only that they may not.
+fn member_management(
+    relation: AccountRelation,
+    client_user_management: bool,
+) -> Result<(), AppError> {
+    if may_manage_members(relation, client_user_management) {
+        Ok(())
+    } else if relation == AccountRelation::Owner {
+        Err(AppError::PermissionDenied(
+            Reason::ClientUserManagementDisabled,
+        ))
+    } else {
+        Err(AppError::PermissionDenied(Reason::PermissionDenied))
     }
 }

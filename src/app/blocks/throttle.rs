@@ -8,14 +8,16 @@
 
 use std::net::IpAddr;
 
-use super::{App, AppError, Principal};
+use crate::app::App;
+use crate::app::authn::Principal;
+use crate::app::error::AppError;
 use crate::crypto::KeyPurpose;
 use crate::domain::{ThrottleRule, Timestamp};
 use crate::store::{self, ConnectionTrait};
 
 /// One thing failures are counted against, with the rule that throttles it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Subject {
+pub(crate) struct Subject {
     /// The stored key: `<what>:<kind>:<value>`.
     pub key: String,
     /// How it is throttled.
@@ -24,7 +26,7 @@ pub(super) struct Subject {
 
 /// A subject whose latest failure started a delay.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Delayed {
+pub(crate) struct Delayed {
     /// The subject's key.
     pub key: String,
     /// How many failures in a row it has.
@@ -38,7 +40,7 @@ pub(super) struct Delayed {
 /// Whose sign-ins a throttling subject counts: a known user, or the
 /// identifier typed when nobody has it (so both behave alike).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum LoginTarget {
+pub(crate) enum LoginTarget {
     /// A known user, by id.
     User(String),
     /// An identifier nobody has, by its keyed hash.
@@ -60,36 +62,36 @@ impl App {
     fn user_subject(&self, what: &str, kind: &str, value: &str) -> Subject {
         Subject {
             key: format!("{what}:{kind}:{value}"),
-            rule: self.auth_policy().per_user,
+            rule: self.auth_rules().per_user,
         }
     }
 
     /// Failures of `what` against an email address or identifier a caller
     /// typed. Keys hold a keyed hash (HMAC with the server key), so the
     /// table neither collects addresses nor lets a dictionary reverse them.
-    pub(super) fn typed_subject(&self, what: &str, typed: &str) -> Subject {
+    pub(crate) fn typed_subject(&self, what: &str, typed: &str) -> Subject {
         self.user_subject(what, "typed", &self.typed_digest(typed))
     }
 
     /// The keyed hash of a typed address or identifier that throttling
     /// keys hold.
-    pub(super) fn typed_digest(&self, typed: &str) -> String {
+    pub(crate) fn typed_digest(&self, typed: &str) -> String {
         let digest = self.keyed_digest(KeyPurpose::ThrottleSubject, &typed.trim().to_lowercase());
         digest[..32].to_owned()
     }
 
     /// Failed sign-ins of one user (`user:<id>`) or typed identifier nobody
     /// has (`typed:<digest>`) from all addresses together: the loose limit.
-    pub(super) fn login_total_subject(&self, target: &LoginTarget) -> Subject {
+    pub(crate) fn login_total_subject(&self, target: &LoginTarget) -> Subject {
         Subject {
             key: format!("login:{}", target.key()),
-            rule: self.auth_policy().per_user_total,
+            rule: self.auth_rules().per_user_total,
         }
     }
 
     /// Failed sign-ins of one user or typed identifier from one client
     /// address: the strict limit, which only the failing address feels.
-    pub(super) fn login_pair_subject(
+    pub(crate) fn login_pair_subject(
         &self,
         target: &LoginTarget,
         address: Option<IpAddr>,
@@ -97,25 +99,25 @@ impl App {
         let address = address.map_or_else(|| "-".to_owned(), |ip| ip.to_string());
         Subject {
             key: format!("{}{address}", self.login_pair_prefix(target)),
-            rule: self.auth_policy().per_user,
+            rule: self.auth_rules().per_user,
         }
     }
 
     /// The key prefix shared by every client address's strict subject of
     /// `target`, so a password reset can forgive them all.
-    pub(super) fn login_pair_prefix(&self, target: &LoginTarget) -> String {
+    pub(crate) fn login_pair_prefix(&self, target: &LoginTarget) -> String {
         format!("login:pair:{}:", target.key())
     }
 
     /// Wrong current passwords given to ChangePassword by one user.
-    pub(super) fn password_check_subject(&self, user_id: &str) -> Subject {
+    pub(crate) fn password_check_subject(&self, user_id: &str) -> Subject {
         self.user_subject("password_check", "user", user_id)
     }
 
     /// The subjects of `what` for an address or identifier a caller typed:
     /// the typed text (so unknown ones behave like known ones) and the
     /// caller's client address.
-    pub(super) fn typed_subjects(
+    pub(crate) fn typed_subjects(
         &self,
         what: &str,
         principal: &Principal,
@@ -127,19 +129,19 @@ impl App {
     }
 
     /// Failures of `what` from one client address, if it is known.
-    pub(super) fn address_subject(&self, what: &str, address: Option<IpAddr>) -> Option<Subject> {
+    pub(crate) fn address_subject(&self, what: &str, address: Option<IpAddr>) -> Option<Subject> {
         address.map(|ip| Subject {
             key: format!("{what}:ip:{ip}"),
-            rule: self.auth_policy().per_address,
+            rule: self.auth_rules().per_address,
         })
     }
 
     /// Refuses the attempt while any of `subjects` must still wait.
-    pub(super) async fn ensure_not_throttled(&self, subjects: &[Subject]) -> Result<(), AppError> {
+    pub(crate) async fn ensure_not_throttled(&self, subjects: &[Subject]) -> Result<(), AppError> {
         let keys: Vec<String> = subjects.iter().map(|s| s.key.clone()).collect();
         let rows = store::throttles::find_many(self.reader(), &keys).await?;
         let now = self.now();
-        let forget_before = now.minus(self.auth_policy().forget_failures_after);
+        let forget_before = now.minus(self.auth_rules().forget_failures_after);
         let wait = rows
             .iter()
             .filter(|row| row.last_failure_at >= forget_before.as_micros())
@@ -155,13 +157,13 @@ impl App {
 
     /// Counts one failure against each of `subjects` on `conn` (the
     /// transaction that records the failure) and returns those now delayed.
-    pub(super) async fn count_failures(
+    pub(crate) async fn count_failures(
         &self,
         conn: &impl ConnectionTrait,
         subjects: &[Subject],
     ) -> Result<Vec<Delayed>, AppError> {
         let now = self.now();
-        let forget_before = now.minus(self.auth_policy().forget_failures_after);
+        let forget_before = now.minus(self.auth_rules().forget_failures_after);
         let mut delayed = Vec::new();
         for subject in subjects {
             let failures = store::throttles::record_failure(
@@ -193,7 +195,7 @@ impl App {
     /// subjects this attempt's reservation delayed, for the activity log if
     /// it fails. A success gives the reservation back with
     /// [`App::settle_success`].
-    pub(super) async fn reserve_attempt(
+    pub(crate) async fn reserve_attempt(
         &self,
         subjects: &[Subject],
     ) -> Result<Vec<Delayed>, AppError> {
@@ -201,7 +203,7 @@ impl App {
             return Ok(Vec::new());
         }
         let now = self.now();
-        let forget_before = now.minus(self.auth_policy().forget_failures_after);
+        let forget_before = now.minus(self.auth_rules().forget_failures_after);
         let txn = store::begin(self.db()).await?;
         let mut delayed = Vec::new();
         for subject in subjects {
@@ -238,14 +240,14 @@ impl App {
             }
         }
         // Counters are bookkeeping no authentication reads.
-        store::commit_additive(txn).await?;
+        store::commit(txn).await?;
         Ok(delayed)
     }
 
     /// After a success: forgets every failure of `forgiven` (the success
     /// proved who the caller is) and gives back the one attempt reserved on
     /// each of `released` (a shared address keeps the failures of others).
-    pub(super) async fn settle_success(
+    pub(crate) async fn settle_success(
         &self,
         conn: &impl ConnectionTrait,
         forgiven: &[Subject],
@@ -261,7 +263,7 @@ impl App {
     }
 
     /// Forgets the failures counted against `subject` (after a success).
-    pub(super) async fn forgive(
+    pub(crate) async fn forgive(
         &self,
         conn: &impl ConnectionTrait,
         subject: &Subject,

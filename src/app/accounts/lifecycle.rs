@@ -1,0 +1,311 @@
+//! Creating, reading, changing, closing, reopening and deleting accounts.
+
+use super::*;
+use crate::app::App;
+use crate::app::authn::Principal;
+use crate::app::blocks::audit::{Change, record_at};
+use crate::app::blocks::idempotency::{CreateStart, IdempotencyKey, begin_create};
+use crate::app::blocks::links::PasswordLink;
+use crate::app::blocks::loads::{load_account_for_update, load_active_account};
+use crate::app::blocks::new_account::insert_account;
+use crate::app::blocks::new_user::{UserDraft, insert_user_at};
+use crate::app::error::{AppError, Reason};
+use crate::crypto::random_bytes;
+use crate::domain::{
+    AccountId, AccountPermission, AccountStatus, FullName, PageCursor, Permission, RequestId,
+    UserId, UserStatus, Username,
+};
+use crate::store::{self};
+
+impl App {
+    /// Creates an account owned by an existing user, or by a new user built
+    /// from the billing profile in the same transaction.
+    pub async fn create_account(
+        &self,
+        principal: &Principal,
+        new: NewAccount,
+        request_id: Option<RequestId>,
+    ) -> Result<Account, AppError> {
+        let key = IdempotencyKey::new(
+            principal,
+            "CreateAccount",
+            request_id.as_ref(),
+            &format!("{new:?}"),
+        );
+        let password_hash = match &new.owner {
+            NewAccountOwner::New {
+                password: Some(password),
+                ..
+            } => Some(self.hasher().hash(password.expose()).await?),
+            _ => None,
+        };
+        let id = AccountId::generate();
+        let txn = match begin_create(self.db(), self.now(), key.as_ref(), &id.to_string()).await? {
+            CreateStart::Create(txn) => txn,
+            CreateStart::Replay(resource_id) => {
+                return self.get_account_by_stored_id(&resource_id).await;
+            }
+        };
+        let now = self.now();
+        let owner_id = match new.owner {
+            NewAccountOwner::Existing(user_id) => {
+                store::users::find(&txn, &user_id.to_string())
+                    .await?
+                    .ok_or(AppError::NotFound(Reason::UserNotFound))?;
+                user_id
+            }
+            NewAccountOwner::New {
+                username,
+                locale,
+                send_set_password_email,
+                ..
+            } => {
+                let username = match username {
+                    Some(username) => username,
+                    None => Username::derive_from_email(
+                        &new.profile.email,
+                        &hex::encode(random_bytes::<3>()),
+                    ),
+                };
+                let user_id = UserId::generate();
+                let draft = UserDraft {
+                    email: new.profile.email.clone(),
+                    username,
+                    full_name: FullName::parse("profile.full_name", &new.profile.full_name)?,
+                    photo_url: None,
+                    locale,
+                    status: UserStatus::Active,
+                    password_hash,
+                    admin_role_id: None,
+                };
+                let row = insert_user_at(&txn, user_id, draft, now).await?;
+                let change = Change::new("user.created", "user", user_id)
+                    .account(id)
+                    .detail("username", &row.username)
+                    .detail("status", &row.status)
+                    .detail("as_owner_of", id);
+                record_at(&txn, principal, now, change).await?;
+                if send_set_password_email {
+                    self.issue_password_link(&txn, principal, &row, PasswordLink::Set)
+                        .await?;
+                }
+                user_id
+            }
+        };
+        let row = insert_account(&txn, id, owner_id, new.profile, now.as_micros()).await?;
+        let change = Change::new("account.created", "account", id)
+            .account(id)
+            .detail("display_name", &row.display_name)
+            .detail("owner_user_id", owner_id);
+        record_at(&txn, principal, now, change).await?;
+        self.commit(txn).await?;
+        Account::try_from(row)
+    }
+
+    pub(super) async fn get_account_by_stored_id(&self, id: &str) -> Result<Account, AppError> {
+        store::accounts::find(self.reader(), id)
+            .await?
+            .ok_or(AppError::NotFound(Reason::AccountNotFound))
+            .and_then(Account::try_from)
+    }
+
+    /// The account with this id.
+    pub async fn get_account(
+        &self,
+        principal: &Principal,
+        id: AccountId,
+    ) -> Result<Account, AppError> {
+        principal.ensure_account_access(Permission::AccountsRead, id, |grant| {
+            grant.permissions.contains(AccountPermission::Profile)
+        })?;
+        self.get_account_by_stored_id(&id.to_string()).await
+    }
+
+    /// A page of accounts matching the query.
+    /// Staff holding `accounts.read` only.
+    pub async fn list_accounts(
+        &self,
+        principal: &Principal,
+        query: AccountQuery,
+    ) -> Result<AccountPage, AppError> {
+        principal.ensure_staff(Permission::AccountsRead)?;
+        let filters = format!("{:?} newest_first={}", query.filter, query.newest_first);
+        let cursor = PageCursor::decode("page_token", &query.page_token, &filters)?;
+        let page = store::accounts::list(
+            self.reader(),
+            &query.filter,
+            query.newest_first,
+            cursor.as_ref().map(|c| c.after.as_str()),
+            query.page_size.get(),
+        )
+        .await?;
+        let next_page_token = page
+            .continues_after(|row| &row.id)
+            .map(|last| PageCursor::encode(last, &filters));
+        let total = if query.include_total {
+            Some(store::accounts::count(self.reader(), &query.filter).await?)
+        } else {
+            None
+        };
+        let accounts = page
+            .rows
+            .into_iter()
+            .map(Account::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok(AccountPage {
+            accounts,
+            next_page_token,
+            total,
+        })
+    }
+
+    /// Changes billing profile fields of an active account.
+    pub async fn update_account(
+        &self,
+        principal: &Principal,
+        id: AccountId,
+        changes: AccountChanges,
+    ) -> Result<Account, AppError> {
+        principal.ensure_account_access(Permission::AccountsWrite, id, |grant| {
+            grant.permissions.contains(AccountPermission::Profile)
+        })?;
+        let now = self.now();
+        let txn = store::begin(self.db()).await?;
+        let mut row = load_active_account(&txn, id).await?;
+        let mut change = Change::new("account.updated", "account", id).account(id);
+        for (field, value) in changes {
+            let slot = match field {
+                "display_name" => &mut row.display_name,
+                "full_name" => &mut row.full_name,
+                "company" => &mut row.company,
+                "email" => &mut row.email,
+                "address_line1" => &mut row.address_line1,
+                "address_line2" => &mut row.address_line2,
+                "city" => &mut row.city,
+                "state" => &mut row.state,
+                "postcode" => &mut row.postcode,
+                "country" => &mut row.country,
+                "phone" => &mut row.phone,
+                "tax_id" => &mut row.tax_id,
+                other => return Err(AppError::corrupt(format!("unknown profile field {other}"))),
+            };
+            *slot = value;
+            change = change.detail(field, "changed");
+        }
+        row.updated_at = now.as_micros();
+        store::accounts::update(&txn, &row).await?;
+        record_at(&txn, principal, now, change).await?;
+        self.commit(txn).await?;
+        Account::try_from(row)
+    }
+
+    /// Closes an account. Closing a closed account changes nothing.
+    pub async fn close_account(
+        &self,
+        principal: &Principal,
+        id: AccountId,
+        reason: &str,
+    ) -> Result<Account, AppError> {
+        self.set_account_status(principal, id, AccountStatus::Closed, reason)
+            .await
+    }
+
+    /// Reopens a closed account. Reopening an active account changes nothing.
+    pub async fn reopen_account(
+        &self,
+        principal: &Principal,
+        id: AccountId,
+        reason: &str,
+    ) -> Result<Account, AppError> {
+        self.set_account_status(principal, id, AccountStatus::Active, reason)
+            .await
+    }
+
+    pub(super) async fn set_account_status(
+        &self,
+        principal: &Principal,
+        id: AccountId,
+        status: AccountStatus,
+        reason: &str,
+    ) -> Result<Account, AppError> {
+        let txn = store::begin(self.db()).await?;
+        let mut row = load_account_for_update(&txn, id).await?;
+        if row.status != status.as_str() {
+            let now = self.now();
+            row.status = status.as_str().to_owned();
+            row.closed_at = (status == AccountStatus::Closed).then_some(now.as_micros());
+            row.updated_at = now.as_micros();
+            store::accounts::update(&txn, &row).await?;
+            let action = match status {
+                AccountStatus::Closed => "account.closed",
+                AccountStatus::Active => "account.reopened",
+            };
+            record_at(
+                &txn,
+                principal,
+                now,
+                Change::new(action, "account", id)
+                    .account(id)
+                    .detail("reason", reason),
+            )
+            .await?;
+        }
+        self.commit(txn).await?;
+        Account::try_from(row)
+    }
+
+    /// Deletes an account with its memberships and, when asked, the users it
+    /// leaves without any account (staff users are always kept). Returns the
+    /// ids of the deleted users.
+    pub async fn delete_account(
+        &self,
+        principal: &Principal,
+        id: AccountId,
+        delete_orphan_users: bool,
+    ) -> Result<Vec<UserId>, AppError> {
+        let now = self.now();
+        let txn = store::begin(self.db()).await?;
+        let row = load_account_for_update(&txn, id).await?;
+        let members = store::memberships::all_for_account(&txn, &row.id).await?;
+        store::accounts::delete(&txn, &row.id).await?;
+        record_at(
+            &txn,
+            principal,
+            now,
+            Change::new("account.deleted", "account", id)
+                .account(id)
+                .detail("display_name", &row.display_name)
+                .detail("delete_orphan_users", delete_orphan_users),
+        )
+        .await?;
+        let mut deleted = Vec::new();
+        if delete_orphan_users {
+            for member in members {
+                let Some(user) = store::users::find(&txn, &member.user_id).await? else {
+                    continue;
+                };
+                let orphan = user.admin_role_id.is_none()
+                    && store::memberships::count_for_user(&txn, &user.id).await? == 0
+                    && store::accounts::count_owned_by(&txn, &user.id).await? == 0;
+                if orphan {
+                    store::users::delete(&txn, &user.id).await?;
+                    let user_id = UserId::from_stored(&user.id)
+                        .ok_or_else(|| AppError::corrupt(format!("user id {}", user.id)))?;
+                    record_at(
+                        &txn,
+                        principal,
+                        now,
+                        Change::new("user.deleted", "user", user_id)
+                            .account(id)
+                            .detail("username", &user.username)
+                            .detail("reason", "orphaned by account deletion"),
+                    )
+                    .await?;
+                    deleted.push(user_id);
+                }
+            }
+        }
+        self.commit(txn).await?;
+        Ok(deleted)
+    }
+}

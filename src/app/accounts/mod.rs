@@ -1,0 +1,143 @@
+//! Client accounts and their members.
+//!
+//! Every account has exactly one owner: `accounts.owner_user_id`, a single
+//! column, is the only record of it, and transfers lock the account row
+//! first, so concurrent transfers run one after another. The owner also has a
+//! membership row, and holds every permission whatever that row says.
+
+mod lifecycle;
+mod members;
+mod ownership;
+
+use crate::app::error::AppError;
+use crate::domain::{
+    AccountId, AccountPermissions, AccountProfile, AccountStatus, Email, Locale, PageSize,
+    Password, Timestamp, UserId, Username,
+};
+use crate::store::accounts::{AccountFilter, AccountRow};
+
+/// A client account as callers see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The account's id.
+    pub id: AccountId,
+    /// The billing profile.
+    pub profile: AccountProfile,
+    /// The status.
+    pub status: AccountStatus,
+    /// The owner.
+    pub owner_user_id: UserId,
+    /// When the account was created.
+    pub created_at: Timestamp,
+    /// When the account last changed.
+    pub updated_at: Timestamp,
+    /// When the account was closed.
+    pub closed_at: Option<Timestamp>,
+}
+
+impl TryFrom<AccountRow> for Account {
+    type Error = AppError;
+
+    fn try_from(row: AccountRow) -> Result<Self, AppError> {
+        let corrupt = |what: &str| AppError::corrupt(format!("account {} {what}", row.id));
+        Ok(Self {
+            id: AccountId::from_stored(&row.id).ok_or_else(|| corrupt("id"))?,
+            status: AccountStatus::from_stored(&row.status).ok_or_else(|| corrupt("status"))?,
+            owner_user_id: UserId::from_stored(&row.owner_user_id)
+                .ok_or_else(|| corrupt("owner"))?,
+            profile: AccountProfile {
+                email: Email::parse("email", &row.email).map_err(|_| corrupt("email"))?,
+                display_name: row.display_name,
+                full_name: row.full_name,
+                company: row.company,
+                address_line1: row.address_line1,
+                address_line2: row.address_line2,
+                city: row.city,
+                state: row.state,
+                postcode: row.postcode,
+                country: row.country,
+                phone: row.phone,
+                tax_id: row.tax_id,
+            },
+            created_at: Timestamp::from_micros(row.created_at),
+            updated_at: Timestamp::from_micros(row.updated_at),
+            closed_at: row.closed_at.map(Timestamp::from_micros),
+        })
+    }
+}
+
+/// One account a user may act for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserAccount {
+    /// The account.
+    pub account: Account,
+    /// Whether the user owns it.
+    pub owner: bool,
+    /// What the user may do in it.
+    pub permissions: AccountPermissions,
+}
+
+/// Who owns a new account.
+#[derive(Debug, Clone)]
+pub enum NewAccountOwner {
+    /// An existing user.
+    Existing(UserId),
+    /// A new user built from the billing profile.
+    New {
+        /// The username; derived from the email address when none is given.
+        username: Option<Username>,
+        /// An optional password.
+        password: Option<Password>,
+        /// An optional locale.
+        locale: Option<Locale>,
+        /// Whether to mail a link to set a first password (only without one).
+        send_set_password_email: bool,
+    },
+}
+
+/// What a new account is.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    /// The billing profile.
+    pub profile: AccountProfile,
+    /// Who owns it.
+    pub owner: NewAccountOwner,
+}
+
+/// A request for a page of accounts.
+#[derive(Debug, Clone)]
+pub struct AccountQuery {
+    /// The filters.
+    pub filter: AccountFilter,
+    /// Newest first (the default) or oldest first.
+    pub newest_first: bool,
+    /// Also count every match.
+    pub include_total: bool,
+    /// The page size.
+    pub page_size: PageSize,
+    /// The raw page token.
+    pub page_token: String,
+}
+
+/// A page of accounts.
+#[derive(Debug, Clone)]
+pub struct AccountPage {
+    /// The accounts.
+    pub accounts: Vec<Account>,
+    /// The token for the next page, if there is one.
+    pub next_page_token: Option<String>,
+    /// How many accounts match, when asked for.
+    pub total: Option<u64>,
+}
+
+/// A page of members or of a user's accounts.
+#[derive(Debug, Clone)]
+pub struct MembershipPage<T> {
+    /// The entries.
+    pub entries: Vec<T>,
+    /// The token for the next page, if there is one.
+    pub next_page_token: Option<String>,
+}
+
+/// Profile fields to change: (field name, validated value) pairs.
+pub type AccountChanges = Vec<(&'static str, String)>;

@@ -1,0 +1,95 @@
+//! Proving who someone is: sign-up and email verification, sign-in,
+//! password changes and resets.
+//!
+//! Public use cases answer the same way whether or not an email address or
+//! identifier is known, and do the same expensive work either way (a
+//! password hash for sign-up and sign-in), so neither answers nor timing
+//! tell who has signed up.
+
+mod login;
+mod password;
+mod register;
+
+use crate::app::App;
+use crate::app::authn::Principal;
+use crate::app::blocks::throttle::Subject;
+use crate::domain::{Email, FullName, Locale, Password, Session, Username};
+
+/// A person signing themselves up: by registering, or by accepting an
+/// invitation as a new user.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    /// The person's full name.
+    pub full_name: FullName,
+    /// The username, also the primary account's name.
+    pub username: Username,
+    /// The email address to verify.
+    pub email: Email,
+    /// The password, already checked against the policy.
+    pub password: Password,
+    /// The language for mail.
+    pub locale: Option<Locale>,
+}
+
+/// A sign-in attempt.
+#[derive(Clone)]
+pub struct LoginAttempt {
+    /// An email address or username, as typed.
+    pub identifier: String,
+    /// The password, as typed.
+    pub password: String,
+    /// The client's description of itself.
+    pub user_agent: String,
+    /// The device token an earlier sign-in gave this client, if any.
+    pub device_token: Option<String>,
+}
+
+/// A new session.
+#[derive(Clone)]
+pub struct LoginOutcome {
+    /// The bearer token, shown only now.
+    pub token: String,
+    /// The client's new device token, shown only now: sent with the next
+    /// sign-in, it proves this client signed in before.
+    pub device_token: String,
+    /// The session.
+    pub session: Session,
+    /// Whether the user must choose one of several accounts.
+    pub account_selection_required: bool,
+}
+
+// Written out so the password and tokens never reach a log line.
+impl std::fmt::Debug for LoginAttempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginAttempt")
+            .field("identifier", &self.identifier)
+            .field("password", &"<redacted>")
+            .field("user_agent", &self.user_agent)
+            .field(
+                "device_token",
+                &self.device_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for LoginOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginOutcome")
+            .field("token", &"<redacted>")
+            .field("device_token", &"<redacted>")
+            .field("session", &self.session)
+            .field(
+                "account_selection_required",
+                &self.account_selection_required,
+            )
+            .finish()
+    }
+}
+
+impl App {
+    /// Throttling subjects for a request that mails an address.
+    fn mail_subjects(&self, principal: &Principal, email: &str) -> Vec<Subject> {
+        self.typed_subjects("mail", principal, email)
+    }
+}

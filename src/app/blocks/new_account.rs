@@ -1,0 +1,49 @@
+//! Creating an account with its owner's membership, whoever creates it.
+
+use crate::app::error::AppError;
+use crate::domain::{AccountId, AccountPermissions, AccountProfile, AccountStatus, UserId};
+use crate::store::{self, ConnectionTrait, accounts::AccountRow, memberships::MembershipRow};
+
+/// Inserts an account owned by `owner_id`, with the owner's membership.
+pub(crate) async fn insert_account(
+    conn: &impl ConnectionTrait,
+    id: AccountId,
+    owner_id: UserId,
+    profile: AccountProfile,
+    now: i64,
+) -> Result<AccountRow, AppError> {
+    let row = AccountRow {
+        id: id.to_string(),
+        display_name: profile.display_name,
+        full_name: profile.full_name,
+        company: profile.company,
+        email: profile.email.as_str().to_owned(),
+        address_line1: profile.address_line1,
+        address_line2: profile.address_line2,
+        city: profile.city,
+        state: profile.state,
+        postcode: profile.postcode,
+        country: profile.country,
+        phone: profile.phone,
+        tax_id: profile.tax_id,
+        status: AccountStatus::Active.as_str().to_owned(),
+        owner_user_id: owner_id.to_string(),
+        search_text: String::new(),
+        created_at: now,
+        updated_at: now,
+        closed_at: None,
+    };
+    let row = store::accounts::insert(conn, row).await?;
+    store::memberships::insert(conn, owner_membership(&row.id, &row.owner_user_id, now)).await?;
+    Ok(row)
+}
+
+pub(crate) fn owner_membership(account_id: &str, user_id: &str, now: i64) -> MembershipRow {
+    MembershipRow {
+        account_id: account_id.to_owned(),
+        user_id: user_id.to_owned(),
+        permissions: AccountPermissions::all().to_stored(),
+        created_at: now,
+        updated_at: now,
+    }
+}

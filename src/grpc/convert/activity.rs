@@ -1,0 +1,96 @@
+//! AdminService messages about the activity log.
+
+use crate::app::{ActivityEvent, ActivityFilter, ActivityQuery};
+use crate::domain::{Timestamp, UserId, ValidationError, Validator};
+use crate::proto as pb;
+
+use super::{filter_id, page_size, parse_timestamp, timestamp};
+
+/// The longest action name accepted as a filter.
+const ACTION_MAX: usize = 64;
+
+impl From<ActivityEvent> for pb::ActivityEvent {
+    fn from(event: ActivityEvent) -> Self {
+        let kind = match event.actor_kind.as_str() {
+            "system" => pb::ActorKind::System,
+            "staff" => pb::ActorKind::Staff,
+            "user" => pb::ActorKind::User,
+            "api_credential" => pb::ActorKind::ApiCredential,
+            "anonymous" => pb::ActorKind::Anonymous,
+            _ => pb::ActorKind::Unspecified,
+        };
+        pb::ActivityEvent {
+            id: event.id,
+            time: Some(timestamp(event.time)),
+            actor: Some(pb::Actor {
+                kind: kind.into(),
+                id: event.actor_id,
+            }),
+            account_id: event.account_id.unwrap_or_default(),
+            action: event.action,
+            target_type: event.target_type,
+            target_id: event.target_id,
+            client_ip: event.client_ip.unwrap_or_default(),
+            request_id: event.request_id,
+            details: event.details.into_iter().collect(),
+        }
+    }
+}
+
+/// A parsed ListActivity request.
+pub fn list_activity(request: pb::ListActivityRequest) -> Result<ActivityQuery, ValidationError> {
+    let pb::ListActivityRequest {
+        page_size: size,
+        page_token,
+        actor_kind,
+        actor_id,
+        account_id,
+        action,
+        start_time,
+        end_time,
+    } = request;
+    let mut v = Validator::new();
+    let page_size = page_size(&mut v, size);
+    let actor_kind = match pb::ActorKind::try_from(actor_kind) {
+        Ok(pb::ActorKind::Unspecified) => None,
+        Ok(pb::ActorKind::System) => Some("system"),
+        Ok(pb::ActorKind::Staff) => Some("staff"),
+        Ok(pb::ActorKind::User) => Some("user"),
+        Ok(pb::ActorKind::ApiCredential) => Some("api_credential"),
+        Ok(pb::ActorKind::Anonymous) => Some("anonymous"),
+        Err(_) => {
+            v.violation("actor_kind", "is not a known actor kind");
+            None
+        }
+    };
+    // Actor and account ids are UUIDs whatever they name; parsing them as one
+    // kind of id only checks their form.
+    let actor_id = filter_id(&mut v, &actor_id, |s| UserId::parse("actor_id", s));
+    let account_id = filter_id(&mut v, &account_id, |s| UserId::parse("account_id", s));
+    if action.len() > ACTION_MAX {
+        v.violation(
+            "action",
+            format!("must have at most {ACTION_MAX} characters"),
+        );
+    }
+    let since = start_time.and_then(|t| v.check(parse_timestamp("start_time", &t)));
+    let until = end_time.and_then(|t| v.check(parse_timestamp("end_time", &t)));
+    if let (Some(since), Some(until)) = (since, until)
+        && since > until
+    {
+        v.violation("end_time", "must not be before start_time");
+    }
+    v.finish()?;
+    Ok(ActivityQuery {
+        filter: ActivityFilter {
+            actor_kind: actor_kind.map(str::to_owned),
+            actor_id: actor_id.map(|id| id.to_string()),
+            account_id: account_id.map(|id| id.to_string()),
+            action: (!action.is_empty()).then_some(action),
+            since: since.map(Timestamp::as_micros),
+            until: until.map(Timestamp::as_micros),
+        },
+        page_size,
+        page_token,
+    })
+}

@@ -1,0 +1,110 @@
+//! The work that runs beside the server until it stops: mail delivery, the
+//! sweep of ended records, and health that follows the database.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+use crate::app::App;
+use crate::config::Settings;
+use crate::mail::worker::MailWorker;
+use crate::store;
+
+/// The gRPC services whose health follows the database's.
+const HEALTH_SERVICES: &[&str] = &[
+    "",
+    "identity.v1.AdminService",
+    "identity.v1.UserService",
+    "identity.v1.AccountService",
+];
+
+/// Publishes the database's health once, then starts the health watch, the
+/// mail worker and the sweep; each ends when `stop` turns true.
+pub(super) async fn start(
+    app: &App,
+    mail_worker: MailWorker,
+    settings: &Settings,
+    health: HealthReporter,
+    stop: &watch::Receiver<bool>,
+) -> Vec<JoinHandle<()>> {
+    let health_interval = Duration::from_secs(settings.server.health_check_interval_secs.max(1));
+    // The first check happens before serving, so no caller ever sees
+    // "service not registered" from a service that is up.
+    let initial = check_database(app, &health, None).await;
+    let health_task = tokio::spawn(watch_database(
+        app.clone(),
+        health,
+        initial,
+        health_interval,
+        stop.clone(),
+    ));
+    let mail_task = tokio::spawn(mail_worker.run(stop.clone()));
+    let sweep_interval = Duration::from_secs(settings.auth.sweep_interval_secs.max(1));
+    let sweep_task = tokio::spawn(sweep(app.clone(), sweep_interval, stop.clone()));
+    vec![health_task, mail_task, sweep_task]
+}
+
+/// Sweeps ended sessions and spent tokens every `interval` until `stop`.
+async fn sweep(app: App, interval: Duration, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+        match app.sweep().await {
+            Ok(swept) if swept != Default::default() => tracing::info!(
+                sessions = swept.sessions,
+                user_tokens = swept.user_tokens,
+                throttles = swept.throttles,
+                request_ids = swept.request_ids,
+                mails = swept.mails,
+                invitations = swept.invitations,
+                "swept ended sessions, spent tokens, forgotten failures and old records"
+            ),
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "sweep failed; trying again next time"),
+        }
+    }
+}
+
+/// Checks the database once and publishes the result if it changed.
+async fn check_database(
+    app: &App,
+    reporter: &HealthReporter,
+    last: Option<ServingStatus>,
+) -> ServingStatus {
+    let status = match store::ping(app.db()).await {
+        Ok(()) => ServingStatus::Serving,
+        Err(err) => {
+            tracing::warn!(error = %err, "database health check failed");
+            ServingStatus::NotServing
+        }
+    };
+    if last != Some(status) {
+        for service in HEALTH_SERVICES {
+            reporter.set_service_status(*service, status).await;
+        }
+    }
+    status
+}
+
+/// Keeps the health service in step with the database: NOT_SERVING while it
+/// does not answer.
+async fn watch_database(
+    app: App,
+    reporter: HealthReporter,
+    mut last: ServingStatus,
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+        last = check_database(&app, &reporter, Some(last)).await;
+    }
+}
