@@ -4,34 +4,13 @@ use crate::app::App;
 use crate::app::authn::Principal;
 use crate::app::blocks::audit::{Change, record_at};
 use crate::app::error::{AppError, Reason};
+pub use crate::domain::MailStatus;
 use crate::domain::Permission;
 use crate::domain::{PageCursor, PageSize, Timestamp};
 use crate::store::{
     self,
     mails::{MailFilter, MailRow},
 };
-
-/// Where a mail stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MailStatus {
-    /// Waiting for an attempt.
-    Queued,
-    /// Handed to the transport.
-    Sent,
-    /// Given up.
-    Failed,
-}
-
-impl MailStatus {
-    /// The stored form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MailStatus::Queued => "queued",
-            MailStatus::Sent => "sent",
-            MailStatus::Failed => "failed",
-        }
-    }
-}
 
 /// A mail as operators see it: never its body or secrets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,29 +37,21 @@ pub struct Mail {
     pub sent_at: Option<Timestamp>,
 }
 
-impl TryFrom<MailRow> for Mail {
-    type Error = AppError;
-
-    fn try_from(row: MailRow) -> Result<Self, AppError> {
-        let status = match row.status.as_str() {
-            "queued" => MailStatus::Queued,
-            "sent" => MailStatus::Sent,
-            "failed" => MailStatus::Failed,
-            _ => return Err(AppError::corrupt(format!("mail {} status", row.id))),
-        };
-        Ok(Self {
-            next_attempt_at: (status == MailStatus::Queued)
+impl From<MailRow> for Mail {
+    fn from(row: MailRow) -> Self {
+        Self {
+            next_attempt_at: (row.status == MailStatus::Queued)
                 .then(|| Timestamp::from_micros(row.next_attempt_at)),
             id: row.id,
             kind: row.kind,
             recipient: row.recipient,
-            status,
+            status: row.status,
             attempts: row.attempts,
             last_error: row.last_error,
             account_id: row.account_id,
             created_at: Timestamp::from_micros(row.created_at),
             sent_at: row.sent_at.map(Timestamp::from_micros),
-        })
+        }
     }
 }
 
@@ -125,11 +96,7 @@ impl App {
         let next_page_token = page
             .continues_after(|row| &row.id)
             .map(|last| PageCursor::encode(last, &filters));
-        let mails = page
-            .rows
-            .into_iter()
-            .map(Mail::try_from)
-            .collect::<Result<_, _>>()?;
+        let mails = page.rows.into_iter().map(Mail::from).collect();
         Ok(MailPage {
             mails,
             next_page_token,
@@ -148,7 +115,7 @@ impl App {
         let row = store::mails::find(&txn, &id)
             .await?
             .ok_or(AppError::NotFound(Reason::MailNotFound))?;
-        if row.status != MailStatus::Failed.as_str() {
+        if row.status != MailStatus::Failed {
             return Err(AppError::FailedPrecondition(Reason::MailNotFailed));
         }
         store::mails::requeue(&txn, &id, now.as_micros()).await?;
@@ -163,6 +130,6 @@ impl App {
             .await?
             .ok_or(AppError::NotFound(Reason::MailNotFound))?;
         self.commit(txn).await?;
-        Mail::try_from(row)
+        Ok(Mail::from(row))
     }
 }

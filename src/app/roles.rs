@@ -39,8 +39,7 @@ impl TryFrom<RoleRow> for Role {
         Ok(Self {
             id: RoleId::from_stored(&row.id)
                 .ok_or_else(|| AppError::corrupt(format!("role id {}", row.id)))?,
-            kind: RoleKind::from_stored(&row.kind)
-                .ok_or_else(|| AppError::corrupt(format!("role {} kind", row.id)))?,
+            kind: row.kind,
             permissions: PermissionSet::from_stored(row.full_access, &row.permissions),
             name: row.name,
             description: row.description,
@@ -168,7 +167,7 @@ impl App {
         };
         let row = RoleRow {
             id: id.to_string(),
-            kind: new.kind.as_str().to_owned(),
+            kind: new.kind,
             name: new.name.as_str().to_owned(),
             name_normalized: new.name.normalized(),
             description: new.description.as_str().to_owned(),
@@ -185,7 +184,7 @@ impl App {
             ..change
         }
         .detail("name", &row.name)
-        .detail("kind", &row.kind)
+        .detail("kind", row.kind.as_str())
         .detail("permissions", describe(&new.permissions));
         record_at(&txn, principal, now, change).await?;
         self.commit(txn).await?;
@@ -213,12 +212,11 @@ impl App {
         query: RoleQuery,
     ) -> Result<RolePage, AppError> {
         principal.ensure_staff(Permission::RolesRead)?;
-        let kind = query.kind.map(RoleKind::as_str);
-        let filters = format!("kind={kind:?}");
+        let filters = format!("kind={:?}", query.kind.map(RoleKind::as_str));
         let cursor = PageCursor::decode("page_token", &query.page_token, &filters)?;
         let page = store::roles::list(
             self.reader(),
-            kind,
+            query.kind,
             cursor.as_ref().map(|c| c.after.as_str()),
             query.page_size.get(),
         )
@@ -296,7 +294,7 @@ impl App {
         store::roles::delete(&txn, &row.id).await?;
         let change = Change::new("role.deleted", "role", id)
             .detail("name", &row.name)
-            .detail("kind", &row.kind);
+            .detail("kind", row.kind.as_str());
         record_at(&txn, principal, now, change).await?;
         self.commit(txn).await?;
         Ok(())

@@ -5,6 +5,8 @@ mod account;
 mod email;
 mod error;
 mod ids;
+mod invitation;
+mod mail;
 mod network;
 mod paging;
 mod password;
@@ -25,6 +27,8 @@ pub use account::{
 pub use email::Email;
 pub use error::{FieldViolation, MAX_VIOLATIONS, ValidationError, Validator, truncate_text};
 pub use ids::{AccountId, ApiCredentialId, InvitationId, RoleId, SessionId, UserId};
+pub use invitation::InvitationState;
+pub use mail::MailStatus;
 pub use network::{BadNetwork, IpNetwork, TrustedProxies};
 pub use paging::{PageCursor, PageSize};
 pub use password::{PASSWORD_MAX_CHARS, Password};

@@ -8,6 +8,7 @@ use sea_orm::{
 
 use super::entities::{account, membership};
 use super::{Page, StoreError, contains_pattern, insert_row, page_by_id};
+use crate::domain::AccountStatus;
 
 pub use account::Model as AccountRow;
 
@@ -16,8 +17,8 @@ pub use account::Model as AccountRow;
 pub struct AccountFilter {
     /// Lower-cased text the display name, company or email must contain.
     pub text: Option<String>,
-    /// Only this stored status.
-    pub status: Option<String>,
+    /// Only this status.
+    pub status: Option<AccountStatus>,
     /// Only accounts this user is a member (or the owner) of.
     pub member_user_id: Option<String>,
 }
@@ -37,7 +38,7 @@ fn filtered(filter: &AccountFilter) -> Select<account::Entity> {
         query = query.filter(account::Column::SearchText.like(contains_pattern(text)));
     }
     if let Some(status) = &filter.status {
-        query = query.filter(account::Column::Status.eq(status.as_str()));
+        query = query.filter(account::Column::Status.eq(*status));
     }
     if let Some(user_id) = &filter.member_user_id {
         let member_of = Query::select()

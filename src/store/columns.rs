@@ -10,7 +10,7 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{ColIdx, DbErr, QueryResult, TryGetError, TryGetable};
 
-use crate::domain::{AccountStatus, RoleKind, UserStatus};
+use crate::domain::{AccountStatus, InvitationState, MailStatus, RoleKind, UserStatus};
 
 /// A stored value identityd wrote itself but cannot read back as `what`.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +77,8 @@ macro_rules! text_column {
 text_column!(UserStatus, |status| status.as_str());
 text_column!(AccountStatus, |status| status.as_str());
 text_column!(RoleKind, |kind| kind.as_str());
+text_column!(InvitationState, |state| state.as_str());
+text_column!(MailStatus, |status| status.as_str());
 
 #[cfg(test)]
 mod tests {

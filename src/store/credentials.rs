@@ -10,6 +10,7 @@ use sea_orm::{
 
 use super::entities::{api_credential, api_credential_role, role, user};
 use super::{Page, StoreError, insert_row, page_by_id, select_prefixed};
+use crate::domain::{RoleKind, UserStatus};
 
 pub use api_credential::Model as CredentialRow;
 
@@ -137,8 +138,8 @@ pub async fn touch_last_used(
 pub struct GrantingRole {
     /// The role's id.
     pub id: String,
-    /// `admin` (the owner's admin role) or `api` (one of the credential's roles).
-    pub kind: String,
+    /// Admin (the owner's or creator's admin role) or API (one of the credential's roles).
+    pub kind: RoleKind,
     /// Space-separated permission names.
     pub permissions: String,
     /// Whether the role grants everything.
@@ -151,11 +152,11 @@ pub struct CredentialForAuthentication {
     /// The credential.
     pub credential: CredentialRow,
     /// The owner's status, if the owner exists.
-    pub owner_status: Option<String>,
+    pub owner_status: Option<UserStatus>,
     /// The owner's admin role id, if the owner is staff.
     pub owner_admin_role_id: Option<String>,
     /// The creator's status, if the credential names a creator who exists.
-    pub creator_status: Option<String>,
+    pub creator_status: Option<UserStatus>,
     /// The creator's admin role id, if the creator is staff.
     pub creator_admin_role_id: Option<String>,
     /// The owner's and the creator's admin roles and the credential's API roles.

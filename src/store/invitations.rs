@@ -1,6 +1,6 @@
 //! Queries on invitations.
 //!
-//! Status changes are conditional updates (`WHERE status = 'pending' …`) that
+//! State changes are conditional updates (`WHERE status = 'pending' …`) that
 //! report whether they changed a row, so of two concurrent changes of one
 //! invitation exactly one wins.
 
@@ -8,15 +8,9 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use super::entities::{invitation, mail_budget};
 use super::{Page, StoreError, insert_row, page_by_id, raw_query_one};
+use crate::domain::InvitationState;
 
 pub use invitation::Model as InvitationRow;
-
-/// The stored status of an invitation waiting to be accepted.
-pub const PENDING: &str = "pending";
-/// The stored status of an accepted invitation.
-pub const ACCEPTED: &str = "accepted";
-/// The stored status of a cancelled invitation.
-pub const CANCELLED: &str = "cancelled";
 
 /// The inviter invited as the account's owner (through a session).
 pub const BY_OWNER: &str = "owner";
@@ -76,7 +70,7 @@ pub async fn pending_for(
     Ok(invitation::Entity::find()
         .filter(Column::AccountId.eq(account_id))
         .filter(Column::EmailNormalized.eq(email_normalized))
-        .filter(Column::Status.eq(PENDING))
+        .filter(Column::Status.eq(InvitationState::Pending))
         .all(conn)
         .await?)
 }
@@ -93,7 +87,7 @@ pub async fn pending_by_owner(
         .filter(Column::AccountId.eq(account_id))
         .filter(Column::InviterUserId.eq(inviter_user_id))
         .filter(Column::InviterAuthority.eq(BY_OWNER))
-        .filter(Column::Status.eq(PENDING))
+        .filter(Column::Status.eq(InvitationState::Pending))
         .all(conn)
         .await?)
 }
@@ -102,10 +96,10 @@ pub async fn pending_by_owner(
 pub async fn cancel(conn: &impl ConnectionTrait, id: &str, now: i64) -> Result<bool, StoreError> {
     use invitation::Column;
     let result = invitation::Entity::update_many()
-        .col_expr(Column::Status, CANCELLED.into())
+        .col_expr(Column::Status, InvitationState::Cancelled.into())
         .col_expr(Column::CancelledAt, now.into())
         .filter(Column::Id.eq(id))
-        .filter(Column::Status.eq(PENDING))
+        .filter(Column::Status.eq(InvitationState::Pending))
         .exec(conn)
         .await?;
     Ok(result.rows_affected > 0)
@@ -124,12 +118,12 @@ pub async fn accept(
 ) -> Result<bool, StoreError> {
     use invitation::Column;
     let result = invitation::Entity::update_many()
-        .col_expr(Column::Status, ACCEPTED.into())
+        .col_expr(Column::Status, InvitationState::Accepted.into())
         .col_expr(Column::AcceptedAt, now.into())
         .col_expr(Column::AcceptedUserId, user_id.into())
         .filter(Column::Id.eq(id))
         .filter(Column::TokenHash.eq(token_hash))
-        .filter(Column::Status.eq(PENDING))
+        .filter(Column::Status.eq(InvitationState::Pending))
         .filter(Column::ExpiresAt.gt(now))
         .exec(conn)
         .await?;
@@ -152,7 +146,7 @@ pub async fn renew(
         .col_expr(Column::ExpiresAt, expires_at.into())
         .col_expr(Column::LinkMailed, link_mailed.into())
         .filter(Column::Id.eq(id))
-        .filter(Column::Status.eq(PENDING))
+        .filter(Column::Status.eq(InvitationState::Pending))
         .exec(conn)
         .await?;
     Ok(result.rows_affected > 0)
@@ -172,13 +166,15 @@ pub async fn list(
     query = match status {
         None => query,
         Some(StatusFilter::Pending) => query
-            .filter(Column::Status.eq(PENDING))
+            .filter(Column::Status.eq(InvitationState::Pending))
             .filter(Column::ExpiresAt.gt(now)),
         Some(StatusFilter::Expired) => query
-            .filter(Column::Status.eq(PENDING))
+            .filter(Column::Status.eq(InvitationState::Pending))
             .filter(Column::ExpiresAt.lte(now)),
-        Some(StatusFilter::Accepted) => query.filter(Column::Status.eq(ACCEPTED)),
-        Some(StatusFilter::Cancelled) => query.filter(Column::Status.eq(CANCELLED)),
+        Some(StatusFilter::Accepted) => query.filter(Column::Status.eq(InvitationState::Accepted)),
+        Some(StatusFilter::Cancelled) => {
+            query.filter(Column::Status.eq(InvitationState::Cancelled))
+        }
     };
     page_by_id(conn, query, Column::Id, true, before_id, limit).await
 }
@@ -192,7 +188,7 @@ pub async fn delete_expired_before(
 ) -> Result<u64, StoreError> {
     use invitation::Column;
     let result = invitation::Entity::delete_many()
-        .filter(Column::Status.ne(ACCEPTED))
+        .filter(Column::Status.ne(InvitationState::Accepted))
         .filter(Column::ExpiresAt.lt(before))
         .exec(conn)
         .await?;

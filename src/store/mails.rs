@@ -6,6 +6,7 @@ use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
 
 use super::entities::mail;
 use super::{Page, StoreError, insert_row, page_by_id};
+use crate::domain::MailStatus;
 
 pub use mail::Model as MailRow;
 
@@ -13,7 +14,7 @@ pub use mail::Model as MailRow;
 #[derive(Debug, Clone, Default)]
 pub struct MailFilter {
     /// Only this status.
-    pub status: Option<String>,
+    pub status: Option<MailStatus>,
     /// Only this lower-cased recipient.
     pub recipient: Option<String>,
     /// Only this kind.
@@ -46,7 +47,7 @@ fn claim_due_query(now: i64, lease_until: i64, limit: u64) -> UpdateMany<mail::E
     let due = Query::select()
         .column(Column::Id)
         .from(mail::Entity)
-        .and_where(Column::Status.eq("queued"))
+        .and_where(Column::Status.eq(MailStatus::Queued))
         .and_where(Column::NextAttemptAt.lte(now))
         .cond_where(
             Condition::any()
@@ -71,7 +72,7 @@ pub async fn mark_sent(
 ) -> Result<(), StoreError> {
     let active = mail::ActiveModel {
         id: Set(id.to_owned()),
-        status: Set("sent".to_owned()),
+        status: Set(MailStatus::Sent),
         attempts: Set(attempts),
         claimed_until: Set(None),
         secret_context: Set(None),
@@ -113,7 +114,7 @@ pub async fn mark_failed(
 ) -> Result<(), StoreError> {
     let active = mail::ActiveModel {
         id: Set(id.to_owned()),
-        status: Set("failed".to_owned()),
+        status: Set(MailStatus::Failed),
         attempts: Set(attempts),
         claimed_until: Set(None),
         last_error: Set(Some(error.to_owned())),
@@ -127,7 +128,7 @@ pub async fn mark_failed(
 pub async fn requeue(conn: &impl ConnectionTrait, id: &str, now: i64) -> Result<(), StoreError> {
     let active = mail::ActiveModel {
         id: Set(id.to_owned()),
-        status: Set("queued".to_owned()),
+        status: Set(MailStatus::Queued),
         attempts: Set(0),
         next_attempt_at: Set(now),
         claimed_until: Set(None),
@@ -151,7 +152,7 @@ pub async fn list(
 ) -> Result<Page<MailRow>, StoreError> {
     let mut query = mail::Entity::find();
     if let Some(status) = &filter.status {
-        query = query.filter(mail::Column::Status.eq(status.as_str()));
+        query = query.filter(mail::Column::Status.eq(*status));
     }
     if let Some(recipient) = &filter.recipient {
         query = query.filter(mail::Column::RecipientNormalized.eq(recipient.as_str()));
@@ -174,12 +175,12 @@ pub async fn delete_finished_before(
             Condition::any()
                 .add(
                     Condition::all()
-                        .add(Column::Status.eq("sent"))
+                        .add(Column::Status.eq(MailStatus::Sent))
                         .add(Column::SentAt.lt(before)),
                 )
                 .add(
                     Condition::all()
-                        .add(Column::Status.eq("failed"))
+                        .add(Column::Status.eq(MailStatus::Failed))
                         .add(Column::CreatedAt.lt(before)),
                 ),
         )

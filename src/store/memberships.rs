@@ -8,6 +8,7 @@ use sea_orm::{
 
 use super::entities::{account, membership};
 use super::{Page, StoreError, insert_row};
+use crate::domain::AccountStatus;
 
 pub use membership::Model as MembershipRow;
 
@@ -192,7 +193,7 @@ pub async fn active_account_ids_for_user(
         .column(Column::AccountId)
         .join(JoinType::InnerJoin, to_account)
         .filter(Column::UserId.eq(user_id))
-        .filter(account::Column::Status.eq("active"))
+        .filter(account::Column::Status.eq(AccountStatus::Active))
         .order_by_asc(Column::CreatedAt)
         .order_by_asc(Column::AccountId)
         .limit(limit)

@@ -5,6 +5,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFi
 
 use super::entities::{api_credential, api_credential_role, role, user};
 use super::{Page, StoreError, insert_row, page_by_id};
+use crate::domain::RoleKind;
 
 pub use role::Model as RoleRow;
 
@@ -22,7 +23,7 @@ pub async fn find(conn: &impl ConnectionTrait, id: &str) -> Result<Option<RoleRo
 /// The role of this kind with this (lower-cased) name.
 pub async fn find_by_name(
     conn: &impl ConnectionTrait,
-    kind: &str,
+    kind: RoleKind,
     name_normalized: &str,
 ) -> Result<Option<RoleRow>, StoreError> {
     Ok(role::Entity::find()
@@ -47,7 +48,7 @@ pub async fn find_many(
 /// A page of roles in id (creation) order, optionally of one kind.
 pub async fn list(
     conn: &impl ConnectionTrait,
-    kind: Option<&str>,
+    kind: Option<RoleKind>,
     after: Option<&str>,
     limit: u64,
 ) -> Result<Page<RoleRow>, StoreError> {

@@ -5,6 +5,7 @@ use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryRes
 
 use super::entities::{account, membership, role, session, user};
 use super::{Page, StoreError, UserRow, insert_row, page_by_id, select_prefixed};
+use crate::domain::AccountStatus;
 
 pub use session::Model as SessionRow;
 
@@ -32,7 +33,7 @@ pub struct SessionForAuthentication {
     /// The owner of the session's account, if it has one and it exists.
     pub account_owner_user_id: Option<String>,
     /// The status of the session's account.
-    pub account_status: Option<String>,
+    pub account_status: Option<AccountStatus>,
     /// The user's membership permissions in the session's account, if a member.
     pub membership_permissions: Option<String>,
     /// Whether the user's admin role grants everything, if they are staff.

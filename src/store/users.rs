@@ -8,7 +8,7 @@ use sea_orm::{
 
 use super::entities::{membership, role, user};
 use super::{Page, StoreError, contains_pattern, insert_row, page_by_id};
-use crate::domain::{RoleId, Timestamp, User, UserId, UserStatus};
+use crate::domain::{RoleId, RoleKind, Timestamp, User, UserId, UserStatus};
 
 pub use user::Model as UserRow;
 
@@ -17,8 +17,8 @@ pub use user::Model as UserRow;
 pub struct UserFilter {
     /// Lower-cased text that the full name, username or email must contain.
     pub text: Option<String>,
-    /// Only this stored status.
-    pub status: Option<String>,
+    /// Only this status.
+    pub status: Option<UserStatus>,
     /// Only members (or the owner) of this account.
     pub account_id: Option<String>,
 }
@@ -39,7 +39,7 @@ fn filtered(filter: &UserFilter) -> Select<user::Entity> {
         query = query.filter(user::Column::SearchText.like(contains_pattern(text)));
     }
     if let Some(status) = &filter.status {
-        query = query.filter(user::Column::Status.eq(status.as_str()));
+        query = query.filter(user::Column::Status.eq(*status));
     }
     if let Some(account_id) = &filter.account_id {
         let members = Query::select()
@@ -122,7 +122,7 @@ pub async fn update_profile(conn: &impl ConnectionTrait, row: &UserRow) -> Resul
 pub async fn set_status(
     conn: &impl ConnectionTrait,
     id: &str,
-    status: &str,
+    status: UserStatus,
     now: i64,
 ) -> Result<(), StoreError> {
     let active = user::ActiveModel {
@@ -200,7 +200,7 @@ pub async fn set_admin_role(
 pub async fn full_access_staff_ids(conn: &impl ConnectionTrait) -> Result<Vec<String>, StoreError> {
     let full_roles: Vec<String> = role::Entity::find()
         .filter(role::Column::FullAccess.eq(true))
-        .filter(role::Column::Kind.eq("admin"))
+        .filter(role::Column::Kind.eq(RoleKind::Admin))
         .all(conn)
         .await?
         .into_iter()
@@ -214,7 +214,7 @@ pub async fn full_access_staff_ids(conn: &impl ConnectionTrait) -> Result<Vec<St
     // other, so the second sees the first and is refused.
     Ok(user::Entity::find()
         .filter(user::Column::AdminRoleId.is_in(full_roles))
-        .filter(user::Column::Status.eq("active"))
+        .filter(user::Column::Status.eq(UserStatus::Active))
         .lock_exclusive()
         .all(conn)
         .await?
@@ -278,9 +278,9 @@ pub async fn mark_email_verified(
         .exec(conn)
         .await?;
     let activated = user::Entity::update_many()
-        .col_expr(user::Column::Status, "active".into())
+        .col_expr(user::Column::Status, UserStatus::Active.into())
         .filter(user::Column::Id.eq(id))
-        .filter(user::Column::Status.eq("pending_verification"))
+        .filter(user::Column::Status.eq(UserStatus::PendingVerification))
         .exec(conn)
         .await?;
     Ok(activated.rows_affected > 0)
@@ -295,7 +295,7 @@ impl TryFrom<UserRow> for User {
         let corrupt = |what: &str| StoreError::Corrupt(format!("user {} {what}", row.id));
         Ok(Self {
             id: UserId::from_stored(&row.id).ok_or_else(|| corrupt("id"))?,
-            status: UserStatus::from_stored(&row.status).ok_or_else(|| corrupt("status"))?,
+            status: row.status,
             admin_role_id: match row.admin_role_id.as_deref() {
                 Some(id) => Some(RoleId::from_stored(id).ok_or_else(|| corrupt("admin role id"))?),
                 None => None,

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::MailStatus;
+
 /// One mail in the outbox. Its `Debug` hides the secret template values.
 #[derive(Clone, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "mails")]
@@ -24,7 +26,7 @@ pub struct Model {
     /// Secret template values (JSON object), erased once sent or given up.
     pub secret_context: Option<String>,
     /// `queued`, `sent` or `failed`.
-    pub status: String,
+    pub status: MailStatus,
     /// Delivery attempts made.
     pub attempts: i32,
     /// When the next attempt is due (microseconds).

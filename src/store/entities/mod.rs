@@ -51,7 +51,7 @@ mod tests {
             full_name: "A".into(),
             photo_url: None,
             locale: None,
-            status: "active".into(),
+            status: crate::domain::UserStatus::Active,
             email_verified: true,
             password_hash: Some("$argon2id$secret".into()),
             admin_role_id: None,

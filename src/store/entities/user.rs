@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::UserStatus;
+
 /// One user; a user with an admin role is staff. Its `Debug` hides the
 /// password hash (a leaked hash can be guessed at offline).
 #[derive(Clone, PartialEq, Eq, DeriveEntityModel)]
@@ -25,7 +27,7 @@ pub struct Model {
     /// A BCP 47 language tag.
     pub locale: Option<String>,
     /// `pending_verification`, `active` or `suspended`.
-    pub status: String,
+    pub status: UserStatus,
     /// Whether the email address was proven.
     pub email_verified: bool,
     /// An argon2id PHC string; none until a password is set.
