@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use identityd::domain::UserStatus as StoredStatus;
 use identityd::proto::user_service_client::UserServiceClient;
 use identityd::proto::{GetUserRequest, ListUsersRequest, UserStatus};
 use identityd::store::entities::user;
@@ -159,9 +160,9 @@ fn user_row(n: usize, rng: &mut SplitMix64) -> user::Model {
     let username = format!("{first}.{last}.{n}");
     let email = format!("{username}@{}", rng.pick(DOMAINS));
     let status = match rng.below(100) {
-        0..90 => "active",
-        90..97 => "pending_verification",
-        _ => "suspended",
+        0..90 => StoredStatus::Active,
+        90..97 => StoredStatus::PendingVerification,
+        _ => StoredStatus::Suspended,
     };
     let now = now_micros();
     let mut row = user::Model {
@@ -173,8 +174,8 @@ fn user_row(n: usize, rng: &mut SplitMix64) -> user::Model {
         full_name: format!("{} {}", capitalised(first), capitalised(last)),
         photo_url: (rng.below(4) == 0).then(|| format!("https://images.example.com/u/{n}.jpg")),
         locale: rng.pick(LOCALES).map(str::to_owned),
-        status: status.to_owned(),
-        email_verified: status != "pending_verification",
+        status,
+        email_verified: status != StoredStatus::PendingVerification,
         password_hash: None,
         admin_role_id: None,
         created_at: now,
@@ -258,7 +259,7 @@ async fn seed(db: &DatabaseConnection, count: usize) -> Seeded {
                 if n == count / 2 {
                     seeded.rare_fragment = row.full_name.clone();
                 }
-                if row.status == "suspended" {
+                if row.status == StoredStatus::Suspended {
                     seeded.suspended += 1;
                 }
                 seeded.ids.push(row.id.clone());

@@ -176,9 +176,8 @@ async fn restore_staff_with_credential(
         )
         .await?;
     }
-    if user.status != UserStatus::Active.as_str() {
-        store::users::set_status(txn, &user.id, UserStatus::Active.as_str(), now.as_micros())
-            .await?;
+    if user.status != UserStatus::Active {
+        store::users::set_status(txn, &user.id, UserStatus::Active, now.as_micros()).await?;
         record_at(
             txn,
             &system,
@@ -288,8 +287,7 @@ async fn full_access_role(
     name: &str,
 ) -> Result<String, AppError> {
     let name = RoleName::parse("name", name)?;
-    if let Some(existing) =
-        store::roles::find_by_name(txn, kind.as_str(), &name.normalized()).await?
+    if let Some(existing) = store::roles::find_by_name(txn, kind, &name.normalized()).await?
         && existing.full_access
     {
         return Ok(existing.id);
@@ -297,7 +295,7 @@ async fn full_access_role(
     let id = RoleId::generate();
     let row = RoleRow {
         id: id.to_string(),
-        kind: kind.as_str().to_owned(),
+        kind,
         name: name.as_str().to_owned(),
         name_normalized: name.normalized(),
         description: "Every permission, including ones added later. Created by bootstrap."

@@ -208,7 +208,7 @@ impl App {
         if owner.admin_role_id.is_none() {
             return Err(AppError::FailedPrecondition(Reason::NotStaff));
         }
-        if owner.status != UserStatus::Active.as_str() {
+        if owner.status != UserStatus::Active {
             return Err(AppError::FailedPrecondition(Reason::UserNotActive));
         }
         let creator = principal.acting_user();
@@ -224,7 +224,7 @@ impl App {
         if roles.len() != role_ids.len() {
             return Err(AppError::NotFound(Reason::RoleNotFound));
         }
-        if roles.iter().any(|role| role.kind != RoleKind::Api.as_str()) {
+        if roles.iter().any(|role| role.kind != RoleKind::Api) {
             return Err(AppError::FailedPrecondition(Reason::RoleKindMismatch));
         }
         let granted = roles.iter().fold(PermissionSet::none(), |acc, role| {

@@ -5,34 +5,13 @@ use crate::app::authn::Principal;
 use crate::app::blocks::audit::{Change, record_at};
 use crate::app::blocks::paging::Paging;
 use crate::app::error::{AppError, Reason};
+pub use crate::domain::MailStatus;
 use crate::domain::Permission;
 use crate::domain::{Fingerprint, PageSize, Timestamp};
 use crate::store::{
     self,
     mails::{MailFilter, MailRow},
 };
-
-/// Where a mail stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MailStatus {
-    /// Waiting for an attempt.
-    Queued,
-    /// Handed to the transport.
-    Sent,
-    /// Given up.
-    Failed,
-}
-
-impl MailStatus {
-    /// The stored form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MailStatus::Queued => "queued",
-            MailStatus::Sent => "sent",
-            MailStatus::Failed => "failed",
-        }
-    }
-}
 
 /// A mail as operators see it: never its body or secrets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,29 +38,21 @@ pub struct Mail {
     pub sent_at: Option<Timestamp>,
 }
 
-impl TryFrom<MailRow> for Mail {
-    type Error = AppError;
-
-    fn try_from(row: MailRow) -> Result<Self, AppError> {
-        let status = match row.status.as_str() {
-            "queued" => MailStatus::Queued,
-            "sent" => MailStatus::Sent,
-            "failed" => MailStatus::Failed,
-            _ => return Err(AppError::corrupt(format!("mail {} status", row.id))),
-        };
-        Ok(Self {
-            next_attempt_at: (status == MailStatus::Queued)
+impl From<MailRow> for Mail {
+    fn from(row: MailRow) -> Self {
+        Self {
+            next_attempt_at: (row.status == MailStatus::Queued)
                 .then(|| Timestamp::from_micros(row.next_attempt_at)),
             id: row.id,
             kind: row.kind,
             recipient: row.recipient,
-            status,
+            status: row.status,
             attempts: row.attempts,
             last_error: row.last_error,
             account_id: row.account_id,
             created_at: Timestamp::from_micros(row.created_at),
             sent_at: row.sent_at.map(Timestamp::from_micros),
-        })
+        }
     }
 }
 
@@ -110,7 +81,7 @@ impl MailQuery {
             page_token: _,
         } = self;
         Fingerprint::new("ListMails", 1)
-            .opt("status", status.as_deref())
+            .opt("status", status.map(MailStatus::as_str))
             .opt("recipient", recipient.as_deref())
             .opt("kind", kind.as_deref())
     }
@@ -138,11 +109,7 @@ impl App {
         let page = store::mails::list(self.reader(), &query.filter, paging.after(), paging.limit())
             .await?;
         let next_page_token = paging.next_token(&page, |row| row.id.clone());
-        let mails = page
-            .rows
-            .into_iter()
-            .map(Mail::try_from)
-            .collect::<Result<_, _>>()?;
+        let mails = page.rows.into_iter().map(Mail::from).collect();
         Ok(MailPage {
             mails,
             next_page_token,
@@ -161,7 +128,7 @@ impl App {
         let row = store::mails::find(&txn, &id)
             .await?
             .ok_or(AppError::NotFound(Reason::MailNotFound))?;
-        if row.status != MailStatus::Failed.as_str() {
+        if row.status != MailStatus::Failed {
             return Err(AppError::FailedPrecondition(Reason::MailNotFailed));
         }
         store::mails::requeue(&txn, &id, now.as_micros()).await?;
@@ -176,6 +143,6 @@ impl App {
             .await?
             .ok_or(AppError::NotFound(Reason::MailNotFound))?;
         self.commit(txn).await?;
-        Mail::try_from(row)
+        Ok(Mail::from(row))
     }
 }

@@ -40,8 +40,7 @@ impl TryFrom<RoleRow> for Role {
         Ok(Self {
             id: RoleId::from_stored(&row.id)
                 .ok_or_else(|| AppError::corrupt(format!("role id {}", row.id)))?,
-            kind: RoleKind::from_stored(&row.kind)
-                .ok_or_else(|| AppError::corrupt(format!("role {} kind", row.id)))?,
+            kind: row.kind,
             permissions: PermissionSet::from_stored(row.full_access, &row.permissions),
             name: row.name,
             description: row.description,
@@ -207,7 +206,7 @@ impl App {
         };
         let row = RoleRow {
             id: id.to_string(),
-            kind: new.kind.as_str().to_owned(),
+            kind: new.kind,
             name: new.name.as_str().to_owned(),
             name_normalized: new.name.normalized(),
             description: new.description.as_str().to_owned(),
@@ -224,7 +223,7 @@ impl App {
             ..change
         }
         .detail("name", &row.name)
-        .detail("kind", &row.kind)
+        .detail("kind", row.kind.as_str())
         .detail("permissions", describe(&new.permissions));
         record_at(&txn, principal, now, change).await?;
         self.commit(txn).await?;
@@ -253,8 +252,8 @@ impl App {
     ) -> Result<RolePage, AppError> {
         principal.ensure_staff(Permission::RolesRead)?;
         let paging = Paging::start(&query.page_token, query.page_size, query.filters())?;
-        let kind = query.kind.map(RoleKind::as_str);
-        let page = store::roles::list(self.reader(), kind, paging.after(), paging.limit()).await?;
+        let page =
+            store::roles::list(self.reader(), query.kind, paging.after(), paging.limit()).await?;
         let next_page_token = paging.next_token(&page, |row| row.id.clone());
         let roles = page
             .rows
@@ -326,7 +325,7 @@ impl App {
         store::roles::delete(&txn, &row.id).await?;
         let change = Change::new("role.deleted", "role", id)
             .detail("name", &row.name)
-            .detail("kind", &row.kind);
+            .detail("kind", row.kind.as_str());
         record_at(&txn, principal, now, change).await?;
         self.commit(txn).await?;
         Ok(())

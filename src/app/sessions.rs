@@ -152,7 +152,7 @@ impl App {
         store::memberships::find(&txn, &account.id, &user_id.to_string())
             .await?
             .ok_or(AppError::NotFound(Reason::AccountNotFound))?;
-        if account.status != AccountStatus::Active.as_str() {
+        if account.status != AccountStatus::Active {
             return Err(AppError::FailedPrecondition(Reason::AccountClosed));
         }
         store::sessions::set_account(&txn, &session.id, &account.id, now.as_micros()).await?;

@@ -51,7 +51,7 @@ impl StaffUser {
         Ok(Some(Self {
             id: UserId::from_stored(&row.id).ok_or_else(|| corrupt("id"))?,
             admin_role_id: RoleId::from_stored(role_id).ok_or_else(|| corrupt("admin role id"))?,
-            status: UserStatus::from_stored(&row.status).ok_or_else(|| corrupt("status"))?,
+            status: row.status,
             email: row.email,
             username: row.username,
             full_name: row.full_name,

@@ -190,7 +190,7 @@ impl App {
         let row = insert_user_at(&txn, id, draft, now).await?;
         let change = Change::new("user.created", "user", id)
             .detail("username", &row.username)
-            .detail("status", &row.status)
+            .detail("status", row.status.as_str())
             .detail("password_set", row.password_hash.is_some());
         record_at(&txn, principal, now, change).await?;
         if new.send_set_password_email {
@@ -241,7 +241,7 @@ impl App {
         principal.ensure_staff(Permission::UsersRead)?;
         let filter = UserFilter {
             text: query.text.clone(),
-            status: query.status.map(|s| s.as_str().to_owned()),
+            status: query.status,
             account_id: query.account_id.map(|id| id.to_string()),
         };
         let paging = Paging::start(&query.page_token, query.page_size, query.filters())?;
@@ -369,13 +369,13 @@ impl App {
         let txn = store::begin(self.db()).await?;
         let mut row = load_user(&txn, id).await?;
         ensure_may_manage(&txn, principal, &row).await?;
-        if row.status != status.as_str() {
+        if row.status != status {
             if status != UserStatus::Active {
                 ensure_not_last_full_access(&txn, &row).await?;
             }
-            store::users::set_status(&txn, &row.id, status.as_str(), now.as_micros()).await?;
+            store::users::set_status(&txn, &row.id, status, now.as_micros()).await?;
             let mut change = Change::new(action, "user", id)
-                .detail("previous_status", &row.status)
+                .detail("previous_status", row.status.as_str())
                 .detail("reason", reason);
             if status == UserStatus::Suspended {
                 let ended = store::sessions::revoke_all_for_user(
@@ -389,7 +389,7 @@ impl App {
                 change = change.detail("sessions_ended", ended);
             }
             record_at(&txn, principal, now, change).await?;
-            row.status = status.as_str().to_owned();
+            row.status = status;
             row.updated_at = now.as_micros();
         }
         self.commit(txn).await?;
@@ -465,7 +465,7 @@ mod tests {
             full_name: "Ann Example".to_owned(),
             photo_url: None,
             locale: None,
-            status: "active".to_owned(),
+            status: UserStatus::Active,
             email_verified: true,
             password_hash: Some(HASH.to_owned()),
             admin_role_id: None,

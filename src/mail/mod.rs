@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use uuid::Uuid;
 
-use crate::domain::{REDACTED, Timestamp};
+use crate::domain::{MailStatus, REDACTED, Timestamp};
 use crate::store::{self, ConnectionTrait, StoreError, mails::MailRow};
 
 /// What a mail is about; each kind has its own templates.
@@ -201,7 +201,7 @@ pub fn outbox_row(now: Timestamp, mail: OutgoingMail) -> MailRow {
         account_id: mail.account_id,
         context: to_json(&mail.context),
         secret_context: Some(to_json(&mail.secrets)),
-        status: "queued".to_owned(),
+        status: MailStatus::Queued,
         attempts: 0,
         next_attempt_at: now,
         claimed_until: None,
@@ -246,7 +246,7 @@ mod tests {
             account_id: None,
             context: "{}".to_owned(),
             secret_context: Some(r#"{"code":"493817"}"#.to_owned()),
-            status: "queued".to_owned(),
+            status: MailStatus::Queued,
             attempts: 0,
             next_attempt_at: 0,
             claimed_until: None,

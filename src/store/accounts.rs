@@ -1,14 +1,14 @@
 //! Queries on client accounts.
 
-use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QuerySelect, Select,
 };
 
 use super::entities::{account, membership};
-use super::{Page, StoreError, contains_pattern};
+use super::{Page, StoreError, contains_pattern, insert_row, page_by_id};
+use crate::domain::AccountStatus;
 
 pub use account::Model as AccountRow;
 
@@ -17,8 +17,8 @@ pub use account::Model as AccountRow;
 pub struct AccountFilter {
     /// Lower-cased text the display name, company or email must contain.
     pub text: Option<String>,
-    /// Only this stored status.
-    pub status: Option<String>,
+    /// Only this status.
+    pub status: Option<AccountStatus>,
     /// Only accounts this user is a member (or the owner) of.
     pub member_user_id: Option<String>,
 }
@@ -38,7 +38,7 @@ fn filtered(filter: &AccountFilter) -> Select<account::Entity> {
         query = query.filter(account::Column::SearchText.like(contains_pattern(text)));
     }
     if let Some(status) = &filter.status {
-        query = query.filter(account::Column::Status.eq(status.as_str()));
+        query = query.filter(account::Column::Status.eq(*status));
     }
     if let Some(user_id) = &filter.member_user_id {
         let member_of = Query::select()
@@ -53,27 +53,9 @@ fn filtered(filter: &AccountFilter) -> Select<account::Entity> {
 
 /// Every column of `row` as values to write, with `search_text` derived.
 fn active(row: &AccountRow) -> account::ActiveModel {
-    account::ActiveModel {
-        id: Set(row.id.clone()),
-        display_name: Set(row.display_name.clone()),
-        full_name: Set(row.full_name.clone()),
-        company: Set(row.company.clone()),
-        email: Set(row.email.clone()),
-        address_line1: Set(row.address_line1.clone()),
-        address_line2: Set(row.address_line2.clone()),
-        city: Set(row.city.clone()),
-        state: Set(row.state.clone()),
-        postcode: Set(row.postcode.clone()),
-        country: Set(row.country.clone()),
-        phone: Set(row.phone.clone()),
-        tax_id: Set(row.tax_id.clone()),
-        status: Set(row.status.clone()),
-        owner_user_id: Set(row.owner_user_id.clone()),
-        search_text: Set(search_text(row)),
-        created_at: Set(row.created_at),
-        updated_at: Set(row.updated_at),
-        closed_at: Set(row.closed_at),
-    }
+    let mut row = row.clone();
+    row.search_text = search_text(&row);
+    row.into_active_model().reset_all()
 }
 
 /// Inserts an account; `search_text` is derived here.
@@ -82,9 +64,7 @@ pub async fn insert(
     mut row: AccountRow,
 ) -> Result<AccountRow, StoreError> {
     row.search_text = search_text(&row);
-    account::Entity::insert(active(&row))
-        .exec_without_returning(conn)
-        .await?;
+    insert_row(conn, row.clone()).await?;
     Ok(row)
 }
 
@@ -125,19 +105,15 @@ pub async fn list(
     after: Option<&str>,
     limit: u64,
 ) -> Result<Page<AccountRow>, StoreError> {
-    let mut query = filtered(filter);
-    query = match (after, newest_first) {
-        (Some(after), true) => query.filter(account::Column::Id.lt(after)),
-        (Some(after), false) => query.filter(account::Column::Id.gt(after)),
-        (None, _) => query,
-    };
-    query = if newest_first {
-        query.order_by_desc(account::Column::Id)
-    } else {
-        query.order_by_asc(account::Column::Id)
-    };
-    let rows = query.limit(limit + 1).all(conn).await?;
-    Ok(Page::from_overfetch(rows, limit))
+    page_by_id(
+        conn,
+        filtered(filter),
+        account::Column::Id,
+        newest_first,
+        after,
+        limit,
+    )
+    .await
 }
 
 /// How many accounts match `filter`.

@@ -1,10 +1,9 @@
 //! The append-only activity log.
 
-use sea_orm::ActiveValue::Set;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use super::entities::activity_event;
-use super::{Page, StoreError};
+use super::{Page, StoreError, insert_row, page_by_id};
 
 pub use activity_event::Model as ActivityRow;
 
@@ -27,23 +26,7 @@ pub struct ActivityFilter {
 
 /// Appends an event.
 pub async fn append(conn: &impl ConnectionTrait, row: ActivityRow) -> Result<(), StoreError> {
-    let active = activity_event::ActiveModel {
-        id: Set(row.id),
-        occurred_at: Set(row.occurred_at),
-        actor_kind: Set(row.actor_kind),
-        actor_id: Set(row.actor_id),
-        account_id: Set(row.account_id),
-        action: Set(row.action),
-        target_type: Set(row.target_type),
-        target_id: Set(row.target_id),
-        client_ip: Set(row.client_ip),
-        request_id: Set(row.request_id),
-        details: Set(row.details),
-    };
-    activity_event::Entity::insert(active)
-        .exec_without_returning(conn)
-        .await?;
-    Ok(())
+    insert_row(conn, row).await
 }
 
 /// A page of events, newest first.
@@ -73,13 +56,5 @@ pub async fn list(
     if let Some(until) = filter.until {
         query = query.filter(Column::OccurredAt.lt(until));
     }
-    if let Some(before) = before_id {
-        query = query.filter(Column::Id.lt(before));
-    }
-    let rows = query
-        .order_by_desc(Column::Id)
-        .limit(limit + 1)
-        .all(conn)
-        .await?;
-    Ok(Page::from_overfetch(rows, limit))
+    page_by_id(conn, query, Column::Id, true, before_id, limit).await
 }

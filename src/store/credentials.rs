@@ -3,13 +3,14 @@
 use std::collections::BTreeMap;
 
 use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait, JoinType, Query, SelectStatement};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Statement,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
 };
 
-use super::entities::{api_credential, api_credential_role};
-use super::{Page, StoreError};
+use super::entities::{api_credential, api_credential_role, role, user};
+use super::{Page, StoreError, insert_row, page_by_id, select_prefixed};
+use crate::domain::{RoleKind, UserStatus};
 
 pub use api_credential::Model as CredentialRow;
 
@@ -30,21 +31,7 @@ pub async fn insert(
     row: CredentialRow,
     role_ids: &[String],
 ) -> Result<CredentialRow, StoreError> {
-    let active = api_credential::ActiveModel {
-        id: Set(row.id.clone()),
-        identifier: Set(row.identifier.clone()),
-        secret_hash: Set(row.secret_hash.clone()),
-        owner_user_id: Set(row.owner_user_id.clone()),
-        created_by_user_id: Set(row.created_by_user_id.clone()),
-        description: Set(row.description.clone()),
-        created_at: Set(row.created_at),
-        expires_at: Set(row.expires_at),
-        revoked_at: Set(row.revoked_at),
-        last_used_at: Set(row.last_used_at),
-    };
-    api_credential::Entity::insert(active)
-        .exec_without_returning(conn)
-        .await?;
+    insert_row(conn, row.clone()).await?;
     let links = role_ids
         .iter()
         .map(|role_id| api_credential_role::ActiveModel {
@@ -118,15 +105,7 @@ pub async fn list(
             .filter(Column::RevokedAt.is_null())
             .filter(Column::ExpiresAt.lte(now)),
     };
-    if let Some(after) = after {
-        query = query.filter(Column::Id.gt(after));
-    }
-    let rows = query
-        .order_by_asc(Column::Id)
-        .limit(limit + 1)
-        .all(conn)
-        .await?;
-    Ok(Page::from_overfetch(rows, limit))
+    page_by_id(conn, query, Column::Id, false, after, limit).await
 }
 
 /// Marks a credential revoked at `now` unless it already is; returns whether it changed.
@@ -159,8 +138,8 @@ pub async fn touch_last_used(
 pub struct GrantingRole {
     /// The role's id.
     pub id: String,
-    /// `admin` (the owner's admin role) or `api` (one of the credential's roles).
-    pub kind: String,
+    /// Admin (the owner's or creator's admin role) or API (one of the credential's roles).
+    pub kind: RoleKind,
     /// Space-separated permission names.
     pub permissions: String,
     /// Whether the role grants everything.
@@ -173,11 +152,11 @@ pub struct CredentialForAuthentication {
     /// The credential.
     pub credential: CredentialRow,
     /// The owner's status, if the owner exists.
-    pub owner_status: Option<String>,
+    pub owner_status: Option<UserStatus>,
     /// The owner's admin role id, if the owner is staff.
     pub owner_admin_role_id: Option<String>,
     /// The creator's status, if the credential names a creator who exists.
-    pub creator_status: Option<String>,
+    pub creator_status: Option<UserStatus>,
     /// The creator's admin role id, if the creator is staff.
     pub creator_admin_role_id: Option<String>,
     /// The owner's and the creator's admin roles and the credential's API roles.
@@ -191,48 +170,11 @@ pub async fn find_for_authentication(
     conn: &impl ConnectionTrait,
     identifier: &str,
 ) -> Result<Option<CredentialForAuthentication>, StoreError> {
-    let backend = conn.get_database_backend();
-    let placeholder = match backend {
-        DbBackend::Postgres => "$1",
-        _ => "?",
-    };
-    let sql = format!(
-        "SELECT c.id, c.identifier, c.secret_hash, c.owner_user_id, c.created_by_user_id, \
-                c.description, c.created_at, c.expires_at, c.revoked_at, c.last_used_at, \
-                u.status AS owner_status, u.admin_role_id AS owner_admin_role_id, \
-                cu.status AS creator_status, cu.admin_role_id AS creator_admin_role_id, \
-                r.id AS role_id, r.kind AS role_kind, r.permissions AS role_permissions, \
-                r.full_access AS role_full_access \
-         FROM api_credentials c \
-         LEFT JOIN users u ON u.id = c.owner_user_id \
-         LEFT JOIN users cu ON cu.id = c.created_by_user_id \
-         LEFT JOIN roles r ON r.id = u.admin_role_id \
-              OR r.id = cu.admin_role_id \
-              OR r.id IN (SELECT l.role_id FROM api_credential_roles l WHERE l.credential_id = c.id) \
-         WHERE c.identifier = {placeholder}"
-    );
-    let rows = conn
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [identifier.into()],
-        ))
-        .await?;
+    let rows = conn.query_all(&authentication_query(identifier)).await?;
     let Some(first) = rows.first() else {
         return Ok(None);
     };
-    let credential = CredentialRow {
-        id: first.try_get("", "id")?,
-        identifier: first.try_get("", "identifier")?,
-        secret_hash: first.try_get("", "secret_hash")?,
-        owner_user_id: first.try_get("", "owner_user_id")?,
-        created_by_user_id: first.try_get("", "created_by_user_id")?,
-        description: first.try_get("", "description")?,
-        created_at: first.try_get("", "created_at")?,
-        expires_at: first.try_get("", "expires_at")?,
-        revoked_at: first.try_get("", "revoked_at")?,
-        last_used_at: first.try_get("", "last_used_at")?,
-    };
+    let credential = CredentialRow::from_query_result(first, "c_")?;
     let owner_status = first.try_get("", "owner_status")?;
     let owner_admin_role_id = first.try_get("", "owner_admin_role_id")?;
     let creator_status = first.try_get("", "creator_status")?;
@@ -257,4 +199,66 @@ pub async fn find_for_authentication(
         creator_admin_role_id,
         roles,
     }))
+}
+
+/// The query [`find_for_authentication`] runs: the credential's columns
+/// (prefixed `c_`), its owner's and creator's status and admin role, and one
+/// row per role bearing on its permissions (or one row with none).
+fn authentication_query(identifier: &str) -> SelectStatement {
+    let api_roles = Query::select()
+        .column(("l", api_credential_role::Column::RoleId))
+        .from_as(api_credential_role::Entity, "l")
+        .and_where(
+            Expr::col(("l", api_credential_role::Column::CredentialId))
+                .equals(("c", api_credential::Column::Id)),
+        )
+        .to_owned();
+    let mut select = Query::select();
+    select_prefixed::<api_credential::Entity>(&mut select, "c");
+    select
+        .expr_as(Expr::col(("u", user::Column::Status)), "owner_status")
+        .expr_as(
+            Expr::col(("u", user::Column::AdminRoleId)),
+            "owner_admin_role_id",
+        )
+        .expr_as(Expr::col(("cu", user::Column::Status)), "creator_status")
+        .expr_as(
+            Expr::col(("cu", user::Column::AdminRoleId)),
+            "creator_admin_role_id",
+        )
+        .expr_as(Expr::col(("r", role::Column::Id)), "role_id")
+        .expr_as(Expr::col(("r", role::Column::Kind)), "role_kind")
+        .expr_as(
+            Expr::col(("r", role::Column::Permissions)),
+            "role_permissions",
+        )
+        .expr_as(
+            Expr::col(("r", role::Column::FullAccess)),
+            "role_full_access",
+        )
+        .from_as(api_credential::Entity, "c")
+        .join_as(
+            JoinType::LeftJoin,
+            user::Entity,
+            "u",
+            Expr::col(("u", user::Column::Id)).equals(("c", api_credential::Column::OwnerUserId)),
+        )
+        .join_as(
+            JoinType::LeftJoin,
+            user::Entity,
+            "cu",
+            Expr::col(("cu", user::Column::Id))
+                .equals(("c", api_credential::Column::CreatedByUserId)),
+        )
+        .join_as(
+            JoinType::LeftJoin,
+            role::Entity,
+            "r",
+            Condition::any()
+                .add(Expr::col(("r", role::Column::Id)).equals(("u", user::Column::AdminRoleId)))
+                .add(Expr::col(("r", role::Column::Id)).equals(("cu", user::Column::AdminRoleId)))
+                .add(Expr::col(("r", role::Column::Id)).in_subquery(api_roles)),
+        )
+        .and_where(Expr::col(("c", api_credential::Column::Identifier)).eq(identifier));
+    select
 }

@@ -1,5 +1,7 @@
 use sea_orm::{DbErr, RuntimeErr, SqlErr};
 
+use super::columns::CorruptValue;
+
 /// What can go wrong talking to the database, sorted by what the caller can do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -31,6 +33,11 @@ impl StoreError {
 
 impl From<DbErr> for StoreError {
     fn from(err: DbErr) -> Self {
+        if let DbErr::TryIntoErr { source, .. } = &err
+            && let Some(corrupt) = source.downcast_ref::<CorruptValue>()
+        {
+            return StoreError::Corrupt(corrupt.to_string());
+        }
         match err.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(detail)) => {
                 return StoreError::UniqueViolation(detail);

@@ -1,10 +1,9 @@
 //! Request ids of create calls.
 
-use sea_orm::ActiveValue::Set;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-use super::StoreError;
 use super::entities::idempotency_key;
+use super::{StoreError, insert_row};
 
 pub use idempotency_key::Model as IdempotencyRow;
 
@@ -26,18 +25,7 @@ pub async fn find(
 
 /// Records the result of a create call; a concurrent duplicate fails with a unique violation.
 pub async fn insert(conn: &impl ConnectionTrait, row: IdempotencyRow) -> Result<(), StoreError> {
-    let active = idempotency_key::ActiveModel {
-        caller: Set(row.caller),
-        operation: Set(row.operation),
-        request_id: Set(row.request_id),
-        fingerprint: Set(row.fingerprint),
-        resource_id: Set(row.resource_id),
-        created_at: Set(row.created_at),
-    };
-    idempotency_key::Entity::insert(active)
-        .exec_without_returning(conn)
-        .await?;
-    Ok(())
+    insert_row(conn, row).await
 }
 
 /// Deletes request ids first used before `before`; returns how many.

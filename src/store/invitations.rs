@@ -1,23 +1,16 @@
 //! Queries on invitations.
 //!
-//! Status changes are conditional updates (`WHERE status = 'pending' …`) that
+//! State changes are conditional updates (`WHERE status = 'pending' …`) that
 //! report whether they changed a row, so of two concurrent changes of one
 //! invitation exactly one wins.
 
-use sea_orm::ActiveValue::Set;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-use super::entities::invitation;
-use super::{Page, StoreError, raw_statement};
+use super::entities::{invitation, mail_budget};
+use super::{Page, StoreError, insert_row, page_by_id, raw_query_one};
+use crate::domain::InvitationState;
 
 pub use invitation::Model as InvitationRow;
-
-/// The stored status of an invitation waiting to be accepted.
-pub const PENDING: &str = "pending";
-/// The stored status of an accepted invitation.
-pub const ACCEPTED: &str = "accepted";
-/// The stored status of a cancelled invitation.
-pub const CANCELLED: &str = "cancelled";
 
 /// The inviter invited as the account's owner (through a session).
 pub const BY_OWNER: &str = "owner";
@@ -42,28 +35,7 @@ pub async fn insert(
     conn: &impl ConnectionTrait,
     row: InvitationRow,
 ) -> Result<InvitationRow, StoreError> {
-    let active = invitation::ActiveModel {
-        id: Set(row.id.clone()),
-        account_id: Set(row.account_id.clone()),
-        email: Set(row.email.clone()),
-        email_normalized: Set(row.email_normalized.clone()),
-        permissions: Set(row.permissions.clone()),
-        inviter_user_id: Set(row.inviter_user_id.clone()),
-        inviter_kind: Set(row.inviter_kind.clone()),
-        inviter_id: Set(row.inviter_id.clone()),
-        token_hash: Set(row.token_hash.clone()),
-        status: Set(row.status.clone()),
-        created_at: Set(row.created_at),
-        expires_at: Set(row.expires_at),
-        accepted_at: Set(row.accepted_at),
-        accepted_user_id: Set(row.accepted_user_id.clone()),
-        cancelled_at: Set(row.cancelled_at),
-        link_mailed: Set(row.link_mailed),
-        inviter_authority: Set(row.inviter_authority.clone()),
-    };
-    invitation::Entity::insert(active)
-        .exec_without_returning(conn)
-        .await?;
+    insert_row(conn, row.clone()).await?;
     Ok(row)
 }
 
@@ -98,7 +70,7 @@ pub async fn pending_for(
     Ok(invitation::Entity::find()
         .filter(Column::AccountId.eq(account_id))
         .filter(Column::EmailNormalized.eq(email_normalized))
-        .filter(Column::Status.eq(PENDING))
+        .filter(Column::Status.eq(InvitationState::Pending))
         .all(conn)
         .await?)
 }
@@ -115,7 +87,7 @@ pub async fn pending_by_owner(
         .filter(Column::AccountId.eq(account_id))
         .filter(Column::InviterUserId.eq(inviter_user_id))
         .filter(Column::InviterAuthority.eq(BY_OWNER))
-        .filter(Column::Status.eq(PENDING))
+        .filter(Column::Status.eq(InvitationState::Pending))
         .all(conn)
         .await?)
 }
@@ -124,10 +96,10 @@ pub async fn pending_by_owner(
 pub async fn cancel(conn: &impl ConnectionTrait, id: &str, now: i64) -> Result<bool, StoreError> {
     use invitation::Column;
     let result = invitation::Entity::update_many()
-        .col_expr(Column::Status, CANCELLED.into())
+        .col_expr(Column::Status, InvitationState::Cancelled.into())
         .col_expr(Column::CancelledAt, now.into())
         .filter(Column::Id.eq(id))
-        .filter(Column::Status.eq(PENDING))
+        .filter(Column::Status.eq(InvitationState::Pending))
         .exec(conn)
         .await?;
     Ok(result.rows_affected > 0)
@@ -146,12 +118,12 @@ pub async fn accept(
 ) -> Result<bool, StoreError> {
     use invitation::Column;
     let result = invitation::Entity::update_many()
-        .col_expr(Column::Status, ACCEPTED.into())
+        .col_expr(Column::Status, InvitationState::Accepted.into())
         .col_expr(Column::AcceptedAt, now.into())
         .col_expr(Column::AcceptedUserId, user_id.into())
         .filter(Column::Id.eq(id))
         .filter(Column::TokenHash.eq(token_hash))
-        .filter(Column::Status.eq(PENDING))
+        .filter(Column::Status.eq(InvitationState::Pending))
         .filter(Column::ExpiresAt.gt(now))
         .exec(conn)
         .await?;
@@ -174,7 +146,7 @@ pub async fn renew(
         .col_expr(Column::ExpiresAt, expires_at.into())
         .col_expr(Column::LinkMailed, link_mailed.into())
         .filter(Column::Id.eq(id))
-        .filter(Column::Status.eq(PENDING))
+        .filter(Column::Status.eq(InvitationState::Pending))
         .exec(conn)
         .await?;
     Ok(result.rows_affected > 0)
@@ -194,23 +166,17 @@ pub async fn list(
     query = match status {
         None => query,
         Some(StatusFilter::Pending) => query
-            .filter(Column::Status.eq(PENDING))
+            .filter(Column::Status.eq(InvitationState::Pending))
             .filter(Column::ExpiresAt.gt(now)),
         Some(StatusFilter::Expired) => query
-            .filter(Column::Status.eq(PENDING))
+            .filter(Column::Status.eq(InvitationState::Pending))
             .filter(Column::ExpiresAt.lte(now)),
-        Some(StatusFilter::Accepted) => query.filter(Column::Status.eq(ACCEPTED)),
-        Some(StatusFilter::Cancelled) => query.filter(Column::Status.eq(CANCELLED)),
+        Some(StatusFilter::Accepted) => query.filter(Column::Status.eq(InvitationState::Accepted)),
+        Some(StatusFilter::Cancelled) => {
+            query.filter(Column::Status.eq(InvitationState::Cancelled))
+        }
     };
-    if let Some(before) = before_id {
-        query = query.filter(Column::Id.lt(before));
-    }
-    let rows = query
-        .order_by_desc(Column::Id)
-        .limit(limit + 1)
-        .all(conn)
-        .await?;
-    Ok(Page::from_overfetch(rows, limit))
+    page_by_id(conn, query, Column::Id, true, before_id, limit).await
 }
 
 /// Deletes invitations that were not accepted (expired while pending, or
@@ -222,7 +188,7 @@ pub async fn delete_expired_before(
 ) -> Result<u64, StoreError> {
     use invitation::Column;
     let result = invitation::Entity::delete_many()
-        .filter(Column::Status.ne(ACCEPTED))
+        .filter(Column::Status.ne(InvitationState::Accepted))
         .filter(Column::ExpiresAt.lt(before))
         .exec(conn)
         .await?;
@@ -248,19 +214,18 @@ pub async fn spend_mail_budget(
                              THEN excluded.window_started_at \
                              ELSE mail_budgets.window_started_at END \
                RETURNING sent, window_started_at";
-    let row = conn
-        .query_one_raw(raw_statement(
-            conn,
-            sql,
-            [
-                subject.into(),
-                now.into(),
-                window_expired_at.into(),
-                window_expired_at.into(),
-            ],
-        ))
-        .await?
-        .ok_or_else(|| StoreError::Corrupt(format!("no mail budget for {subject}")))?;
+    let row = raw_query_one(
+        conn,
+        sql,
+        [
+            subject.into(),
+            now.into(),
+            window_expired_at.into(),
+            window_expired_at.into(),
+        ],
+    )
+    .await?
+    .ok_or_else(|| StoreError::Corrupt(format!("no mail budget for {subject}")))?;
     Ok((
         row.try_get("", "sent")?,
         row.try_get("", "window_started_at")?,
@@ -274,12 +239,9 @@ pub async fn delete_expired_mail_budgets(
     conn: &impl ConnectionTrait,
     window_expired_at: i64,
 ) -> Result<u64, StoreError> {
-    let result = conn
-        .execute_raw(raw_statement(
-            conn,
-            "DELETE FROM mail_budgets WHERE window_started_at <= ?",
-            [window_expired_at.into()],
-        ))
+    let result = mail_budget::Entity::delete_many()
+        .filter(mail_budget::Column::WindowStartedAt.lte(window_expired_at))
+        .exec(conn)
         .await?;
-    Ok(result.rows_affected())
+    Ok(result.rows_affected)
 }

@@ -1,13 +1,12 @@
 //! The mail outbox: writing, claiming for delivery, recording outcomes, listing.
 
 use sea_orm::ActiveValue::Set;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect, Statement,
-};
+use sea_orm::sea_query::{Expr, LockBehavior, LockType, Order, Query};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, UpdateMany};
 
 use super::entities::mail;
-use super::{Page, StoreError};
+use super::{Page, StoreError, insert_row, page_by_id};
+use crate::domain::MailStatus;
 
 pub use mail::Model as MailRow;
 
@@ -15,7 +14,7 @@ pub use mail::Model as MailRow;
 #[derive(Debug, Clone, Default)]
 pub struct MailFilter {
     /// Only this status.
-    pub status: Option<String>,
+    pub status: Option<MailStatus>,
     /// Only this lower-cased recipient.
     pub recipient: Option<String>,
     /// Only this kind.
@@ -24,27 +23,7 @@ pub struct MailFilter {
 
 /// Inserts a mail.
 pub async fn insert(conn: &impl ConnectionTrait, row: MailRow) -> Result<(), StoreError> {
-    let active = mail::ActiveModel {
-        id: Set(row.id),
-        kind: Set(row.kind),
-        recipient: Set(row.recipient),
-        recipient_normalized: Set(row.recipient_normalized),
-        locale: Set(row.locale),
-        account_id: Set(row.account_id),
-        context: Set(row.context),
-        secret_context: Set(row.secret_context),
-        status: Set(row.status),
-        attempts: Set(row.attempts),
-        next_attempt_at: Set(row.next_attempt_at),
-        claimed_until: Set(row.claimed_until),
-        last_error: Set(row.last_error),
-        created_at: Set(row.created_at),
-        sent_at: Set(row.sent_at),
-    };
-    mail::Entity::insert(active)
-        .exec_without_returning(conn)
-        .await?;
-    Ok(())
+    insert_row(conn, row).await
 }
 
 /// Claims up to `limit` due mails for one worker until `lease_until`, in one
@@ -57,38 +36,31 @@ pub async fn claim_due(
     lease_until: i64,
     limit: u64,
 ) -> Result<Vec<MailRow>, StoreError> {
-    let backend = conn.get_database_backend();
-    let (p1, p2, p3, lock) = match backend {
-        DbBackend::Postgres => ("$1", "$2", "$3", " FOR UPDATE SKIP LOCKED"),
-        _ => ("?", "?", "?", ""),
-    };
-    let sql = format!(
-        "UPDATE mails SET claimed_until = {p1} WHERE id IN (\
-           SELECT id FROM mails WHERE status = 'queued' AND next_attempt_at <= {p2} \
-           AND (claimed_until IS NULL OR claimed_until < {p2}) \
-           ORDER BY next_attempt_at LIMIT {p3}{lock}) \
-         RETURNING *"
-    );
-    // SQLite numbers `?` placeholders in order, so the repeated one is bound twice.
-    let values: Vec<sea_orm::Value> = match backend {
-        DbBackend::Postgres => vec![
-            lease_until.into(),
-            now.into(),
-            i64::try_from(limit).unwrap_or(i64::MAX).into(),
-        ],
-        _ => vec![
-            lease_until.into(),
-            now.into(),
-            now.into(),
-            i64::try_from(limit).unwrap_or(i64::MAX).into(),
-        ],
-    };
-    let rows = conn
-        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
-        .await?;
-    rows.iter()
-        .map(|row| MailRow::from_query_result(row, "").map_err(StoreError::from))
-        .collect()
+    Ok(claim_due_query(now, lease_until, limit)
+        .exec_with_returning(conn)
+        .await?)
+}
+
+/// The update [`claim_due`] runs, without its `RETURNING`, which SeaORM adds.
+fn claim_due_query(now: i64, lease_until: i64, limit: u64) -> UpdateMany<mail::Entity> {
+    use mail::Column;
+    let due = Query::select()
+        .column(Column::Id)
+        .from(mail::Entity)
+        .and_where(Column::Status.eq(MailStatus::Queued))
+        .and_where(Column::NextAttemptAt.lte(now))
+        .cond_where(
+            Condition::any()
+                .add(Column::ClaimedUntil.is_null())
+                .add(Column::ClaimedUntil.lt(now)),
+        )
+        .order_by(Column::NextAttemptAt, Order::Asc)
+        .limit(limit)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .to_owned();
+    mail::Entity::update_many()
+        .col_expr(Column::ClaimedUntil, Expr::value(lease_until))
+        .filter(Column::Id.in_subquery(due))
 }
 
 /// Records a delivery and erases the mail's secrets.
@@ -100,7 +72,7 @@ pub async fn mark_sent(
 ) -> Result<(), StoreError> {
     let active = mail::ActiveModel {
         id: Set(id.to_owned()),
-        status: Set("sent".to_owned()),
+        status: Set(MailStatus::Sent),
         attempts: Set(attempts),
         claimed_until: Set(None),
         secret_context: Set(None),
@@ -142,7 +114,7 @@ pub async fn mark_failed(
 ) -> Result<(), StoreError> {
     let active = mail::ActiveModel {
         id: Set(id.to_owned()),
-        status: Set("failed".to_owned()),
+        status: Set(MailStatus::Failed),
         attempts: Set(attempts),
         claimed_until: Set(None),
         last_error: Set(Some(error.to_owned())),
@@ -156,7 +128,7 @@ pub async fn mark_failed(
 pub async fn requeue(conn: &impl ConnectionTrait, id: &str, now: i64) -> Result<(), StoreError> {
     let active = mail::ActiveModel {
         id: Set(id.to_owned()),
-        status: Set("queued".to_owned()),
+        status: Set(MailStatus::Queued),
         attempts: Set(0),
         next_attempt_at: Set(now),
         claimed_until: Set(None),
@@ -180,7 +152,7 @@ pub async fn list(
 ) -> Result<Page<MailRow>, StoreError> {
     let mut query = mail::Entity::find();
     if let Some(status) = &filter.status {
-        query = query.filter(mail::Column::Status.eq(status.as_str()));
+        query = query.filter(mail::Column::Status.eq(*status));
     }
     if let Some(recipient) = &filter.recipient {
         query = query.filter(mail::Column::RecipientNormalized.eq(recipient.as_str()));
@@ -188,15 +160,7 @@ pub async fn list(
     if let Some(kind) = &filter.kind {
         query = query.filter(mail::Column::Kind.eq(kind.as_str()));
     }
-    if let Some(before) = before {
-        query = query.filter(mail::Column::Id.lt(before));
-    }
-    let rows = query
-        .order_by_desc(mail::Column::Id)
-        .limit(limit + 1)
-        .all(conn)
-        .await?;
-    Ok(Page::from_overfetch(rows, limit))
+    page_by_id(conn, query, mail::Column::Id, true, before, limit).await
 }
 
 /// Deletes mail sent before `before`, and failed mail queued before it;
@@ -206,22 +170,41 @@ pub async fn delete_finished_before(
     before: i64,
 ) -> Result<u64, StoreError> {
     use mail::Column;
-    use sea_orm::Condition;
     let result = mail::Entity::delete_many()
         .filter(
             Condition::any()
                 .add(
                     Condition::all()
-                        .add(Column::Status.eq("sent"))
+                        .add(Column::Status.eq(MailStatus::Sent))
                         .add(Column::SentAt.lt(before)),
                 )
                 .add(
                     Condition::all()
-                        .add(Column::Status.eq("failed"))
+                        .add(Column::Status.eq(MailStatus::Failed))
                         .add(Column::CreatedAt.lt(before)),
                 ),
         )
         .exec(conn)
         .await?;
     Ok(result.rows_affected)
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{DbBackend, QueryTrait};
+
+    use super::*;
+
+    #[test]
+    fn claiming_skips_rows_locked_by_another_worker_on_postgres_only() {
+        let sql = |backend| claim_due_query(1, 2, 3).build(backend).to_string();
+        let postgres = sql(DbBackend::Postgres);
+        assert!(postgres.contains("FOR UPDATE SKIP LOCKED"), "{postgres}");
+        assert!(
+            postgres.contains(r#"ORDER BY "next_attempt_at" ASC LIMIT 3"#),
+            "{postgres}"
+        );
+        let sqlite = sql(DbBackend::Sqlite);
+        assert!(!sqlite.contains("FOR UPDATE"), "{sqlite}");
+    }
 }

@@ -2,12 +2,13 @@
 
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 
-use super::entities::membership;
-use super::{Page, StoreError};
+use super::entities::{account, membership};
+use super::{Page, StoreError, insert_row};
+use crate::domain::AccountStatus;
 
 pub use membership::Model as MembershipRow;
 
@@ -41,16 +42,7 @@ pub async fn insert(
     conn: &impl ConnectionTrait,
     row: MembershipRow,
 ) -> Result<MembershipRow, StoreError> {
-    let active = membership::ActiveModel {
-        account_id: Set(row.account_id.clone()),
-        user_id: Set(row.user_id.clone()),
-        permissions: Set(row.permissions.clone()),
-        created_at: Set(row.created_at),
-        updated_at: Set(row.updated_at),
-    };
-    membership::Entity::insert(active)
-        .exec_without_returning(conn)
-        .await?;
+    insert_row(conn, row.clone()).await?;
     Ok(row)
 }
 
@@ -191,19 +183,21 @@ pub async fn active_account_ids_for_user(
     user_id: &str,
     limit: u64,
 ) -> Result<Vec<String>, StoreError> {
-    let sql = "SELECT m.account_id FROM memberships m \
-               JOIN accounts a ON a.id = m.account_id \
-               WHERE m.user_id = ? AND a.status = 'active' \
-               ORDER BY m.created_at, m.account_id LIMIT ?";
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = conn
-        .query_all_raw(super::raw_statement(
-            conn,
-            sql,
-            [user_id.into(), limit.into()],
-        ))
-        .await?;
-    rows.iter()
-        .map(|row| row.try_get::<String>("", "account_id").map_err(Into::into))
-        .collect()
+    use membership::Column;
+    let to_account = membership::Entity::belongs_to(account::Entity)
+        .from(Column::AccountId)
+        .to(account::Column::Id)
+        .into();
+    Ok(membership::Entity::find()
+        .select_only()
+        .column(Column::AccountId)
+        .join(JoinType::InnerJoin, to_account)
+        .filter(Column::UserId.eq(user_id))
+        .filter(account::Column::Status.eq(AccountStatus::Active))
+        .order_by_asc(Column::CreatedAt)
+        .order_by_asc(Column::AccountId)
+        .limit(limit)
+        .into_tuple::<String>()
+        .all(conn)
+        .await?)
 }

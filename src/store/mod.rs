@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod activity;
+mod columns;
 pub mod credentials;
 pub mod entities;
 mod error;
@@ -22,9 +23,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use migrations::{Migrator, MigratorTrait};
-use sea_orm::sea_query::LikeExpr;
+use sea_orm::sea_query::{Alias, Expr, LikeExpr, SelectStatement};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectOptions, Database, EntityTrait, IdenStatic,
+    IntoActiveModel, Iterable, ModelTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect,
+    Select,
+};
 pub use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionTrait};
 
 pub use error::StoreError;
@@ -130,7 +135,9 @@ pub async fn commit(txn: DatabaseTransaction) -> Result<(), StoreError> {
 
 /// A raw statement for `conn`'s backend from SQL written with `?`
 /// placeholders, which become `$1`, `$2`… on PostgreSQL. The SQL must not
-/// contain `?` anywhere else.
+/// contain `?` anywhere else. Only for what the query builder cannot say
+/// plainly, such as upserts that count; everything else is built with
+/// sea-query, which numbers placeholders itself.
 fn raw_statement(
     conn: &impl ConnectionTrait,
     sql: &str,
@@ -155,6 +162,62 @@ fn raw_statement(
     sea_orm::Statement::from_sql_and_values(backend, sql, values)
 }
 
+/// Runs raw SQL (see [`raw_statement`]) that returns at most one row.
+async fn raw_query_one(
+    conn: &impl ConnectionTrait,
+    sql: &str,
+    values: impl IntoIterator<Item = sea_orm::Value>,
+) -> Result<Option<QueryResult>, StoreError> {
+    Ok(conn.query_one_raw(raw_statement(conn, sql, values)).await?)
+}
+
+/// Inserts `row` with every column as it is.
+async fn insert_row<M>(conn: &impl ConnectionTrait, row: M) -> Result<(), StoreError>
+where
+    M: ModelTrait + IntoActiveModel<<M::Entity as EntityTrait>::ActiveModel>,
+{
+    M::Entity::insert(row.into_active_model().reset_all())
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
+/// Runs `query` for one page in `id` order: newest (greatest id) first or
+/// oldest first, continuing past `after` (the last id of the page before)
+/// in that order, `limit` rows at most.
+async fn page_by_id<E: EntityTrait>(
+    conn: &impl ConnectionTrait,
+    mut query: Select<E>,
+    id: E::Column,
+    newest_first: bool,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Page<E::Model>, StoreError> {
+    query = match (after, newest_first) {
+        (Some(after), true) => query.filter(id.lt(after)),
+        (Some(after), false) => query.filter(id.gt(after)),
+        (None, _) => query,
+    };
+    query = if newest_first {
+        query.order_by_desc(id)
+    } else {
+        query.order_by_asc(id)
+    };
+    let rows = query.limit(limit + 1).all(conn).await?;
+    Ok(Page::from_overfetch(rows, limit))
+}
+
+/// Adds every column of `E`, read from the table aliased `table`, to
+/// `select`, each named `{table}_{column}`, so that rows of several tables
+/// joined in one query read back apart with
+/// `FromQueryResult::from_query_result(row, "{table}_")`.
+fn select_prefixed<E: EntityTrait>(select: &mut SelectStatement, table: &'static str) {
+    for column in E::Column::iter() {
+        let name = format!("{table}_{}", column.as_str());
+        select.expr_as(Expr::col((table, column)), Alias::new(name));
+    }
+}
+
 /// One page of rows plus whether more rows follow it.
 #[derive(Debug, Clone)]
 pub struct Page<T> {
@@ -176,16 +239,25 @@ impl<T> Page<T> {
 
 /// `text` as a LIKE pattern matching it anywhere, with `%`, `_` and `\` taken literally.
 fn contains_pattern(text: &str) -> LikeExpr {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
+    LikeExpr::new(format!("%{}%", escape_like(text))).escape('\\')
+}
+
+/// `prefix` as a LIKE pattern matching what starts with it, with `%`, `_`
+/// and `\` taken literally.
+fn starts_with_pattern(prefix: &str) -> LikeExpr {
+    LikeExpr::new(format!("{}%", escape_like(prefix))).escape('\\')
+}
+
+/// `text` with LIKE's wildcards and its escape character escaped by `\`.
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len() + 2);
     for c in text.chars() {
         if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
+            escaped.push('\\');
         }
-        pattern.push(c);
+        escaped.push(c);
     }
-    pattern.push('%');
-    LikeExpr::new(pattern).escape('\\')
+    escaped
 }
 
 #[cfg(test)]
@@ -196,5 +268,7 @@ mod tests {
     fn like_patterns_take_wildcards_literally() {
         let pattern = format!("{:?}", contains_pattern("50%_a\\b"));
         assert!(pattern.contains("%50\\\\%\\\\_a\\\\\\\\b%"), "{pattern}");
+        let pattern = format!("{:?}", starts_with_pattern("a_b"));
+        assert!(pattern.contains("\"a\\\\_b%\""), "{pattern}");
     }
 }

@@ -1,31 +1,17 @@
 //! Queries on roles.
 
 use sea_orm::ActiveValue::Set;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 
 use super::entities::{api_credential, api_credential_role, role, user};
-use super::{Page, StoreError};
+use super::{Page, StoreError, insert_row, page_by_id};
+use crate::domain::RoleKind;
 
 pub use role::Model as RoleRow;
 
 /// Inserts a role.
 pub async fn insert(conn: &impl ConnectionTrait, row: RoleRow) -> Result<RoleRow, StoreError> {
-    let active = role::ActiveModel {
-        id: Set(row.id.clone()),
-        kind: Set(row.kind.clone()),
-        name: Set(row.name.clone()),
-        name_normalized: Set(row.name_normalized.clone()),
-        description: Set(row.description.clone()),
-        permissions: Set(row.permissions.clone()),
-        full_access: Set(row.full_access),
-        created_at: Set(row.created_at),
-        updated_at: Set(row.updated_at),
-    };
-    role::Entity::insert(active)
-        .exec_without_returning(conn)
-        .await?;
+    insert_row(conn, row.clone()).await?;
     Ok(row)
 }
 
@@ -37,7 +23,7 @@ pub async fn find(conn: &impl ConnectionTrait, id: &str) -> Result<Option<RoleRo
 /// The role of this kind with this (lower-cased) name.
 pub async fn find_by_name(
     conn: &impl ConnectionTrait,
-    kind: &str,
+    kind: RoleKind,
     name_normalized: &str,
 ) -> Result<Option<RoleRow>, StoreError> {
     Ok(role::Entity::find()
@@ -62,7 +48,7 @@ pub async fn find_many(
 /// A page of roles in id (creation) order, optionally of one kind.
 pub async fn list(
     conn: &impl ConnectionTrait,
-    kind: Option<&str>,
+    kind: Option<RoleKind>,
     after: Option<&str>,
     limit: u64,
 ) -> Result<Page<RoleRow>, StoreError> {
@@ -70,15 +56,7 @@ pub async fn list(
     if let Some(kind) = kind {
         query = query.filter(role::Column::Kind.eq(kind));
     }
-    if let Some(after) = after {
-        query = query.filter(role::Column::Id.gt(after));
-    }
-    let rows = query
-        .order_by_asc(role::Column::Id)
-        .limit(limit + 1)
-        .all(conn)
-        .await?;
-    Ok(Page::from_overfetch(rows, limit))
+    page_by_id(conn, query, role::Column::Id, false, after, limit).await
 }
 
 /// Writes a role's name, description, permissions and update time.

@@ -1,13 +1,11 @@
 //! Queries on user sessions.
 
-use sea_orm::ActiveValue::Set;
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, Iterable,
-    QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::sea_query::{Expr, ExprTrait, JoinType, Query, SelectStatement};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter};
 
-use super::entities::{session, user};
-use super::{Page, StoreError, UserRow, raw_statement};
+use super::entities::{account, membership, role, session, user};
+use super::{Page, StoreError, UserRow, insert_row, page_by_id, select_prefixed};
+use crate::domain::AccountStatus;
 
 pub use session::Model as SessionRow;
 
@@ -16,22 +14,7 @@ pub async fn insert(
     conn: &impl ConnectionTrait,
     row: SessionRow,
 ) -> Result<SessionRow, StoreError> {
-    let active = session::ActiveModel {
-        id: Set(row.id.clone()),
-        token_hash: Set(row.token_hash.clone()),
-        user_id: Set(row.user_id.clone()),
-        account_id: Set(row.account_id.clone()),
-        client_ip: Set(row.client_ip.clone()),
-        user_agent: Set(row.user_agent.clone()),
-        created_at: Set(row.created_at),
-        last_seen_at: Set(row.last_seen_at),
-        absolute_expires_at: Set(row.absolute_expires_at),
-        revoked_at: Set(row.revoked_at),
-        revoke_reason: Set(row.revoke_reason.clone()),
-    };
-    session::Entity::insert(active)
-        .exec_without_returning(conn)
-        .await?;
+    insert_row(conn, row.clone()).await?;
     Ok(row)
 }
 
@@ -50,7 +33,7 @@ pub struct SessionForAuthentication {
     /// The owner of the session's account, if it has one and it exists.
     pub account_owner_user_id: Option<String>,
     /// The status of the session's account.
-    pub account_status: Option<String>,
+    pub account_status: Option<AccountStatus>,
     /// The user's membership permissions in the session's account, if a member.
     pub membership_permissions: Option<String>,
     /// Whether the user's admin role grants everything, if they are staff.
@@ -66,42 +49,7 @@ pub async fn find_for_authentication(
     conn: &impl ConnectionTrait,
     token_hash: &str,
 ) -> Result<Option<SessionForAuthentication>, StoreError> {
-    let prefixed = |table: &str, prefix: &str, columns: Vec<String>| {
-        columns
-            .into_iter()
-            .map(|c| format!("{table}.{c} AS {prefix}{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let session_columns = prefixed(
-        "s",
-        "s_",
-        session::Column::iter()
-            .map(|c| IdenStatic::as_str(&c).to_owned())
-            .collect(),
-    );
-    let user_columns = prefixed(
-        "u",
-        "u_",
-        user::Column::iter()
-            .map(|c| IdenStatic::as_str(&c).to_owned())
-            .collect(),
-    );
-    let sql = format!(
-        "SELECT {session_columns}, {user_columns}, \
-                a.owner_user_id AS account_owner_user_id, a.status AS account_status, \
-                m.permissions AS membership_permissions, \
-                r.full_access AS role_full_access, r.permissions AS role_permissions \
-         FROM sessions s \
-         JOIN users u ON u.id = s.user_id \
-         LEFT JOIN accounts a ON a.id = s.account_id \
-         LEFT JOIN memberships m ON m.account_id = s.account_id AND m.user_id = s.user_id \
-         LEFT JOIN roles r ON r.id = u.admin_role_id \
-         WHERE s.token_hash = ?"
-    );
-    let row = conn
-        .query_one_raw(raw_statement(conn, &sql, [token_hash.into()]))
-        .await?;
+    let row = conn.query_one(&authentication_query(token_hash)).await?;
     let Some(row) = row else {
         return Ok(None);
     };
@@ -116,6 +64,68 @@ pub async fn find_for_authentication(
     }))
 }
 
+/// The query [`find_for_authentication`] runs: the session's columns
+/// (prefixed `s_`), its user's (`u_`), and the account, membership and
+/// admin role facts beside them.
+fn authentication_query(token_hash: &str) -> SelectStatement {
+    let mut select = Query::select();
+    select_prefixed::<session::Entity>(&mut select, "s");
+    select_prefixed::<user::Entity>(&mut select, "u");
+    select
+        .expr_as(
+            Expr::col(("a", account::Column::OwnerUserId)),
+            "account_owner_user_id",
+        )
+        .expr_as(Expr::col(("a", account::Column::Status)), "account_status")
+        .expr_as(
+            Expr::col(("m", membership::Column::Permissions)),
+            "membership_permissions",
+        )
+        .expr_as(
+            Expr::col(("r", role::Column::FullAccess)),
+            "role_full_access",
+        )
+        .expr_as(
+            Expr::col(("r", role::Column::Permissions)),
+            "role_permissions",
+        )
+        .from_as(session::Entity, "s")
+        .join_as(
+            JoinType::InnerJoin,
+            user::Entity,
+            "u",
+            Expr::col(("u", user::Column::Id)).equals(("s", session::Column::UserId)),
+        )
+        .join_as(
+            JoinType::LeftJoin,
+            account::Entity,
+            "a",
+            Expr::col(("a", account::Column::Id)).equals(("s", session::Column::AccountId)),
+        )
+        .join_as(
+            JoinType::LeftJoin,
+            membership::Entity,
+            "m",
+            Condition::all()
+                .add(
+                    Expr::col(("m", membership::Column::AccountId))
+                        .equals(("s", session::Column::AccountId)),
+                )
+                .add(
+                    Expr::col(("m", membership::Column::UserId))
+                        .equals(("s", session::Column::UserId)),
+                ),
+        )
+        .join_as(
+            JoinType::LeftJoin,
+            role::Entity,
+            "r",
+            Expr::col(("r", role::Column::Id)).equals(("u", user::Column::AdminRoleId)),
+        )
+        .and_where(Expr::col(("s", session::Column::TokenHash)).eq(token_hash));
+    select
+}
+
 /// A page of a user's sessions that are neither revoked nor expired at
 /// `now`, newest first. `idle_cutoff` is the oldest `last_seen_at` still live.
 pub async fn list_live_for_user(
@@ -127,20 +137,12 @@ pub async fn list_live_for_user(
     limit: u64,
 ) -> Result<Page<SessionRow>, StoreError> {
     use session::Column;
-    let mut query = session::Entity::find()
+    let query = session::Entity::find()
         .filter(Column::UserId.eq(user_id))
         .filter(Column::RevokedAt.is_null())
         .filter(Column::AbsoluteExpiresAt.gt(now))
         .filter(Column::LastSeenAt.gt(idle_cutoff));
-    if let Some(before) = before_id {
-        query = query.filter(Column::Id.lt(before));
-    }
-    let rows = query
-        .order_by_desc(Column::Id)
-        .limit(limit + 1)
-        .all(conn)
-        .await?;
-    Ok(Page::from_overfetch(rows, limit))
+    page_by_id(conn, query, Column::Id, true, before_id, limit).await
 }
 
 /// Records that a session was used at `now`.

@@ -1,10 +1,11 @@
 //! Failure counters for brute-force throttling, kept in the database so that
 //! every replica sees the same counts.
 
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use super::entities::throttle;
-use super::{StoreError, raw_statement};
+use super::{StoreError, raw_query_one, starts_with_pattern};
 
 pub use throttle::Model as ThrottleRow;
 
@@ -35,14 +36,13 @@ pub async fn record_failure(
                                  ELSE throttles.failures + 1 END, \
                  last_failure_at = excluded.last_failure_at \
                RETURNING failures";
-    let row = conn
-        .query_one_raw(raw_statement(
-            conn,
-            sql,
-            [subject.into(), now.into(), forget_before.into()],
-        ))
-        .await?
-        .ok_or_else(|| StoreError::Corrupt(format!("no failure count for {subject}")))?;
+    let row = raw_query_one(
+        conn,
+        sql,
+        [subject.into(), now.into(), forget_before.into()],
+    )
+    .await?
+    .ok_or_else(|| StoreError::Corrupt(format!("no failure count for {subject}")))?;
     Ok(row.try_get("", "failures")?)
 }
 
@@ -70,20 +70,19 @@ pub async fn reserve(
                  last_failure_at = excluded.last_failure_at \
                WHERE throttles.blocked_until <= ? OR throttles.last_failure_at < ? \
                RETURNING failures";
-    let row = conn
-        .query_one_raw(raw_statement(
-            conn,
-            sql,
-            [
-                subject.into(),
-                now.into(),
-                forget_before.into(),
-                forget_before.into(),
-                now.into(),
-                forget_before.into(),
-            ],
-        ))
-        .await?;
+    let row = raw_query_one(
+        conn,
+        sql,
+        [
+            subject.into(),
+            now.into(),
+            forget_before.into(),
+            forget_before.into(),
+            now.into(),
+            forget_before.into(),
+        ],
+    )
+    .await?;
     match row {
         Some(row) => Ok(Some(row.try_get("", "failures")?)),
         None => Ok(None),
@@ -97,27 +96,30 @@ pub async fn release(
     subject: &str,
     free_failures: u32,
 ) -> Result<(), StoreError> {
-    let sql = "UPDATE throttles SET \
-                 blocked_until = CASE WHEN failures - 1 <= ? THEN 0 ELSE blocked_until END, \
-                 failures = failures - 1 \
-               WHERE subject = ? AND failures > 0";
-    conn.execute_raw(raw_statement(
-        conn,
-        sql,
-        [i64::from(free_failures).into(), subject.into()],
-    ))
-    .await?;
+    use throttle::Column;
+    let lifted = Expr::col(Column::Failures)
+        .sub(1)
+        .lte(i64::from(free_failures));
+    throttle::Entity::update_many()
+        .col_expr(
+            Column::BlockedUntil,
+            Expr::case(lifted, 0)
+                .finally(Expr::col(Column::BlockedUntil))
+                .into(),
+        )
+        .col_expr(Column::Failures, Expr::col(Column::Failures).sub(1))
+        .filter(Column::Subject.eq(subject))
+        .filter(Column::Failures.gt(0))
+        .exec(conn)
+        .await?;
     Ok(())
 }
 
 /// Forgets the failures of every subject whose key starts with `prefix`.
 pub async fn clear_prefix(conn: &impl ConnectionTrait, prefix: &str) -> Result<(), StoreError> {
-    let escaped = prefix
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    let sql = "DELETE FROM throttles WHERE subject LIKE ? ESCAPE '\\'";
-    conn.execute_raw(raw_statement(conn, sql, [format!("{escaped}%").into()]))
+    throttle::Entity::delete_many()
+        .filter(throttle::Column::Subject.like(starts_with_pattern(prefix)))
+        .exec(conn)
         .await?;
     Ok(())
 }

@@ -1,13 +1,13 @@
 //! Queries on one-time user tokens: verification codes and reset links.
 
-use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
     TransactionTrait,
 };
 
 use super::entities::user_token;
-use super::{StoreError, raw_statement};
+use super::{StoreError, insert_row};
 
 pub use user_token::Model as UserTokenRow;
 
@@ -16,19 +16,7 @@ pub async fn insert(
     conn: &impl ConnectionTrait,
     row: UserTokenRow,
 ) -> Result<UserTokenRow, StoreError> {
-    let active = user_token::ActiveModel {
-        id: Set(row.id.clone()),
-        user_id: Set(row.user_id.clone()),
-        purpose: Set(row.purpose.clone()),
-        secret_hash: Set(row.secret_hash.clone()),
-        attempts: Set(row.attempts),
-        created_at: Set(row.created_at),
-        expires_at: Set(row.expires_at),
-        consumed_at: Set(row.consumed_at),
-    };
-    user_token::Entity::insert(active)
-        .exec_without_returning(conn)
-        .await?;
+    insert_row(conn, row.clone()).await?;
     Ok(row)
 }
 
@@ -73,16 +61,15 @@ pub async fn take_attempt(
     id: &str,
     max_attempts: i32,
 ) -> Result<Option<i32>, StoreError> {
-    let sql = "UPDATE user_tokens SET attempts = attempts + 1 \
-               WHERE id = ? AND attempts < ? AND consumed_at IS NULL \
-               RETURNING attempts";
-    let row = conn
-        .query_one_raw(raw_statement(conn, sql, [id.into(), max_attempts.into()]))
+    use user_token::Column;
+    let taken = user_token::Entity::update_many()
+        .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+        .filter(Column::Id.eq(id))
+        .filter(Column::Attempts.lt(max_attempts))
+        .filter(Column::ConsumedAt.is_null())
+        .exec_with_returning(conn)
         .await?;
-    match row {
-        Some(row) => Ok(Some(row.try_get("", "attempts")?)),
-        None => Ok(None),
-    }
+    Ok(taken.first().map(|token| token.attempts))
 }
 
 /// Uses a token up unless it already is; returns whether this call did. Two

@@ -3,13 +3,12 @@
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Select,
 };
 
 use super::entities::{membership, role, user};
-use super::{Page, StoreError, contains_pattern};
-use crate::domain::{RoleId, Timestamp, User, UserId, UserStatus};
+use super::{Page, StoreError, contains_pattern, insert_row, page_by_id};
+use crate::domain::{RoleId, RoleKind, Timestamp, User, UserId, UserStatus};
 
 pub use user::Model as UserRow;
 
@@ -18,8 +17,8 @@ pub use user::Model as UserRow;
 pub struct UserFilter {
     /// Lower-cased text that the full name, username or email must contain.
     pub text: Option<String>,
-    /// Only this stored status.
-    pub status: Option<String>,
+    /// Only this status.
+    pub status: Option<UserStatus>,
     /// Only members (or the owner) of this account.
     pub account_id: Option<String>,
 }
@@ -40,7 +39,7 @@ fn filtered(filter: &UserFilter) -> Select<user::Entity> {
         query = query.filter(user::Column::SearchText.like(contains_pattern(text)));
     }
     if let Some(status) = &filter.status {
-        query = query.filter(user::Column::Status.eq(status.as_str()));
+        query = query.filter(user::Column::Status.eq(*status));
     }
     if let Some(account_id) = &filter.account_id {
         let members = Query::select()
@@ -61,19 +60,15 @@ pub async fn list(
     after: Option<&str>,
     limit: u64,
 ) -> Result<Page<UserRow>, StoreError> {
-    let mut query = filtered(filter);
-    query = match (after, newest_first) {
-        (Some(after), true) => query.filter(user::Column::Id.lt(after)),
-        (Some(after), false) => query.filter(user::Column::Id.gt(after)),
-        (None, _) => query,
-    };
-    query = if newest_first {
-        query.order_by_desc(user::Column::Id)
-    } else {
-        query.order_by_asc(user::Column::Id)
-    };
-    let rows = query.limit(limit + 1).all(conn).await?;
-    Ok(Page::from_overfetch(rows, limit))
+    page_by_id(
+        conn,
+        filtered(filter),
+        user::Column::Id,
+        newest_first,
+        after,
+        limit,
+    )
+    .await
 }
 
 /// How many users match `filter`.
@@ -127,7 +122,7 @@ pub async fn update_profile(conn: &impl ConnectionTrait, row: &UserRow) -> Resul
 pub async fn set_status(
     conn: &impl ConnectionTrait,
     id: &str,
-    status: &str,
+    status: UserStatus,
     now: i64,
 ) -> Result<(), StoreError> {
     let active = user::ActiveModel {
@@ -149,27 +144,7 @@ pub async fn delete(conn: &impl ConnectionTrait, id: &str) -> Result<(), StoreEr
 /// Inserts a user; `search_text` is derived here.
 pub async fn insert(conn: &impl ConnectionTrait, mut row: UserRow) -> Result<UserRow, StoreError> {
     row.search_text = search_text(&row);
-    let active = user::ActiveModel {
-        id: Set(row.id.clone()),
-        email: Set(row.email.clone()),
-        email_normalized: Set(row.email_normalized.clone()),
-        username: Set(row.username.clone()),
-        username_normalized: Set(row.username_normalized.clone()),
-        full_name: Set(row.full_name.clone()),
-        photo_url: Set(row.photo_url.clone()),
-        locale: Set(row.locale.clone()),
-        status: Set(row.status.clone()),
-        email_verified: Set(row.email_verified),
-        password_hash: Set(row.password_hash.clone()),
-        admin_role_id: Set(row.admin_role_id.clone()),
-        created_at: Set(row.created_at),
-        updated_at: Set(row.updated_at),
-        last_login_at: Set(row.last_login_at),
-        search_text: Set(row.search_text.clone()),
-    };
-    user::Entity::insert(active)
-        .exec_without_returning(conn)
-        .await?;
+    insert_row(conn, row.clone()).await?;
     Ok(row)
 }
 
@@ -200,15 +175,7 @@ pub async fn list_staff(
     if let Some(role_id) = admin_role_id {
         query = query.filter(user::Column::AdminRoleId.eq(role_id));
     }
-    if let Some(after) = after {
-        query = query.filter(user::Column::Id.gt(after));
-    }
-    let rows = query
-        .order_by_asc(user::Column::Id)
-        .limit(limit + 1)
-        .all(conn)
-        .await?;
-    Ok(Page::from_overfetch(rows, limit))
+    page_by_id(conn, query, user::Column::Id, false, after, limit).await
 }
 
 /// Gives a user an admin role, or takes it away with `None`.
@@ -233,7 +200,7 @@ pub async fn set_admin_role(
 pub async fn full_access_staff_ids(conn: &impl ConnectionTrait) -> Result<Vec<String>, StoreError> {
     let full_roles: Vec<String> = role::Entity::find()
         .filter(role::Column::FullAccess.eq(true))
-        .filter(role::Column::Kind.eq("admin"))
+        .filter(role::Column::Kind.eq(RoleKind::Admin))
         .all(conn)
         .await?
         .into_iter()
@@ -247,7 +214,7 @@ pub async fn full_access_staff_ids(conn: &impl ConnectionTrait) -> Result<Vec<St
     // other, so the second sees the first and is refused.
     Ok(user::Entity::find()
         .filter(user::Column::AdminRoleId.is_in(full_roles))
-        .filter(user::Column::Status.eq("active"))
+        .filter(user::Column::Status.eq(UserStatus::Active))
         .lock_exclusive()
         .all(conn)
         .await?
@@ -311,9 +278,9 @@ pub async fn mark_email_verified(
         .exec(conn)
         .await?;
     let activated = user::Entity::update_many()
-        .col_expr(user::Column::Status, "active".into())
+        .col_expr(user::Column::Status, UserStatus::Active.into())
         .filter(user::Column::Id.eq(id))
-        .filter(user::Column::Status.eq("pending_verification"))
+        .filter(user::Column::Status.eq(UserStatus::PendingVerification))
         .exec(conn)
         .await?;
     Ok(activated.rows_affected > 0)
@@ -328,7 +295,7 @@ impl TryFrom<UserRow> for User {
         let corrupt = |what: &str| StoreError::Corrupt(format!("user {} {what}", row.id));
         Ok(Self {
             id: UserId::from_stored(&row.id).ok_or_else(|| corrupt("id"))?,
-            status: UserStatus::from_stored(&row.status).ok_or_else(|| corrupt("status"))?,
+            status: row.status,
             admin_role_id: match row.admin_role_id.as_deref() {
                 Some(id) => Some(RoleId::from_stored(id).ok_or_else(|| corrupt("admin role id"))?),
                 None => None,

@@ -84,7 +84,7 @@ impl App {
                 let change = Change::new("user.created", "user", user_id)
                     .account(id)
                     .detail("username", &row.username)
-                    .detail("status", &row.status)
+                    .detail("status", row.status.as_str())
                     .detail("as_owner_of", id);
                 record_at(&txn, principal, now, change).await?;
                 if send_set_password_email {
@@ -228,9 +228,9 @@ impl App {
     ) -> Result<Account, AppError> {
         let txn = store::begin(self.db()).await?;
         let mut row = load_account_for_update(&txn, id).await?;
-        if row.status != status.as_str() {
+        if row.status != status {
             let now = self.now();
-            row.status = status.as_str().to_owned();
+            row.status = status;
             row.closed_at = (status == AccountStatus::Closed).then_some(now.as_micros());
             row.updated_at = now.as_micros();
             store::accounts::update(&txn, &row).await?;

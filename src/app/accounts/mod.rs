@@ -42,7 +42,7 @@ impl TryFrom<AccountRow> for Account {
         let corrupt = |what: &str| AppError::corrupt(format!("account {} {what}", row.id));
         Ok(Self {
             id: AccountId::from_stored(&row.id).ok_or_else(|| corrupt("id"))?,
-            status: AccountStatus::from_stored(&row.status).ok_or_else(|| corrupt("status"))?,
+            status: row.status,
             owner_user_id: UserId::from_stored(&row.owner_user_id)
                 .ok_or_else(|| corrupt("owner"))?,
             profile: AccountProfile {
@@ -188,7 +188,7 @@ impl AccountQuery {
         } = self;
         Fingerprint::new("ListAccounts", 1)
             .opt("text", text.as_deref())
-            .opt("status", status.as_deref())
+            .opt("status", status.map(AccountStatus::as_str))
             .opt("member_user_id", member_user_id.as_deref())
             .flag("newest_first", *newest_first)
     }

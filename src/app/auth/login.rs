@@ -75,8 +75,8 @@ impl App {
         let refusal = match &user {
             None => Some("unknown_user"),
             Some(_) if !password_matches => Some("wrong_password"),
-            Some(u) if u.status == UserStatus::Suspended.as_str() => Some("suspended"),
-            Some(u) if u.status != UserStatus::Active.as_str() => Some("unverified"),
+            Some(u) if u.status == UserStatus::Suspended => Some("suspended"),
+            Some(u) if u.status != UserStatus::Active => Some("unverified"),
             Some(_) => None,
         };
         // An unknown identifier is recorded by its throttling key, which

@@ -173,8 +173,7 @@ impl App {
                 .await?;
         match &user {
             Some(user)
-                if user.status != UserStatus::Suspended.as_str()
-                    && !(over_limit && live.is_some()) =>
+                if user.status != UserStatus::Suspended && !(over_limit && live.is_some()) =>
             {
                 self.issue_password_reset(&txn, principal, user).await?;
             }
@@ -208,7 +207,7 @@ impl App {
         let user = store::users::find(&txn, &user_id.to_string())
             .await?
             .ok_or(AppError::NotFound(Reason::UserNotFound))?;
-        if user.status == UserStatus::Suspended.as_str() {
+        if user.status == UserStatus::Suspended {
             return Err(AppError::FailedPrecondition(Reason::UserNotActive));
         }
         if user.password_hash.is_none() {
@@ -256,7 +255,7 @@ impl App {
         let user = match &row {
             Some(row) => store::users::find(self.reader(), &row.user_id)
                 .await?
-                .filter(|user| user.status != UserStatus::Suspended.as_str()),
+                .filter(|user| user.status != UserStatus::Suspended),
             None => None,
         };
         let (Some(row), Some(user)) = (row, user) else {

@@ -198,7 +198,7 @@ impl App {
         let txn = store::begin(self.db()).await?;
         let user = store::users::find_by_email(&txn, &email.normalized()).await?;
         match &user {
-            Some(user) if user.status == UserStatus::PendingVerification.as_str() => {
+            Some(user) if user.status == UserStatus::PendingVerification => {
                 self.issue_verification_code(&txn, user).await?;
                 record_at(
                     &txn,

@@ -79,7 +79,7 @@ impl Authenticator {
             }
         }
 
-        let owner_is_active = found.owner_status.as_deref() == Some(UserStatus::Active.as_str());
+        let owner_is_active = found.owner_status == Some(UserStatus::Active);
         let admin_role_id = found
             .owner_admin_role_id
             .filter(|_| owner_is_active)
@@ -97,8 +97,7 @@ impl Authenticator {
         // what they handed on.
         let creator_permissions = match row.created_by_user_id.as_deref() {
             Some(creator) if creator != row.owner_user_id => {
-                let creator_is_active =
-                    found.creator_status.as_deref() == Some(UserStatus::Active.as_str());
+                let creator_is_active = found.creator_status == Some(UserStatus::Active);
                 let creator_role_id = found
                     .creator_admin_role_id
                     .filter(|_| creator_is_active)
@@ -115,7 +114,7 @@ impl Authenticator {
         let api_permissions = found
             .roles
             .iter()
-            .filter(|role| role.kind == RoleKind::Api.as_str())
+            .filter(|role| role.kind == RoleKind::Api)
             .fold(PermissionSet::none(), |acc, role| {
                 acc.union(&permissions_of(role))
             });

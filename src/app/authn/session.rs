@@ -94,9 +94,7 @@ impl Authenticator {
         let Some(found) = found.filter(|f| secret_matches(token, &f.session.token_hash)) else {
             return Ok(None);
         };
-        if !self.session_is_live(&found.session, now)
-            || found.user.status != UserStatus::Active.as_str()
-        {
+        if !self.session_is_live(&found.session, now) || found.user.status != UserStatus::Active {
             return Ok(None);
         }
         if found.session.last_seen_at < now.minus(LAST_SEEN_GRANULARITY).as_micros() {
@@ -156,7 +154,7 @@ fn account_grant(
     account_id: Option<AccountId>,
 ) -> Option<AccountGrant> {
     let account_id = account_id?;
-    if found.account_status.as_deref() != Some(AccountStatus::Active.as_str()) {
+    if found.account_status != Some(AccountStatus::Active) {
         return None;
     }
     let permissions = found.membership_permissions.as_deref()?;

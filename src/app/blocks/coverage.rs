@@ -35,7 +35,7 @@ pub(crate) async fn load_admin_role(
     let role = store::roles::find(conn, &id.to_string())
         .await?
         .ok_or(AppError::NotFound(Reason::RoleNotFound))?;
-    if role.kind != RoleKind::Admin.as_str() {
+    if role.kind != RoleKind::Admin {
         return Err(AppError::FailedPrecondition(Reason::RoleKindMismatch));
     }
     Ok(role)

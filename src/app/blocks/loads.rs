@@ -33,7 +33,7 @@ pub(crate) async fn load_active_account(
     id: AccountId,
 ) -> Result<AccountRow, AppError> {
     let account = load_account_for_update(conn, id).await?;
-    if account.status == AccountStatus::Closed.as_str() {
+    if account.status == AccountStatus::Closed {
         return Err(AppError::FailedPrecondition(Reason::AccountClosed));
     }
     Ok(account)

@@ -26,7 +26,7 @@ pub(crate) async fn insert_account(
         country: profile.country,
         phone: profile.phone,
         tax_id: profile.tax_id,
-        status: AccountStatus::Active.as_str().to_owned(),
+        status: AccountStatus::Active,
         owner_user_id: owner_id.to_string(),
         search_text: String::new(),
         created_at: now,

@@ -65,7 +65,7 @@ pub(crate) async fn insert_user_at(
         full_name: draft.full_name.as_str().to_owned(),
         photo_url: draft.photo_url.map(|url| url.as_str().to_owned()),
         locale: draft.locale.map(|locale| locale.as_str().to_owned()),
-        status: draft.status.as_str().to_owned(),
+        status: draft.status,
         email_verified: false,
         password_hash: draft.password_hash,
         admin_role_id: draft.admin_role_id,

@@ -12,7 +12,9 @@ use crate::app::blocks::new_user::{UserDraft, insert_user_at};
 use crate::app::blocks::throttle::Subject;
 use crate::app::error::{AppError, Reason};
 use crate::crypto::{TokenKind, hash_secret};
-use crate::domain::{AccountId, AccountPermissions, FieldViolation, Timestamp, UserId, UserStatus};
+use crate::domain::{
+    AccountId, AccountPermissions, FieldViolation, InvitationState, Timestamp, UserId, UserStatus,
+};
 use crate::mail::{self, MailKind};
 use crate::store::{
     self, ConnectionTrait,
@@ -83,10 +85,9 @@ impl App {
             _ => {}
         }
         let now = self.now();
-        let row = self
-            .find_by_token(token)
-            .await?
-            .filter(|row| row.status == rows::PENDING && row.expires_at > now.as_micros());
+        let row = self.find_by_token(token).await?.filter(|row| {
+            row.status == InvitationState::Pending && row.expires_at > now.as_micros()
+        });
         let Some(row) = row else {
             return Err(self.token_failure(&subjects).await);
         };
@@ -249,7 +250,7 @@ impl App {
         let change = Change::new("user.created", "user", user_id)
             .account(&invitation.account_id)
             .detail("username", &user.username)
-            .detail("status", &user.status)
+            .detail("status", user.status.as_str())
             .detail("invitation_id", &invitation.id);
         record_at(txn, principal, now, change).await?;
         Ok(user)

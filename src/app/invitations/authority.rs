@@ -28,7 +28,7 @@ impl App {
         let inviter = match &invitation.inviter_user_id {
             Some(id) => store::users::find(conn, id)
                 .await?
-                .filter(|user| user.status == UserStatus::Active.as_str()),
+                .filter(|user| user.status == UserStatus::Active),
             None => None,
         };
         let may = match (invitation.inviter_authority.as_str(), &inviter) {
@@ -88,7 +88,7 @@ impl App {
             .unwrap_or_default();
         let roles = store::roles::find_many(conn, &role_ids).await?;
         Ok(roles.iter().any(|role| {
-            role.kind == RoleKind::Api.as_str()
+            role.kind == RoleKind::Api
                 && PermissionSet::from_stored(role.full_access, &role.permissions)
                     .contains(Permission::InvitationsWrite)
         }))

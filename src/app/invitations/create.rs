@@ -7,7 +7,9 @@ use crate::app::blocks::idempotency::{CreateStart, IdempotencyKey, begin_create}
 use crate::app::blocks::loads::load_active_account;
 use crate::app::error::{AppError, Reason};
 use crate::crypto::{TokenKind, hash_secret};
-use crate::domain::{InvitationId, Permission, RequestId, Secret, Timestamp, UserId};
+use crate::domain::{
+    InvitationId, InvitationState, Permission, RequestId, Secret, Timestamp, UserId,
+};
 use crate::mail::{self, MailKind, OutgoingMail};
 use crate::store::{
     self, ConnectionTrait, DatabaseTransaction,
@@ -96,7 +98,7 @@ impl App {
             inviter_kind: principal.actor_kind().to_owned(),
             inviter_id,
             token_hash: hash_secret(&token),
-            status: rows::PENDING.to_owned(),
+            status: InvitationState::Pending,
             created_at: now.as_micros(),
             expires_at: now.plus(self.invitation_ttl()).as_micros(),
             accepted_at: None,
@@ -133,7 +135,7 @@ impl App {
         ensure_may_take_link(principal, send_email)?;
         let txn = store::begin(self.db()).await?;
         let (account, row) = self.load_for_change(&txn, principal, id).await?;
-        if account.status == crate::domain::AccountStatus::Closed.as_str() {
+        if account.status == crate::domain::AccountStatus::Closed {
             return Err(AppError::FailedPrecondition(Reason::AccountClosed));
         }
         if send_email {

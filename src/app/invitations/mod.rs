@@ -31,14 +31,11 @@ use crate::app::auth::Registration;
 use crate::app::blocks::members::Member;
 use crate::app::error::AppError;
 use crate::domain::{
-    AccountId, AccountPermission, AccountPermissions, Email, Fingerprint, InvitationId, PageSize,
-    Secret, Timestamp, UserId,
+    AccountId, AccountPermission, AccountPermissions, Email, Fingerprint, InvitationId,
+    InvitationState, PageSize, Secret, Timestamp, UserId,
 };
 use crate::store::{
-    self, ConnectionTrait,
-    accounts::AccountRow,
-    invitations::{self as rows, InvitationRow},
-    users::UserRow,
+    self, ConnectionTrait, accounts::AccountRow, invitations::InvitationRow, users::UserRow,
 };
 
 /// Where an invitation is in its life.
@@ -244,12 +241,13 @@ impl App {
         inviter: Option<&UserRow>,
     ) -> Result<Invitation, AppError> {
         let corrupt = |what: &str| AppError::corrupt(format!("invitation {} {what}", row.id));
-        let status = match row.status.as_str() {
-            rows::PENDING if row.expires_at <= self.now().as_micros() => InvitationStatus::Expired,
-            rows::PENDING => InvitationStatus::Pending,
-            rows::ACCEPTED => InvitationStatus::Accepted,
-            rows::CANCELLED => InvitationStatus::Cancelled,
-            _ => return Err(corrupt("status")),
+        let status = match row.status {
+            InvitationState::Pending if row.expires_at <= self.now().as_micros() => {
+                InvitationStatus::Expired
+            }
+            InvitationState::Pending => InvitationStatus::Pending,
+            InvitationState::Accepted => InvitationStatus::Accepted,
+            InvitationState::Cancelled => InvitationStatus::Cancelled,
         };
         Ok(Invitation {
             id: InvitationId::from_stored(&row.id).ok_or_else(|| corrupt("id"))?,

@@ -277,7 +277,7 @@ pub fn list_accounts(request: pb::ListAccountsRequest) -> Result<AccountQuery, V
     Ok(AccountQuery {
         filter: AccountFilter {
             text,
-            status: status.map(|s| s.as_str().to_owned()),
+            status,
             member_user_id: member.map(|id| id.to_string()),
         },
         newest_first,

@@ -64,7 +64,7 @@ pub fn list_mails(request: pb::ListMailsRequest) -> Result<MailQuery, Validation
     v.finish()?;
     Ok(MailQuery {
         filter: MailFilter {
-            status: status.map(|s| s.as_str().to_owned()),
+            status,
             recipient: (!recipient.is_empty()).then(|| recipient.to_lowercase()),
             kind: (!kind.is_empty()).then(|| kind.to_owned()),
         },

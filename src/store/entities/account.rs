@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::AccountStatus;
+
 /// One client account.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "accounts")]
@@ -34,7 +36,7 @@ pub struct Model {
     /// The tax or VAT id.
     pub tax_id: String,
     /// `active` or `closed`.
-    pub status: String,
+    pub status: AccountStatus,
     /// The one owner.
     pub owner_user_id: String,
     /// Lower-cased display name, company and email; derived by `store::accounts`.

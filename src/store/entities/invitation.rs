@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::InvitationState;
+
 /// One invitation.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "invitations")]
@@ -26,7 +28,7 @@ pub struct Model {
     /// SHA-256 of the link's token, hex.
     pub token_hash: String,
     /// `pending`, `accepted` or `cancelled`.
-    pub status: String,
+    pub status: InvitationState,
     /// Microseconds since the Unix epoch.
     pub created_at: i64,
     /// Microseconds since the Unix epoch.

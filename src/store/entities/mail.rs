@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::MailStatus;
+
 /// One mail in the outbox. Its `Debug` hides the secret template values.
 #[derive(Clone, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "mails")]
@@ -24,7 +26,7 @@ pub struct Model {
     /// Secret template values (JSON object), erased once sent or given up.
     pub secret_context: Option<String>,
     /// `queued`, `sent` or `failed`.
-    pub status: String,
+    pub status: MailStatus,
     /// Delivery attempts made.
     pub attempts: i32,
     /// When the next attempt is due (microseconds).
@@ -45,45 +47,20 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-impl std::fmt::Debug for Model {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Destructured so that a new column must be placed on one side.
-        let Self {
-            id,
-            kind,
-            recipient,
-            recipient_normalized,
-            locale,
-            account_id,
-            context,
-            secret_context,
-            status,
-            attempts,
-            next_attempt_at,
-            claimed_until,
-            last_error,
-            created_at,
-            sent_at,
-        } = self;
-        f.debug_struct("MailRow")
-            .field("id", id)
-            .field("kind", kind)
-            .field("recipient", recipient)
-            .field("recipient_normalized", recipient_normalized)
-            .field("locale", locale)
-            .field("account_id", account_id)
-            .field("context", context)
-            .field(
-                "secret_context",
-                &secret_context.as_ref().map(|_| crate::domain::REDACTED),
-            )
-            .field("status", status)
-            .field("attempts", attempts)
-            .field("next_attempt_at", next_attempt_at)
-            .field("claimed_until", claimed_until)
-            .field("last_error", last_error)
-            .field("created_at", created_at)
-            .field("sent_at", sent_at)
-            .finish()
-    }
-}
+redacted_row_debug!("MailRow" {
+    id,
+    kind,
+    recipient,
+    recipient_normalized,
+    locale,
+    account_id,
+    context,
+    secret_context secret,
+    status,
+    attempts,
+    next_attempt_at,
+    claimed_until,
+    last_error,
+    created_at,
+    sent_at,
+});

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::RoleKind;
+
 /// One admin or API role.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "roles")]
@@ -10,7 +12,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
     /// `admin` or `api`.
-    pub kind: String,
+    pub kind: RoleKind,
     /// The name as given.
     pub name: String,
     /// The lower-cased name that carries uniqueness per kind.

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::UserStatus;
+
 /// One user; a user with an admin role is staff. Its `Debug` hides the
 /// password hash (a leaked hash can be guessed at offline).
 #[derive(Clone, PartialEq, Eq, DeriveEntityModel)]
@@ -25,7 +27,7 @@ pub struct Model {
     /// A BCP 47 language tag.
     pub locale: Option<String>,
     /// `pending_verification`, `active` or `suspended`.
-    pub status: String,
+    pub status: UserStatus,
     /// Whether the email address was proven.
     pub email_verified: bool,
     /// An argon2id PHC string; none until a password is set.
@@ -49,47 +51,21 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-impl std::fmt::Debug for Model {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Destructured so that a new column must be placed on one side.
-        let Self {
-            id,
-            email,
-            email_normalized,
-            username,
-            username_normalized,
-            full_name,
-            photo_url,
-            locale,
-            status,
-            email_verified,
-            password_hash,
-            admin_role_id,
-            created_at,
-            updated_at,
-            last_login_at,
-            search_text,
-        } = self;
-        f.debug_struct("UserRow")
-            .field("id", id)
-            .field("email", email)
-            .field("email_normalized", email_normalized)
-            .field("username", username)
-            .field("username_normalized", username_normalized)
-            .field("full_name", full_name)
-            .field("photo_url", photo_url)
-            .field("locale", locale)
-            .field("status", status)
-            .field("email_verified", email_verified)
-            .field(
-                "password_hash",
-                &password_hash.as_ref().map(|_| crate::domain::REDACTED),
-            )
-            .field("admin_role_id", admin_role_id)
-            .field("created_at", created_at)
-            .field("updated_at", updated_at)
-            .field("last_login_at", last_login_at)
-            .field("search_text", search_text)
-            .finish()
-    }
-}
+redacted_row_debug!("UserRow" {
+    id,
+    email,
+    email_normalized,
+    username,
+    username_normalized,
+    full_name,
+    photo_url,
+    locale,
+    status,
+    email_verified,
+    password_hash secret,
+    admin_role_id,
+    created_at,
+    updated_at,
+    last_login_at,
+    search_text,
+});
