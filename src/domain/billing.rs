@@ -201,6 +201,24 @@ impl ProfileField {
 }
 
 impl AccountProfile {
+    /// The text of `field` (the email address as given).
+    pub fn text(&self, field: ProfileField) -> &str {
+        match field {
+            ProfileField::DisplayName => &self.display_name,
+            ProfileField::FullName => &self.full_name,
+            ProfileField::Company => &self.company,
+            ProfileField::Email => self.email.as_str(),
+            ProfileField::AddressLine1 => &self.address_line1,
+            ProfileField::AddressLine2 => &self.address_line2,
+            ProfileField::City => &self.city,
+            ProfileField::State => &self.state,
+            ProfileField::Postcode => &self.postcode,
+            ProfileField::Country => &self.country,
+            ProfileField::Phone => &self.phone,
+            ProfileField::TaxId => &self.tax_id,
+        }
+    }
+
     /// Parses every field of a profile, reporting every invalid one with `prefix`.
     pub fn parse(prefix: &str, input: &AccountProfileInput<'_>) -> Result<Self, ValidationError> {
         let mut v = Validator::new();

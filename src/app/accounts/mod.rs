@@ -10,6 +10,7 @@ mod members;
 mod ownership;
 
 use crate::app::error::AppError;
+use crate::domain::ProfileField;
 use crate::domain::{
     AccountId, AccountPermissions, AccountProfile, AccountStatus, Email, Fingerprint, Locale,
     PageSize, Password, Timestamp, UserId, Username,
@@ -109,33 +110,10 @@ impl NewAccount {
     /// so a new one does not compile until it is decided how it enters.
     fn fingerprint(&self) -> Fingerprint {
         let NewAccount { profile, owner } = self;
-        let AccountProfile {
-            display_name,
-            full_name,
-            company,
-            email,
-            address_line1,
-            address_line2,
-            city,
-            state,
-            postcode,
-            country,
-            phone,
-            tax_id,
-        } = profile;
-        let fingerprint = Fingerprint::new("CreateAccount", 1)
-            .text("display_name", display_name)
-            .text("full_name", full_name)
-            .text("company", company)
-            .text("email", email.as_str())
-            .text("address_line1", address_line1)
-            .text("address_line2", address_line2)
-            .text("city", city)
-            .text("state", state)
-            .text("postcode", postcode)
-            .text("country", country)
-            .text("phone", phone)
-            .text("tax_id", tax_id);
+        let fingerprint = ProfileField::ALL.into_iter().fold(
+            Fingerprint::new("CreateAccount", 1),
+            |fingerprint, field| fingerprint.text(field.name(), profile.text(field)),
+        );
         match owner {
             NewAccountOwner::Existing(user_id) => fingerprint
                 .text("owner", "existing")
