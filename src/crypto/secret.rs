@@ -20,6 +20,8 @@ pub enum TokenKind {
     Invitation,
     /// A device token: proof that a client signed in to one user before.
     Device,
+    /// A sign-in waiting for its second factor (the password step passed).
+    MfaChallenge,
 }
 
 impl TokenKind {
@@ -30,6 +32,7 @@ impl TokenKind {
             TokenKind::PasswordReset => "idr_",
             TokenKind::Invitation => "idi_",
             TokenKind::Device => "idd_",
+            TokenKind::MfaChallenge => "idm_",
         }
     }
 

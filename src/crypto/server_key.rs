@@ -36,15 +36,33 @@ pub enum KeyPurpose {
     VerificationCode,
     /// Fingerprints of idempotent requests, which may include passwords.
     RequestFingerprint,
+    /// Stored hashes of two-factor backup codes.
+    BackupCode,
+    /// The AEAD key that seals TOTP secrets at rest.
+    TotpSeal,
 }
 
 impl KeyPurpose {
+    const ALL: [KeyPurpose; 5] = [
+        KeyPurpose::ThrottleSubject,
+        KeyPurpose::VerificationCode,
+        KeyPurpose::RequestFingerprint,
+        KeyPurpose::BackupCode,
+        KeyPurpose::TotpSeal,
+    ];
+
     fn label(self) -> &'static [u8] {
         match self {
             KeyPurpose::ThrottleSubject => b"identityd/v1/throttle-subject",
             KeyPurpose::VerificationCode => b"identityd/v1/verification-code",
             KeyPurpose::RequestFingerprint => b"identityd/v1/request-fingerprint",
+            KeyPurpose::BackupCode => b"identityd/v1/backup-code",
+            KeyPurpose::TotpSeal => b"identityd/v1/totp-seal",
         }
+    }
+
+    fn index(self) -> usize {
+        self as usize
     }
 }
 
@@ -68,12 +86,34 @@ pub enum ServerKeyError {
     TooShort,
 }
 
-/// The server secret, as the keys derived from it. It never prints.
+/// The keys derived from one secret, and that secret's public id.
+#[derive(Clone)]
+pub(super) struct DerivedKeys {
+    /// Names the secret in sealed values without revealing anything of it.
+    pub(super) id: String,
+    keys: [[u8; KEY_BYTES]; KeyPurpose::ALL.len()],
+}
+
+impl DerivedKeys {
+    fn from_secret(secret: &[u8]) -> Self {
+        let id = hex::encode(&hmac_sha256(secret, b"identityd/v1/key-id")[..4]);
+        Self {
+            id,
+            keys: KeyPurpose::ALL.map(|purpose| hmac_sha256(secret, purpose.label())),
+        }
+    }
+
+    pub(super) fn key(&self, purpose: KeyPurpose) -> &[u8; KEY_BYTES] {
+        &self.keys[purpose.index()]
+    }
+}
+
+/// The server secret, as the keys derived from it, and the keys of secrets
+/// it replaced (see [`ServerKey::with_previous`]). It never prints.
 #[derive(Clone)]
 pub struct ServerKey {
-    throttle_subject: [u8; KEY_BYTES],
-    verification_code: [u8; KEY_BYTES],
-    request_fingerprint: [u8; KEY_BYTES],
+    current: DerivedKeys,
+    previous: Vec<DerivedKeys>,
 }
 
 impl std::fmt::Debug for ServerKey {
@@ -85,12 +125,43 @@ impl std::fmt::Debug for ServerKey {
 impl ServerKey {
     /// The keys derived from `secret` (the raw bytes of the server secret).
     pub fn from_secret(secret: &[u8]) -> Self {
-        let derive = |purpose: KeyPurpose| hmac_sha256(secret, purpose.label());
         Self {
-            throttle_subject: derive(KeyPurpose::ThrottleSubject),
-            verification_code: derive(KeyPurpose::VerificationCode),
-            request_fingerprint: derive(KeyPurpose::RequestFingerprint),
+            current: DerivedKeys::from_secret(secret),
+            previous: Vec::new(),
         }
+    }
+
+    /// Adds secrets this one replaced (`security.previous_server_secrets`),
+    /// as configured text or as the hex contents of an old secret file.
+    /// Values sealed or hashed under them still open and match; nothing new
+    /// is made with them.
+    pub fn with_previous<'a>(mut self, secrets: impl IntoIterator<Item = &'a str>) -> Self {
+        for secret in secrets {
+            let trimmed = secret.trim();
+            self.previous
+                .push(DerivedKeys::from_secret(trimmed.as_bytes()));
+            // 64 hex digits may be a configured text secret or the contents
+            // of an old secret file (which is used as the bytes it spells):
+            // keep both readings.
+            if let Ok(bytes) = hex::decode(trimmed)
+                && bytes.len() == KEY_BYTES
+            {
+                self.previous.push(DerivedKeys::from_secret(&bytes));
+            }
+        }
+        self
+    }
+
+    /// The keys of the current secret.
+    pub(super) fn current(&self) -> &DerivedKeys {
+        &self.current
+    }
+
+    /// The keys of the secret whose id is `id`, current or previous.
+    pub(super) fn by_id(&self, id: &str) -> Option<&DerivedKeys> {
+        std::iter::once(&self.current)
+            .chain(&self.previous)
+            .find(|keys| keys.id == id)
     }
 
     /// The keys of a configured `security.server_secret`.
@@ -144,17 +215,9 @@ impl ServerKey {
         Ok(Self::from_secret(&bytes))
     }
 
-    fn key(&self, purpose: KeyPurpose) -> &[u8; KEY_BYTES] {
-        match purpose {
-            KeyPurpose::ThrottleSubject => &self.throttle_subject,
-            KeyPurpose::VerificationCode => &self.verification_code,
-            KeyPurpose::RequestFingerprint => &self.request_fingerprint,
-        }
-    }
-
     /// HMAC-SHA256 of `input` under the key for `purpose`, hex encoded.
     pub fn digest(&self, purpose: KeyPurpose, input: &str) -> String {
-        hex::encode(hmac_sha256(self.key(purpose), input.as_bytes()))
+        hex::encode(hmac_sha256(self.current.key(purpose), input.as_bytes()))
     }
 
     /// Whether `input` digests to `stored` for `purpose`, compared in
@@ -164,6 +227,18 @@ impl ServerKey {
             .as_bytes()
             .ct_eq(stored.as_bytes())
             .into()
+    }
+
+    /// Like [`Self::digest_matches`], but also under every previous secret:
+    /// for long-lived stored digests (backup codes) that must survive a
+    /// rotation of the server secret.
+    pub fn digest_matches_any(&self, purpose: KeyPurpose, input: &str, stored: &str) -> bool {
+        std::iter::once(&self.current)
+            .chain(&self.previous)
+            .fold(false, |matched, keys| {
+                let digest = hex::encode(hmac_sha256(keys.key(purpose), input.as_bytes()));
+                matched | bool::from(digest.as_bytes().ct_eq(stored.as_bytes()))
+            })
     }
 }
 
@@ -231,6 +306,26 @@ mod tests {
         assert_ne!(code, other.digest(KeyPurpose::VerificationCode, "123456"));
         assert!(key.digest_matches(KeyPurpose::VerificationCode, "123456", &code));
         assert!(!key.digest_matches(KeyPurpose::VerificationCode, "123457", &code));
+    }
+
+    #[test]
+    fn previous_secrets_still_match_but_never_digest() {
+        let old = ServerKey::from_secret(b"the old secret of thirty-two b!!");
+        let stored = old.digest(KeyPurpose::BackupCode, "abcd-efgh");
+        let rotated = ServerKey::from_secret(b"the new secret of thirty-two b!!")
+            .with_previous(["the old secret of thirty-two b!!"]);
+        assert!(rotated.digest_matches_any(KeyPurpose::BackupCode, "abcd-efgh", &stored));
+        assert!(!rotated.digest_matches(KeyPurpose::BackupCode, "abcd-efgh", &stored));
+        assert!(!rotated.digest_matches_any(KeyPurpose::BackupCode, "abcd-efgx", &stored));
+        assert_ne!(rotated.digest(KeyPurpose::BackupCode, "abcd-efgh"), stored);
+
+        // An old secret file's hex contents name the same secret as its bytes.
+        let file_secret = [7u8; KEY_BYTES];
+        let from_file = ServerKey::from_secret(&file_secret);
+        let stored = from_file.digest(KeyPurpose::BackupCode, "x");
+        let rotated = ServerKey::from_secret(b"the new secret of thirty-two b!!")
+            .with_previous([hex::encode(file_secret).as_str()]);
+        assert!(rotated.digest_matches_any(KeyPurpose::BackupCode, "x", &stored));
     }
 
     #[test]
