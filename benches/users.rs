@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use identityd::domain::UserStatus as StoredStatus;
+use identityd::domain::{UserId, UserStatus as StoredStatus};
 use identityd::proto::user_service_client::UserServiceClient;
 use identityd::proto::{GetUserRequest, ListUsersRequest, UserStatus};
 use identityd::store::entities::user;
@@ -166,7 +166,7 @@ fn user_row(n: usize, rng: &mut SplitMix64) -> user::Model {
     };
     let now = now_micros();
     let mut row = user::Model {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: UserId::generate(),
         email_normalized: email.to_lowercase(),
         email,
         username_normalized: username.to_lowercase(),
@@ -262,7 +262,7 @@ async fn seed(db: &DatabaseConnection, count: usize) -> Seeded {
                 if row.status == StoredStatus::Suspended {
                     seeded.suspended += 1;
                 }
-                seeded.ids.push(row.id.clone());
+                seeded.ids.push(row.id.to_string());
                 seeded.search_texts.push(row.search_text.clone());
                 rows.push(active_model(row));
                 n += 1;

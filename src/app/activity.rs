@@ -7,7 +7,7 @@ use super::authn::Principal;
 use super::blocks::paging::Paging;
 use super::error::AppError;
 use crate::domain::Permission;
-use crate::domain::{Fingerprint, PageSize, Timestamp};
+use crate::domain::{AccountId, Fingerprint, PageSize, Timestamp};
 use crate::store::{self, activity::ActivityFilter};
 
 /// One recorded event, as read back.
@@ -22,7 +22,7 @@ pub struct ActivityEvent {
     /// The actor's id.
     pub actor_id: String,
     /// The client account, if any.
-    pub account_id: Option<String>,
+    pub account_id: Option<AccountId>,
     /// What happened.
     pub action: String,
     /// The kind of thing changed.
@@ -67,7 +67,7 @@ impl ActivityQuery {
         Fingerprint::new("ListActivity", 1)
             .opt("actor_kind", actor_kind.as_deref())
             .opt("actor_id", actor_id.as_deref())
-            .opt("account_id", account_id.as_deref())
+            .opt("account_id", account_id.map(|id| id.to_string()).as_deref())
             .opt("action", action.as_deref())
             .opt_int("since", *since)
             .opt_int("until", *until)

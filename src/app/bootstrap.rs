@@ -163,21 +163,19 @@ async fn restore_staff_with_credential(
     let system = Principal::system("bootstrap");
     let admin_role = full_access_role(txn, now, &system, RoleKind::Admin, ADMIN_ROLE_NAME).await?;
     let api_role = full_access_role(txn, now, &system, RoleKind::Api, API_ROLE_NAME).await?;
-    let user_id = UserId::from_stored(&user.id)
-        .ok_or_else(|| AppError::corrupt(format!("user {} id", user.id)))?;
-    if user.admin_role_id.as_deref() != Some(admin_role.as_str()) {
-        store::users::set_admin_role(txn, &user.id, Some(&admin_role), now.as_micros()).await?;
+    let user_id = user.id;
+    if user.admin_role_id != Some(admin_role) {
+        store::users::set_admin_role(txn, user_id, Some(admin_role), now.as_micros()).await?;
         record_at(
             txn,
             &system,
             now,
-            Change::new("staff.role_assigned", "user", user_id)
-                .detail("admin_role_id", &admin_role),
+            Change::new("staff.role_assigned", "user", user_id).detail("admin_role_id", admin_role),
         )
         .await?;
     }
     if user.status != UserStatus::Active {
-        store::users::set_status(txn, &user.id, UserStatus::Active, now.as_micros()).await?;
+        store::users::set_status(txn, user_id, UserStatus::Active, now.as_micros()).await?;
         record_at(
             txn,
             &system,
@@ -222,7 +220,7 @@ async fn create_staff_with_credential(
         locale: None,
         status: UserStatus::Active,
         password_hash: None,
-        admin_role_id: Some(admin_role.clone()),
+        admin_role_id: Some(admin_role),
     };
     insert_user_at(txn, user_id, draft, now).await?;
     record_at(
@@ -231,7 +229,7 @@ async fn create_staff_with_credential(
         now,
         Change::new("staff_user.created", "user", user_id)
             .detail("username", staff.username.as_str())
-            .detail("admin_role_id", &admin_role),
+            .detail("admin_role_id", admin_role),
     )
     .await?;
     issue_credential(txn, now, &system, user_id, api_role).await
@@ -243,24 +241,24 @@ async fn issue_credential(
     now: Timestamp,
     system: &Principal,
     user_id: UserId,
-    api_role: String,
+    api_role: RoleId,
 ) -> Result<Bootstrapped, AppError> {
     let credential_id = ApiCredentialId::generate();
     let token = ApiCredentialToken::generate();
     let credential = CredentialRow {
-        id: credential_id.to_string(),
+        id: credential_id,
         identifier: token.identifier.clone(),
         secret_hash: hash_secret(&token.secret),
-        owner_user_id: user_id.to_string(),
+        owner_user_id: user_id,
         // identityd creates it on the owner's behalf: the owner bounds it.
-        created_by_user_id: Some(user_id.to_string()),
+        created_by_user_id: Some(user_id),
         description: "Bootstrap credential".to_owned(),
         created_at: now.as_micros(),
         expires_at: None,
         revoked_at: None,
         last_used_at: None,
     };
-    store::credentials::insert(txn, credential, std::slice::from_ref(&api_role)).await?;
+    store::credentials::insert(txn, credential, &[api_role]).await?;
     record_at(
         txn,
         system,
@@ -268,7 +266,7 @@ async fn issue_credential(
         Change::new("api_credential.created", "api_credential", credential_id)
             .detail("identifier", &token.identifier)
             .detail("owner_user_id", user_id)
-            .detail("role_ids", &api_role),
+            .detail("role_ids", api_role),
     )
     .await?;
     Ok(Bootstrapped {
@@ -285,7 +283,7 @@ async fn full_access_role(
     system: &Principal,
     kind: RoleKind,
     name: &str,
-) -> Result<String, AppError> {
+) -> Result<RoleId, AppError> {
     let name = RoleName::parse("name", name)?;
     if let Some(existing) = store::roles::find_by_name(txn, kind, &name.normalized()).await?
         && existing.full_access
@@ -294,7 +292,7 @@ async fn full_access_role(
     }
     let id = RoleId::generate();
     let row = RoleRow {
-        id: id.to_string(),
+        id,
         kind,
         name: name.as_str().to_owned(),
         name_normalized: name.normalized(),
@@ -318,7 +316,7 @@ async fn full_access_role(
             .detail("permissions", "*"),
     )
     .await?;
-    Ok(id.to_string())
+    Ok(id)
 }
 
 #[cfg(test)]

@@ -48,28 +48,15 @@ pub struct ApiCredential {
 }
 
 impl ApiCredential {
-    fn from_row(
-        row: CredentialRow,
-        role_ids: Vec<String>,
-        now: Timestamp,
-    ) -> Result<Self, AppError> {
-        let corrupt = |what: &str| AppError::corrupt(format!("api credential {} {what}", row.id));
+    fn from_row(row: CredentialRow, role_ids: Vec<RoleId>, now: Timestamp) -> Self {
         let state = credential_state(&row, now);
-        let owner_user_id =
-            UserId::from_stored(&row.owner_user_id).ok_or_else(|| corrupt("owner"))?;
-        Ok(Self {
-            id: ApiCredentialId::from_stored(&row.id).ok_or_else(|| corrupt("id"))?,
-            owner_user_id,
+        Self {
+            id: row.id,
+            owner_user_id: row.owner_user_id,
             // Credentials older than the column name no creator: their owner
             // stands as one, the rule they were made under.
-            created_by_user_id: match row.created_by_user_id.as_deref() {
-                Some(creator) => UserId::from_stored(creator).ok_or_else(|| corrupt("creator"))?,
-                None => owner_user_id,
-            },
-            role_ids: role_ids
-                .iter()
-                .map(|id| RoleId::from_stored(id).ok_or_else(|| corrupt("role id")))
-                .collect::<Result<_, _>>()?,
+            created_by_user_id: row.created_by_user_id.unwrap_or(row.owner_user_id),
+            role_ids,
             state,
             identifier: row.identifier,
             description: row.description,
@@ -77,14 +64,16 @@ impl ApiCredential {
             expires_at: row.expires_at.map(Timestamp::from_micros),
             revoked_at: row.revoked_at.map(Timestamp::from_micros),
             last_used_at: row.last_used_at.map(Timestamp::from_micros),
-        })
+        }
     }
 }
 
-/// The creator recorded for a credential of `owner_id` created by `creator`
-/// (identityd itself, at bootstrap, creates on the owner's behalf).
-fn row_creator(owner_id: &str, creator: Option<UserId>) -> String {
-    creator.map_or_else(|| owner_id.to_owned(), |id| id.to_string())
+/// Role ids as one activity-log detail, separated by spaces.
+fn space_separated(ids: &[RoleId]) -> String {
+    ids.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The admin role `user` holds; a user without one is not staff.
@@ -94,7 +83,6 @@ async fn load_held_role(
 ) -> Result<store::roles::RoleRow, AppError> {
     let role_id = user
         .admin_role_id
-        .as_deref()
         .ok_or(AppError::FailedPrecondition(Reason::NotStaff))?;
     store::roles::find(conn, role_id)
         .await?
@@ -202,7 +190,7 @@ impl App {
             .into());
         }
         let txn = store::begin(self.db()).await?;
-        let owner = store::users::find(&txn, &new.owner_user_id.to_string())
+        let owner = store::users::find(&txn, new.owner_user_id)
             .await?
             .ok_or(AppError::NotFound(Reason::UserNotFound))?;
         if owner.admin_role_id.is_none() {
@@ -212,14 +200,14 @@ impl App {
             return Err(AppError::FailedPrecondition(Reason::UserNotActive));
         }
         let creator = principal.acting_user();
-        let owner_role = if creator.is_some_and(|id| id.to_string() == owner.id) {
+        let owner_role = if creator == Some(owner.id) {
             load_held_role(&txn, &owner).await?
         } else {
             held_role_if_covered(&txn, principal, &owner)
                 .await?
                 .ok_or(AppError::FailedPrecondition(Reason::NotStaff))?
         };
-        let role_ids: Vec<String> = new.role_ids.iter().map(ToString::to_string).collect();
+        let role_ids: Vec<RoleId> = new.role_ids.iter().copied().collect();
         let roles = store::roles::find_many(&txn, &role_ids).await?;
         if roles.len() != role_ids.len() {
             return Err(AppError::NotFound(Reason::RoleNotFound));
@@ -242,12 +230,15 @@ impl App {
 
         let id = ApiCredentialId::generate();
         let token = ApiCredentialToken::generate();
+        // A caller acting for no user (identityd itself) creates on the
+        // owner's behalf.
+        let created_by = creator.unwrap_or(owner.id);
         let row = CredentialRow {
-            id: id.to_string(),
+            id,
             identifier: token.identifier.clone(),
             secret_hash: hash_secret(&token.secret),
-            owner_user_id: owner.id.clone(),
-            created_by_user_id: Some(row_creator(&owner.id, creator)),
+            owner_user_id: owner.id,
+            created_by_user_id: Some(created_by),
             description: new.description.as_str().to_owned(),
             created_at: now.as_micros(),
             expires_at: new.expires_at.map(Timestamp::as_micros),
@@ -257,13 +248,13 @@ impl App {
         let row = store::credentials::insert(&txn, row, &role_ids).await?;
         let change = Change::new("api_credential.created", "api_credential", id)
             .detail("identifier", &token.identifier)
-            .detail("owner_user_id", &owner.id)
-            .detail("created_by_user_id", row_creator(&owner.id, creator))
-            .detail("role_ids", role_ids.join(" "));
+            .detail("owner_user_id", owner.id)
+            .detail("created_by_user_id", created_by)
+            .detail("role_ids", space_separated(&role_ids));
         record_at(&txn, principal, now, change).await?;
         self.commit(txn).await?;
         Ok(CreatedApiCredential {
-            credential: ApiCredential::from_row(row, role_ids, now)?,
+            credential: ApiCredential::from_row(row, role_ids, now),
             token,
         })
     }
@@ -280,13 +271,12 @@ impl App {
     }
 
     async fn load_api_credential(&self, id: ApiCredentialId) -> Result<ApiCredential, AppError> {
-        let row = store::credentials::find(self.reader(), &id.to_string())
+        let row = store::credentials::find(self.reader(), id)
             .await?
             .ok_or(AppError::NotFound(Reason::ApiCredentialNotFound))?;
-        let mut roles =
-            store::credentials::role_ids_of(self.reader(), std::slice::from_ref(&row.id)).await?;
+        let mut roles = store::credentials::role_ids_of(self.reader(), &[row.id]).await?;
         let role_ids = roles.remove(&row.id).unwrap_or_default();
-        ApiCredential::from_row(row, role_ids, self.now())
+        Ok(ApiCredential::from_row(row, role_ids, self.now()))
     }
 
     /// A page of credentials, oldest first.
@@ -297,8 +287,6 @@ impl App {
         query: CredentialQuery,
     ) -> Result<CredentialPage, AppError> {
         principal.ensure_staff(Permission::CredentialsRead)?;
-        let owner = query.owner_user_id.map(|id| id.to_string());
-        let creator = query.created_by_user_id.map(|id| id.to_string());
         let state = query.state.map(|state| match state {
             ApiCredentialState::Active => StateFilter::Active,
             ApiCredentialState::Expired => StateFilter::Expired,
@@ -308,16 +296,16 @@ impl App {
         let now = self.now();
         let page = store::credentials::list(
             self.reader(),
-            owner.as_deref(),
-            creator.as_deref(),
+            query.owner_user_id,
+            query.created_by_user_id,
             state,
             now.as_micros(),
             paging.after(),
             paging.limit(),
         )
         .await?;
-        let next_page_token = paging.next_token(&page, |row| row.id.clone());
-        let ids: Vec<String> = page.rows.iter().map(|row| row.id.clone()).collect();
+        let next_page_token = paging.next_token(&page, |row| row.id.to_string());
+        let ids: Vec<ApiCredentialId> = page.rows.iter().map(|row| row.id).collect();
         let mut roles = store::credentials::role_ids_of(self.reader(), &ids).await?;
         let credentials = page
             .rows
@@ -326,7 +314,7 @@ impl App {
                 let role_ids = roles.remove(&row.id).unwrap_or_default();
                 ApiCredential::from_row(row, role_ids, now)
             })
-            .collect::<Result<_, _>>()?;
+            .collect();
         Ok(CredentialPage {
             credentials,
             next_page_token,
@@ -344,20 +332,19 @@ impl App {
     ) -> Result<ApiCredential, AppError> {
         let now = self.now();
         let txn = store::begin(self.db()).await?;
-        let row = store::credentials::find(&txn, &id.to_string())
+        let row = store::credentials::find(&txn, id)
             .await?
             .ok_or(AppError::NotFound(Reason::ApiCredentialNotFound))?;
-        let acting = principal.acting_user().map(|id| id.to_string());
-        let own = acting.as_deref().is_some_and(|acting| {
-            acting == row.owner_user_id || Some(acting) == row.created_by_user_id.as_deref()
+        let own = principal.acting_user().is_some_and(|acting| {
+            acting == row.owner_user_id || Some(acting) == row.created_by_user_id
         });
-        if !own && let Some(owner) = store::users::find(&txn, &row.owner_user_id).await? {
+        if !own && let Some(owner) = store::users::find(&txn, row.owner_user_id).await? {
             held_role_if_covered(&txn, principal, &owner).await?;
         }
-        if store::credentials::revoke(&txn, &row.id, now.as_micros()).await? {
+        if store::credentials::revoke(&txn, row.id, now.as_micros()).await? {
             let change = Change::new("api_credential.revoked", "api_credential", id)
                 .detail("identifier", &row.identifier)
-                .detail("owner_user_id", &row.owner_user_id);
+                .detail("owner_user_id", row.owner_user_id);
             record_at(&txn, principal, now, change).await?;
         }
         self.commit(txn).await?;

@@ -7,7 +7,7 @@ use crate::app::blocks::paging::Paging;
 use crate::app::error::{AppError, Reason};
 pub use crate::domain::MailStatus;
 use crate::domain::Permission;
-use crate::domain::{Fingerprint, PageSize, Timestamp};
+use crate::domain::{AccountId, Fingerprint, PageSize, Timestamp};
 use crate::store::{
     self,
     mails::{MailFilter, MailRow},
@@ -29,7 +29,7 @@ pub struct Mail {
     /// The last error.
     pub last_error: Option<String>,
     /// The account it concerns.
-    pub account_id: Option<String>,
+    pub account_id: Option<AccountId>,
     /// When it was queued.
     pub created_at: Timestamp,
     /// When the next attempt is due.
@@ -135,7 +135,7 @@ impl App {
         let mut change = Change::new("mail.retried", "mail", &id)
             .detail("kind", &row.kind)
             .detail("previous_attempts", row.attempts);
-        if let Some(account_id) = &row.account_id {
+        if let Some(account_id) = row.account_id {
             change = change.account(account_id);
         }
         record_at(&txn, principal, now, change).await?;

@@ -33,20 +33,17 @@ pub struct Role {
     pub updated_at: Timestamp,
 }
 
-impl TryFrom<RoleRow> for Role {
-    type Error = AppError;
-
-    fn try_from(row: RoleRow) -> Result<Self, AppError> {
-        Ok(Self {
-            id: RoleId::from_stored(&row.id)
-                .ok_or_else(|| AppError::corrupt(format!("role id {}", row.id)))?,
+impl From<RoleRow> for Role {
+    fn from(row: RoleRow) -> Self {
+        Self {
+            id: row.id,
             kind: row.kind,
             permissions: PermissionSet::from_stored(row.full_access, &row.permissions),
             name: row.name,
             description: row.description,
             created_at: Timestamp::from_micros(row.created_at),
             updated_at: Timestamp::from_micros(row.updated_at),
-        })
+        }
     }
 }
 
@@ -171,9 +168,9 @@ impl App {
         let content = duplicate_fingerprint(source_id, &name);
         let key = IdempotencyKey::new(principal, "DuplicateRole", request_id.as_ref(), &content);
         if let Some(resource_id) = replay(&key, self.db()).await? {
-            return self.get_role_by_stored_id(&resource_id).await;
+            return self.read_role(resource_id).await;
         }
-        let source = self.get_role_by_stored_id(&source_id.to_string()).await?;
+        let source = self.read_role(source_id).await?;
         let new = NewRole {
             name,
             description: Description::parse(
@@ -198,14 +195,14 @@ impl App {
         ensure_covers(principal, &new.permissions)?;
         let now = self.now();
         let id = RoleId::generate();
-        let txn = match begin_create(self.db(), self.now(), key.as_ref(), &id.to_string()).await? {
+        let txn = match begin_create(self.db(), self.now(), key.as_ref(), id).await? {
             CreateStart::Create(txn) => txn,
             CreateStart::Replay(resource_id) => {
-                return self.get_role_by_stored_id(&resource_id).await;
+                return self.read_role(resource_id).await;
             }
         };
         let row = RoleRow {
-            id: id.to_string(),
+            id,
             kind: new.kind,
             name: new.name.as_str().to_owned(),
             name_normalized: new.name.normalized(),
@@ -227,20 +224,20 @@ impl App {
         .detail("permissions", describe(&new.permissions));
         record_at(&txn, principal, now, change).await?;
         self.commit(txn).await?;
-        Role::try_from(row)
+        Ok(Role::from(row))
     }
 
-    async fn get_role_by_stored_id(&self, id: &str) -> Result<Role, AppError> {
+    async fn read_role(&self, id: RoleId) -> Result<Role, AppError> {
         let row = store::roles::find(self.reader(), id).await?;
-        row.ok_or(AppError::NotFound(Reason::RoleNotFound))
-            .and_then(Role::try_from)
+        row.map(Role::from)
+            .ok_or(AppError::NotFound(Reason::RoleNotFound))
     }
 
     /// The role with this id.
     /// Staff holding `roles.read` only.
     pub async fn get_role(&self, principal: &Principal, id: RoleId) -> Result<Role, AppError> {
         principal.ensure_staff(Permission::RolesRead)?;
-        self.get_role_by_stored_id(&id.to_string()).await
+        self.read_role(id).await
     }
 
     /// A page of roles, oldest first.
@@ -254,12 +251,8 @@ impl App {
         let paging = Paging::start(&query.page_token, query.page_size, query.filters())?;
         let page =
             store::roles::list(self.reader(), query.kind, paging.after(), paging.limit()).await?;
-        let next_page_token = paging.next_token(&page, |row| row.id.clone());
-        let roles = page
-            .rows
-            .into_iter()
-            .map(Role::try_from)
-            .collect::<Result<_, _>>()?;
+        let next_page_token = paging.next_token(&page, |row| row.id.to_string());
+        let roles = page.rows.into_iter().map(Role::from).collect();
         Ok(RolePage {
             roles,
             next_page_token,
@@ -305,7 +298,7 @@ impl App {
             .map_err(|e| conflict_as(e, "name", Reason::RoleNameTaken))?;
         record_at(&txn, principal, now, change).await?;
         self.commit(txn).await?;
-        Role::try_from(row)
+        Ok(Role::from(row))
     }
 
     /// Deletes a role that no staff user holds and no unrevoked credential carries.
@@ -317,12 +310,12 @@ impl App {
             principal,
             &PermissionSet::from_stored(row.full_access, &row.permissions),
         )?;
-        let holders = store::roles::count_holders(&txn, &row.id).await?;
-        let credentials = store::roles::count_unrevoked_credentials(&txn, &row.id).await?;
+        let holders = store::roles::count_holders(&txn, row.id).await?;
+        let credentials = store::roles::count_unrevoked_credentials(&txn, row.id).await?;
         if holders > 0 || credentials > 0 {
             return Err(AppError::FailedPrecondition(Reason::RoleInUse));
         }
-        store::roles::delete(&txn, &row.id).await?;
+        store::roles::delete(&txn, row.id).await?;
         let change = Change::new("role.deleted", "role", id)
             .detail("name", &row.name)
             .detail("kind", row.kind.as_str());
@@ -332,11 +325,11 @@ impl App {
     }
 }
 
-/// The resource an earlier call with `key` created, if there is a key and a call.
+/// The role an earlier call with `key` created, if there is a key and a call.
 pub(crate) async fn replay(
     key: &Option<IdempotencyKey>,
     conn: &impl ConnectionTrait,
-) -> Result<Option<String>, AppError> {
+) -> Result<Option<RoleId>, AppError> {
     match key {
         Some(key) => key.replay(conn).await,
         None => Ok(None),

@@ -131,7 +131,7 @@ impl App {
         let (user_id, session_id) = principal.session_caller()?;
         let now = self.now();
         let txn = store::begin(self.db()).await?;
-        let session = store::sessions::find(&txn, &session_id.to_string())
+        let session = store::sessions::find(&txn, session_id)
             .await?
             .filter(|row| self.authn.session_is_live(row, now))
             .ok_or(AppError::Unauthenticated(Reason::SessionInvalid))?;
@@ -146,22 +146,22 @@ impl App {
         }
         // Not being a member looks like the account not existing: a user
         // learns nothing about accounts they do not belong to.
-        let account = store::accounts::find(&txn, &account_id.to_string())
+        let account = store::accounts::find(&txn, account_id)
             .await?
             .ok_or(AppError::NotFound(Reason::AccountNotFound))?;
-        store::memberships::find(&txn, &account.id, &user_id.to_string())
+        store::memberships::find(&txn, account.id, user_id)
             .await?
             .ok_or(AppError::NotFound(Reason::AccountNotFound))?;
         if account.status != AccountStatus::Active {
             return Err(AppError::FailedPrecondition(Reason::AccountClosed));
         }
-        store::sessions::set_account(&txn, &session.id, &account.id, now.as_micros()).await?;
+        store::sessions::set_account(&txn, session.id, account.id, now.as_micros()).await?;
         let action = match choice {
             AccountChoice::Select => "session.account_selected",
             AccountChoice::Switch => "session.account_switched",
         };
         let mut change = Change::new(action, "session", session_id).account(account_id);
-        if let Some(previous) = &session.account_id {
+        if let Some(previous) = session.account_id {
             change = change.detail("previous_account_id", previous);
         }
         record_at(&txn, principal, now, change).await?;
@@ -171,7 +171,7 @@ impl App {
             last_seen_at: now.as_micros(),
             ..session
         };
-        self.authn.session_view(&row, Some(session_id))
+        Ok(self.authn.session_view(&row, Some(session_id)))
     }
 
     /// Ends the caller's session.
@@ -179,8 +179,7 @@ impl App {
         let (user_id, session_id) = principal.session_caller()?;
         let txn = store::begin(self.db()).await?;
         let now = self.now();
-        if store::sessions::revoke(&txn, &session_id.to_string(), now.as_micros(), "logout").await?
-        {
+        if store::sessions::revoke(&txn, session_id, now.as_micros(), "logout").await? {
             let change =
                 Change::new("auth.logout", "session", session_id).detail("user_id", user_id);
             record_at(&txn, principal, now, change).await?;
@@ -205,7 +204,7 @@ impl App {
         let idle_cutoff = now.minus(self.auth_rules().session_idle_timeout);
         let page = store::sessions::list_live_for_user(
             self.reader(),
-            &user_id.to_string(),
+            user_id,
             now.as_micros(),
             idle_cutoff.as_micros(),
             paging.after(),
@@ -213,14 +212,14 @@ impl App {
         )
         .await?;
         let next_page_token = paging
-            .next_token(&page, |row| row.id.clone())
+            .next_token(&page, |row| row.id.to_string())
             .unwrap_or_default();
         let current = principal.session_id();
         let sessions = page
             .rows
             .iter()
             .map(|row| self.authn.session_view(row, current))
-            .collect::<Result<_, _>>()?;
+            .collect();
         Ok(SessionPage {
             sessions,
             next_page_token,
@@ -238,24 +237,22 @@ impl App {
         session_id: SessionId,
     ) -> Result<(), AppError> {
         let txn = store::begin(self.db()).await?;
-        let session = store::sessions::find(&txn, &session_id.to_string())
+        let session = store::sessions::find(&txn, session_id)
             .await?
             .ok_or(AppError::NotFound(Reason::SessionNotFound))?;
-        let own = principal
-            .session_user()
-            .is_some_and(|user_id| user_id.to_string() == session.user_id);
+        let own = principal.session_user() == Some(session.user_id);
         if !own {
             if !principal.permissions.contains(Permission::SessionsWrite) {
                 return Err(AppError::NotFound(Reason::SessionNotFound));
             }
-            if let Some(user) = store::users::find(&txn, &session.user_id).await? {
+            if let Some(user) = store::users::find(&txn, session.user_id).await? {
                 held_role_if_covered(&txn, principal, &user).await?;
             }
         }
         let now = self.now();
-        if store::sessions::revoke(&txn, &session.id, now.as_micros(), "revoked").await? {
+        if store::sessions::revoke(&txn, session.id, now.as_micros(), "revoked").await? {
             let change = Change::new("session.revoked", "session", session_id)
-                .detail("user_id", &session.user_id);
+                .detail("user_id", session.user_id);
             record_at(&txn, principal, now, change).await?;
         }
         self.commit(txn).await?;

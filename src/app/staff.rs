@@ -43,21 +43,17 @@ pub struct StaffUser {
 
 impl StaffUser {
     /// The staff view of a user row, or `None` when the user is not staff.
-    fn from_row(row: UserRow) -> Result<Option<Self>, AppError> {
-        let Some(role_id) = row.admin_role_id.as_deref() else {
-            return Ok(None);
-        };
-        let corrupt = |what: &str| AppError::corrupt(format!("user {} {what}", row.id));
-        Ok(Some(Self {
-            id: UserId::from_stored(&row.id).ok_or_else(|| corrupt("id"))?,
-            admin_role_id: RoleId::from_stored(role_id).ok_or_else(|| corrupt("admin role id"))?,
+    fn from_row(row: UserRow) -> Option<Self> {
+        Some(Self {
+            id: row.id,
+            admin_role_id: row.admin_role_id?,
             status: row.status,
             email: row.email,
             username: row.username,
             full_name: row.full_name,
             created_at: Timestamp::from_micros(row.created_at),
             updated_at: Timestamp::from_micros(row.updated_at),
-        }))
+        })
     }
 }
 
@@ -149,10 +145,10 @@ impl App {
         );
         let id = UserId::generate();
         let now = self.now();
-        let txn = match begin_create(self.db(), self.now(), key.as_ref(), &id.to_string()).await? {
+        let txn = match begin_create(self.db(), self.now(), key.as_ref(), id).await? {
             CreateStart::Create(txn) => txn,
             CreateStart::Replay(resource_id) => {
-                return self.get_staff_user_by_stored_id(&resource_id).await;
+                return self.read_staff_user(resource_id).await;
             }
         };
         let role = load_admin_role(&txn, new.admin_role_id).await?;
@@ -165,30 +161,27 @@ impl App {
             locale: None,
             status: UserStatus::Active,
             password_hash: None,
-            admin_role_id: Some(role.id.clone()),
+            admin_role_id: Some(role.id),
         };
         let row = insert_user_at(&txn, id, draft, now).await?;
         let change = Change::new("staff_user.created", "user", id)
             .detail("username", &row.username)
-            .detail("admin_role_id", &role.id);
+            .detail("admin_role_id", role.id);
         record_at(&txn, principal, now, change).await?;
         if new.send_set_password_email {
             self.issue_password_link(&txn, principal, &row, PasswordLink::Set)
                 .await?;
         }
         self.commit(txn).await?;
-        StaffUser::from_row(row)?
+        StaffUser::from_row(row)
             .ok_or_else(|| AppError::corrupt("created staff user without a role"))
     }
 
-    async fn get_staff_user_by_stored_id(&self, id: &str) -> Result<StaffUser, AppError> {
-        let row = store::users::find(self.reader(), id).await?;
-        match row {
-            Some(row) => {
-                StaffUser::from_row(row)?.ok_or(AppError::NotFound(Reason::StaffUserNotFound))
-            }
-            None => Err(AppError::NotFound(Reason::StaffUserNotFound)),
-        }
+    async fn read_staff_user(&self, id: UserId) -> Result<StaffUser, AppError> {
+        store::users::find(self.reader(), id)
+            .await?
+            .and_then(StaffUser::from_row)
+            .ok_or(AppError::NotFound(Reason::StaffUserNotFound))
     }
 
     /// The staff user with this id.
@@ -199,7 +192,7 @@ impl App {
         id: UserId,
     ) -> Result<StaffUser, AppError> {
         principal.ensure_staff(Permission::StaffRead)?;
-        self.get_staff_user_by_stored_id(&id.to_string()).await
+        self.read_staff_user(id).await
     }
 
     /// A page of staff users, oldest first.
@@ -211,19 +204,19 @@ impl App {
     ) -> Result<StaffPage, AppError> {
         principal.ensure_staff(Permission::StaffRead)?;
         let paging = Paging::start(&query.page_token, query.page_size, query.filters())?;
-        let role_id = query.admin_role_id.map(|id| id.to_string());
         let page = store::users::list_staff(
             self.reader(),
-            role_id.as_deref(),
+            query.admin_role_id,
             paging.after(),
             paging.limit(),
         )
         .await?;
-        let next_page_token = paging.next_token(&page, |row| row.id.clone());
-        let mut staff_users = Vec::with_capacity(page.rows.len());
-        for row in page.rows {
-            staff_users.extend(StaffUser::from_row(row)?);
-        }
+        let next_page_token = paging.next_token(&page, |row| row.id.to_string());
+        let staff_users = page
+            .rows
+            .into_iter()
+            .filter_map(StaffUser::from_row)
+            .collect();
         Ok(StaffPage {
             staff_users,
             next_page_token,
@@ -247,15 +240,15 @@ impl App {
         if !role.full_access {
             ensure_not_last_full_access(&txn, &user).await?;
         }
-        store::users::set_admin_role(&txn, &user.id, Some(&role.id), now.as_micros()).await?;
+        store::users::set_admin_role(&txn, user.id, Some(role.id), now.as_micros()).await?;
         let mut change =
-            Change::new("staff.role_assigned", "user", user_id).detail("admin_role_id", &role.id);
+            Change::new("staff.role_assigned", "user", user_id).detail("admin_role_id", role.id);
         if let Some(previous) = previous {
             change = change.detail("previous_admin_role_id", previous.id);
         }
         record_at(&txn, principal, now, change).await?;
         self.commit(txn).await?;
-        self.get_staff_user_by_stored_id(&user_id.to_string()).await
+        self.read_staff_user(user_id).await
     }
 
     /// Takes a staff user's admin role away, so they and their API credentials
@@ -272,7 +265,7 @@ impl App {
             return Err(AppError::FailedPrecondition(Reason::NotStaff));
         };
         ensure_not_last_full_access(&txn, &user).await?;
-        store::users::set_admin_role(&txn, &user.id, None, now.as_micros()).await?;
+        store::users::set_admin_role(&txn, user.id, None, now.as_micros()).await?;
         let change = Change::new("staff.role_unassigned", "user", user_id)
             .detail("previous_admin_role_id", previous.id);
         record_at(&txn, principal, now, change).await?;

@@ -171,10 +171,10 @@ impl App {
         };
         let id = UserId::generate();
         let now = self.now();
-        let txn = match begin_create(self.db(), self.now(), key.as_ref(), &id.to_string()).await? {
+        let txn = match begin_create(self.db(), self.now(), key.as_ref(), id).await? {
             CreateStart::Create(txn) => txn,
             CreateStart::Replay(resource_id) => {
-                return self.get_user_by_stored_id(&resource_id).await;
+                return self.read_user(resource_id).await;
             }
         };
         let draft = UserDraft {
@@ -198,21 +198,21 @@ impl App {
                 .await?;
         }
         self.commit(txn).await?;
-        Ok(User::try_from(row)?)
+        Ok(User::from(row))
     }
 
-    async fn get_user_by_stored_id(&self, id: &str) -> Result<User, AppError> {
+    async fn read_user(&self, id: UserId) -> Result<User, AppError> {
         store::users::find(self.reader(), id)
             .await?
+            .map(User::from)
             .ok_or(AppError::NotFound(Reason::UserNotFound))
-            .and_then(|row| Ok(User::try_from(row)?))
     }
 
     /// The user with this id.
     /// Staff holding `users.read` only.
     pub async fn get_user(&self, principal: &Principal, id: UserId) -> Result<User, AppError> {
         principal.ensure_staff(Permission::UsersRead)?;
-        self.get_user_by_stored_id(&id.to_string()).await
+        self.read_user(id).await
     }
 
     /// The user with this email address or username, regardless of case.
@@ -227,8 +227,8 @@ impl App {
                 store::users::find_by_username(self.reader(), &username.normalized()).await?
             }
         };
-        row.ok_or(AppError::NotFound(Reason::UserNotFound))
-            .and_then(|row| Ok(User::try_from(row)?))
+        row.map(User::from)
+            .ok_or(AppError::NotFound(Reason::UserNotFound))
     }
 
     /// A page of users matching the query.
@@ -242,7 +242,7 @@ impl App {
         let filter = UserFilter {
             text: query.text.clone(),
             status: query.status,
-            account_id: query.account_id.map(|id| id.to_string()),
+            account_id: query.account_id,
         };
         let paging = Paging::start(&query.page_token, query.page_size, query.filters())?;
         let page = store::users::list(
@@ -253,17 +253,13 @@ impl App {
             paging.limit(),
         )
         .await?;
-        let next_page_token = paging.next_token(&page, |row| row.id.clone());
+        let next_page_token = paging.next_token(&page, |row| row.id.to_string());
         let total = if query.include_total {
             Some(store::users::count(self.reader(), &filter).await?)
         } else {
             None
         };
-        let users = page
-            .rows
-            .into_iter()
-            .map(User::try_from)
-            .collect::<Result<_, _>>()?;
+        let users = page.rows.into_iter().map(User::from).collect();
         Ok(UserPage {
             users,
             next_page_token,
@@ -321,7 +317,7 @@ impl App {
             .map_err(identity_conflict)?;
         record_at(&txn, principal, now, change).await?;
         self.commit(txn).await?;
-        Ok(User::try_from(row)?)
+        Ok(User::from(row))
     }
 
     /// Suspends a user: they can no longer sign in or act, every session
@@ -373,14 +369,14 @@ impl App {
             if status != UserStatus::Active {
                 ensure_not_last_full_access(&txn, &row).await?;
             }
-            store::users::set_status(&txn, &row.id, status, now.as_micros()).await?;
+            store::users::set_status(&txn, row.id, status, now.as_micros()).await?;
             let mut change = Change::new(action, "user", id)
                 .detail("previous_status", row.status.as_str())
                 .detail("reason", reason);
             if status == UserStatus::Suspended {
                 let ended = store::sessions::revoke_all_for_user(
                     &txn,
-                    &row.id,
+                    row.id,
                     None,
                     now.as_micros(),
                     SUSPENDED,
@@ -393,7 +389,7 @@ impl App {
             row.updated_at = now.as_micros();
         }
         self.commit(txn).await?;
-        Ok(User::try_from(row)?)
+        Ok(User::from(row))
     }
 
     /// Deletes a user for good, with their API credentials and memberships.
@@ -405,10 +401,10 @@ impl App {
         let row = load_user(&txn, id).await?;
         ensure_may_manage(&txn, principal, &row).await?;
         ensure_not_last_full_access(&txn, &row).await?;
-        if store::accounts::count_owned_by(&txn, &row.id).await? > 0 {
+        if store::accounts::count_owned_by(&txn, row.id).await? > 0 {
             return Err(AppError::FailedPrecondition(Reason::UserOwnsAccount));
         }
-        store::users::delete(&txn, &row.id).await?;
+        store::users::delete(&txn, row.id).await?;
         let change = Change::new("user.deleted", "user", id)
             .detail("username", &row.username)
             .detail("was_staff", row.admin_role_id.is_some());
@@ -457,7 +453,7 @@ mod tests {
     #[test]
     fn a_stored_user_row_never_shows_its_password_hash() {
         let row = UserRow {
-            id: "u1".to_owned(),
+            id: UserId::generate(),
             email: "ann@example.com".to_owned(),
             email_normalized: "ann@example.com".to_owned(),
             username: "ann".to_owned(),

@@ -2,6 +2,7 @@
 //! id is paging by creation time.
 
 use std::fmt;
+use std::str::FromStr;
 
 use uuid::Uuid;
 
@@ -28,10 +29,15 @@ macro_rules! define_id {
                     .map(Self)
                     .map_err(|_| FieldViolation::new(field, "must be a UUID"))
             }
+        }
 
-            /// Wraps an id read back from the database, where it was written by `generate`.
-            pub fn from_stored(value: &str) -> Option<Self> {
-                Uuid::try_parse(value).ok().map(Self)
+        /// Reads an id back from text identityd wrote itself, such as a
+        /// stored column; a request field goes through `parse` instead.
+        impl FromStr for $name {
+            type Err = uuid::Error;
+
+            fn from_str(value: &str) -> Result<Self, uuid::Error> {
+                Uuid::try_parse(value).map(Self)
             }
         }
 
@@ -52,6 +58,13 @@ define_id!(
     /// The id of a user.
     UserId
 );
+
+impl UserId {
+    /// The nil UUID, which `generate` never makes: an id no user has, for
+    /// queries that must run and match nothing.
+    pub const NOBODY: Self = Self(Uuid::nil());
+}
+
 define_id!(
     /// The id of an admin or API role.
     RoleId
@@ -79,6 +92,7 @@ mod tests {
         let second = UserId::generate();
         assert!(first.to_string() < second.to_string());
         assert_eq!(UserId::parse("user_id", &first.to_string()), Ok(first));
+        assert_eq!(first.to_string().parse::<UserId>().ok(), Some(first));
     }
 
     #[test]

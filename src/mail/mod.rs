@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use uuid::Uuid;
 
-use crate::domain::{MailStatus, REDACTED, Timestamp};
+use crate::domain::{AccountId, MailStatus, REDACTED, Timestamp};
 use crate::store::{self, ConnectionTrait, StoreError, mails::MailRow};
 
 /// What a mail is about; each kind has its own templates.
@@ -131,7 +131,7 @@ pub struct OutgoingMail {
     /// The recipient's locale, for the templates; empty for English.
     pub locale: String,
     /// The client account it concerns, if any.
-    pub account_id: Option<String>,
+    pub account_id: Option<AccountId>,
     /// Template values that may be kept after delivery.
     pub context: BTreeMap<String, String>,
     /// Template values that are secrets (codes, links with tokens): stored

@@ -8,7 +8,7 @@ use sea_orm::{
 
 use super::entities::{account, membership};
 use super::{Page, StoreError, contains_pattern, insert_row, page_by_id};
-use crate::domain::AccountStatus;
+use crate::domain::{AccountId, AccountStatus, UserId};
 
 pub use account::Model as AccountRow;
 
@@ -20,7 +20,7 @@ pub struct AccountFilter {
     /// Only this status.
     pub status: Option<AccountStatus>,
     /// Only accounts this user is a member (or the owner) of.
-    pub member_user_id: Option<String>,
+    pub member_user_id: Option<UserId>,
 }
 
 fn search_text(row: &AccountRow) -> String {
@@ -40,11 +40,11 @@ fn filtered(filter: &AccountFilter) -> Select<account::Entity> {
     if let Some(status) = &filter.status {
         query = query.filter(account::Column::Status.eq(*status));
     }
-    if let Some(user_id) = &filter.member_user_id {
+    if let Some(user_id) = filter.member_user_id {
         let member_of = Query::select()
             .column(membership::Column::AccountId)
             .from(membership::Entity)
-            .and_where(membership::Column::UserId.eq(user_id.as_str()))
+            .and_where(membership::Column::UserId.eq(user_id))
             .to_owned();
         query = query.filter(account::Column::Id.in_subquery(member_of));
     }
@@ -69,8 +69,11 @@ pub async fn insert(
 }
 
 /// The account with this id.
-pub async fn find(conn: &impl ConnectionTrait, id: &str) -> Result<Option<AccountRow>, StoreError> {
-    Ok(account::Entity::find_by_id(id.to_owned()).one(conn).await?)
+pub async fn find(
+    conn: &impl ConnectionTrait,
+    id: AccountId,
+) -> Result<Option<AccountRow>, StoreError> {
+    Ok(account::Entity::find_by_id(id).one(conn).await?)
 }
 
 /// The account with this id, locked until the transaction ends (PostgreSQL:
@@ -78,9 +81,9 @@ pub async fn find(conn: &impl ConnectionTrait, id: &str) -> Result<Option<Accoun
 /// ownership transfers and membership changes of one account run one at a time.
 pub async fn find_for_update(
     conn: &impl ConnectionTrait,
-    id: &str,
+    id: AccountId,
 ) -> Result<Option<AccountRow>, StoreError> {
-    Ok(account::Entity::find_by_id(id.to_owned())
+    Ok(account::Entity::find_by_id(id)
         .lock_exclusive()
         .one(conn)
         .await?)
@@ -89,10 +92,10 @@ pub async fn find_for_update(
 /// The accounts with these ids.
 pub async fn find_many(
     conn: &impl ConnectionTrait,
-    ids: &[String],
+    ids: &[AccountId],
 ) -> Result<Vec<AccountRow>, StoreError> {
     Ok(account::Entity::find()
-        .filter(account::Column::Id.is_in(ids.iter().cloned()))
+        .filter(account::Column::Id.is_in(ids.iter().copied()))
         .all(conn)
         .await?)
 }
@@ -128,15 +131,16 @@ pub async fn update(conn: &impl ConnectionTrait, row: &AccountRow) -> Result<(),
 }
 
 /// Deletes an account; its memberships go with it.
-pub async fn delete(conn: &impl ConnectionTrait, id: &str) -> Result<(), StoreError> {
-    account::Entity::delete_by_id(id.to_owned())
-        .exec(conn)
-        .await?;
+pub async fn delete(conn: &impl ConnectionTrait, id: AccountId) -> Result<(), StoreError> {
+    account::Entity::delete_by_id(id).exec(conn).await?;
     Ok(())
 }
 
 /// How many accounts this user owns.
-pub async fn count_owned_by(conn: &impl ConnectionTrait, user_id: &str) -> Result<u64, StoreError> {
+pub async fn count_owned_by(
+    conn: &impl ConnectionTrait,
+    user_id: UserId,
+) -> Result<u64, StoreError> {
     Ok(account::Entity::find()
         .filter(account::Column::OwnerUserId.eq(user_id))
         .count(conn)

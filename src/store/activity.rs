@@ -4,6 +4,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use super::entities::activity_event;
 use super::{Page, StoreError, insert_row, page_by_id};
+use crate::domain::AccountId;
 
 pub use activity_event::Model as ActivityRow;
 
@@ -12,10 +13,10 @@ pub use activity_event::Model as ActivityRow;
 pub struct ActivityFilter {
     /// Only this actor kind.
     pub actor_kind: Option<String>,
-    /// Only this actor id.
+    /// Only this actor id (a user's or an API credential's).
     pub actor_id: Option<String>,
     /// Only this client account.
-    pub account_id: Option<String>,
+    pub account_id: Option<AccountId>,
     /// Only this action.
     pub action: Option<String>,
     /// Only at or after this time (microseconds).
@@ -44,8 +45,8 @@ pub async fn list(
     if let Some(actor_id) = &filter.actor_id {
         query = query.filter(Column::ActorId.eq(actor_id.as_str()));
     }
-    if let Some(account_id) = &filter.account_id {
-        query = query.filter(Column::AccountId.eq(account_id.as_str()));
+    if let Some(account_id) = filter.account_id {
+        query = query.filter(Column::AccountId.eq(account_id));
     }
     if let Some(action) = &filter.action {
         query = query.filter(Column::Action.eq(action.as_str()));

@@ -1,16 +1,20 @@
-//! Domain types as column values. The database keeps them as the same text
-//! as ever; reading one back that does not parse fails with one error,
-//! [`CorruptValue`], which [`StoreError`](super::StoreError) turns into
-//! `StoreError::Corrupt`, so no caller checks stored text itself.
+//! Domain types as column values: statuses, kinds and ids. The database
+//! keeps them as the same text as ever; reading one back that does not parse
+//! fails with one error, [`CorruptValue`], which
+//! [`StoreError`](super::StoreError) turns into `StoreError::Corrupt`, so no
+//! caller checks stored text itself.
 
 use std::sync::Arc;
 
 use sea_orm::sea_query::{
     ArrayType, ColumnType, Nullable, StringLen, Value, ValueType, ValueTypeErr,
 };
-use sea_orm::{ColIdx, DbErr, QueryResult, TryGetError, TryGetable};
+use sea_orm::{ColIdx, DbErr, QueryResult, TryFromU64, TryGetError, TryGetable};
 
-use crate::domain::{AccountStatus, InvitationState, MailStatus, RoleKind, UserStatus};
+use crate::domain::{
+    AccountId, AccountStatus, ApiCredentialId, InvitationId, InvitationState, MailStatus, RoleId,
+    RoleKind, SessionId, UserId, UserStatus,
+};
 
 /// A stored value identityd wrote itself but cannot read back as `what`.
 #[derive(Debug, thiserror::Error)]
@@ -30,10 +34,13 @@ fn corrupt(what: &'static str) -> TryGetError {
 }
 
 /// Makes `$type` a text column: written as `$to` (an expression of `$value`),
-/// read back with `<$type>::from_stored`, which returns `None` for text it
-/// does not know.
+/// read back with `$from` (an `Option` from the text `$text`), by default
+/// `<$type>::from_stored`; `None` means text it does not know.
 macro_rules! text_column {
     ($type:ty, |$value:ident| $to:expr) => {
+        text_column!($type, |$value| $to, |text| <$type>::from_stored(text));
+    };
+    ($type:ty, |$value:ident| $to:expr, |$text:ident| $from:expr) => {
         impl From<$type> for Value {
             fn from($value: $type) -> Value {
                 Value::String(Some($to.into()))
@@ -42,15 +49,17 @@ macro_rules! text_column {
 
         impl TryGetable for $type {
             fn try_get_by<I: ColIdx>(res: &QueryResult, index: I) -> Result<Self, TryGetError> {
-                let text = String::try_get_by(res, index)?;
-                <$type>::from_stored(&text).ok_or_else(|| corrupt(stringify!($type)))
+                let stored = String::try_get_by(res, index)?;
+                let $text = stored.as_str();
+                $from.ok_or_else(|| corrupt(stringify!($type)))
             }
         }
 
         impl ValueType for $type {
             fn try_from(value: Value) -> Result<Self, ValueTypeErr> {
-                let text = <String as ValueType>::try_from(value)?;
-                <$type>::from_stored(&text).ok_or(ValueTypeErr)
+                let stored = <String as ValueType>::try_from(value)?;
+                let $text = stored.as_str();
+                $from.ok_or(ValueTypeErr)
             }
 
             fn type_name() -> String {
@@ -79,6 +88,31 @@ text_column!(AccountStatus, |status| status.as_str());
 text_column!(RoleKind, |kind| kind.as_str());
 text_column!(InvitationState, |state| state.as_str());
 text_column!(MailStatus, |status| status.as_str());
+
+/// Makes each id type a text column (its hyphenated UUID) that can also be a
+/// primary key. SeaORM asks a primary key type to convert from the integer
+/// an auto-increment insert returns; a UUID never comes from one, so that
+/// conversion always fails.
+macro_rules! id_column {
+    ($($type:ty),* $(,)?) => {$(
+        text_column!($type, |id| id.to_string(), |text| text.parse().ok());
+
+        impl TryFromU64 for $type {
+            fn try_from_u64(_: u64) -> Result<Self, DbErr> {
+                Err(DbErr::ConvertFromU64(stringify!($type)))
+            }
+        }
+    )*};
+}
+
+id_column!(
+    SessionId,
+    UserId,
+    RoleId,
+    ApiCredentialId,
+    AccountId,
+    InvitationId,
+);
 
 #[cfg(test)]
 mod tests {
@@ -110,6 +144,26 @@ mod tests {
             Value::from(UserStatus::PendingVerification),
             Value::String(Some("pending_verification".into()))
         );
+    }
+
+    #[tokio::test]
+    async fn stored_ids_read_back_as_the_same_id() {
+        let id = UserId::generate();
+        assert_eq!(read::<UserId>(&id.to_string()).await.ok(), Some(id));
+        assert_eq!(Value::from(id), Value::String(Some(id.to_string())));
+        let err = read::<AccountId>("not-a-uuid").await.err();
+        assert!(
+            matches!(&err, Some(StoreError::Corrupt(what)) if what.contains("AccountId")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn an_id_never_comes_from_an_auto_increment_integer() {
+        assert!(matches!(
+            RoleId::try_from_u64(1),
+            Err(DbErr::ConvertFromU64("RoleId"))
+        ));
     }
 
     #[tokio::test]

@@ -10,7 +10,7 @@ use sea_orm::{
 
 use super::entities::{api_credential, api_credential_role, role, user};
 use super::{Page, StoreError, insert_row, page_by_id, select_prefixed};
-use crate::domain::{RoleKind, UserStatus};
+use crate::domain::{ApiCredentialId, RoleId, RoleKind, UserId, UserStatus};
 
 pub use api_credential::Model as CredentialRow;
 
@@ -29,14 +29,14 @@ pub enum StateFilter {
 pub async fn insert(
     conn: &impl ConnectionTrait,
     row: CredentialRow,
-    role_ids: &[String],
+    role_ids: &[RoleId],
 ) -> Result<CredentialRow, StoreError> {
     insert_row(conn, row.clone()).await?;
     let links = role_ids
         .iter()
-        .map(|role_id| api_credential_role::ActiveModel {
-            credential_id: Set(row.id.clone()),
-            role_id: Set(role_id.clone()),
+        .map(|&role_id| api_credential_role::ActiveModel {
+            credential_id: Set(row.id),
+            role_id: Set(role_id),
         });
     api_credential_role::Entity::insert_many(links)
         .exec_without_returning(conn)
@@ -47,24 +47,22 @@ pub async fn insert(
 /// The credential with this id.
 pub async fn find(
     conn: &impl ConnectionTrait,
-    id: &str,
+    id: ApiCredentialId,
 ) -> Result<Option<CredentialRow>, StoreError> {
-    Ok(api_credential::Entity::find_by_id(id.to_owned())
-        .one(conn)
-        .await?)
+    Ok(api_credential::Entity::find_by_id(id).one(conn).await?)
 }
 
 /// The API role ids of each of these credentials, sorted.
 pub async fn role_ids_of(
     conn: &impl ConnectionTrait,
-    credential_ids: &[String],
-) -> Result<BTreeMap<String, Vec<String>>, StoreError> {
+    credential_ids: &[ApiCredentialId],
+) -> Result<BTreeMap<ApiCredentialId, Vec<RoleId>>, StoreError> {
     let links = api_credential_role::Entity::find()
-        .filter(api_credential_role::Column::CredentialId.is_in(credential_ids.iter().cloned()))
+        .filter(api_credential_role::Column::CredentialId.is_in(credential_ids.iter().copied()))
         .order_by_asc(api_credential_role::Column::RoleId)
         .all(conn)
         .await?;
-    let mut by_credential: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut by_credential: BTreeMap<ApiCredentialId, Vec<RoleId>> = BTreeMap::new();
     for link in links {
         by_credential
             .entry(link.credential_id)
@@ -78,8 +76,8 @@ pub async fn role_ids_of(
 /// state at `now`.
 pub async fn list(
     conn: &impl ConnectionTrait,
-    owner_user_id: Option<&str>,
-    created_by_user_id: Option<&str>,
+    owner_user_id: Option<UserId>,
+    created_by_user_id: Option<UserId>,
     state: Option<StateFilter>,
     now: i64,
     after: Option<&str>,
@@ -109,7 +107,11 @@ pub async fn list(
 }
 
 /// Marks a credential revoked at `now` unless it already is; returns whether it changed.
-pub async fn revoke(conn: &impl ConnectionTrait, id: &str, now: i64) -> Result<bool, StoreError> {
+pub async fn revoke(
+    conn: &impl ConnectionTrait,
+    id: ApiCredentialId,
+    now: i64,
+) -> Result<bool, StoreError> {
     let result = api_credential::Entity::update_many()
         .col_expr(api_credential::Column::RevokedAt, now.into())
         .filter(api_credential::Column::Id.eq(id))
@@ -122,7 +124,7 @@ pub async fn revoke(conn: &impl ConnectionTrait, id: &str, now: i64) -> Result<b
 /// Records that a credential authenticated a call at `now`.
 pub async fn touch_last_used(
     conn: &impl ConnectionTrait,
-    id: &str,
+    id: ApiCredentialId,
     now: i64,
 ) -> Result<(), StoreError> {
     api_credential::Entity::update_many()
@@ -137,7 +139,7 @@ pub async fn touch_last_used(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrantingRole {
     /// The role's id.
-    pub id: String,
+    pub id: RoleId,
     /// Admin (the owner's or creator's admin role) or API (one of the credential's roles).
     pub kind: RoleKind,
     /// Space-separated permission names.
@@ -154,11 +156,11 @@ pub struct CredentialForAuthentication {
     /// The owner's status, if the owner exists.
     pub owner_status: Option<UserStatus>,
     /// The owner's admin role id, if the owner is staff.
-    pub owner_admin_role_id: Option<String>,
+    pub owner_admin_role_id: Option<RoleId>,
     /// The creator's status, if the credential names a creator who exists.
     pub creator_status: Option<UserStatus>,
     /// The creator's admin role id, if the creator is staff.
-    pub creator_admin_role_id: Option<String>,
+    pub creator_admin_role_id: Option<RoleId>,
     /// The owner's and the creator's admin roles and the credential's API roles.
     pub roles: Vec<GrantingRole>,
 }
@@ -181,7 +183,7 @@ pub async fn find_for_authentication(
     let creator_admin_role_id = first.try_get("", "creator_admin_role_id")?;
     let mut roles = Vec::with_capacity(rows.len());
     for row in &rows {
-        let id: Option<String> = row.try_get("", "role_id")?;
+        let id: Option<RoleId> = row.try_get("", "role_id")?;
         if let Some(id) = id {
             roles.push(GrantingRole {
                 id,

@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use super::entities::{invitation, mail_budget};
 use super::{Page, StoreError, insert_row, page_by_id, raw_query_one};
-use crate::domain::InvitationState;
+use crate::domain::{AccountId, InvitationId, InvitationState, UserId};
 
 pub use invitation::Model as InvitationRow;
 
@@ -42,11 +42,9 @@ pub async fn insert(
 /// The invitation with this id.
 pub async fn find(
     conn: &impl ConnectionTrait,
-    id: &str,
+    id: InvitationId,
 ) -> Result<Option<InvitationRow>, StoreError> {
-    Ok(invitation::Entity::find_by_id(id.to_owned())
-        .one(conn)
-        .await?)
+    Ok(invitation::Entity::find_by_id(id).one(conn).await?)
 }
 
 /// The invitation whose current link's token hashes to `token_hash`.
@@ -63,7 +61,7 @@ pub async fn find_by_token_hash(
 /// The pending invitations (expired or not) of `email_normalized` to an account.
 pub async fn pending_for(
     conn: &impl ConnectionTrait,
-    account_id: &str,
+    account_id: AccountId,
     email_normalized: &str,
 ) -> Result<Vec<InvitationRow>, StoreError> {
     use invitation::Column;
@@ -79,8 +77,8 @@ pub async fn pending_for(
 /// `inviter_user_id` made as its owner.
 pub async fn pending_by_owner(
     conn: &impl ConnectionTrait,
-    account_id: &str,
-    inviter_user_id: &str,
+    account_id: AccountId,
+    inviter_user_id: UserId,
 ) -> Result<Vec<InvitationRow>, StoreError> {
     use invitation::Column;
     Ok(invitation::Entity::find()
@@ -93,7 +91,11 @@ pub async fn pending_by_owner(
 }
 
 /// Cancels a pending invitation; returns whether this call did.
-pub async fn cancel(conn: &impl ConnectionTrait, id: &str, now: i64) -> Result<bool, StoreError> {
+pub async fn cancel(
+    conn: &impl ConnectionTrait,
+    id: InvitationId,
+    now: i64,
+) -> Result<bool, StoreError> {
     use invitation::Column;
     let result = invitation::Entity::update_many()
         .col_expr(Column::Status, InvitationState::Cancelled.into())
@@ -111,9 +113,9 @@ pub async fn cancel(conn: &impl ConnectionTrait, id: &str, now: i64) -> Result<b
 /// caller looked it up cannot win.
 pub async fn accept(
     conn: &impl ConnectionTrait,
-    id: &str,
+    id: InvitationId,
     token_hash: &str,
-    user_id: &str,
+    user_id: UserId,
     now: i64,
 ) -> Result<bool, StoreError> {
     use invitation::Column;
@@ -135,7 +137,7 @@ pub async fn accept(
 /// whether this call did.
 pub async fn renew(
     conn: &impl ConnectionTrait,
-    id: &str,
+    id: InvitationId,
     token_hash: &str,
     expires_at: i64,
     link_mailed: bool,
@@ -155,7 +157,7 @@ pub async fn renew(
 /// A page of an account's invitations, newest first, before `before_id`.
 pub async fn list(
     conn: &impl ConnectionTrait,
-    account_id: &str,
+    account_id: AccountId,
     status: Option<StatusFilter>,
     now: i64,
     before_id: Option<&str>,

@@ -1,6 +1,7 @@
 //! Queries on memberships: which users may act for which accounts.
 
 use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::Value;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect,
@@ -8,7 +9,7 @@ use sea_orm::{
 
 use super::entities::{account, membership};
 use super::{Page, StoreError, insert_row};
-use crate::domain::AccountStatus;
+use crate::domain::{AccountId, AccountStatus, UserId};
 
 pub use membership::Model as MembershipRow;
 
@@ -17,7 +18,8 @@ pub use membership::Model as MembershipRow;
 pub struct MembershipCursor {
     /// The join time of the last row returned.
     pub created_at: i64,
-    /// The user id (listing an account) or account id (listing a user) of that row.
+    /// The user id (listing an account) or account id (listing a user) of
+    /// that row, as the text a page token carries.
     pub id: String,
 }
 
@@ -49,27 +51,25 @@ pub async fn insert(
 /// The membership of `user_id` in `account_id`.
 pub async fn find(
     conn: &impl ConnectionTrait,
-    account_id: &str,
-    user_id: &str,
+    account_id: AccountId,
+    user_id: UserId,
 ) -> Result<Option<MembershipRow>, StoreError> {
-    Ok(
-        membership::Entity::find_by_id((account_id.to_owned(), user_id.to_owned()))
-            .one(conn)
-            .await?,
-    )
+    Ok(membership::Entity::find_by_id((account_id, user_id))
+        .one(conn)
+        .await?)
 }
 
 /// A page of an account's memberships in join order.
 pub async fn list_for_account(
     conn: &impl ConnectionTrait,
-    account_id: &str,
+    account_id: AccountId,
     after: Option<&MembershipCursor>,
     limit: u64,
 ) -> Result<Page<MembershipRow>, StoreError> {
     use membership::Column;
     list_in_join_order(
         conn,
-        (Column::AccountId, account_id),
+        (Column::AccountId, account_id.into()),
         Column::UserId,
         after,
         limit,
@@ -80,14 +80,14 @@ pub async fn list_for_account(
 /// A page of a user's memberships in join order.
 pub async fn list_for_user(
     conn: &impl ConnectionTrait,
-    user_id: &str,
+    user_id: UserId,
     after: Option<&MembershipCursor>,
     limit: u64,
 ) -> Result<Page<MembershipRow>, StoreError> {
     use membership::Column;
     list_in_join_order(
         conn,
-        (Column::UserId, user_id),
+        (Column::UserId, user_id.into()),
         Column::AccountId,
         after,
         limit,
@@ -99,7 +99,7 @@ pub async fn list_for_user(
 /// then by `tie`, after the cursor.
 async fn list_in_join_order(
     conn: &impl ConnectionTrait,
-    (scope, value): (membership::Column, &str),
+    (scope, value): (membership::Column, Value),
     tie: membership::Column,
     after: Option<&MembershipCursor>,
     limit: u64,
@@ -129,7 +129,7 @@ async fn list_in_join_order(
 /// Every membership of an account.
 pub async fn all_for_account(
     conn: &impl ConnectionTrait,
-    account_id: &str,
+    account_id: AccountId,
 ) -> Result<Vec<MembershipRow>, StoreError> {
     Ok(membership::Entity::find()
         .filter(membership::Column::AccountId.eq(account_id))
@@ -140,14 +140,14 @@ pub async fn all_for_account(
 /// Replaces a membership's permissions.
 pub async fn set_permissions(
     conn: &impl ConnectionTrait,
-    account_id: &str,
-    user_id: &str,
+    account_id: AccountId,
+    user_id: UserId,
     permissions: &str,
     now: i64,
 ) -> Result<(), StoreError> {
     let active = membership::ActiveModel {
-        account_id: Set(account_id.to_owned()),
-        user_id: Set(user_id.to_owned()),
+        account_id: Set(account_id),
+        user_id: Set(user_id),
         permissions: Set(permissions.to_owned()),
         updated_at: Set(now),
         ..Default::default()
@@ -159,17 +159,20 @@ pub async fn set_permissions(
 /// Deletes a membership.
 pub async fn delete(
     conn: &impl ConnectionTrait,
-    account_id: &str,
-    user_id: &str,
+    account_id: AccountId,
+    user_id: UserId,
 ) -> Result<(), StoreError> {
-    membership::Entity::delete_by_id((account_id.to_owned(), user_id.to_owned()))
+    membership::Entity::delete_by_id((account_id, user_id))
         .exec(conn)
         .await?;
     Ok(())
 }
 
 /// How many accounts a user is a member of.
-pub async fn count_for_user(conn: &impl ConnectionTrait, user_id: &str) -> Result<u64, StoreError> {
+pub async fn count_for_user(
+    conn: &impl ConnectionTrait,
+    user_id: UserId,
+) -> Result<u64, StoreError> {
     Ok(membership::Entity::find()
         .filter(membership::Column::UserId.eq(user_id))
         .count(conn)
@@ -180,9 +183,9 @@ pub async fn count_for_user(conn: &impl ConnectionTrait, user_id: &str) -> Resul
 /// order they joined them.
 pub async fn active_account_ids_for_user(
     conn: &impl ConnectionTrait,
-    user_id: &str,
+    user_id: UserId,
     limit: u64,
-) -> Result<Vec<String>, StoreError> {
+) -> Result<Vec<AccountId>, StoreError> {
     use membership::Column;
     let to_account = membership::Entity::belongs_to(account::Entity)
         .from(Column::AccountId)
@@ -197,7 +200,7 @@ pub async fn active_account_ids_for_user(
         .order_by_asc(Column::CreatedAt)
         .order_by_asc(Column::AccountId)
         .limit(limit)
-        .into_tuple::<String>()
+        .into_tuple::<AccountId>()
         .all(conn)
         .await?)
 }

@@ -5,7 +5,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFi
 
 use super::entities::{api_credential, api_credential_role, role, user};
 use super::{Page, StoreError, insert_row, page_by_id};
-use crate::domain::RoleKind;
+use crate::domain::{ApiCredentialId, RoleId, RoleKind};
 
 pub use role::Model as RoleRow;
 
@@ -16,8 +16,8 @@ pub async fn insert(conn: &impl ConnectionTrait, row: RoleRow) -> Result<RoleRow
 }
 
 /// The role with this id.
-pub async fn find(conn: &impl ConnectionTrait, id: &str) -> Result<Option<RoleRow>, StoreError> {
-    Ok(role::Entity::find_by_id(id.to_owned()).one(conn).await?)
+pub async fn find(conn: &impl ConnectionTrait, id: RoleId) -> Result<Option<RoleRow>, StoreError> {
+    Ok(role::Entity::find_by_id(id).one(conn).await?)
 }
 
 /// The role of this kind with this (lower-cased) name.
@@ -36,10 +36,10 @@ pub async fn find_by_name(
 /// The roles with these ids (missing ids are simply absent).
 pub async fn find_many(
     conn: &impl ConnectionTrait,
-    ids: &[String],
+    ids: &[RoleId],
 ) -> Result<Vec<RoleRow>, StoreError> {
     Ok(role::Entity::find()
-        .filter(role::Column::Id.is_in(ids.iter().cloned()))
+        .filter(role::Column::Id.is_in(ids.iter().copied()))
         .order_by_asc(role::Column::Id)
         .all(conn)
         .await?)
@@ -62,7 +62,7 @@ pub async fn list(
 /// Writes a role's name, description, permissions and update time.
 pub async fn update(conn: &impl ConnectionTrait, row: &RoleRow) -> Result<(), StoreError> {
     let active = role::ActiveModel {
-        id: Set(row.id.clone()),
+        id: Set(row.id),
         name: Set(row.name.clone()),
         name_normalized: Set(row.name_normalized.clone()),
         description: Set(row.description.clone()),
@@ -75,13 +75,13 @@ pub async fn update(conn: &impl ConnectionTrait, row: &RoleRow) -> Result<(), St
 }
 
 /// Deletes a role; links from revoked credentials go with it.
-pub async fn delete(conn: &impl ConnectionTrait, id: &str) -> Result<(), StoreError> {
-    role::Entity::delete_by_id(id.to_owned()).exec(conn).await?;
+pub async fn delete(conn: &impl ConnectionTrait, id: RoleId) -> Result<(), StoreError> {
+    role::Entity::delete_by_id(id).exec(conn).await?;
     Ok(())
 }
 
 /// How many users hold this admin role.
-pub async fn count_holders(conn: &impl ConnectionTrait, id: &str) -> Result<u64, StoreError> {
+pub async fn count_holders(conn: &impl ConnectionTrait, id: RoleId) -> Result<u64, StoreError> {
     Ok(user::Entity::find()
         .filter(user::Column::AdminRoleId.eq(id))
         .count(conn)
@@ -91,9 +91,9 @@ pub async fn count_holders(conn: &impl ConnectionTrait, id: &str) -> Result<u64,
 /// How many credentials that are not revoked carry this API role.
 pub async fn count_unrevoked_credentials(
     conn: &impl ConnectionTrait,
-    id: &str,
+    id: RoleId,
 ) -> Result<u64, StoreError> {
-    let credential_ids: Vec<String> = api_credential_role::Entity::find()
+    let credential_ids: Vec<ApiCredentialId> = api_credential_role::Entity::find()
         .filter(api_credential_role::Column::RoleId.eq(id))
         .all(conn)
         .await?

@@ -5,7 +5,7 @@ use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryRes
 
 use super::entities::{account, membership, role, session, user};
 use super::{Page, StoreError, UserRow, insert_row, page_by_id, select_prefixed};
-use crate::domain::AccountStatus;
+use crate::domain::{AccountId, AccountStatus, SessionId, UserId};
 
 pub use session::Model as SessionRow;
 
@@ -19,8 +19,11 @@ pub async fn insert(
 }
 
 /// The session with this id.
-pub async fn find(conn: &impl ConnectionTrait, id: &str) -> Result<Option<SessionRow>, StoreError> {
-    Ok(session::Entity::find_by_id(id.to_owned()).one(conn).await?)
+pub async fn find(
+    conn: &impl ConnectionTrait,
+    id: SessionId,
+) -> Result<Option<SessionRow>, StoreError> {
+    Ok(session::Entity::find_by_id(id).one(conn).await?)
 }
 
 /// Everything authenticating a session token needs, read in one query.
@@ -31,7 +34,7 @@ pub struct SessionForAuthentication {
     /// Its user.
     pub user: UserRow,
     /// The owner of the session's account, if it has one and it exists.
-    pub account_owner_user_id: Option<String>,
+    pub account_owner_user_id: Option<UserId>,
     /// The status of the session's account.
     pub account_status: Option<AccountStatus>,
     /// The user's membership permissions in the session's account, if a member.
@@ -130,7 +133,7 @@ fn authentication_query(token_hash: &str) -> SelectStatement {
 /// `now`, newest first. `idle_cutoff` is the oldest `last_seen_at` still live.
 pub async fn list_live_for_user(
     conn: &impl ConnectionTrait,
-    user_id: &str,
+    user_id: UserId,
     now: i64,
     idle_cutoff: i64,
     before_id: Option<&str>,
@@ -146,7 +149,7 @@ pub async fn list_live_for_user(
 }
 
 /// Records that a session was used at `now`.
-pub async fn touch(conn: &impl ConnectionTrait, id: &str, now: i64) -> Result<(), StoreError> {
+pub async fn touch(conn: &impl ConnectionTrait, id: SessionId, now: i64) -> Result<(), StoreError> {
     session::Entity::update_many()
         .col_expr(session::Column::LastSeenAt, now.into())
         .filter(session::Column::Id.eq(id))
@@ -158,8 +161,8 @@ pub async fn touch(conn: &impl ConnectionTrait, id: &str, now: i64) -> Result<()
 /// Points a live session at another account; returns whether it changed.
 pub async fn set_account(
     conn: &impl ConnectionTrait,
-    id: &str,
-    account_id: &str,
+    id: SessionId,
+    account_id: AccountId,
     now: i64,
 ) -> Result<bool, StoreError> {
     let result = session::Entity::update_many()
@@ -175,7 +178,7 @@ pub async fn set_account(
 /// Revokes one session unless it already is; returns whether it changed.
 pub async fn revoke(
     conn: &impl ConnectionTrait,
-    id: &str,
+    id: SessionId,
     now: i64,
     reason: &str,
 ) -> Result<bool, StoreError> {
@@ -192,8 +195,8 @@ pub async fn revoke(
 /// Revokes every unrevoked session of a user but `except`; returns how many.
 pub async fn revoke_all_for_user(
     conn: &impl ConnectionTrait,
-    user_id: &str,
-    except: Option<&str>,
+    user_id: UserId,
+    except: Option<SessionId>,
     now: i64,
     reason: &str,
 ) -> Result<u64, StoreError> {

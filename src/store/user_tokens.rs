@@ -8,6 +8,7 @@ use sea_orm::{
 
 use super::entities::user_token;
 use super::{StoreError, insert_row};
+use crate::domain::UserId;
 
 pub use user_token::Model as UserTokenRow;
 
@@ -23,7 +24,7 @@ pub async fn insert(
 /// The newest unused, unexpired token of a user for `purpose`.
 pub async fn find_live_for_user(
     conn: &impl ConnectionTrait,
-    user_id: &str,
+    user_id: UserId,
     purpose: &str,
     now: i64,
 ) -> Result<Option<UserTokenRow>, StoreError> {
@@ -86,13 +87,13 @@ pub async fn consume(conn: &impl ConnectionTrait, id: &str, now: i64) -> Result<
 
 /// The id of some user, to hang a token on that [`insert_and_undo`] never
 /// keeps (a token needs a real user).
-pub async fn stand_in_user_id(conn: &impl ConnectionTrait) -> Result<Option<String>, StoreError> {
+pub async fn stand_in_user_id(conn: &impl ConnectionTrait) -> Result<Option<UserId>, StoreError> {
     use sea_orm::{QuerySelect, entity::prelude::*};
     Ok(super::entities::user::Entity::find()
         .select_only()
         .column(super::entities::user::Column::Id)
         .limit(1)
-        .into_tuple::<String>()
+        .into_tuple::<UserId>()
         .one(conn)
         .await?)
 }
@@ -116,7 +117,7 @@ pub async fn insert_and_undo(
 /// Uses up every unused token of a user for `purpose`.
 pub async fn consume_all_for_user(
     conn: &impl ConnectionTrait,
-    user_id: &str,
+    user_id: UserId,
     purpose: &str,
     now: i64,
 ) -> Result<u64, StoreError> {

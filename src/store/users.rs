@@ -8,7 +8,7 @@ use sea_orm::{
 
 use super::entities::{membership, role, user};
 use super::{Page, StoreError, contains_pattern, insert_row, page_by_id};
-use crate::domain::{RoleId, RoleKind, Timestamp, User, UserId, UserStatus};
+use crate::domain::{AccountId, RoleId, RoleKind, Timestamp, User, UserId, UserStatus};
 
 pub use user::Model as UserRow;
 
@@ -20,7 +20,7 @@ pub struct UserFilter {
     /// Only this status.
     pub status: Option<UserStatus>,
     /// Only members (or the owner) of this account.
-    pub account_id: Option<String>,
+    pub account_id: Option<AccountId>,
 }
 
 /// The text substring search runs over: lower-cased full name, username and email.
@@ -41,11 +41,11 @@ fn filtered(filter: &UserFilter) -> Select<user::Entity> {
     if let Some(status) = &filter.status {
         query = query.filter(user::Column::Status.eq(*status));
     }
-    if let Some(account_id) = &filter.account_id {
+    if let Some(account_id) = filter.account_id {
         let members = Query::select()
             .column(membership::Column::UserId)
             .from(membership::Entity)
-            .and_where(membership::Column::AccountId.eq(account_id.as_str()))
+            .and_where(membership::Column::AccountId.eq(account_id))
             .to_owned();
         query = query.filter(user::Column::Id.in_subquery(members));
     }
@@ -101,7 +101,7 @@ pub async fn find_by_username(
 /// Writes a user's profile (names, email, photo, locale, verification) and update time.
 pub async fn update_profile(conn: &impl ConnectionTrait, row: &UserRow) -> Result<(), StoreError> {
     let active = user::ActiveModel {
-        id: Set(row.id.clone()),
+        id: Set(row.id),
         email: Set(row.email.clone()),
         email_normalized: Set(row.email_normalized.clone()),
         username: Set(row.username.clone()),
@@ -121,13 +121,13 @@ pub async fn update_profile(conn: &impl ConnectionTrait, row: &UserRow) -> Resul
 /// Sets a user's status.
 pub async fn set_status(
     conn: &impl ConnectionTrait,
-    id: &str,
+    id: UserId,
     status: UserStatus,
     now: i64,
 ) -> Result<(), StoreError> {
     let active = user::ActiveModel {
-        id: Set(id.to_owned()),
-        status: Set(status.to_owned()),
+        id: Set(id),
+        status: Set(status),
         updated_at: Set(now),
         ..Default::default()
     };
@@ -136,8 +136,8 @@ pub async fn set_status(
 }
 
 /// Deletes a user; their API credentials go with them.
-pub async fn delete(conn: &impl ConnectionTrait, id: &str) -> Result<(), StoreError> {
-    user::Entity::delete_by_id(id.to_owned()).exec(conn).await?;
+pub async fn delete(conn: &impl ConnectionTrait, id: UserId) -> Result<(), StoreError> {
+    user::Entity::delete_by_id(id).exec(conn).await?;
     Ok(())
 }
 
@@ -149,17 +149,17 @@ pub async fn insert(conn: &impl ConnectionTrait, mut row: UserRow) -> Result<Use
 }
 
 /// The user with this id.
-pub async fn find(conn: &impl ConnectionTrait, id: &str) -> Result<Option<UserRow>, StoreError> {
-    Ok(user::Entity::find_by_id(id.to_owned()).one(conn).await?)
+pub async fn find(conn: &impl ConnectionTrait, id: UserId) -> Result<Option<UserRow>, StoreError> {
+    Ok(user::Entity::find_by_id(id).one(conn).await?)
 }
 
 /// The users with these ids.
 pub async fn find_many(
     conn: &impl ConnectionTrait,
-    ids: &[String],
+    ids: &[UserId],
 ) -> Result<Vec<UserRow>, StoreError> {
     Ok(user::Entity::find()
-        .filter(user::Column::Id.is_in(ids.iter().cloned()))
+        .filter(user::Column::Id.is_in(ids.iter().copied()))
         .all(conn)
         .await?)
 }
@@ -167,7 +167,7 @@ pub async fn find_many(
 /// A page of staff users (users with an admin role) in id order.
 pub async fn list_staff(
     conn: &impl ConnectionTrait,
-    admin_role_id: Option<&str>,
+    admin_role_id: Option<RoleId>,
     after: Option<&str>,
     limit: u64,
 ) -> Result<Page<UserRow>, StoreError> {
@@ -181,13 +181,13 @@ pub async fn list_staff(
 /// Gives a user an admin role, or takes it away with `None`.
 pub async fn set_admin_role(
     conn: &impl ConnectionTrait,
-    id: &str,
-    role_id: Option<&str>,
+    id: UserId,
+    role_id: Option<RoleId>,
     now: i64,
 ) -> Result<(), StoreError> {
     let active = user::ActiveModel {
-        id: Set(id.to_owned()),
-        admin_role_id: Set(role_id.map(str::to_owned)),
+        id: Set(id),
+        admin_role_id: Set(role_id),
         updated_at: Set(now),
         ..Default::default()
     };
@@ -197,8 +197,8 @@ pub async fn set_admin_role(
 
 /// The ids of active staff users whose admin role grants full access, locked
 /// until the transaction ends.
-pub async fn full_access_staff_ids(conn: &impl ConnectionTrait) -> Result<Vec<String>, StoreError> {
-    let full_roles: Vec<String> = role::Entity::find()
+pub async fn full_access_staff_ids(conn: &impl ConnectionTrait) -> Result<Vec<UserId>, StoreError> {
+    let full_roles: Vec<RoleId> = role::Entity::find()
         .filter(role::Column::FullAccess.eq(true))
         .filter(role::Column::Kind.eq(RoleKind::Admin))
         .all(conn)
@@ -236,7 +236,7 @@ pub async fn any_staff(conn: &impl ConnectionTrait) -> Result<bool, StoreError> 
 /// password hash when the stored one used outdated parameters.
 pub async fn record_login(
     conn: &impl ConnectionTrait,
-    id: &str,
+    id: UserId,
     now: i64,
     rehashed: Option<&str>,
 ) -> Result<(), StoreError> {
@@ -251,7 +251,7 @@ pub async fn record_login(
 /// Replaces a user's password hash.
 pub async fn set_password_hash(
     conn: &impl ConnectionTrait,
-    id: &str,
+    id: UserId,
     hash: &str,
     now: i64,
 ) -> Result<(), StoreError> {
@@ -268,7 +268,7 @@ pub async fn set_password_hash(
 /// makes them active; returns whether they were waiting.
 pub async fn mark_email_verified(
     conn: &impl ConnectionTrait,
-    id: &str,
+    id: UserId,
     now: i64,
 ) -> Result<bool, StoreError> {
     user::Entity::update_many()
@@ -286,20 +286,13 @@ pub async fn mark_email_verified(
     Ok(activated.rows_affected > 0)
 }
 
-/// A stored user as callers see it; a value identityd could not have
-/// written is [`StoreError::Corrupt`].
-impl TryFrom<UserRow> for User {
-    type Error = StoreError;
-
-    fn try_from(row: UserRow) -> Result<Self, StoreError> {
-        let corrupt = |what: &str| StoreError::Corrupt(format!("user {} {what}", row.id));
-        Ok(Self {
-            id: UserId::from_stored(&row.id).ok_or_else(|| corrupt("id"))?,
+/// A stored user as callers see it (never the password hash).
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        Self {
+            id: row.id,
             status: row.status,
-            admin_role_id: match row.admin_role_id.as_deref() {
-                Some(id) => Some(RoleId::from_stored(id).ok_or_else(|| corrupt("admin role id"))?),
-                None => None,
-            },
+            admin_role_id: row.admin_role_id,
             has_password: row.password_hash.is_some(),
             email: row.email,
             username: row.username,
@@ -310,6 +303,6 @@ impl TryFrom<UserRow> for User {
             created_at: Timestamp::from_micros(row.created_at),
             updated_at: Timestamp::from_micros(row.updated_at),
             last_login_at: row.last_login_at.map(Timestamp::from_micros),
-        })
+        }
     }
 }

@@ -42,16 +42,16 @@ impl App {
             _ => None,
         };
         let id = AccountId::generate();
-        let txn = match begin_create(self.db(), self.now(), key.as_ref(), &id.to_string()).await? {
+        let txn = match begin_create(self.db(), self.now(), key.as_ref(), id).await? {
             CreateStart::Create(txn) => txn,
             CreateStart::Replay(resource_id) => {
-                return self.get_account_by_stored_id(&resource_id).await;
+                return self.read_account(resource_id).await;
             }
         };
         let now = self.now();
         let owner_id = match new.owner {
             NewAccountOwner::Existing(user_id) => {
-                store::users::find(&txn, &user_id.to_string())
+                store::users::find(&txn, user_id)
                     .await?
                     .ok_or(AppError::NotFound(Reason::UserNotFound))?;
                 user_id
@@ -104,7 +104,7 @@ impl App {
         Account::try_from(row)
     }
 
-    pub(super) async fn get_account_by_stored_id(&self, id: &str) -> Result<Account, AppError> {
+    pub(super) async fn read_account(&self, id: AccountId) -> Result<Account, AppError> {
         store::accounts::find(self.reader(), id)
             .await?
             .ok_or(AppError::NotFound(Reason::AccountNotFound))
@@ -120,7 +120,7 @@ impl App {
         principal.ensure_account_access(Permission::AccountsRead, id, |grant| {
             grant.permissions.contains(AccountPermission::Profile)
         })?;
-        self.get_account_by_stored_id(&id.to_string()).await
+        self.read_account(id).await
     }
 
     /// A page of accounts matching the query.
@@ -140,7 +140,7 @@ impl App {
             paging.limit(),
         )
         .await?;
-        let next_page_token = paging.next_token(&page, |row| row.id.clone());
+        let next_page_token = paging.next_token(&page, |row| row.id.to_string());
         let total = if query.include_total {
             Some(store::accounts::count(self.reader(), &query.filter).await?)
         } else {
@@ -264,8 +264,8 @@ impl App {
         let now = self.now();
         let txn = store::begin(self.db()).await?;
         let row = load_account_for_update(&txn, id).await?;
-        let members = store::memberships::all_for_account(&txn, &row.id).await?;
-        store::accounts::delete(&txn, &row.id).await?;
+        let members = store::memberships::all_for_account(&txn, row.id).await?;
+        store::accounts::delete(&txn, row.id).await?;
         record_at(
             &txn,
             principal,
@@ -279,16 +279,15 @@ impl App {
         let mut deleted = Vec::new();
         if delete_orphan_users {
             for member in members {
-                let Some(user) = store::users::find(&txn, &member.user_id).await? else {
+                let Some(user) = store::users::find(&txn, member.user_id).await? else {
                     continue;
                 };
+                let user_id = user.id;
                 let orphan = user.admin_role_id.is_none()
-                    && store::memberships::count_for_user(&txn, &user.id).await? == 0
-                    && store::accounts::count_owned_by(&txn, &user.id).await? == 0;
+                    && store::memberships::count_for_user(&txn, user_id).await? == 0
+                    && store::accounts::count_owned_by(&txn, user_id).await? == 0;
                 if orphan {
-                    store::users::delete(&txn, &user.id).await?;
-                    let user_id = UserId::from_stored(&user.id)
-                        .ok_or_else(|| AppError::corrupt(format!("user id {}", user.id)))?;
+                    store::users::delete(&txn, user_id).await?;
                     record_at(
                         &txn,
                         principal,

@@ -32,31 +32,32 @@ impl App {
         // Members are the owner's business: other members do not see them.
         principal
             .ensure_account_access(Permission::AccountsRead, account_id, |grant| grant.owner)?;
-        let account = store::accounts::find(self.reader(), &account_id.to_string())
+        let account = store::accounts::find(self.reader(), account_id)
             .await?
             .ok_or(AppError::NotFound(Reason::AccountNotFound))?;
-        let filters = Fingerprint::new("ListMembers", 1).text("account_id", &account.id);
+        let filters =
+            Fingerprint::new("ListMembers", 1).text("account_id", &account.id.to_string());
         let paging = Paging::start(page_token, page_size, filters)?;
         let page = store::memberships::list_for_account(
             self.reader(),
-            &account.id,
+            account.id,
             paging.after_parsed(MembershipCursor::from_key)?.as_ref(),
             paging.limit(),
         )
         .await?;
-        let next_page_token = paging.next_token(&page, |last| membership_key(last, &last.user_id));
-        let user_ids: Vec<String> = page.rows.iter().map(|m| m.user_id.clone()).collect();
-        let users: BTreeMap<String, UserRow> = store::users::find_many(self.reader(), &user_ids)
+        let next_page_token = paging.next_token(&page, |last| membership_key(last, last.user_id));
+        let user_ids: Vec<UserId> = page.rows.iter().map(|m| m.user_id).collect();
+        let users: BTreeMap<UserId, UserRow> = store::users::find_many(self.reader(), &user_ids)
             .await?
             .into_iter()
-            .map(|u| (u.id.clone(), u))
+            .map(|u| (u.id, u))
             .collect();
         let mut entries = Vec::with_capacity(page.rows.len());
         for membership in page.rows {
             let Some(user) = users.get(&membership.user_id) else {
                 continue;
             };
-            entries.push(member_view(&account, &membership, user)?);
+            entries.push(member_view(&account, &membership, user));
         }
         Ok(MembershipPage {
             entries,
@@ -75,10 +76,10 @@ impl App {
         let txn = store::begin(self.db()).await?;
         let account = load_active_account(&txn, account_id).await?;
         self.ensure_may_manage_members(principal, &account)?;
-        let user = store::users::find(&txn, &user_id.to_string())
+        let user = store::users::find(&txn, user_id)
             .await?
             .ok_or(AppError::NotFound(Reason::UserNotFound))?;
-        if store::memberships::find(&txn, &account.id, &user.id)
+        if store::memberships::find(&txn, account.id, user.id)
             .await?
             .is_some()
         {
@@ -86,8 +87,8 @@ impl App {
         }
         let now = self.now();
         let membership = MembershipRow {
-            account_id: account.id.clone(),
-            user_id: user.id.clone(),
+            account_id: account.id,
+            user_id: user.id,
             permissions: permissions.to_stored(),
             created_at: now.as_micros(),
             updated_at: now.as_micros(),
@@ -106,7 +107,7 @@ impl App {
             .detail("permissions", permissions.to_stored());
         record_at(&txn, principal, now, change).await?;
         self.commit(txn).await?;
-        member_view(&account, &membership, &user)
+        Ok(member_view(&account, &membership, &user))
     }
 
     /// Replaces a member's permissions. The owner's permissions are fixed: the
@@ -130,8 +131,8 @@ impl App {
         membership.updated_at = now.as_micros();
         store::memberships::set_permissions(
             &txn,
-            &account.id,
-            &membership.user_id,
+            account.id,
+            membership.user_id,
             &membership.permissions,
             now.as_micros(),
         )
@@ -140,11 +141,11 @@ impl App {
             .account(account_id)
             .detail("permissions", &membership.permissions);
         record_at(&txn, principal, now, change).await?;
-        let user = store::users::find(&txn, &membership.user_id)
+        let user = store::users::find(&txn, membership.user_id)
             .await?
             .ok_or(AppError::NotFound(Reason::UserNotFound))?;
         self.commit(txn).await?;
-        member_view(&account, &membership, &user)
+        Ok(member_view(&account, &membership, &user))
     }
 
     /// Takes a member's access to an account away; never the owner's. Works
@@ -163,7 +164,7 @@ impl App {
         if membership.user_id == account.owner_user_id {
             return Err(AppError::FailedPrecondition(Reason::OwnerCannotBeRemoved));
         }
-        store::memberships::delete(&txn, &account.id, &membership.user_id).await?;
+        store::memberships::delete(&txn, account.id, membership.user_id).await?;
         record_at(
             &txn,
             principal,
@@ -177,8 +178,8 @@ impl App {
             &txn,
             principal,
             now,
-            &account.id,
-            &membership.user_id,
+            account.id,
+            membership.user_id,
             "inviter_removed",
         )
         .await?;
@@ -195,26 +196,26 @@ impl App {
         page_token: &str,
     ) -> Result<MembershipPage<UserAccount>, AppError> {
         principal.ensure_self_or_staff(Permission::AccountsRead, user_id)?;
-        let user = store::users::find(self.reader(), &user_id.to_string())
+        let user = store::users::find(self.reader(), user_id)
             .await?
             .ok_or(AppError::NotFound(Reason::UserNotFound))?;
-        let filters = Fingerprint::new("ListUserAccounts", 1).text("user_id", &user.id);
+        let filters = Fingerprint::new("ListUserAccounts", 1).text("user_id", &user.id.to_string());
         let paging = Paging::start(page_token, page_size, filters)?;
         let page = store::memberships::list_for_user(
             self.reader(),
-            &user.id,
+            user.id,
             paging.after_parsed(MembershipCursor::from_key)?.as_ref(),
             paging.limit(),
         )
         .await?;
         let next_page_token =
-            paging.next_token(&page, |last| membership_key(last, &last.account_id));
-        let account_ids: Vec<String> = page.rows.iter().map(|m| m.account_id.clone()).collect();
-        let accounts: BTreeMap<String, AccountRow> =
+            paging.next_token(&page, |last| membership_key(last, last.account_id));
+        let account_ids: Vec<AccountId> = page.rows.iter().map(|m| m.account_id).collect();
+        let accounts: BTreeMap<AccountId, AccountRow> =
             store::accounts::find_many(self.reader(), &account_ids)
                 .await?
                 .into_iter()
-                .map(|a| (a.id.clone(), a))
+                .map(|a| (a.id, a))
                 .collect();
         let mut entries = Vec::with_capacity(page.rows.len());
         for membership in page.rows {
@@ -259,10 +260,10 @@ impl App {
 
 /// The page-token key of a membership row: its join time and `id` (the
 /// user's when listing an account, the account's when listing a user).
-fn membership_key(row: &MembershipRow, id: &str) -> String {
+fn membership_key(row: &MembershipRow, id: impl ToString) -> String {
     MembershipCursor {
         created_at: row.created_at,
-        id: id.to_owned(),
+        id: id.to_string(),
     }
     .to_key()
 }

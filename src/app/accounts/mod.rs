@@ -40,14 +40,14 @@ impl TryFrom<AccountRow> for Account {
     type Error = AppError;
 
     fn try_from(row: AccountRow) -> Result<Self, AppError> {
-        let corrupt = |what: &str| AppError::corrupt(format!("account {} {what}", row.id));
+        let email = Email::parse("email", &row.email)
+            .map_err(|_| AppError::corrupt(format!("account {} email", row.id)))?;
         Ok(Self {
-            id: AccountId::from_stored(&row.id).ok_or_else(|| corrupt("id"))?,
+            id: row.id,
             status: row.status,
-            owner_user_id: UserId::from_stored(&row.owner_user_id)
-                .ok_or_else(|| corrupt("owner"))?,
+            owner_user_id: row.owner_user_id,
             profile: AccountProfile {
-                email: Email::parse("email", &row.email).map_err(|_| corrupt("email"))?,
+                email,
                 display_name: row.display_name,
                 full_name: row.full_name,
                 company: row.company,
@@ -167,7 +167,10 @@ impl AccountQuery {
         Fingerprint::new("ListAccounts", 1)
             .opt("text", text.as_deref())
             .opt("status", status.map(AccountStatus::as_str))
-            .opt("member_user_id", member_user_id.as_deref())
+            .opt(
+                "member_user_id",
+                member_user_id.map(|id| id.to_string()).as_deref(),
+            )
             .flag("newest_first", *newest_first)
     }
 }

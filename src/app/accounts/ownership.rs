@@ -23,40 +23,38 @@ impl App {
     ) -> Result<Account, AppError> {
         let txn = store::begin(self.db()).await?;
         let mut row = load_active_account(&txn, id).await?;
-        let new_owner_id = new_owner.to_string();
-        let new_owner_row = store::users::find(&txn, &new_owner_id)
+        let new_owner_row = store::users::find(&txn, new_owner)
             .await?
             .ok_or(AppError::NotFound(Reason::UserNotFound))?;
-        if row.owner_user_id == new_owner_id {
+        if row.owner_user_id == new_owner {
             self.commit(txn).await?;
             return Account::try_from(row);
         }
         let now = self.now();
         let micros = now.as_micros();
-        let previous = std::mem::replace(&mut row.owner_user_id, new_owner_id.clone());
+        let previous = std::mem::replace(&mut row.owner_user_id, new_owner);
         row.updated_at = micros;
         store::accounts::update(&txn, &row).await?;
-        match store::memberships::find(&txn, &row.id, &new_owner_id).await? {
+        match store::memberships::find(&txn, row.id, new_owner).await? {
             Some(_) => {
                 let all = AccountPermissions::all().to_stored();
-                store::memberships::set_permissions(&txn, &row.id, &new_owner_id, &all, micros)
-                    .await?;
+                store::memberships::set_permissions(&txn, row.id, new_owner, &all, micros).await?;
             }
             None => {
-                store::memberships::insert(&txn, owner_membership(&row.id, &new_owner_id, micros))
+                store::memberships::insert(&txn, owner_membership(row.id, new_owner, micros))
                     .await?;
             }
         }
         if remove_previous_owner {
-            store::memberships::delete(&txn, &row.id, &previous).await?;
+            store::memberships::delete(&txn, row.id, previous).await?;
         } else {
             let all = AccountPermissions::all().to_stored();
-            store::memberships::set_permissions(&txn, &row.id, &previous, &all, micros).await?;
+            store::memberships::set_permissions(&txn, row.id, previous, &all, micros).await?;
         }
         let change = Change::new("account.ownership_transferred", "account", id)
             .account(id)
-            .detail("previous_owner_user_id", &previous)
-            .detail("new_owner_user_id", &new_owner_id)
+            .detail("previous_owner_user_id", previous)
+            .detail("new_owner_user_id", new_owner)
             .detail("previous_owner_removed", remove_previous_owner);
         record_at(&txn, principal, now, change).await?;
         // The previous owner's invitations were sent with a right they no
@@ -65,13 +63,13 @@ impl App {
             &txn,
             principal,
             now,
-            &row.id,
-            &previous,
+            row.id,
+            previous,
             "ownership_transferred",
         )
         .await?;
         // Both owners hear of it, in the transaction of the change itself.
-        let previous_row = store::users::find(&txn, &previous).await?;
+        let previous_row = store::users::find(&txn, previous).await?;
         for (recipient, is_new) in [(Some(&new_owner_row), true), (previous_row.as_ref(), false)] {
             let Some(recipient) = recipient else { continue };
             self.notify_owner_changed(&txn, now, &row, recipient, &new_owner_row, is_new)
@@ -104,7 +102,7 @@ impl App {
             kind: MailKind::AccountOwnerChanged,
             to: recipient.email.clone(),
             locale: recipient.locale.clone().unwrap_or_default(),
-            account_id: Some(account.id.clone()),
+            account_id: Some(account.id),
             context: context
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v))

@@ -10,7 +10,7 @@ use crate::app::blocks::links::*;
 use crate::app::blocks::throttle::{LoginTarget, Subject};
 use crate::app::error::{AppError, Reason};
 use crate::crypto::{TokenKind, hash_secret};
-use crate::domain::{PermissionSet, SessionId, UserId, UserStatus};
+use crate::domain::{AccountId, PermissionSet, SessionId, UserStatus};
 use crate::store::{self, ConnectionTrait, sessions::SessionRow, users::UserRow};
 
 /// How long a device token proves that its client signed in before.
@@ -41,7 +41,7 @@ impl App {
             store::users::find_by_username(self.reader(), &typed).await?
         };
         let target = match &user {
-            Some(user) => LoginTarget::User(user.id.clone()),
+            Some(user) => LoginTarget::User(user.id),
             None => LoginTarget::Typed(self.typed_digest(&typed)),
         };
         let subjects = [
@@ -82,7 +82,7 @@ impl App {
         // An unknown identifier is recorded by its throttling key, which
         // holds a keyed hash of it, never what was typed.
         let (target_type, target_id) = match &user {
-            Some(user) => ("user", user.id.clone()),
+            Some(user) => ("user", user.id.to_string()),
             None => ("identifier", subjects[1].key.clone()),
         };
         let (Some(user), None) = (user, refusal) else {
@@ -121,15 +121,15 @@ impl App {
             _ => None,
         };
         let txn = store::begin(self.db()).await?;
-        let accounts = store::memberships::active_account_ids_for_user(&txn, &user.id, 2).await?;
+        let accounts = store::memberships::active_account_ids_for_user(&txn, user.id, 2).await?;
         let bound_account = match accounts.as_slice() {
-            [only] => Some(only.clone()),
+            [only] => Some(*only),
             _ => None,
         };
         let (token, session) = self
             .start_session(&txn, &user, bound_account, principal, &attempt.user_agent)
             .await?;
-        store::users::record_login(&txn, &user.id, session.created_at, rehashed.as_deref()).await?;
+        store::users::record_login(&txn, user.id, session.created_at, rehashed.as_deref()).await?;
         let released: &[Subject] = if device.is_some() { &[] } else { &address };
         self.settle_success(&txn, &subjects, released).await?;
         // The device token is rotated on every sign-in (a copy taken before
@@ -138,20 +138,19 @@ impl App {
             store::user_tokens::consume(&txn, used, session.created_at).await?;
         }
         let device_token = self.issue_device_token(&txn, &user).await?;
-        let actor = self.session_principal(principal, &user, &session)?;
-        let mut change = Change::new("auth.login_succeeded", "session", &session.id)
+        let actor = self.session_principal(principal, &user, &session);
+        let mut change = Change::new("auth.login_succeeded", "session", session.id)
             .detail("rehashed", rehashed.is_some())
             .detail("device_token", device.is_some());
-        if let Some(account_id) = &session.account_id {
+        if let Some(account_id) = session.account_id {
             change = change.account(account_id);
         }
         record_at(&txn, &actor, self.now(), change).await?;
         store::commit(txn).await?;
-        let current = SessionId::from_stored(&session.id);
         Ok(LoginOutcome {
             token,
             device_token,
-            session: self.authn.session_view(&session, current)?,
+            session: self.authn.session_view(&session, Some(session.id)),
             account_selection_required: accounts.len() > 1,
         })
     }
@@ -205,16 +204,16 @@ impl App {
         &self,
         conn: &impl ConnectionTrait,
         user: &UserRow,
-        account_id: Option<String>,
+        account_id: Option<AccountId>,
         principal: &Principal,
         user_agent: &str,
     ) -> Result<(String, SessionRow), AppError> {
         let token = TokenKind::Session.generate();
         let now = self.now();
         let row = SessionRow {
-            id: SessionId::generate().to_string(),
+            id: SessionId::generate(),
             token_hash: hash_secret(&token),
-            user_id: user.id.clone(),
+            user_id: user.id,
             account_id,
             client_ip: principal
                 .client_ip
@@ -239,18 +238,17 @@ impl App {
         principal: &Principal,
         user: &UserRow,
         session: &SessionRow,
-    ) -> Result<Principal, AppError> {
-        let corrupt = || AppError::corrupt(format!("session {} ids", session.id));
-        Ok(Principal {
+    ) -> Principal {
+        Principal {
             caller: Caller::User {
-                user_id: UserId::from_stored(&user.id).ok_or_else(corrupt)?,
-                session_id: SessionId::from_stored(&session.id).ok_or_else(corrupt)?,
+                user_id: user.id,
+                session_id: session.id,
                 staff: user.admin_role_id.is_some(),
             },
             permissions: PermissionSet::none(),
             account: None,
             client_ip: principal.client_ip,
             request_id: principal.request_id.clone(),
-        })
+        }
     }
 }

@@ -13,7 +13,10 @@ use crate::mail::{self, MailKind, OutgoingMail};
 use crate::store::{self, ConnectionTrait, DatabaseTransaction, users::UserRow};
 
 /// A user id no user has: unknown addresses run the same queries with it.
-pub(super) const DECOY_USER_ID: &str = "00000000-0000-0000-0000-000000000000";
+pub(super) const DECOY_USER_ID: UserId = UserId::NOBODY;
+
+/// A token id no token has, for the same reason.
+pub(super) const DECOY_TOKEN_ID: &str = "00000000-0000-0000-0000-000000000000";
 
 /// A stored digest no code has: unknown addresses compare against it.
 pub(super) const DECOY_DIGEST: &str =
@@ -30,11 +33,11 @@ impl App {
         new_password: &str,
     ) -> Result<(), AppError> {
         let (user_id, session_id) = principal.session_caller()?;
-        let user = store::users::find(self.reader(), &user_id.to_string())
+        let user = store::users::find(self.reader(), user_id)
             .await?
             .ok_or(AppError::Unauthenticated(Reason::SessionInvalid))?;
         let new_password = self.check_new_password("new_password", new_password, &user)?;
-        let subjects = [self.password_check_subject(&user.id)];
+        let subjects = [self.password_check_subject(user.id)];
         self.reserve_attempt(&subjects).await?;
         let matches = match &user.password_hash {
             Some(stored) => self.hasher().verify(current_password, stored).await?,
@@ -111,17 +114,10 @@ impl App {
         why: &str,
         now: Timestamp,
     ) -> Result<u64, AppError> {
-        store::users::set_password_hash(conn, &user.id, hash, now.as_micros()).await?;
-        let keep = keep.map(|id| id.to_string());
-        let ended = store::sessions::revoke_all_for_user(
-            conn,
-            &user.id,
-            keep.as_deref(),
-            now.as_micros(),
-            why,
-        )
-        .await?;
-        store::user_tokens::consume_all_for_user(conn, &user.id, PASSWORD_RESET, now.as_micros())
+        store::users::set_password_hash(conn, user.id, hash, now.as_micros()).await?;
+        let ended =
+            store::sessions::revoke_all_for_user(conn, user.id, keep, now.as_micros(), why).await?;
+        store::user_tokens::consume_all_for_user(conn, user.id, PASSWORD_RESET, now.as_micros())
             .await?;
         if user.password_hash.is_some() {
             let context = [
@@ -167,7 +163,7 @@ impl App {
         let txn = store::begin(self.db()).await?;
         let now = self.now();
         let user = store::users::find_by_email(&txn, &email.normalized()).await?;
-        let user_id = user.as_ref().map_or(DECOY_USER_ID, |user| user.id.as_str());
+        let user_id = user.as_ref().map_or(DECOY_USER_ID, |user| user.id);
         let live =
             store::user_tokens::find_live_for_user(&txn, user_id, PASSWORD_RESET, now.as_micros())
                 .await?;
@@ -182,8 +178,8 @@ impl App {
             // quicker than the one that mails.
             _ => {
                 let (target_type, target_id) = match &user {
-                    Some(user) => ("user", user.id.as_str()),
-                    None => ("identifier", typed.key.as_str()),
+                    Some(user) => ("user", user.id.to_string()),
+                    None => ("identifier", typed.key.clone()),
                 };
                 self.decoy_mail_writes(&txn, PASSWORD_RESET, MailKind::PasswordReset, email)
                     .await?;
@@ -204,7 +200,7 @@ impl App {
         user_id: UserId,
     ) -> Result<(), AppError> {
         let txn = store::begin(self.db()).await?;
-        let user = store::users::find(&txn, &user_id.to_string())
+        let user = store::users::find(&txn, user_id)
             .await?
             .ok_or(AppError::NotFound(Reason::UserNotFound))?;
         if user.status == UserStatus::Suspended {
@@ -253,7 +249,7 @@ impl App {
             None
         };
         let user = match &row {
-            Some(row) => store::users::find(self.reader(), &row.user_id)
+            Some(row) => store::users::find(self.reader(), row.user_id)
                 .await?
                 .filter(|user| user.status != UserStatus::Suspended),
             None => None,
@@ -276,16 +272,16 @@ impl App {
         let ended = self
             .replace_password(&txn, &user, &hash, None, "password_reset", now)
             .await?;
-        let activated = store::users::mark_email_verified(&txn, &user.id, now.as_micros()).await?;
+        let activated = store::users::mark_email_verified(&txn, user.id, now.as_micros()).await?;
         // The link proved the mailbox: forget the user's failed sign-ins from
         // everywhere, and retire device tokens a thief may have copied.
-        let target = LoginTarget::User(user.id.clone());
+        let target = LoginTarget::User(user.id);
         self.forgive(&txn, &self.login_total_subject(&target))
             .await?;
         store::throttles::clear_prefix(&txn, &self.login_pair_prefix(&target)).await?;
-        store::user_tokens::consume_all_for_user(&txn, &user.id, LOGIN_DEVICE, now.as_micros())
+        store::user_tokens::consume_all_for_user(&txn, user.id, LOGIN_DEVICE, now.as_micros())
             .await?;
-        let change = Change::new("auth.password_reset", "user", &user.id)
+        let change = Change::new("auth.password_reset", "user", user.id)
             .detail("sessions_ended", ended)
             .detail("activated", activated);
         record_at(&txn, principal, self.now(), change).await?;

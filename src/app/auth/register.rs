@@ -1,6 +1,6 @@
 //! Signing up and proving an email address.
 
-use super::password::{DECOY_DIGEST, DECOY_USER_ID};
+use super::password::{DECOY_DIGEST, DECOY_TOKEN_ID, DECOY_USER_ID};
 use super::*;
 use crate::app::App;
 use crate::app::authn::Principal;
@@ -134,7 +134,7 @@ impl App {
         let user = store::users::find_by_email(&txn, &email.normalized()).await?;
         // An unknown address runs the same statements against an id that
         // matches nothing, so it takes as long as a known one.
-        let user_id = user.as_ref().map_or(DECOY_USER_ID, |user| user.id.as_str());
+        let user_id = user.as_ref().map_or(DECOY_USER_ID, |user| user.id);
         let token = store::user_tokens::find_live_for_user(
             &txn,
             user_id,
@@ -144,7 +144,7 @@ impl App {
         .await?;
         let token_id = token
             .as_ref()
-            .map_or(DECOY_USER_ID, |token| token.id.as_str());
+            .map_or(DECOY_TOKEN_ID, |token| token.id.as_str());
         let taken =
             store::user_tokens::take_attempt(&txn, token_id, VERIFICATION_CODE_MAX_ATTEMPTS)
                 .await?;
@@ -164,7 +164,7 @@ impl App {
         };
         let (Some(user), true) = (user.clone(), verified) else {
             let (target_type, target_id) = match &user {
-                Some(user) => ("user", user.id.clone()),
+                Some(user) => ("user", user.id.to_string()),
                 None => ("identifier", subjects[0].key.clone()),
             };
             let change = Change::new("auth.verification_failed", target_type, &target_id)
@@ -177,9 +177,9 @@ impl App {
             self.commit(txn).await?;
             return Err(invalid());
         };
-        let activated = store::users::mark_email_verified(&txn, &user.id, now.as_micros()).await?;
+        let activated = store::users::mark_email_verified(&txn, user.id, now.as_micros()).await?;
         let change =
-            Change::new("user.email_verified", "user", &user.id).detail("activated", activated);
+            Change::new("user.email_verified", "user", user.id).detail("activated", activated);
         record_at(&txn, principal, self.now(), change).await?;
         self.settle_success(&txn, &subjects[..1], &subjects[1..])
             .await?;
@@ -204,7 +204,7 @@ impl App {
                     &txn,
                     principal,
                     self.now(),
-                    Change::new("auth.verification_resent", "user", &user.id),
+                    Change::new("auth.verification_resent", "user", user.id),
                 )
                 .await?;
             }
@@ -212,8 +212,8 @@ impl App {
             // with none, and one activity event.
             _ => {
                 let (target_type, target_id) = match &user {
-                    Some(user) => ("user", user.id.as_str()),
-                    None => ("identifier", subjects[0].key.as_str()),
+                    Some(user) => ("user", user.id.to_string()),
+                    None => ("identifier", subjects[0].key.clone()),
                 };
                 store::user_tokens::consume_all_for_user(
                     &txn,

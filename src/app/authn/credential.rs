@@ -7,7 +7,7 @@ use super::principal::Caller;
 use super::{Authenticated, Authenticator, Cached};
 use crate::app::error::{AppError, Reason};
 use crate::crypto::{ApiCredentialToken, secret_matches};
-use crate::domain::{ApiCredentialId, PermissionSet, RoleKind, Timestamp, UserId, UserStatus};
+use crate::domain::{PermissionSet, RoleKind, Timestamp, UserStatus};
 use crate::store;
 use crate::store::credentials::{CredentialRow, GrantingRole};
 
@@ -95,7 +95,7 @@ impl Authenticator {
         // A credential made by someone other than its owner is also bounded
         // by its creator, so demoting or suspending the creator takes back
         // what they handed on.
-        let creator_permissions = match row.created_by_user_id.as_deref() {
+        let creator_permissions = match row.created_by_user_id {
             Some(creator) if creator != row.owner_user_id => {
                 let creator_is_active = found.creator_status == Some(UserStatus::Active);
                 let creator_role_id = found
@@ -123,14 +123,13 @@ impl Authenticator {
             .last_used_at
             .is_none_or(|at| at < now.minus(LAST_USED_GRANULARITY).as_micros());
         if stale {
-            store::credentials::touch_last_used(&self.db, &row.id, now.as_micros()).await?;
+            store::credentials::touch_last_used(&self.db, row.id, now.as_micros()).await?;
         }
 
-        let corrupt = || AppError::corrupt(format!("api credential {} ids", row.id));
         let authenticated = Authenticated {
             caller: Caller::ApiCredential {
-                credential_id: ApiCredentialId::from_stored(&row.id).ok_or_else(corrupt)?,
-                staff_user_id: UserId::from_stored(&row.owner_user_id).ok_or_else(corrupt)?,
+                credential_id: row.id,
+                staff_user_id: row.owner_user_id,
             },
             permissions: api_permissions
                 .intersection(&admin_permissions)

@@ -11,7 +11,7 @@ use crate::app::error::{AppError, Reason};
 use crate::crypto::{TokenKind, hash_secret, secret_matches};
 use crate::domain::{
     AccountId, AccountPermissions, AccountStatus, PermissionSet, Session, SessionId, Timestamp,
-    User, UserId, UserStatus,
+    User, UserStatus,
 };
 use crate::store;
 use crate::store::sessions::{SessionForAuthentication, SessionRow};
@@ -50,28 +50,19 @@ impl Authenticator {
     }
 
     /// The caller's view of a session row.
-    pub fn session_view(
-        &self,
-        row: &SessionRow,
-        current: Option<SessionId>,
-    ) -> Result<Session, AppError> {
-        let corrupt = || AppError::corrupt(format!("session {} ids", row.id));
-        let id = SessionId::from_stored(&row.id).ok_or_else(corrupt)?;
-        Ok(Session {
-            id,
-            user_id: UserId::from_stored(&row.user_id).ok_or_else(corrupt)?,
-            account_id: match &row.account_id {
-                Some(account_id) => Some(AccountId::from_stored(account_id).ok_or_else(corrupt)?),
-                None => None,
-            },
+    pub fn session_view(&self, row: &SessionRow, current: Option<SessionId>) -> Session {
+        Session {
+            id: row.id,
+            user_id: row.user_id,
+            account_id: row.account_id,
             client_ip: row.client_ip.clone(),
             user_agent: row.user_agent.clone(),
             created_at: Timestamp::from_micros(row.created_at),
             last_seen_at: Timestamp::from_micros(row.last_seen_at),
             expires_at: self.session_expiry(row),
             absolute_expires_at: Timestamp::from_micros(row.absolute_expires_at),
-            current: current == Some(id),
-        })
+            current: current == Some(row.id),
+        }
     }
 
     /// Resolves a session token; `None` unless it is the token of a live
@@ -98,10 +89,9 @@ impl Authenticator {
             return Ok(None);
         }
         if found.session.last_seen_at < now.minus(LAST_SEEN_GRANULARITY).as_micros() {
-            store::sessions::touch(&self.db, &found.session.id, now.as_micros()).await?;
+            store::sessions::touch(&self.db, found.session.id, now.as_micros()).await?;
         }
-        let current = SessionId::from_stored(&found.session.id);
-        let session = self.session_view(&found.session, current)?;
+        let session = self.session_view(&found.session, Some(found.session.id));
         let account = account_grant(&found, session.account_id);
         let staff = found.user.admin_role_id.is_some();
         let staff_permissions = match (&found.role_full_access, &found.role_permissions) {
@@ -112,7 +102,7 @@ impl Authenticator {
         };
         let resolved = ResolvedSession {
             session,
-            user: User::try_from(found.user)?,
+            user: User::from(found.user),
             staff,
             staff_permissions,
             account,
@@ -158,7 +148,7 @@ fn account_grant(
         return None;
     }
     let permissions = found.membership_permissions.as_deref()?;
-    let owner = found.account_owner_user_id.as_deref() == Some(found.user.id.as_str());
+    let owner = found.account_owner_user_id == Some(found.user.id);
     Some(AccountGrant {
         account_id,
         owner,

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::app::authn::{Caller, Principal};
 use crate::app::error::AppError;
-use crate::domain::Timestamp;
+use crate::domain::{AccountId, Timestamp};
 use crate::store::{self, ConnectionTrait, activity::ActivityRow};
 
 /// One change to record.
@@ -22,7 +22,7 @@ pub struct Change {
     /// The changed thing's id.
     pub target_id: String,
     /// The client account the change belongs to, if any.
-    pub account_id: Option<String>,
+    pub account_id: Option<AccountId>,
     /// Further facts; never a secret.
     pub details: BTreeMap<String, String>,
 }
@@ -41,8 +41,8 @@ impl Change {
 
     /// Marks the change as belonging to a client account, so the account's
     /// history can be listed.
-    pub fn account(mut self, account_id: impl ToString) -> Self {
-        self.account_id = Some(account_id.to_string());
+    pub fn account(mut self, account_id: AccountId) -> Self {
+        self.account_id = Some(account_id);
         self
     }
 

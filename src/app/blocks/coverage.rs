@@ -13,7 +13,7 @@ pub(crate) async fn held_role_if_covered(
     principal: &Principal,
     user: &UserRow,
 ) -> Result<Option<RoleRow>, AppError> {
-    let Some(current_id) = user.admin_role_id.as_deref() else {
+    let Some(current_id) = user.admin_role_id else {
         return Ok(None);
     };
     let current = store::roles::find(conn, current_id)
@@ -32,7 +32,7 @@ pub(crate) async fn load_admin_role(
     conn: &impl ConnectionTrait,
     id: RoleId,
 ) -> Result<RoleRow, AppError> {
-    let role = store::roles::find(conn, &id.to_string())
+    let role = store::roles::find(conn, id)
         .await?
         .ok_or(AppError::NotFound(Reason::RoleNotFound))?;
     if role.kind != RoleKind::Admin {

@@ -6,6 +6,9 @@
 //! caller gets the resource the first call created. Reusing a request id for a
 //! request with other content is refused.
 
+use std::fmt::Display;
+use std::str::FromStr;
+
 use crate::app::App;
 use crate::app::authn::Principal;
 use crate::app::error::{AppError, Reason};
@@ -70,13 +73,25 @@ impl IdempotencyKey {
         }
     }
 
-    /// The resource an earlier call with this key created, if any.
-    pub async fn replay(&self, conn: &impl ConnectionTrait) -> Result<Option<String>, AppError> {
+    /// The id of the resource an earlier call with this key created, if
+    /// any. The stored id is text whatever it names; one that does not read
+    /// back as `I` is corrupt.
+    pub async fn replay<I: FromStr>(
+        &self,
+        conn: &impl ConnectionTrait,
+    ) -> Result<Option<I>, AppError> {
         let row =
             store::idempotency::find(conn, &self.caller, self.operation, &self.request_id).await?;
         match row {
             None => Ok(None),
-            Some(row) if row.fingerprint == self.fingerprint => Ok(Some(row.resource_id)),
+            Some(row) if row.fingerprint == self.fingerprint => {
+                row.resource_id.parse().map(Some).map_err(|_| {
+                    AppError::corrupt(format!(
+                        "resource id {:?} recorded for {} request {}",
+                        row.resource_id, self.operation, self.request_id
+                    ))
+                })
+            }
             Some(_) => Err(AppError::AlreadyExists(Reason::RequestIdReused)),
         }
     }
@@ -86,7 +101,7 @@ impl IdempotencyKey {
     pub async fn claim(
         &self,
         conn: &impl ConnectionTrait,
-        resource_id: &str,
+        resource_id: impl Display,
         now: Timestamp,
     ) -> Result<Claim, AppError> {
         let row = IdempotencyRow {
@@ -94,7 +109,7 @@ impl IdempotencyKey {
             operation: self.operation.to_owned(),
             request_id: self.request_id.clone(),
             fingerprint: self.fingerprint.clone(),
-            resource_id: resource_id.to_owned(),
+            resource_id: resource_id.to_string(),
             created_at: now.as_micros(),
         };
         match store::idempotency::insert(conn, row).await {
@@ -114,25 +129,25 @@ pub fn conflict_as(err: StoreError, column: &str, reason: Reason) -> AppError {
     }
 }
 
-/// How an idempotent create starts.
-pub enum CreateStart {
+/// How an idempotent create of a resource with an id of type `I` starts.
+pub enum CreateStart<I> {
     /// No earlier call made the resource: create it in this transaction,
     /// which already holds the key's claim.
     Create(DatabaseTransaction),
     /// An earlier or concurrent call with the same key made this resource.
-    Replay(String),
+    Replay(I),
 }
 
 /// Begins an idempotent create of `resource_id`: replays an earlier result,
 /// or opens the create's transaction and claims `key` in it. A concurrent
 /// call that claimed first wins; this one then replays its result. `now`
 /// comes from the app's clock.
-pub async fn begin_create(
+pub async fn begin_create<I: Display + FromStr>(
     db: &DatabaseConnection,
     now: Timestamp,
     key: Option<&IdempotencyKey>,
-    resource_id: &str,
-) -> Result<CreateStart, AppError> {
+    resource_id: I,
+) -> Result<CreateStart<I>, AppError> {
     let Some(key) = key else {
         return Ok(CreateStart::Create(store::begin(db).await?));
     };

@@ -9,7 +9,7 @@ use crate::app::authn::Principal;
 use crate::app::blocks::audit::{Change, record_at};
 use crate::app::error::AppError;
 use crate::crypto::{KeyPurpose, TokenKind, hash_secret, verification_code};
-use crate::domain::Timestamp;
+use crate::domain::{Timestamp, UserId};
 use crate::mail::{self, MailKind, OutgoingMail};
 use crate::store::{self, ConnectionTrait, users::UserRow};
 
@@ -56,7 +56,7 @@ impl App {
             user_mail(MailKind::SignUpAttempt, user, context, []),
         )
         .await?;
-        let change = Change::new("auth.sign_up_attempted", "user", &user.id);
+        let change = Change::new("auth.sign_up_attempted", "user", user.id);
         record_at(conn, principal, self.now(), change).await?;
         Ok(())
     }
@@ -70,14 +70,14 @@ impl App {
         let now = self.now();
         store::user_tokens::consume_all_for_user(
             conn,
-            &user.id,
+            user.id,
             EMAIL_VERIFICATION,
             now.as_micros(),
         )
         .await?;
         let code = verification_code();
         let secret_hash =
-            self.keyed_digest(KeyPurpose::VerificationCode, &code_input(&user.id, &code));
+            self.keyed_digest(KeyPurpose::VerificationCode, &code_input(user.id, &code));
         let row = token_row(
             user,
             EMAIL_VERIFICATION,
@@ -138,7 +138,7 @@ impl App {
             conn,
             principal,
             self.now(),
-            Change::new(action, "user", &user.id),
+            Change::new(action, "user", user.id),
         )
         .await?;
         Ok(())
@@ -147,7 +147,7 @@ impl App {
 
 /// What a verification code's stored hash is made from: the user id and the
 /// code, so equal codes of different users hash differently.
-pub(crate) fn code_input(user_id: &str, code: &str) -> String {
+pub(crate) fn code_input(user_id: UserId, code: &str) -> String {
     format!("{user_id}:{code}")
 }
 
@@ -161,7 +161,7 @@ pub(crate) fn token_row(
 ) -> store::user_tokens::UserTokenRow {
     store::user_tokens::UserTokenRow {
         id: uuid::Uuid::now_v7().to_string(),
-        user_id: user.id.clone(),
+        user_id: user.id,
         purpose: purpose.to_owned(),
         secret_hash,
         attempts: 0,

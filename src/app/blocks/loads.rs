@@ -13,7 +13,7 @@ pub(crate) async fn load_user(
     conn: &impl ConnectionTrait,
     id: UserId,
 ) -> Result<UserRow, AppError> {
-    store::users::find(conn, &id.to_string())
+    store::users::find(conn, id)
         .await?
         .ok_or(AppError::NotFound(Reason::UserNotFound))
 }
@@ -22,7 +22,7 @@ pub(crate) async fn load_account_for_update(
     conn: &impl ConnectionTrait,
     id: AccountId,
 ) -> Result<AccountRow, AppError> {
-    store::accounts::find_for_update(conn, &id.to_string())
+    store::accounts::find_for_update(conn, id)
         .await?
         .ok_or(AppError::NotFound(Reason::AccountNotFound))
 }
@@ -44,7 +44,7 @@ pub(crate) async fn load_membership(
     account: &AccountRow,
     user_id: UserId,
 ) -> Result<MembershipRow, AppError> {
-    store::memberships::find(conn, &account.id, &user_id.to_string())
+    store::memberships::find(conn, account.id, user_id)
         .await?
         .ok_or(AppError::NotFound(Reason::MemberNotFound))
 }
@@ -53,7 +53,7 @@ pub(crate) async fn load_role(
     conn: &impl ConnectionTrait,
     id: RoleId,
 ) -> Result<RoleRow, AppError> {
-    store::roles::find(conn, &id.to_string())
+    store::roles::find(conn, id)
         .await?
         .ok_or(AppError::NotFound(Reason::RoleNotFound))
 }

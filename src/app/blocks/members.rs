@@ -40,13 +40,13 @@ impl App {
         txn: &impl ConnectionTrait,
         principal: &Principal,
         now: Timestamp,
-        account_id: &str,
-        inviter_user_id: &str,
+        account_id: AccountId,
+        inviter_user_id: UserId,
         why: &str,
     ) -> Result<(), AppError> {
         for pending in rows::pending_by_owner(txn, account_id, inviter_user_id).await? {
-            if rows::cancel(txn, &pending.id, now.as_micros()).await? {
-                let change = Change::new("invitation.cancelled", "invitation", &pending.id)
+            if rows::cancel(txn, pending.id, now.as_micros()).await? {
+                let change = Change::new("invitation.cancelled", "invitation", pending.id)
                     .account(account_id)
                     .detail("reason", why);
                 record_at(txn, principal, now, change).await?;
@@ -63,11 +63,12 @@ impl App {
         account: &AccountRow,
         staff: Permission,
     ) -> Result<(), AppError> {
-        let account_id = AccountId::from_stored(&account.id)
-            .ok_or_else(|| AppError::corrupt(format!("account {} id", account.id)))?;
-        let owner = UserId::from_stored(&account.owner_user_id)
-            .ok_or_else(|| AppError::corrupt(format!("account {} owner", account.id)))?;
-        principal.ensure_manages_members(staff, account_id, owner, self.client_user_management())
+        principal.ensure_manages_members(
+            staff,
+            account.id,
+            account.owner_user_id,
+            self.client_user_management(),
+        )
     }
 }
 
@@ -83,18 +84,16 @@ pub(crate) fn member_view(
     account: &AccountRow,
     membership: &MembershipRow,
     user: &UserRow,
-) -> Result<Member, AppError> {
+) -> Member {
     let owner = account.owner_user_id == user.id;
-    let corrupt =
-        |what: &str| AppError::corrupt(format!("membership {}/{} {what}", account.id, user.id));
-    Ok(Member {
-        account_id: AccountId::from_stored(&account.id).ok_or_else(|| corrupt("account id"))?,
-        user_id: UserId::from_stored(&user.id).ok_or_else(|| corrupt("user id"))?,
+    Member {
+        account_id: account.id,
+        user_id: user.id,
         username: user.username.clone(),
         full_name: user.full_name.clone(),
         email: user.email.clone(),
         owner,
         permissions: effective_permissions(owner, membership),
         created_at: Timestamp::from_micros(membership.created_at),
-    })
+    }
 }

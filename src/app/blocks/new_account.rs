@@ -13,7 +13,7 @@ pub(crate) async fn insert_account(
     now: i64,
 ) -> Result<AccountRow, AppError> {
     let row = AccountRow {
-        id: id.to_string(),
+        id,
         display_name: profile.display_name,
         full_name: profile.full_name,
         company: profile.company,
@@ -27,21 +27,21 @@ pub(crate) async fn insert_account(
         phone: profile.phone,
         tax_id: profile.tax_id,
         status: AccountStatus::Active,
-        owner_user_id: owner_id.to_string(),
+        owner_user_id: owner_id,
         search_text: String::new(),
         created_at: now,
         updated_at: now,
         closed_at: None,
     };
     let row = store::accounts::insert(conn, row).await?;
-    store::memberships::insert(conn, owner_membership(&row.id, &row.owner_user_id, now)).await?;
+    store::memberships::insert(conn, owner_membership(row.id, row.owner_user_id, now)).await?;
     Ok(row)
 }
 
-pub(crate) fn owner_membership(account_id: &str, user_id: &str, now: i64) -> MembershipRow {
+pub(crate) fn owner_membership(account_id: AccountId, user_id: UserId, now: i64) -> MembershipRow {
     MembershipRow {
-        account_id: account_id.to_owned(),
-        user_id: user_id.to_owned(),
+        account_id,
+        user_id,
         permissions: AccountPermissions::all().to_stored(),
         created_at: now,
         updated_at: now,

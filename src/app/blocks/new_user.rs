@@ -3,7 +3,7 @@
 
 use crate::app::error::{AppError, Reason};
 use crate::domain::{
-    Email, FullName, Locale, PhotoUrl, REDACTED, Timestamp, UserId, UserStatus, Username,
+    Email, FullName, Locale, PhotoUrl, REDACTED, RoleId, Timestamp, UserId, UserStatus, Username,
 };
 use crate::store::{self, ConnectionTrait, StoreError, users::UserRow};
 
@@ -18,7 +18,7 @@ pub(crate) struct UserDraft {
     pub locale: Option<Locale>,
     pub status: UserStatus,
     pub password_hash: Option<String>,
-    pub admin_role_id: Option<String>,
+    pub admin_role_id: Option<RoleId>,
 }
 
 impl std::fmt::Debug for UserDraft {
@@ -57,7 +57,7 @@ pub(crate) async fn insert_user_at(
 ) -> Result<UserRow, AppError> {
     let now = now.as_micros();
     let row = UserRow {
-        id: id.to_string(),
+        id,
         email: draft.email.as_str().to_owned(),
         email_normalized: draft.email.normalized(),
         username: draft.username.as_str().to_owned(),

@@ -12,7 +12,7 @@ use crate::app::App;
 use crate::app::authn::Principal;
 use crate::app::error::AppError;
 use crate::crypto::KeyPurpose;
-use crate::domain::{ThrottleRule, Timestamp};
+use crate::domain::{ThrottleRule, Timestamp, UserId};
 use crate::store::{self, ConnectionTrait};
 
 /// One thing failures are counted against, with the rule that throttles it.
@@ -42,7 +42,7 @@ pub(crate) struct Delayed {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum LoginTarget {
     /// A known user, by id.
-    User(String),
+    User(UserId),
     /// An identifier nobody has, by its keyed hash.
     Typed(String),
 }
@@ -110,8 +110,8 @@ impl App {
     }
 
     /// Wrong current passwords given to ChangePassword by one user.
-    pub(crate) fn password_check_subject(&self, user_id: &str) -> Subject {
-        self.user_subject("password_check", "user", user_id)
+    pub(crate) fn password_check_subject(&self, user_id: UserId) -> Subject {
+        self.user_subject("password_check", "user", &user_id.to_string())
     }
 
     /// The subjects of `what` for an address or identifier a caller typed:

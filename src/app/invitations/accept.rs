@@ -13,7 +13,7 @@ use crate::app::blocks::throttle::Subject;
 use crate::app::error::{AppError, Reason};
 use crate::crypto::{TokenKind, hash_secret};
 use crate::domain::{
-    AccountId, AccountPermissions, FieldViolation, InvitationState, Timestamp, UserId, UserStatus,
+    AccountPermissions, FieldViolation, InvitationState, Timestamp, UserId, UserStatus,
 };
 use crate::mail::{self, MailKind};
 use crate::store::{
@@ -106,9 +106,7 @@ impl App {
         let txn = store::begin(self.db()).await?;
         // The account first, then the invitation: the order create and
         // resend lock them in, so concurrent calls cannot deadlock.
-        let account_id = AccountId::from_stored(&row.account_id)
-            .ok_or_else(|| AppError::corrupt(format!("invitation {} account", row.id)))?;
-        let account = load_active_account(&txn, account_id).await?;
+        let account = load_active_account(&txn, row.account_id).await?;
         self.ensure_inviter_may_still_invite(&txn, &row, &account)
             .await?;
         let (user, created) = match (acceptor, password_hash) {
@@ -125,7 +123,7 @@ impl App {
                     self.notify_sign_up_attempt(&txn, principal, &existing)
                         .await?;
                     self.commit(txn).await?;
-                    return unconfirmed_acceptance(&account, &row, &new, now);
+                    return Ok(unconfirmed_acceptance(&account, &row, &new, now));
                 }
                 match self
                     .insert_invitee(&txn, principal, now, &row, new.clone(), hash)
@@ -144,7 +142,7 @@ impl App {
                                 .await?;
                         }
                         self.commit(txn).await?;
-                        return unconfirmed_acceptance(&account, &row, &new, now);
+                        return Ok(unconfirmed_acceptance(&account, &row, &new, now));
                     }
                     Err(err) => return Err(err),
                 }
@@ -153,42 +151,42 @@ impl App {
                 let user_id = principal
                     .session_user()
                     .ok_or(AppError::Unauthenticated(Reason::SessionInvalid))?;
-                let user = store::users::find(&txn, &user_id.to_string())
+                let user = store::users::find(&txn, user_id)
                     .await?
                     .ok_or(AppError::Unauthenticated(Reason::SessionInvalid))?;
                 ensure_may_accept(&row, &user)?;
                 (user, false)
             }
         };
-        if !rows::accept(&txn, &row.id, &row.token_hash, &user.id, now.as_micros()).await? {
+        if !rows::accept(&txn, row.id, &row.token_hash, user.id, now.as_micros()).await? {
             drop(txn);
             return Err(self.token_failure(&subjects).await);
         }
-        if store::memberships::find(&txn, &account.id, &user.id)
+        if store::memberships::find(&txn, account.id, user.id)
             .await?
             .is_some()
         {
             return Err(AppError::AlreadyExists(Reason::AlreadyMember));
         }
         let membership = MembershipRow {
-            account_id: account.id.clone(),
-            user_id: user.id.clone(),
+            account_id: account.id,
+            user_id: user.id,
             permissions: row.permissions.clone(),
             created_at: now.as_micros(),
             updated_at: now.as_micros(),
         };
         let membership = store::memberships::insert(&txn, membership).await?;
-        let accepted = Change::new("invitation.accepted", "invitation", &row.id)
-            .account(&account.id)
-            .detail("user_id", &user.id)
+        let accepted = Change::new("invitation.accepted", "invitation", row.id)
+            .account(account.id)
+            .detail("user_id", user.id)
             .detail("new_user", created);
         record_at(&txn, principal, now, accepted).await?;
-        let added = Change::new("account.member_added", "user", &user.id)
-            .account(&account.id)
+        let added = Change::new("account.member_added", "user", user.id)
+            .account(account.id)
             .detail("permissions", &membership.permissions)
-            .detail("invitation_id", &row.id);
+            .detail("invitation_id", row.id);
         record_at(&txn, principal, now, added).await?;
-        if let Some(inviter_id) = &row.inviter_user_id
+        if let Some(inviter_id) = row.inviter_user_id
             && let Some(inviter) = store::users::find(&txn, inviter_id).await?
         {
             let context = [
@@ -198,10 +196,10 @@ impl App {
                 ("invited_email", row.email.clone()),
             ];
             let mut mail = user_mail(MailKind::InvitationAccepted, &inviter, context, []);
-            mail.account_id = Some(account.id.clone());
+            mail.account_id = Some(account.id);
             mail::enqueue_at(&txn, now, mail).await?;
         }
-        let member = member_view(&account, &membership, &user)?;
+        let member = member_view(&account, &membership, &user);
         self.commit(txn).await?;
         let created_user_id = if created { Some(member.user_id) } else { None };
         Ok(Accepted {
@@ -242,16 +240,16 @@ impl App {
         };
         let mut user = insert_user_at(txn, user_id, draft, now).await?;
         if proven {
-            store::users::mark_email_verified(txn, &user.id, now.as_micros()).await?;
+            store::users::mark_email_verified(txn, user.id, now.as_micros()).await?;
             user.email_verified = true;
         } else {
             self.issue_verification_code(txn, &user).await?;
         }
         let change = Change::new("user.created", "user", user_id)
-            .account(&invitation.account_id)
+            .account(invitation.account_id)
             .detail("username", &user.username)
             .detail("status", user.status.as_str())
-            .detail("invitation_id", &invitation.id);
+            .detail("invitation_id", invitation.id);
         record_at(txn, principal, now, change).await?;
         Ok(user)
     }
@@ -295,7 +293,7 @@ pub(super) fn ensure_may_accept(
     invitation: &InvitationRow,
     user: &UserRow,
 ) -> Result<(), AppError> {
-    if invitation.inviter_user_id.as_deref() == Some(user.id.as_str()) {
+    if invitation.inviter_user_id == Some(user.id) {
         return Err(AppError::PermissionDenied(Reason::InviterCannotAccept));
     }
     if invitation.inviter_authority != rows::BY_OWNER && user.admin_role_id.is_some() {
@@ -313,13 +311,11 @@ pub(super) fn unconfirmed_acceptance(
     invitation: &InvitationRow,
     new: &Registration,
     now: Timestamp,
-) -> Result<Accepted, AppError> {
+) -> Accepted {
     let user_id = UserId::generate();
-    let account_id = AccountId::from_stored(&account.id)
-        .ok_or_else(|| AppError::corrupt(format!("account {} id", account.id)))?;
-    Ok(Accepted {
+    Accepted {
         member: Member {
-            account_id,
+            account_id: account.id,
             user_id,
             username: new.username.as_str().to_owned(),
             full_name: new.full_name.as_str().to_owned(),
@@ -329,5 +325,5 @@ pub(super) fn unconfirmed_acceptance(
             created_at: now,
         },
         created_user_id: Some(user_id),
-    })
+    }
 }

@@ -4,7 +4,7 @@
 use crate::app::App;
 use crate::app::authn::{ApiCredentialState, Principal, credential_state};
 use crate::app::error::{AppError, Reason};
-use crate::domain::{Permission, PermissionSet, RoleKind, UserStatus};
+use crate::domain::{ApiCredentialId, Permission, PermissionSet, RoleKind, UserStatus};
 use crate::store::{
     self, ConnectionTrait,
     accounts::AccountRow,
@@ -25,7 +25,7 @@ impl App {
         invitation: &InvitationRow,
         account: &AccountRow,
     ) -> Result<(), AppError> {
-        let inviter = match &invitation.inviter_user_id {
+        let inviter = match invitation.inviter_user_id {
             Some(id) => store::users::find(conn, id)
                 .await?
                 .filter(|user| user.status == UserStatus::Active),
@@ -58,7 +58,7 @@ impl App {
         conn: &impl ConnectionTrait,
         user: &UserRow,
     ) -> Result<bool, AppError> {
-        let Some(role_id) = &user.admin_role_id else {
+        let Some(role_id) = user.admin_role_id else {
             return Ok(false);
         };
         Ok(store::roles::find(conn, role_id)
@@ -69,20 +69,25 @@ impl App {
             }))
     }
 
-    /// Whether the API credential `id` still works and its API roles hold
-    /// `invitations.write` (its owner's role is checked separately).
+    /// Whether the API credential `id` (an invitation's inviter id, stored
+    /// as text whatever the inviter is) still works and its API roles hold
+    /// `invitations.write` (its owner's role is checked separately). An id
+    /// that names no credential, well-formed or not, may not invite.
     pub(super) async fn credential_may_invite(
         &self,
         conn: &impl ConnectionTrait,
         id: &str,
     ) -> Result<bool, AppError> {
+        let Ok(id) = id.parse::<ApiCredentialId>() else {
+            return Ok(false);
+        };
         let Some(credential) = store::credentials::find(conn, id).await? else {
             return Ok(false);
         };
         if credential_state(&credential, self.now()) != ApiCredentialState::Active {
             return Ok(false);
         }
-        let role_ids = store::credentials::role_ids_of(conn, std::slice::from_ref(&credential.id))
+        let role_ids = store::credentials::role_ids_of(conn, &[credential.id])
             .await?
             .remove(&credential.id)
             .unwrap_or_default();

@@ -36,11 +36,11 @@ impl App {
             &new.fingerprint(),
         );
         let id = InvitationId::generate();
-        let txn = match begin_create(self.db(), self.now(), key.as_ref(), &id.to_string()).await? {
+        let txn = match begin_create(self.db(), self.now(), key.as_ref(), id).await? {
             CreateStart::Create(txn) => txn,
             CreateStart::Replay(resource_id) => {
                 // The token was shown once; a replay cannot show it again.
-                let row = store::invitations::find(self.reader(), &resource_id)
+                let row = store::invitations::find(self.reader(), resource_id)
                     .await?
                     .ok_or(AppError::NotFound(Reason::InvitationNotFound))?;
                 return Ok(CreatedInvitation {
@@ -60,7 +60,7 @@ impl App {
             if as_staff && user.admin_role_id.is_some() {
                 return Err(AppError::PermissionDenied(Reason::InviteeIsStaff));
             }
-            if store::memberships::find(&txn, &account.id, &user.id)
+            if store::memberships::find(&txn, account.id, user.id)
                 .await?
                 .is_some()
             {
@@ -73,14 +73,14 @@ impl App {
         let now = self.now();
         // Expired pending invitations never block; they are retired here so
         // that resending one cannot make two live invitations.
-        for pending in rows::pending_for(&txn, &account.id, &email_normalized).await? {
+        for pending in rows::pending_for(&txn, account.id, &email_normalized).await? {
             let live = pending.expires_at > now.as_micros();
             if live && !new.replace_pending {
                 return Err(AppError::AlreadyExists(Reason::InvitationPending));
             }
-            if rows::cancel(&txn, &pending.id, now.as_micros()).await? {
-                let change = Change::new("invitation.cancelled", "invitation", &pending.id)
-                    .account(&account.id)
+            if rows::cancel(&txn, pending.id, now.as_micros()).await? {
+                let change = Change::new("invitation.cancelled", "invitation", pending.id)
+                    .account(account.id)
                     .detail("replaced_by", id)
                     .detail("expired", !live);
                 record_at(&txn, principal, now, change).await?;
@@ -89,12 +89,12 @@ impl App {
         let (inviter_user_id, inviter_id) = inviter_of(principal);
         let token = TokenKind::Invitation.generate();
         let row = InvitationRow {
-            id: id.to_string(),
-            account_id: account.id.clone(),
+            id,
+            account_id: account.id,
             email: new.email.as_str().to_owned(),
             email_normalized,
             permissions: new.permissions.to_stored(),
-            inviter_user_id: inviter_user_id.map(|id| id.to_string()),
+            inviter_user_id,
             inviter_kind: principal.actor_kind().to_owned(),
             inviter_id,
             token_hash: hash_secret(&token),
@@ -114,7 +114,7 @@ impl App {
         };
         let row = store::invitations::insert(&txn, row).await?;
         let change = Change::new("invitation.created", "invitation", id)
-            .account(&account.id)
+            .account(account.id)
             .detail("email", &row.email)
             .detail("permissions", &row.permissions)
             .detail("send_email", new.send_email);
@@ -146,14 +146,14 @@ impl App {
         let expires_at = now.plus(self.invitation_ttl()).as_micros();
         // A link handed to the caller makes the invitation unmailed again:
         // accepting with it no longer proves the invited mailbox.
-        if !rows::renew(&txn, &row.id, &hash_secret(&token), expires_at, send_email).await? {
+        if !rows::renew(&txn, row.id, &hash_secret(&token), expires_at, send_email).await? {
             return Err(AppError::FailedPrecondition(Reason::InvitationNotPending));
         }
-        let row = store::invitations::find(&txn, &row.id)
+        let row = store::invitations::find(&txn, row.id)
             .await?
             .ok_or(AppError::NotFound(Reason::InvitationNotFound))?;
         let change = Change::new("invitation.resent", "invitation", id)
-            .account(&account.id)
+            .account(account.id)
             .detail("send_email", send_email);
         record_at(&txn, principal, now, change).await?;
         self.deliver_and_commit(txn, now, &account, row, &token)
@@ -237,7 +237,7 @@ impl App {
             kind: MailKind::Invitation,
             to: row.email.clone(),
             locale: String::new(),
-            account_id: Some(account.id.clone()),
+            account_id: Some(account.id),
             context: context
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v))
@@ -253,7 +253,7 @@ impl App {
         conn: &impl ConnectionTrait,
         row: &InvitationRow,
     ) -> Result<String, AppError> {
-        Ok(match &row.inviter_user_id {
+        Ok(match row.inviter_user_id {
             Some(id) => store::users::find(conn, id)
                 .await?
                 .map(|user| user.full_name)

@@ -6,7 +6,7 @@ use crate::app::blocks::audit::{Change, record_at};
 use crate::app::blocks::loads::load_account_for_update;
 use crate::app::blocks::paging::Paging;
 use crate::app::error::{AppError, Reason};
-use crate::domain::{AccountId, InvitationId, Permission};
+use crate::domain::{InvitationId, Permission, UserId};
 use crate::store::{
     self, ConnectionTrait,
     accounts::AccountRow,
@@ -24,10 +24,10 @@ impl App {
         id: InvitationId,
     ) -> Result<Invitation, AppError> {
         self.ensure_may_invite_somewhere(principal, Permission::InvitationsRead)?;
-        let row = store::invitations::find(self.reader(), &id.to_string())
+        let row = store::invitations::find(self.reader(), id)
             .await?
             .ok_or(AppError::NotFound(Reason::InvitationNotFound))?;
-        let account = store::accounts::find(self.reader(), &row.account_id)
+        let account = store::accounts::find(self.reader(), row.account_id)
             .await?
             .ok_or(AppError::NotFound(Reason::InvitationNotFound))?;
         self.ensure_manages_members(principal, &account, Permission::InvitationsRead)?;
@@ -46,7 +46,7 @@ impl App {
             query.account_id,
             |grant| grant.owner,
         )?;
-        let account = store::accounts::find(self.reader(), &query.account_id.to_string())
+        let account = store::accounts::find(self.reader(), query.account_id)
             .await?
             .ok_or(AppError::NotFound(Reason::AccountNotFound))?;
         self.ensure_manages_members(principal, &account, Permission::InvitationsRead)?;
@@ -59,24 +59,24 @@ impl App {
         });
         let page = rows::list(
             self.reader(),
-            &account.id,
+            account.id,
             status,
             self.now().as_micros(),
             paging.after(),
             paging.limit(),
         )
         .await?;
-        let next_page_token = paging.next_token(&page, |row| row.id.clone());
-        let inviter_ids: Vec<String> = page
+        let next_page_token = paging.next_token(&page, |row| row.id.to_string());
+        let inviter_ids: Vec<UserId> = page
             .rows
             .iter()
-            .filter_map(|row| row.inviter_user_id.clone())
+            .filter_map(|row| row.inviter_user_id)
             .collect();
-        let inviters: BTreeMap<String, UserRow> =
+        let inviters: BTreeMap<UserId, UserRow> =
             store::users::find_many(self.reader(), &inviter_ids)
                 .await?
                 .into_iter()
-                .map(|u| (u.id.clone(), u))
+                .map(|u| (u.id, u))
                 .collect();
         let invitations = page
             .rows
@@ -85,7 +85,7 @@ impl App {
                 let inviter = row.inviter_user_id.as_ref().and_then(|id| inviters.get(id));
                 self.view(row, &account, inviter)
             })
-            .collect::<Result<_, _>>()?;
+            .collect();
         Ok(InvitationPage {
             invitations,
             next_page_token,
@@ -102,12 +102,12 @@ impl App {
         let txn = store::begin(self.db()).await?;
         let (account, row) = self.load_for_change(&txn, principal, id).await?;
         let now = self.now();
-        if !rows::cancel(&txn, &row.id, now.as_micros()).await? {
+        if !rows::cancel(&txn, row.id, now.as_micros()).await? {
             return Err(AppError::FailedPrecondition(Reason::InvitationNotPending));
         }
-        let change = Change::new("invitation.cancelled", "invitation", id).account(&account.id);
+        let change = Change::new("invitation.cancelled", "invitation", id).account(account.id);
         record_at(&txn, principal, now, change).await?;
-        let row = store::invitations::find(&txn, &row.id)
+        let row = store::invitations::find(&txn, row.id)
             .await?
             .ok_or(AppError::NotFound(Reason::InvitationNotFound))?;
         let invitation = self.invitation_view(&txn, row).await?;
@@ -123,12 +123,10 @@ impl App {
         principal: &Principal,
         id: InvitationId,
     ) -> Result<(AccountRow, InvitationRow), AppError> {
-        let row = store::invitations::find(txn, &id.to_string())
+        let row = store::invitations::find(txn, id)
             .await?
             .ok_or(AppError::NotFound(Reason::InvitationNotFound))?;
-        let account_id = AccountId::from_stored(&row.account_id)
-            .ok_or_else(|| AppError::corrupt(format!("invitation {} account", row.id)))?;
-        let account = load_account_for_update(txn, account_id).await?;
+        let account = load_account_for_update(txn, row.account_id).await?;
         self.ensure_manages_members(principal, &account, Permission::InvitationsWrite)?;
         Ok((account, row))
     }

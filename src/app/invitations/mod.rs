@@ -224,14 +224,14 @@ impl App {
         conn: &impl ConnectionTrait,
         row: InvitationRow,
     ) -> Result<Invitation, AppError> {
-        let account = store::accounts::find(conn, &row.account_id)
+        let account = store::accounts::find(conn, row.account_id)
             .await?
             .ok_or_else(|| AppError::corrupt(format!("invitation {} account", row.id)))?;
-        let inviter = match &row.inviter_user_id {
+        let inviter = match row.inviter_user_id {
             Some(id) => store::users::find(conn, id).await?,
             None => None,
         };
-        self.view(row, &account, inviter.as_ref())
+        Ok(self.view(row, &account, inviter.as_ref()))
     }
 
     fn view(
@@ -239,8 +239,7 @@ impl App {
         row: InvitationRow,
         account: &AccountRow,
         inviter: Option<&UserRow>,
-    ) -> Result<Invitation, AppError> {
-        let corrupt = |what: &str| AppError::corrupt(format!("invitation {} {what}", row.id));
+    ) -> Invitation {
         let status = match row.status {
             InvitationState::Pending if row.expires_at <= self.now().as_micros() => {
                 InvitationStatus::Expired
@@ -249,29 +248,22 @@ impl App {
             InvitationState::Accepted => InvitationStatus::Accepted,
             InvitationState::Cancelled => InvitationStatus::Cancelled,
         };
-        Ok(Invitation {
-            id: InvitationId::from_stored(&row.id).ok_or_else(|| corrupt("id"))?,
-            account_id: AccountId::from_stored(&row.account_id)
-                .ok_or_else(|| corrupt("account id"))?,
+        Invitation {
+            id: row.id,
+            account_id: row.account_id,
             account_name: account.display_name.clone(),
             permissions: AccountPermissions::from_stored(&row.permissions),
-            inviter_user_id: match &row.inviter_user_id {
-                Some(id) => Some(UserId::from_stored(id).ok_or_else(|| corrupt("inviter"))?),
-                None => None,
-            },
+            inviter_user_id: row.inviter_user_id,
             inviter_name: inviter.map(|u| u.full_name.clone()).unwrap_or_default(),
             inviter_kind: row.inviter_kind,
             status,
             created_at: Timestamp::from_micros(row.created_at),
             expires_at: Timestamp::from_micros(row.expires_at),
             accepted_at: row.accepted_at.map(Timestamp::from_micros),
-            accepted_user_id: match &row.accepted_user_id {
-                Some(id) => Some(UserId::from_stored(id).ok_or_else(|| corrupt("accepter"))?),
-                None => None,
-            },
+            accepted_user_id: row.accepted_user_id,
             cancelled_at: row.cancelled_at.map(Timestamp::from_micros),
             link_mailed: row.link_mailed,
             email: row.email,
-        })
+        }
     }
 }

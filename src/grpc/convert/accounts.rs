@@ -278,7 +278,7 @@ pub fn list_accounts(request: pb::ListAccountsRequest) -> Result<AccountQuery, V
         filter: AccountFilter {
             text,
             status,
-            member_user_id: member.map(|id| id.to_string()),
+            member_user_id: member,
         },
         newest_first,
         include_total: include_total_size,

@@ -1,7 +1,7 @@
 //! AdminService messages about the activity log.
 
 use crate::app::{ActivityEvent, ActivityFilter, ActivityQuery};
-use crate::domain::{Timestamp, UserId, ValidationError, Validator};
+use crate::domain::{AccountId, Timestamp, UserId, ValidationError, Validator};
 use crate::proto as pb;
 
 use super::{filter_id, page_size, parse_timestamp, timestamp};
@@ -26,7 +26,10 @@ impl From<ActivityEvent> for pb::ActivityEvent {
                 kind: kind.into(),
                 id: event.actor_id,
             }),
-            account_id: event.account_id.unwrap_or_default(),
+            account_id: event
+                .account_id
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
             action: event.action,
             target_type: event.target_type,
             target_id: event.target_id,
@@ -63,10 +66,10 @@ pub fn list_activity(request: pb::ListActivityRequest) -> Result<ActivityQuery, 
             None
         }
     };
-    // Actor and account ids are UUIDs whatever they name; parsing them as one
-    // kind of id only checks their form.
+    // An actor id is a UUID whatever it names (a user or an API credential);
+    // parsing it as a user id only checks its form.
     let actor_id = filter_id(&mut v, &actor_id, |s| UserId::parse("actor_id", s));
-    let account_id = filter_id(&mut v, &account_id, |s| UserId::parse("account_id", s));
+    let account_id = filter_id(&mut v, &account_id, |s| AccountId::parse("account_id", s));
     if action.len() > ACTION_MAX {
         v.violation(
             "action",
@@ -85,7 +88,7 @@ pub fn list_activity(request: pb::ListActivityRequest) -> Result<ActivityQuery, 
         filter: ActivityFilter {
             actor_kind: actor_kind.map(str::to_owned),
             actor_id: actor_id.map(|id| id.to_string()),
-            account_id: account_id.map(|id| id.to_string()),
+            account_id,
             action: (!action.is_empty()).then_some(action),
             since: since.map(Timestamp::as_micros),
             until: until.map(Timestamp::as_micros),

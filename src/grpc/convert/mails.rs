@@ -24,7 +24,7 @@ impl From<Mail> for pb::Mail {
             status: mail_status(mail.status).into(),
             attempts: mail.attempts,
             last_error: mail.last_error.unwrap_or_default(),
-            account_id: mail.account_id.unwrap_or_default(),
+            account_id: mail.account_id.map(|id| id.to_string()).unwrap_or_default(),
             create_time: Some(timestamp(mail.created_at)),
             next_attempt_time: mail.next_attempt_at.map(timestamp),
             send_time: mail.sent_at.map(timestamp),

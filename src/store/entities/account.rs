@@ -2,15 +2,15 @@
 
 use sea_orm::entity::prelude::*;
 
-use crate::domain::AccountStatus;
+use crate::domain::{AccountId, AccountStatus, UserId};
 
 /// One client account.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "accounts")]
 pub struct Model {
-    /// UUIDv7.
+    /// The account's id.
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
+    pub id: AccountId,
     /// The name shown for the account.
     pub display_name: String,
     /// The billing contact's full name.
@@ -38,7 +38,7 @@ pub struct Model {
     /// `active` or `closed`.
     pub status: AccountStatus,
     /// The one owner.
-    pub owner_user_id: String,
+    pub owner_user_id: UserId,
     /// Lower-cased display name, company and email; derived by `store::accounts`.
     pub search_text: String,
     /// Microseconds since the Unix epoch.

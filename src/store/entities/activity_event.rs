@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::AccountId;
+
 /// One entry of the append-only activity log.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "activity_events")]
@@ -16,7 +18,7 @@ pub struct Model {
     /// The actor's id; empty for the system.
     pub actor_id: String,
     /// The client account the change belongs to.
-    pub account_id: Option<String>,
+    pub account_id: Option<AccountId>,
     /// Such as `role.created`.
     pub action: String,
     /// Such as `role`.

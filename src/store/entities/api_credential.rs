@@ -2,24 +2,26 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{ApiCredentialId, UserId};
+
 /// One API credential of a staff user.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "api_credentials")]
 pub struct Model {
-    /// UUIDv7.
+    /// The credential's id (not its public identifier).
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
+    pub id: ApiCredentialId,
     /// The public half of the bearer token; unique.
     pub identifier: String,
     /// SHA-256 of the secret, hex.
     pub secret_hash: String,
     /// The staff user the credential acts for.
-    pub owner_user_id: String,
+    pub owner_user_id: UserId,
     /// The staff user who created it (the owner for the bootstrap credential
     /// and for credentials older than this column). No foreign key: a deleted
     /// creator must leave a credential that refuses to work, not one with
     /// nobody bounding it.
-    pub created_by_user_id: Option<String>,
+    pub created_by_user_id: Option<UserId>,
     /// Free text.
     pub description: String,
     /// Microseconds since the Unix epoch.

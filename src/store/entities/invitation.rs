@@ -2,17 +2,17 @@
 
 use sea_orm::entity::prelude::*;
 
-use crate::domain::InvitationState;
+use crate::domain::{AccountId, InvitationId, InvitationState, UserId};
 
 /// One invitation.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "invitations")]
 pub struct Model {
-    /// UUIDv7.
+    /// The invitation's id (not its link's token).
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
+    pub id: InvitationId,
     /// The account invited to.
-    pub account_id: String,
+    pub account_id: AccountId,
     /// The invited address as given.
     pub email: String,
     /// The invited address, lower-cased.
@@ -20,7 +20,7 @@ pub struct Model {
     /// Space-separated account permission names.
     pub permissions: String,
     /// The inviting user (the staff user behind an API credential).
-    pub inviter_user_id: Option<String>,
+    pub inviter_user_id: Option<UserId>,
     /// `user`, `staff`, `api_credential` or `system`.
     pub inviter_kind: String,
     /// The inviting actor's id: a user or an API credential.
@@ -36,7 +36,7 @@ pub struct Model {
     /// Microseconds since the Unix epoch.
     pub accepted_at: Option<i64>,
     /// The user who accepted.
-    pub accepted_user_id: Option<String>,
+    pub accepted_user_id: Option<UserId>,
     /// Microseconds since the Unix epoch.
     pub cancelled_at: Option<i64>,
     /// Whether identityd itself mailed the current link to the invited

@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
-use crate::domain::MailStatus;
+use crate::domain::{AccountId, MailStatus};
 
 /// One mail in the outbox. Its `Debug` hides the secret template values.
 #[derive(Clone, PartialEq, Eq, DeriveEntityModel)]
@@ -20,7 +20,7 @@ pub struct Model {
     /// The recipient's locale.
     pub locale: String,
     /// The client account it concerns.
-    pub account_id: Option<String>,
+    pub account_id: Option<AccountId>,
     /// Template values kept after delivery (JSON object).
     pub context: String,
     /// Secret template values (JSON object), erased once sent or given up.

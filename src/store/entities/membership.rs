@@ -2,16 +2,18 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{AccountId, UserId};
+
 /// One user's membership of one account.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "memberships")]
 pub struct Model {
     /// The account.
     #[sea_orm(primary_key, auto_increment = false)]
-    pub account_id: String,
+    pub account_id: AccountId,
     /// The user.
     #[sea_orm(primary_key, auto_increment = false)]
-    pub user_id: String,
+    pub user_id: UserId,
     /// Space-separated account permission names; ignored for the owner.
     pub permissions: String,
     /// Microseconds since the Unix epoch.

@@ -43,7 +43,7 @@ mod tests {
     #[test]
     fn row_debug_hides_secret_columns() {
         let row = super::user::Model {
-            id: "u1".into(),
+            id: crate::domain::UserId::generate(),
             email: "a@example.com".into(),
             email_normalized: "a@example.com".into(),
             username: "a".into(),

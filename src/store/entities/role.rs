@@ -2,15 +2,15 @@
 
 use sea_orm::entity::prelude::*;
 
-use crate::domain::RoleKind;
+use crate::domain::{RoleId, RoleKind};
 
 /// One admin or API role.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "roles")]
 pub struct Model {
-    /// UUIDv7.
+    /// The role's id.
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
+    pub id: RoleId,
     /// `admin` or `api`.
     pub kind: RoleKind,
     /// The name as given.

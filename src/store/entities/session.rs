@@ -2,19 +2,21 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{AccountId, SessionId, UserId};
+
 /// One signed-in session of a user.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "sessions")]
 pub struct Model {
-    /// UUIDv7.
+    /// The session's id (not its token).
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
+    pub id: SessionId,
     /// SHA-256 of the bearer token, hex.
     pub token_hash: String,
     /// The user.
-    pub user_id: String,
+    pub user_id: UserId,
     /// The account the session acts for, once selected.
-    pub account_id: Option<String>,
+    pub account_id: Option<AccountId>,
     /// The address it signed in from; empty if unknown.
     pub client_ip: String,
     /// The client's description of itself.

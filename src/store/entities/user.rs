@@ -2,16 +2,16 @@
 
 use sea_orm::entity::prelude::*;
 
-use crate::domain::UserStatus;
+use crate::domain::{RoleId, UserId, UserStatus};
 
 /// One user; a user with an admin role is staff. Its `Debug` hides the
 /// password hash (a leaked hash can be guessed at offline).
 #[derive(Clone, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
 pub struct Model {
-    /// UUIDv7.
+    /// The user's id.
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
+    pub id: UserId,
     /// The address as given.
     pub email: String,
     /// Lower case; unique.
@@ -33,7 +33,7 @@ pub struct Model {
     /// An argon2id PHC string; none until a password is set.
     pub password_hash: Option<String>,
     /// The admin role of a staff user.
-    pub admin_role_id: Option<String>,
+    pub admin_role_id: Option<RoleId>,
     /// Microseconds since the Unix epoch.
     pub created_at: i64,
     /// Microseconds since the Unix epoch.

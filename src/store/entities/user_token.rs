@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::UserId;
+
 /// One verification code or password reset token.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "user_tokens")]
@@ -10,7 +12,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
     /// The user it was sent to.
-    pub user_id: String,
+    pub user_id: UserId,
     /// `email_verification` or `password_reset`.
     pub purpose: String,
     /// SHA-256 of the secret, hex.
