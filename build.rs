@@ -5,14 +5,16 @@
 use std::{env, fs, path::PathBuf};
 
 /// Whether a field holds a secret by its name: a password, a session or link
-/// token, a mailed code, a credential secret, an accept link. Page tokens are
-/// cursors, not secrets.
+/// token, a mailed code, a credential secret, an accept link, a TOTP secret
+/// in any of its forms, backup codes. Page tokens are cursors, not secrets.
 fn is_secret_field(name: &str) -> bool {
-    matches!(name, "password" | "code" | "token" | "secret")
-        || (["_password", "_token", "_secret", "_code", "_link"]
-            .iter()
-            .any(|suffix| name.ends_with(suffix))
-            && !matches!(name, "page_token" | "next_page_token"))
+    matches!(
+        name,
+        "password" | "code" | "token" | "secret" | "otpauth_uri" | "qr_code_svg" | "backup_codes"
+    ) || (["_password", "_token", "_secret", "_code", "_link"]
+        .iter()
+        .any(|suffix| name.ends_with(suffix))
+        && !matches!(name, "page_token" | "next_page_token"))
 }
 
 /// The full names (`.identity.v1.LoginRequest`) of the messages, nested ones

@@ -181,6 +181,7 @@ fn user_row(n: usize, rng: &mut SplitMix64) -> user::Model {
         created_at: now,
         updated_at: now,
         last_login_at: None,
+        mfa_enabled_at: None,
         search_text: String::new(),
     };
     row.search_text = search_text(&row);
@@ -231,6 +232,7 @@ fn active_model(row: user::Model) -> user::ActiveModel {
         created_at: Set(row.created_at),
         updated_at: Set(row.updated_at),
         last_login_at: Set(row.last_login_at),
+        mfa_enabled_at: Set(row.mfa_enabled_at),
         search_text: Set(row.search_text),
     }
 }

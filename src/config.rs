@@ -9,6 +9,8 @@ use config::{Config, Environment, File, FileFormat};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::domain::MfaRequirement;
+
 /// The file read from the working directory when `--config` is not given.
 pub const DEFAULT_CONFIG_FILE: &str = "identityd.toml";
 
@@ -46,6 +48,13 @@ pub struct SecuritySettings {
     /// The secret itself (at least 32 characters, the same on every
     /// replica); unset means `<data_dir>/server-secret`, created on first start.
     pub server_secret: Option<SecretString>,
+    /// Secrets this one replaced, during a rotation: values sealed or
+    /// hashed under them (TOTP secrets, backup codes) still open and match,
+    /// and TOTP secrets are sealed again under the current secret when next
+    /// used. Each is a configured secret as it was, or the 64 hex digits of
+    /// an old `server-secret` file. Empty by default.
+    #[serde(default)]
+    pub previous_server_secrets: Vec<SecretString>,
 }
 
 /// Invitations to client accounts.
@@ -85,6 +94,10 @@ pub struct AuthSettings {
     /// How often ended sessions, spent codes and links, and forgotten
     /// failure counters are deleted, in seconds.
     pub sweep_interval_secs: u64,
+    /// Whom two-factor authentication is required of: `none`, `clients`
+    /// (users without an admin role), `staff` or `all`. A covered user
+    /// without a second factor signs in to a session that can only enrol.
+    pub mfa_required: MfaRequirement,
 }
 
 /// Where mail goes.
@@ -410,7 +423,8 @@ impl Settings {
             .set_default("auth.throttle_max_delay_secs", 900)?
             .set_default("auth.throttle_forget_after_secs", 86_400)?
             .set_default("auth.cache_ttl_ms", 1_000)?
-            .set_default("auth.sweep_interval_secs", 3_600)?;
+            .set_default("auth.sweep_interval_secs", 3_600)?
+            .set_default("auth.mfa_required", "none")?;
         builder = match config_file {
             Some(path) => {
                 builder.add_source(File::from(path).format(FileFormat::Toml).required(true))
@@ -426,7 +440,8 @@ impl Settings {
                     .separator("__")
                     .try_parsing(true)
                     .list_separator(",")
-                    .with_list_parse_key("server.trusted_proxies"),
+                    .with_list_parse_key("server.trusted_proxies")
+                    .with_list_parse_key("security.previous_server_secrets"),
             )
             .build()?)
     }

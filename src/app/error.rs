@@ -117,6 +117,20 @@ pub enum Reason {
     AccountNotSelected,
     /// The method needs a user session.
     SessionRequired,
+    /// The session may only enrol a second factor, which the policy requires.
+    MfaEnrollmentRequired,
+    /// The MFA challenge is unknown, used, expired or dead after wrong codes.
+    MfaChallengeInvalid,
+    /// The TOTP or backup code is wrong, used, or for another time.
+    MfaCodeInvalid,
+    /// The user has a second factor, so this change needs a current code.
+    MfaCodeRequired,
+    /// The user has no second factor to use, change or turn off.
+    MfaNotEnabled,
+    /// The user already has a second factor; turn it off first.
+    MfaAlreadyEnabled,
+    /// No TOTP enrolment is waiting for confirmation (or it expired).
+    MfaEnrollmentNotStarted,
     /// The database is unreachable.
     DatabaseUnavailable,
     /// This replica has as many calls in progress as it accepts.
@@ -190,6 +204,13 @@ impl Reason {
             Reason::NoAccountSelected => "NO_ACCOUNT_SELECTED",
             Reason::AccountNotSelected => "ACCOUNT_NOT_SELECTED",
             Reason::SessionRequired => "SESSION_REQUIRED",
+            Reason::MfaEnrollmentRequired => "MFA_ENROLLMENT_REQUIRED",
+            Reason::MfaChallengeInvalid => "MFA_CHALLENGE_INVALID",
+            Reason::MfaCodeInvalid => "MFA_CODE_INVALID",
+            Reason::MfaCodeRequired => "MFA_CODE_REQUIRED",
+            Reason::MfaNotEnabled => "MFA_NOT_ENABLED",
+            Reason::MfaAlreadyEnabled => "MFA_ALREADY_ENABLED",
+            Reason::MfaEnrollmentNotStarted => "MFA_ENROLLMENT_NOT_STARTED",
             Reason::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
             Reason::ServerBusy => "SERVER_BUSY",
             Reason::CallTimeout => "CALL_TIMEOUT",
@@ -297,6 +318,21 @@ impl Reason {
                 "the session acts for another account, or none; select this account first"
             }
             Reason::SessionRequired => "this method needs a signed-in user session",
+            Reason::MfaEnrollmentRequired => {
+                "two-factor authentication is required: enrol with StartTotpEnrollment and ConfirmTotpEnrollment first"
+            }
+            Reason::MfaChallengeInvalid => {
+                "the sign-in challenge is not valid (unknown, used, expired or too many wrong codes): sign in again"
+            }
+            Reason::MfaCodeInvalid => "the code is not valid",
+            Reason::MfaCodeRequired => "a current two-factor code is required for this change",
+            Reason::MfaNotEnabled => "two-factor authentication is not on for this user",
+            Reason::MfaAlreadyEnabled => {
+                "two-factor authentication is already on; turn it off first to enrol again"
+            }
+            Reason::MfaEnrollmentNotStarted => {
+                "no enrolment is waiting for confirmation: start one with StartTotpEnrollment"
+            }
             Reason::DatabaseUnavailable => "the database is unavailable; retry later",
             Reason::ServerBusy => "the server has too many calls in progress; retry shortly",
             Reason::CallTimeout => "the call took longer than the server allows and was stopped",

@@ -12,6 +12,7 @@ mod credentials;
 mod error;
 mod invitations;
 mod mails;
+mod mfa;
 mod roles;
 mod sessions;
 mod staff;
@@ -26,7 +27,10 @@ pub use accounts::{
     Account, AccountPage, AccountQuery, MembershipPage, NewAccount, NewAccountOwner, UserAccount,
 };
 pub use activity::{ActivityEvent, ActivityPage, ActivityQuery};
-pub use auth::{LoginAttempt, LoginOutcome, Registration};
+pub use auth::{
+    LoginAttempt, LoginOutcome, MFA_CHALLENGE_MAX_ATTEMPTS, MFA_CHALLENGE_TTL, MfaChallenge,
+    Registration, SecondStep, SignedIn,
+};
 pub use authn::{
     AccountGrant, ApiCredentialState, Authenticated, Authenticator, Caller, Principal,
     ResolvedSession,
@@ -45,6 +49,7 @@ pub use invitations::{
     InvitationQuery, InvitationStatus, NewInvitation,
 };
 pub use mails::{Mail, MailPage, MailQuery, MailStatus};
+pub use mfa::{MfaStatus, TOTP_ENROLLMENT_TTL, TotpEnrollment};
 pub use roles::{NewRole, Role, RoleChanges, RolePage, RoleQuery};
 pub use sessions::{AccountChoice, Denial, Question, SessionPage, Verdict};
 pub use staff::{NewStaffUser, StaffPage, StaffQuery, StaffUser};
@@ -54,7 +59,7 @@ pub use users::{NewUser, UserChanges, UserKey, UserPage, UserQuery};
 use std::time::Duration;
 
 use crate::crypto::{KeyPurpose, PasswordHasher, ServerKey};
-use crate::domain::{Clock, ThrottleRule, Timestamp, TrustedProxies};
+use crate::domain::{Clock, MfaRequirement, ThrottleRule, Timestamp, TrustedProxies};
 use crate::store::{self, DatabaseConnection, DatabaseTransaction, StoreError};
 
 /// The use cases of identityd over one database.
@@ -78,6 +83,9 @@ pub struct Rules {
     pub client_user_management: bool,
     /// The base URL links in mail point at.
     pub public_base_url: String,
+    /// The product's name, as authenticator apps show it beside a user's
+    /// TOTP codes.
+    pub product_name: String,
     /// Sessions and brute-force throttling.
     pub auth: AuthRules,
     /// How long an invitation link works.
@@ -109,6 +117,8 @@ pub struct AuthRules {
     /// How long an authenticated token is remembered in this process
     /// (changes through another replica take up to this long); zero: never.
     pub cache_ttl: Duration,
+    /// Whom two-factor authentication is required of.
+    pub mfa_required: MfaRequirement,
 }
 
 impl App {
@@ -129,7 +139,8 @@ impl App {
             clock.clone(),
             rules.auth.session_idle_timeout,
             rules.auth.cache_ttl,
-        );
+        )
+        .requiring_mfa(rules.auth.mfa_required);
         Self {
             db,
             reader,
@@ -201,6 +212,16 @@ impl App {
     /// The password hasher.
     pub fn hasher(&self) -> &PasswordHasher {
         &self.hasher
+    }
+
+    /// The server secret's keys: for sealing and opening secrets at rest.
+    pub(crate) fn server_key(&self) -> &ServerKey {
+        &self.server_key
+    }
+
+    /// The product's name, for authenticator apps.
+    pub(crate) fn product_name(&self) -> &str {
+        &self.rules.product_name
     }
 
     /// HMAC-SHA256 of `input` under the server key for `purpose`, hex: the

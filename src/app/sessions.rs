@@ -54,6 +54,8 @@ pub enum Denial {
     NotAMember,
     /// The user does not hold the permission.
     NotGranted,
+    /// The session may only enrol a second factor until its user has one.
+    MfaEnrollmentRequired,
 }
 
 /// The answer to a [`Question`].
@@ -98,6 +100,7 @@ impl App {
         };
         let session_account = resolved.session.account_id;
         let denial = match question {
+            _ if resolved.session.mfa_enrollment_required => Some(Denial::MfaEnrollmentRequired),
             Question::Staff(permission) => {
                 (!resolved.staff_permissions.contains(permission)).then_some(Denial::NotGranted)
             }

@@ -468,6 +468,7 @@ mod tests {
             created_at: 0,
             updated_at: 0,
             last_login_at: None,
+            mfa_enabled_at: None,
             search_text: String::new(),
         };
         let shown = format!("{row:?}");

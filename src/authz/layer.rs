@@ -137,9 +137,14 @@ async fn authorize(app: &App, call: &CallFacts) -> Result<Principal, AppError> {
     let bearer = bearer_token(call.authorization.as_ref())?;
     let authenticated = app.authenticate(bearer).await?;
     let is_session = matches!(authenticated.caller, Caller::User { .. });
+    // A session the policy requires to enrol a second factor reaches the
+    // enrolment methods and nothing else, whatever its user could do.
+    if authenticated.mfa_enrollment_required && policy != Policy::EnrollingSession {
+        return Err(AppError::FailedPrecondition(Reason::MfaEnrollmentRequired));
+    }
     let allowed = match policy {
         Policy::Public => true,
-        Policy::Session | Policy::OptionalSession => is_session,
+        Policy::Session | Policy::OptionalSession | Policy::EnrollingSession => is_session,
         Policy::Staff(permission) => authenticated.permissions.contains(permission),
         Policy::StaffOrSession(permission) => {
             is_session || authenticated.permissions.contains(permission)
@@ -147,7 +152,7 @@ async fn authorize(app: &App, call: &CallFacts) -> Result<Principal, AppError> {
     };
     if !allowed {
         return Err(match policy {
-            Policy::Session | Policy::OptionalSession => {
+            Policy::Session | Policy::OptionalSession | Policy::EnrollingSession => {
                 AppError::PermissionDenied(Reason::SessionRequired)
             }
             // Naming the permission tells the operator what to grant; the

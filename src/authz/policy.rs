@@ -9,8 +9,12 @@ pub enum Policy {
     /// sign-up, sign-in and reset methods that exist for people who have no
     /// session yet.
     Public,
-    /// A signed-in user session (of any user, staff included).
+    /// A signed-in user session (of any user, staff included) that is not
+    /// held back to enrolling a second factor.
     Session,
+    /// A signed-in user session, including one the two-factor policy holds
+    /// back until its user enrols: the enrolment methods and Logout.
+    EnrollingSession,
     /// A staff session or API credential holding this permission.
     Staff(Permission),
     /// Staff holding this permission, or any user session. The use case
@@ -211,7 +215,25 @@ pub const POLICIES: &[(&str, Policy)] = &[
     ("/identity.v1.AuthService/Login", Policy::Public),
     ("/identity.v1.AuthService/SelectAccount", Policy::Session),
     ("/identity.v1.AuthService/SwitchAccount", Policy::Session),
-    ("/identity.v1.AuthService/Logout", Policy::Session),
+    ("/identity.v1.AuthService/Logout", Policy::EnrollingSession),
+    ("/identity.v1.AuthService/CompleteLogin", Policy::Public),
+    (
+        "/identity.v1.AuthService/GetMfaStatus",
+        Policy::EnrollingSession,
+    ),
+    (
+        "/identity.v1.AuthService/StartTotpEnrollment",
+        Policy::EnrollingSession,
+    ),
+    (
+        "/identity.v1.AuthService/ConfirmTotpEnrollment",
+        Policy::EnrollingSession,
+    ),
+    ("/identity.v1.AuthService/DisableTotp", Policy::Session),
+    (
+        "/identity.v1.AuthService/RegenerateBackupCodes",
+        Policy::Session,
+    ),
     (
         "/identity.v1.AuthService/ListSessions",
         Policy::StaffOrSession(Permission::SessionsRead),
@@ -234,6 +256,10 @@ pub const POLICIES: &[(&str, Policy)] = &[
         Policy::Public,
     ),
     ("/identity.v1.AuthService/ResetPassword", Policy::Public),
+    (
+        "/identity.v1.UserService/ResetUserMfa",
+        Policy::Staff(Permission::UsersMfaReset),
+    ),
     (
         "/identity.v1.AuthService/SendPasswordReset",
         Policy::Staff(Permission::UsersWrite),

@@ -53,7 +53,7 @@ impl ServerKey {
             aad: context.as_bytes(),
         };
         let ciphertext = cipher
-            .encrypt(XNonce::from_slice(&nonce), payload)
+            .encrypt(&XNonce::from(nonce), payload)
             .map_err(|_| SealFailed)?;
         let mut body = nonce.to_vec();
         body.extend_from_slice(&ciphertext);
@@ -77,13 +77,14 @@ impl ServerKey {
             return Err(Unsealable);
         }
         let (nonce, ciphertext) = body.split_at(NONCE_BYTES);
+        let nonce: [u8; NONCE_BYTES] = nonce.try_into().map_err(|_| Unsealable)?;
         let cipher = XChaCha20Poly1305::new(keys.key(KeyPurpose::TotpSeal).into());
         let payload = Payload {
             msg: ciphertext,
             aad: context.as_bytes(),
         };
         let plaintext = cipher
-            .decrypt(XNonce::from_slice(nonce), payload)
+            .decrypt(&XNonce::from(nonce), payload)
             .map_err(|_| Unsealable)?;
         Ok(Opened {
             plaintext,

@@ -37,6 +37,8 @@ pub enum Permission {
     StaffRead,
     /// Create staff users and assign or take away their admin roles.
     StaffWrite,
+    /// Turn a user's two-factor authentication off for them.
+    UsersMfaReset,
     /// See users and search them.
     UsersRead,
     /// Create, change, suspend and delete users.
@@ -45,7 +47,7 @@ pub enum Permission {
 
 impl Permission {
     /// Every permission, sorted by name.
-    pub const ALL: [Permission; 17] = [
+    pub const ALL: [Permission; 18] = [
         Permission::AccountsRead,
         Permission::AccountsWrite,
         Permission::ActivityRead,
@@ -61,6 +63,7 @@ impl Permission {
         Permission::SessionsWrite,
         Permission::StaffRead,
         Permission::StaffWrite,
+        Permission::UsersMfaReset,
         Permission::UsersRead,
         Permission::UsersWrite,
     ];
@@ -83,6 +86,7 @@ impl Permission {
             Permission::SessionsWrite => "sessions.write",
             Permission::StaffRead => "staff.read",
             Permission::StaffWrite => "staff.write",
+            Permission::UsersMfaReset => "users.mfa_reset",
             Permission::UsersRead => "users.read",
             Permission::UsersWrite => "users.write",
         }
@@ -114,6 +118,9 @@ impl Permission {
             Permission::SessionsWrite => "End any user's sessions.",
             Permission::StaffRead => "See staff users.",
             Permission::StaffWrite => "Create staff users and assign or take away admin roles.",
+            Permission::UsersMfaReset => {
+                "Turn a user's two-factor authentication off for them (lost authenticator)."
+            }
             Permission::UsersRead => "See users and search them.",
             Permission::UsersWrite => "Create, change, suspend and delete users.",
         }

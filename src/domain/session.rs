@@ -1,6 +1,6 @@
 //! A user session as callers see it.
 
-use super::{AccountId, SessionId, Timestamp, UserId};
+use super::{AccountId, AuthMethods, SessionId, Timestamp, UserId};
 
 /// A session as callers see it (never its token).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,4 +25,9 @@ pub struct Session {
     pub absolute_expires_at: Timestamp,
     /// Whether it is the session making the call.
     pub current: bool,
+    /// How its user proved who they are.
+    pub auth_methods: AuthMethods,
+    /// Whether it may only enrol a second factor, which the policy requires
+    /// of its user, until they have one.
+    pub mfa_enrollment_required: bool,
 }

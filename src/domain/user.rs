@@ -260,4 +260,6 @@ pub struct User {
     pub updated_at: Timestamp,
     /// When the user last signed in.
     pub last_login_at: Option<Timestamp>,
+    /// When the user turned two-factor authentication on; `None` when off.
+    pub mfa_enabled_at: Option<Timestamp>,
 }

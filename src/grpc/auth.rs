@@ -63,11 +63,71 @@ impl AuthService for AuthApi {
         let p = principal(&request)?;
         let attempt = parse(&p, convert::login(request.into_inner()))?;
         let result = self.app.login(&p, attempt).await;
-        reply(&p, result, |outcome| pb::LoginResponse {
-            session_token: outcome.token,
-            device_token: outcome.device_token,
-            session: Some(outcome.session.into()),
-            account_selection_required: outcome.account_selection_required,
+        reply(&p, result, convert::login_response)
+    }
+
+    async fn complete_login(
+        &self,
+        request: Request<pb::CompleteLoginRequest>,
+    ) -> Result<Response<pb::CompleteLoginResponse>, Status> {
+        let p = principal(&request)?;
+        let step = parse(&p, convert::second_step(request.into_inner()))?;
+        let result = self.app.complete_login(&p, step).await;
+        reply(&p, result, pb::CompleteLoginResponse::from)
+    }
+
+    async fn get_mfa_status(
+        &self,
+        request: Request<pb::GetMfaStatusRequest>,
+    ) -> Result<Response<pb::GetMfaStatusResponse>, Status> {
+        let p = principal(&request)?;
+        let result = self.app.mfa_status(&p).await;
+        reply(&p, result, convert::mfa_status)
+    }
+
+    async fn start_totp_enrollment(
+        &self,
+        request: Request<pb::StartTotpEnrollmentRequest>,
+    ) -> Result<Response<pb::StartTotpEnrollmentResponse>, Status> {
+        let p = principal(&request)?;
+        let result = self.app.start_totp_enrollment(&p).await;
+        reply(&p, result, convert::totp_enrollment)
+    }
+
+    async fn confirm_totp_enrollment(
+        &self,
+        request: Request<pb::ConfirmTotpEnrollmentRequest>,
+    ) -> Result<Response<pb::ConfirmTotpEnrollmentResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::ConfirmTotpEnrollmentRequest { code } = request.into_inner();
+        let code = parse(&p, convert::code("code", &code))?;
+        let result = self.app.confirm_totp_enrollment(&p, &code).await;
+        reply(&p, result, |backup_codes| {
+            pb::ConfirmTotpEnrollmentResponse { backup_codes }
+        })
+    }
+
+    async fn disable_totp(
+        &self,
+        request: Request<pb::DisableTotpRequest>,
+    ) -> Result<Response<pb::DisableTotpResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::DisableTotpRequest { password, code } = request.into_inner();
+        let code = parse(&p, convert::code("code", &code))?;
+        let result = self.app.disable_totp(&p, &password, &code).await;
+        reply(&p, result, |()| pb::DisableTotpResponse {})
+    }
+
+    async fn regenerate_backup_codes(
+        &self,
+        request: Request<pb::RegenerateBackupCodesRequest>,
+    ) -> Result<Response<pb::RegenerateBackupCodesResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::RegenerateBackupCodesRequest { code } = request.into_inner();
+        let code = parse(&p, convert::code("code", &code))?;
+        let result = self.app.regenerate_backup_codes(&p, &code).await;
+        reply(&p, result, |backup_codes| {
+            pb::RegenerateBackupCodesResponse { backup_codes }
         })
     }
 
@@ -138,10 +198,11 @@ impl AuthService for AuthApi {
         let pb::ChangePasswordRequest {
             current_password,
             new_password,
+            mfa_code,
         } = request.into_inner();
         let result = self
             .app
-            .change_password(&p, &current_password, &new_password)
+            .change_password(&p, &current_password, &new_password, &mfa_code)
             .await;
         reply(&p, result, |()| pb::ChangePasswordResponse {})
     }

@@ -22,6 +22,11 @@ fn hidden(value: &str) -> &'static str {
     if value.is_empty() { "" } else { REDACTED }
 }
 
+/// What a list of secrets shows: how many there are, never one of them.
+fn hidden_list(values: &[String]) -> String {
+    format!("[{} × {REDACTED}]", values.len())
+}
+
 /// An enum field as prost's derived `Debug` shows it: the name of a known
 /// value, the number of an unknown one.
 struct Named<E>(i32, PhantomData<E>);
@@ -66,6 +71,9 @@ macro_rules! redacted_debug {
     (@value $field:ident secret) => {
         &hidden($field)
     };
+    (@value $field:ident secrets) => {
+        &hidden_list($field)
+    };
     (@value $field:ident enum $enum:ident) => {
         &Named::<pb::$enum>::of(*$field)
     };
@@ -82,9 +90,47 @@ redacted_debug!(LoginResponse {
     session,
     account_selection_required,
     device_token secret,
+    mfa_challenge,
 });
 
-redacted_debug!(ChangePasswordRequest { current_password secret, new_password secret });
+redacted_debug!(MfaChallenge { challenge_token secret, expire_time, methods });
+
+redacted_debug!(CompleteLoginRequest {
+    challenge_token secret,
+    code secret,
+    user_agent,
+    device_token secret,
+});
+
+redacted_debug!(CompleteLoginResponse {
+    session_token secret,
+    session,
+    account_selection_required,
+    device_token secret,
+});
+
+redacted_debug!(StartTotpEnrollmentResponse {
+    secret secret,
+    otpauth_uri secret,
+    qr_code_svg secret,
+    expire_time,
+});
+
+redacted_debug!(ConfirmTotpEnrollmentRequest { code secret });
+
+redacted_debug!(ConfirmTotpEnrollmentResponse { backup_codes secrets });
+
+redacted_debug!(DisableTotpRequest { password secret, code secret });
+
+redacted_debug!(RegenerateBackupCodesRequest { code secret });
+
+redacted_debug!(RegenerateBackupCodesResponse { backup_codes secrets });
+
+redacted_debug!(ChangePasswordRequest {
+    current_password secret,
+    new_password secret,
+    mfa_code secret,
+});
 
 redacted_debug!(IntrospectSessionRequest { session_token secret });
 
@@ -191,11 +237,45 @@ mod tests {
             session: None,
             account_selection_required: true,
             device_token: secret(),
+            mfa_challenge: Some(pb::MfaChallenge {
+                challenge_token: secret(),
+                expire_time: None,
+                methods: vec!["totp".into()],
+            }),
         };
         assert_hidden(
             &format!("{logged_in:?}"),
             "account_selection_required: true",
         );
+        let second = pb::CompleteLoginRequest {
+            challenge_token: secret(),
+            code: secret(),
+            user_agent: "curl/8".into(),
+            device_token: secret(),
+        };
+        assert_hidden(&format!("{second:?}"), "curl/8");
+    }
+
+    #[test]
+    fn two_factor_messages_never_print_secrets_or_codes() {
+        let enrollment = pb::StartTotpEnrollmentResponse {
+            secret: secret(),
+            otpauth_uri: format!("otpauth://totp/x?secret={SECRET}"),
+            qr_code_svg: format!("<svg>{SECRET}</svg>"),
+            expire_time: None,
+        };
+        assert_hidden(&format!("{enrollment:?}"), "qr_code_svg");
+        let codes = pb::ConfirmTotpEnrollmentResponse {
+            backup_codes: vec![secret(), secret()],
+        };
+        let shown = format!("{codes:?}");
+        assert_hidden(&shown, "backup_codes");
+        assert!(shown.contains("2 ×"), "{shown}");
+        let disable = pb::DisableTotpRequest {
+            password: secret(),
+            code: secret(),
+        };
+        assert_hidden(&format!("{disable:?}"), "password");
     }
 
     #[test]
@@ -203,6 +283,7 @@ mod tests {
         let change = pb::ChangePasswordRequest {
             current_password: secret(),
             new_password: format!("{SECRET}-new"),
+            mfa_code: secret(),
         };
         assert_hidden(&format!("{change:?}"), "new_password");
         let reset = pb::ResetPasswordRequest {

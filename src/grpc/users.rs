@@ -106,6 +106,19 @@ impl UserService for UserApi {
         })
     }
 
+    async fn reset_user_mfa(
+        &self,
+        request: Request<pb::ResetUserMfaRequest>,
+    ) -> Result<Response<pb::ResetUserMfaResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::ResetUserMfaRequest { user_id, reason } = request.into_inner();
+        let (id, reason) = parse(&p, with_reason(UserId::parse("user_id", &user_id), &reason))?;
+        let result = self.app.reset_user_mfa(&p, id, &reason).await;
+        reply(&p, result, |user| pb::ResetUserMfaResponse {
+            user: Some(user.into()),
+        })
+    }
+
     async fn activate_user(
         &self,
         request: Request<pb::ActivateUserRequest>,

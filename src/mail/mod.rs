@@ -38,11 +38,21 @@ pub enum MailKind {
     AccountOwnerChanged,
     /// A notice that someone tried to sign up with an address already registered.
     SignUpAttempt,
+    /// A notice that two-factor authentication was turned on.
+    MfaEnabled,
+    /// A notice that the user turned two-factor authentication off.
+    MfaDisabled,
+    /// A notice that staff turned the user's two-factor authentication off.
+    MfaReset,
+    /// A notice that a backup code was used to sign in.
+    BackupCodeUsed,
+    /// A notice that new backup codes replaced the old ones.
+    BackupCodesRegenerated,
 }
 
 impl MailKind {
     /// Every kind.
-    pub const ALL: [MailKind; 8] = [
+    pub const ALL: [MailKind; 13] = [
         MailKind::VerificationCode,
         MailKind::Invitation,
         MailKind::InvitationAccepted,
@@ -51,6 +61,11 @@ impl MailKind {
         MailKind::PasswordChanged,
         MailKind::AccountOwnerChanged,
         MailKind::SignUpAttempt,
+        MailKind::MfaEnabled,
+        MailKind::MfaDisabled,
+        MailKind::MfaReset,
+        MailKind::BackupCodeUsed,
+        MailKind::BackupCodesRegenerated,
     ];
 
     /// The stored name, also the template file name.
@@ -64,6 +79,11 @@ impl MailKind {
             MailKind::PasswordChanged => "password_changed",
             MailKind::AccountOwnerChanged => "account_owner_changed",
             MailKind::SignUpAttempt => "sign_up_attempt",
+            MailKind::MfaEnabled => "mfa_enabled",
+            MailKind::MfaDisabled => "mfa_disabled",
+            MailKind::MfaReset => "mfa_reset",
+            MailKind::BackupCodeUsed => "backup_code_used",
+            MailKind::BackupCodesRegenerated => "backup_codes_regenerated",
         }
     }
 
@@ -112,6 +132,13 @@ impl MailKind {
                 ("link", "https://example.com/accounts/sample"),
             ],
             MailKind::SignUpAttempt => vec![("link", "https://example.com/password/forgot")],
+            MailKind::MfaEnabled
+            | MailKind::MfaDisabled
+            | MailKind::MfaReset
+            | MailKind::BackupCodesRegenerated => vec![("time", "2026-11-24 08:00 UTC")],
+            MailKind::BackupCodeUsed => {
+                vec![("time", "2026-11-24 08:00 UTC"), ("remaining", "9")]
+            }
         });
         values
             .into_iter()

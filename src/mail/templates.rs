@@ -83,6 +83,11 @@ fn builtin(kind: MailKind, part: &str) -> &'static str {
         MailKind::PasswordChanged => pick!("password_changed"),
         MailKind::AccountOwnerChanged => pick!("account_owner_changed"),
         MailKind::SignUpAttempt => pick!("sign_up_attempt"),
+        MailKind::MfaEnabled => pick!("mfa_enabled"),
+        MailKind::MfaDisabled => pick!("mfa_disabled"),
+        MailKind::MfaReset => pick!("mfa_reset"),
+        MailKind::BackupCodeUsed => pick!("backup_code_used"),
+        MailKind::BackupCodesRegenerated => pick!("backup_codes_regenerated"),
     }
 }
 

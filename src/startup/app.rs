@@ -37,7 +37,14 @@ pub fn build_app(settings: &Settings, databases: Databases) -> Result<App, Start
             ServerKey::load_or_create(&settings.data_dir)
         }
     }
-    .map_err(StartupError::ServerKey)?;
+    .map_err(StartupError::ServerKey)?
+    .with_previous(
+        settings
+            .security
+            .previous_server_secrets
+            .iter()
+            .map(|secret| secret.expose_secret()),
+    );
     let trusted_proxies = TrustedProxies::parse(&settings.server.trusted_proxies)
         .map_err(StartupError::TrustedProxies)?;
     let auth = &settings.auth;
@@ -50,6 +57,7 @@ pub fn build_app(settings: &Settings, databases: Databases) -> Result<App, Start
         password_min_chars: passwords.min_length.max(1),
         client_user_management: settings.accounts.client_user_management,
         public_base_url: settings.mail.public_base_url.clone(),
+        product_name: settings.mail.product_name.clone(),
         auth: AuthRules {
             session_idle_timeout: Duration::from_secs(auth.session_idle_timeout_secs.max(60)),
             session_absolute_timeout: Duration::from_secs(
@@ -60,6 +68,7 @@ pub fn build_app(settings: &Settings, databases: Databases) -> Result<App, Start
             per_address: throttle(auth.address_free_failures),
             forget_failures_after: Duration::from_secs(auth.throttle_forget_after_secs.max(1)),
             cache_ttl: Duration::from_millis(auth.cache_ttl_ms),
+            mfa_required: auth.mfa_required,
         },
         invitation_ttl: Duration::from_secs(settings.invitations.ttl_secs.max(60)),
         retention: Retention {

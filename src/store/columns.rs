@@ -12,8 +12,8 @@ use sea_orm::sea_query::{
 use sea_orm::{ColIdx, DbErr, QueryResult, TryFromU64, TryGetError, TryGetable};
 
 use crate::domain::{
-    AccountId, AccountStatus, ApiCredentialId, InvitationId, InvitationState, MailStatus, RoleId,
-    RoleKind, SessionId, UserId, UserStatus,
+    AccountId, AccountStatus, ApiCredentialId, AuthMethods, InvitationId, InvitationState,
+    MailStatus, RoleId, RoleKind, SessionId, UserId, UserStatus,
 };
 
 /// A stored value identityd wrote itself but cannot read back as `what`.
@@ -88,6 +88,7 @@ text_column!(AccountStatus, |status| status.as_str());
 text_column!(RoleKind, |kind| kind.as_str());
 text_column!(InvitationState, |state| state.as_str());
 text_column!(MailStatus, |status| status.as_str());
+text_column!(AuthMethods, |methods| methods.to_string());
 
 /// Makes each id type a text column (its hyphenated UUID) that can also be a
 /// primary key. SeaORM asks a primary key type to convert from the integer

@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod invitations;
 pub mod mails;
 pub mod memberships;
+pub mod mfa;
 pub mod roles;
 pub mod sessions;
 pub mod settings;

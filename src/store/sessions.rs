@@ -5,7 +5,7 @@ use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryRes
 
 use super::entities::{account, membership, role, session, user};
 use super::{Page, StoreError, UserRow, insert_row, page_by_id, select_prefixed};
-use crate::domain::{AccountId, AccountStatus, SessionId, UserId};
+use crate::domain::{AccountId, AccountStatus, AuthMethod, SessionId, UserId};
 
 pub use session::Model as SessionRow;
 
@@ -153,6 +153,28 @@ pub async fn touch(conn: &impl ConnectionTrait, id: SessionId, now: i64) -> Resu
     session::Entity::update_many()
         .col_expr(session::Column::LastSeenAt, now.into())
         .filter(session::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Adds `method` to how a live session was authenticated (a second factor
+/// proven after sign-in, as when confirming a TOTP enrolment).
+pub async fn add_auth_method(
+    conn: &impl ConnectionTrait,
+    id: SessionId,
+    method: AuthMethod,
+) -> Result<(), StoreError> {
+    let Some(row) = find(conn, id).await? else {
+        return Ok(());
+    };
+    session::Entity::update_many()
+        .col_expr(
+            session::Column::AuthMethods,
+            row.auth_methods.with(method).into(),
+        )
+        .filter(session::Column::Id.eq(id))
+        .filter(session::Column::RevokedAt.is_null())
         .exec(conn)
         .await?;
     Ok(())

@@ -21,6 +21,57 @@ pub async fn insert(
     Ok(row)
 }
 
+/// Every unused, unexpired token of a user for `purpose`.
+pub async fn live_for_user(
+    conn: &impl ConnectionTrait,
+    user_id: UserId,
+    purpose: &str,
+    now: i64,
+) -> Result<Vec<UserTokenRow>, StoreError> {
+    use user_token::Column;
+    Ok(user_token::Entity::find()
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::Purpose.eq(purpose))
+        .filter(Column::ConsumedAt.is_null())
+        .filter(Column::ExpiresAt.gt(now))
+        .order_by_asc(Column::Id)
+        .all(conn)
+        .await?)
+}
+
+/// How many unused, unexpired tokens of a user for `purpose` there are.
+pub async fn count_live_for_user(
+    conn: &impl ConnectionTrait,
+    user_id: UserId,
+    purpose: &str,
+    now: i64,
+) -> Result<u64, StoreError> {
+    use sea_orm::PaginatorTrait;
+    use user_token::Column;
+    Ok(user_token::Entity::find()
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::Purpose.eq(purpose))
+        .filter(Column::ConsumedAt.is_null())
+        .filter(Column::ExpiresAt.gt(now))
+        .count(conn)
+        .await?)
+}
+
+/// Deletes every token of a user for `purpose`, used or not.
+pub async fn delete_for_user(
+    conn: &impl ConnectionTrait,
+    user_id: UserId,
+    purpose: &str,
+) -> Result<u64, StoreError> {
+    use user_token::Column;
+    let result = user_token::Entity::delete_many()
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::Purpose.eq(purpose))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}
+
 /// The newest unused, unexpired token of a user for `purpose`.
 pub async fn find_live_for_user(
     conn: &impl ConnectionTrait,

@@ -303,6 +303,7 @@ impl From<UserRow> for User {
             created_at: Timestamp::from_micros(row.created_at),
             updated_at: Timestamp::from_micros(row.updated_at),
             last_login_at: row.last_login_at.map(Timestamp::from_micros),
+            mfa_enabled_at: row.mfa_enabled_at.map(Timestamp::from_micros),
         }
     }
 }

@@ -861,6 +861,7 @@ async fn changing_the_password_ends_other_sessions_and_mails_a_notice() {
         .change_password(ChangePasswordRequest {
             current_password: "not-my-password".to_owned(),
             new_password: "fresh-meadow-cobalt-9".to_owned(),
+            mfa_code: String::new(),
         })
         .await
         .unwrap_err();
@@ -869,6 +870,7 @@ async fn changing_the_password_ends_other_sessions_and_mails_a_notice() {
         .change_password(ChangePasswordRequest {
             current_password: PASSWORD.to_owned(),
             new_password: "changer".to_owned(),
+            mfa_code: String::new(),
         })
         .await
         .unwrap_err();
@@ -877,6 +879,7 @@ async fn changing_the_password_ends_other_sessions_and_mails_a_notice() {
     auth.change_password(ChangePasswordRequest {
         current_password: PASSWORD.to_owned(),
         new_password: "fresh-meadow-cobalt-9".to_owned(),
+        mfa_code: String::new(),
     })
     .await
     .expect("change the password");
@@ -900,6 +903,7 @@ async fn changing_the_password_ends_other_sessions_and_mails_a_notice() {
         .change_password(ChangePasswordRequest {
             current_password: PASSWORD.to_owned(),
             new_password: "fresh-meadow-cobalt-9".to_owned(),
+            mfa_code: String::new(),
         })
         .await
         .unwrap_err();

@@ -88,7 +88,7 @@ async fn every_protected_method_needs_a_token_and_its_own_permission() {
                 continue;
             }
             Policy::Staff(required) | Policy::StaffOrSession(required) => required,
-            Policy::Session => {
+            Policy::Session | Policy::EnrollingSession => {
                 // Sessions only: even a full-access API credential is refused.
                 let status = raw_call(app.channel(), path, None).await;
                 assert_error(&status, Code::Unauthenticated, "TOKEN_MISSING");

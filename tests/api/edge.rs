@@ -293,7 +293,7 @@ async fn garbage_bodies_answer_invalid_argument_or_resource_exhausted_on_every_m
     let methods = identity_methods();
     assert!(methods.len() > 40, "{} methods", methods.len());
     let token_for = |policy: Policy| match policy {
-        Policy::Session | Policy::OptionalSession => session.as_str(),
+        Policy::Session | Policy::OptionalSession | Policy::EnrollingSession => session.as_str(),
         _ => app.token.as_str(),
     };
 

@@ -164,6 +164,7 @@ pub fn test_settings(data_dir: PathBuf, database_url: Option<String>) -> Setting
             throttle_forget_after_secs: 86_400,
             cache_ttl_ms: 1_000,
             sweep_interval_secs: 3_600,
+            mfa_required: identityd::domain::MfaRequirement::None,
         },
         invitations: InvitationSettings {
             ttl_secs: 604_800,
@@ -176,6 +177,7 @@ pub fn test_settings(data_dir: PathBuf, database_url: Option<String>) -> Setting
         },
         security: SecuritySettings {
             server_secret: None,
+            previous_server_secrets: Vec::new(),
         },
     }
 }

@@ -13,6 +13,7 @@ mod edge;
 mod helpers;
 mod invitations;
 mod mail;
+mod mfa;
 mod module_graph;
 mod operations;
 mod people;

@@ -10,13 +10,25 @@ use crate::app::blocks::links::*;
 use crate::app::blocks::throttle::{LoginTarget, Subject};
 use crate::app::error::{AppError, Reason};
 use crate::crypto::{TokenKind, hash_secret};
-use crate::domain::{AccountId, PermissionSet, SessionId, UserStatus};
+use crate::domain::{AccountId, AuthMethod, AuthMethods, PermissionSet, SessionId, UserStatus};
 use crate::store::{self, ConnectionTrait, sessions::SessionRow, users::UserRow};
 
 /// How long a device token proves that its client signed in before.
 pub const DEVICE_TOKEN_TTL: Duration = Duration::from_secs(90 * 24 * 60 * 60);
 
 pub(super) const LOGIN_DEVICE: &str = "login_device";
+
+/// How a sign-in whose every step passed was made.
+pub(super) struct SignInDetails<'a> {
+    /// How the user proved who they are.
+    pub methods: AuthMethods,
+    /// The client's description of itself.
+    pub user_agent: &'a str,
+    /// The row id of the device token the client used, to retire.
+    pub used_device: Option<&'a str>,
+    /// A new hash of the password, when its parameters changed.
+    pub rehashed: Option<&'a str>,
+}
 
 impl App {
     /// Signs a user in with a password. Unknown users, wrong passwords and
@@ -120,34 +132,70 @@ impl App {
             }
             _ => None,
         };
+        let released: &[Subject] = if device.is_some() { &[] } else { &address };
+        if user.mfa_enabled_at.is_some() {
+            let challenge = self
+                .challenge_second_factor(principal, &user, &subjects, released, rehashed)
+                .await?;
+            return Ok(LoginOutcome::MfaRequired(challenge));
+        }
         let txn = store::begin(self.db()).await?;
-        let accounts = store::memberships::active_account_ids_for_user(&txn, user.id, 2).await?;
+        self.settle_success(&txn, &subjects, released).await?;
+        let how = SignInDetails {
+            methods: AuthMethods::of([AuthMethod::Password]),
+            user_agent: &attempt.user_agent,
+            used_device: device.as_deref(),
+            rehashed: rehashed.as_deref(),
+        };
+        let signed_in = self.finish_sign_in(&txn, principal, &user, how).await?;
+        store::commit(txn).await?;
+        Ok(LoginOutcome::SignedIn(signed_in))
+    }
+
+    /// Starts the session of a sign-in whose every step passed, inside
+    /// `txn`: bound to the user's account if they have exactly one, the
+    /// user's last sign-in and any new password hash stored, the device
+    /// token used (if any) retired and a new one issued, and the success
+    /// recorded as the new session's first act.
+    pub(super) async fn finish_sign_in(
+        &self,
+        txn: &impl ConnectionTrait,
+        principal: &Principal,
+        user: &UserRow,
+        how: SignInDetails<'_>,
+    ) -> Result<SignedIn, AppError> {
+        let accounts = store::memberships::active_account_ids_for_user(txn, user.id, 2).await?;
         let bound_account = match accounts.as_slice() {
             [only] => Some(*only),
             _ => None,
         };
         let (token, session) = self
-            .start_session(&txn, &user, bound_account, principal, &attempt.user_agent)
+            .start_session(
+                txn,
+                user,
+                bound_account,
+                principal,
+                how.user_agent,
+                &how.methods,
+            )
             .await?;
-        store::users::record_login(&txn, user.id, session.created_at, rehashed.as_deref()).await?;
-        let released: &[Subject] = if device.is_some() { &[] } else { &address };
-        self.settle_success(&txn, &subjects, released).await?;
+        store::users::record_login(txn, user.id, session.created_at, how.rehashed).await?;
         // The device token is rotated on every sign-in (a copy taken before
         // stops working once the client signs in again).
-        if let Some(used) = &device {
-            store::user_tokens::consume(&txn, used, session.created_at).await?;
+        if let Some(used) = how.used_device {
+            store::user_tokens::consume(txn, used, session.created_at).await?;
         }
-        let device_token = self.issue_device_token(&txn, &user).await?;
-        let actor = self.session_principal(principal, &user, &session);
+        let device_token = self.issue_device_token(txn, user).await?;
+        let actor = self.session_principal(principal, user, &session);
         let mut change = Change::new("auth.login_succeeded", "session", session.id)
-            .detail("rehashed", rehashed.is_some())
-            .detail("device_token", device.is_some());
+            .detail("rehashed", how.rehashed.is_some())
+            .detail("device_token", how.used_device.is_some())
+            .detail("methods", &how.methods);
         if let Some(account_id) = session.account_id {
             change = change.account(account_id);
         }
-        record_at(&txn, &actor, self.now(), change).await?;
-        store::commit(txn).await?;
-        Ok(LoginOutcome {
+        record_at(txn, &actor, self.now(), change).await?;
+        Ok(SignedIn {
             token,
             device_token,
             session: self.authn.session_view(&session, Some(session.id)),
@@ -207,6 +255,7 @@ impl App {
         account_id: Option<AccountId>,
         principal: &Principal,
         user_agent: &str,
+        methods: &AuthMethods,
     ) -> Result<(String, SessionRow), AppError> {
         let token = TokenKind::Session.generate();
         let now = self.now();
@@ -227,6 +276,7 @@ impl App {
                 .as_micros(),
             revoked_at: None,
             revoke_reason: None,
+            auth_methods: methods.clone(),
         };
         let row = store::sessions::insert(conn, row).await?;
         Ok((token, row))

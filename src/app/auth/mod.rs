@@ -6,14 +6,17 @@
 //! password hash for sign-up and sign-in), so neither answers nor timing
 //! tell who has signed up.
 
+mod challenge;
 mod login;
 mod password;
 mod register;
 
+pub use challenge::{MFA_CHALLENGE_MAX_ATTEMPTS, MFA_CHALLENGE_TTL, SecondStep};
+
 use crate::app::App;
 use crate::app::authn::Principal;
 use crate::app::blocks::throttle::Subject;
-use crate::domain::{Email, FullName, Locale, Password, Session, Username};
+use crate::domain::{Email, FullName, Locale, Password, Session, Timestamp, Username};
 
 /// A person signing themselves up: by registering, or by accepting an
 /// invitation as a new user.
@@ -44,9 +47,19 @@ pub struct LoginAttempt {
     pub device_token: Option<String>,
 }
 
+/// What a sign-in gives: a session, or, for a user with a second factor,
+/// a challenge to answer with [`App::complete_login`].
+#[derive(Debug, Clone)]
+pub enum LoginOutcome {
+    /// Signed in.
+    SignedIn(SignedIn),
+    /// The password was right; a second factor is due.
+    MfaRequired(MfaChallenge),
+}
+
 /// A new session.
 #[derive(Clone)]
-pub struct LoginOutcome {
+pub struct SignedIn {
     /// The bearer token, shown only now.
     pub token: String,
     /// The client's new device token, shown only now: sent with the next
@@ -56,6 +69,27 @@ pub struct LoginOutcome {
     pub session: Session,
     /// Whether the user must choose one of several accounts.
     pub account_selection_required: bool,
+}
+
+/// A sign-in waiting for its second factor.
+#[derive(Clone)]
+pub struct MfaChallenge {
+    /// The challenge's token, shown only now.
+    pub token: String,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+    /// What answers it: `totp`, and `backup_code` while any are unused.
+    pub methods: Vec<&'static str>,
+}
+
+impl std::fmt::Debug for MfaChallenge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MfaChallenge")
+            .field("token", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .field("methods", &self.methods)
+            .finish()
+    }
 }
 
 // Written out so the password and tokens never reach a log line.
@@ -73,9 +107,9 @@ impl std::fmt::Debug for LoginAttempt {
     }
 }
 
-impl std::fmt::Debug for LoginOutcome {
+impl std::fmt::Debug for SignedIn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginOutcome")
+        f.debug_struct("SignedIn")
             .field("token", &"<redacted>")
             .field("device_token", &"<redacted>")
             .field("session", &self.session)

@@ -25,12 +25,15 @@ pub(super) const DECOY_DIGEST: &str =
 impl App {
     /// Replaces the caller's password after checking the current one, ends
     /// their other sessions and mails a notice. Wrong current passwords count
-    /// as failed sign-ins.
+    /// as failed sign-ins. A user with two-factor authentication also gives
+    /// a current code (`mfa_code`): a session left open on a shared computer
+    /// is not enough to take the account over.
     pub async fn change_password(
         &self,
         principal: &Principal,
         current_password: &str,
         new_password: &str,
+        mfa_code: &str,
     ) -> Result<(), AppError> {
         let (user_id, session_id) = principal.session_caller()?;
         let user = store::users::find(self.reader(), user_id)
@@ -59,8 +62,30 @@ impl App {
             )
             .into());
         }
+        let mfa_subject = self.mfa_code_subject(user.id);
+        if user.mfa_enabled_at.is_some() {
+            if mfa_code.trim().is_empty() {
+                return Err(
+                    FieldViolation::new("mfa_code", Reason::MfaCodeRequired.message()).into(),
+                );
+            }
+            self.reserve_attempt(std::slice::from_ref(&mfa_subject))
+                .await?;
+        }
         let hash = self.hasher().hash(new_password.expose()).await?;
         let txn = store::begin(self.db()).await?;
+        if user.mfa_enabled_at.is_some() {
+            if self
+                .spend_second_factor(&txn, &user, mfa_code, true)
+                .await?
+                .is_none()
+            {
+                drop(txn);
+                return Err(self.wrong_code(principal, user.id, "mfa_code").await?);
+            }
+            self.settle_success(&txn, std::slice::from_ref(&mfa_subject), &[])
+                .await?;
+        }
         let now = self.now();
         let ended = self
             .replace_password(

@@ -135,6 +135,8 @@ impl Authenticator {
                 .intersection(&admin_permissions)
                 .intersection(&creator_permissions),
             account: None,
+            // Machine callers have no second factor to enrol.
+            mfa_enrollment_required: false,
         };
         let expires_at = row.expires_at.map(Timestamp::from_micros);
         self.cache.put(

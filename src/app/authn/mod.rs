@@ -20,7 +20,7 @@ use cache::{AuthCache, Expiring};
 
 use crate::app::error::{AppError, Reason};
 use crate::crypto::{API_TOKEN_PREFIX, TokenKind};
-use crate::domain::{Clock, PermissionSet, Timestamp};
+use crate::domain::{Clock, MfaRequirement, PermissionSet, Timestamp};
 use crate::store::DatabaseConnection;
 
 /// The most authenticated tokens remembered at once.
@@ -35,6 +35,9 @@ pub struct Authenticated {
     pub permissions: PermissionSet,
     /// For a user session: what it may do in the account it acts for.
     pub account: Option<AccountGrant>,
+    /// For a user session: whether it may only enrol a second factor,
+    /// which the policy requires of its user.
+    pub mfa_enrollment_required: bool,
 }
 
 /// What a cached token authenticated as.
@@ -66,6 +69,7 @@ pub struct Authenticator {
     clock: Clock,
     cache: AuthCache<Cached>,
     session_idle_timeout: Duration,
+    mfa_required: MfaRequirement,
 }
 
 impl Authenticator {
@@ -85,6 +89,16 @@ impl Authenticator {
             clock,
             cache: AuthCache::new(cache_ttl, AUTH_CACHE_ENTRIES),
             session_idle_timeout,
+            mfa_required: MfaRequirement::None,
+        }
+    }
+
+    /// The same authenticator holding back sessions of users whom
+    /// `requirement` covers and who have no second factor yet.
+    pub fn requiring_mfa(self, requirement: MfaRequirement) -> Self {
+        Self {
+            mfa_required: requirement,
+            ..self
         }
     }
 

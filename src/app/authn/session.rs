@@ -62,6 +62,8 @@ impl Authenticator {
             expires_at: self.session_expiry(row),
             absolute_expires_at: Timestamp::from_micros(row.absolute_expires_at),
             current: current == Some(row.id),
+            auth_methods: row.auth_methods.clone(),
+            mfa_enrollment_required: false,
         }
     }
 
@@ -91,14 +93,24 @@ impl Authenticator {
         if found.session.last_seen_at < now.minus(LAST_SEEN_GRANULARITY).as_micros() {
             store::sessions::touch(&self.db, found.session.id, now.as_micros()).await?;
         }
-        let session = self.session_view(&found.session, Some(found.session.id));
-        let account = account_grant(&found, session.account_id);
+        let mut session = self.session_view(&found.session, Some(found.session.id));
         let staff = found.user.admin_role_id.is_some();
-        let staff_permissions = match (&found.role_full_access, &found.role_permissions) {
-            (Some(full_access), Some(permissions)) if staff => {
-                PermissionSet::from_stored(*full_access, permissions)
-            }
-            _ => PermissionSet::none(),
+        // A user the policy requires a second factor of, who has none yet,
+        // gets a session that can only enrol: no account and no staff
+        // permissions reach it, here or through IntrospectSession.
+        session.mfa_enrollment_required =
+            self.mfa_required.covers(staff) && found.user.mfa_enabled_at.is_none();
+        let (account, staff_permissions) = if session.mfa_enrollment_required {
+            (None, PermissionSet::none())
+        } else {
+            let account = account_grant(&found, session.account_id);
+            let permissions = match (&found.role_full_access, &found.role_permissions) {
+                (Some(full_access), Some(permissions)) if staff => {
+                    PermissionSet::from_stored(*full_access, permissions)
+                }
+                _ => PermissionSet::none(),
+            };
+            (account, permissions)
         };
         let resolved = ResolvedSession {
             session,
@@ -133,6 +145,7 @@ impl Authenticator {
             },
             permissions: resolved.staff_permissions,
             account: resolved.account,
+            mfa_enrollment_required: resolved.session.mfa_enrollment_required,
         })
     }
 }

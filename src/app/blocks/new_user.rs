@@ -72,6 +72,7 @@ pub(crate) async fn insert_user_at(
         created_at: now,
         updated_at: now,
         last_login_at: None,
+        mfa_enabled_at: None,
         search_text: String::new(),
     };
     store::users::insert(conn, row)

@@ -2,11 +2,14 @@
 
 use super::accounts::{permission as account_permission_out, permissions_out};
 use super::{page_size, timestamp};
-use crate::app::{Denial, LoginAttempt, Question, Registration, ResolvedSession, Session, Verdict};
+use crate::app::{
+    Denial, LoginAttempt, LoginOutcome, MfaStatus, Question, Registration, ResolvedSession,
+    SecondStep, Session, SignedIn, TotpEnrollment, Verdict,
+};
 use crate::crypto::{TokenKind, is_verification_code};
 use crate::domain::{
-    AccountId, AccountPermission, Email, FullName, Locale, PageSize, Password, Permission, UserId,
-    Username, ValidationError, Validator,
+    AccountId, AccountPermission, Email, FieldViolation, FullName, Locale, PageSize, Password,
+    Permission, UserId, Username, ValidationError, Validator,
 };
 use crate::proto as pb;
 
@@ -29,7 +32,105 @@ impl From<Session> for pb::Session {
             expire_time: Some(timestamp(session.expires_at)),
             absolute_expire_time: Some(timestamp(session.absolute_expires_at)),
             current: session.current,
+            authentication_methods: session
+                .auth_methods
+                .iter()
+                .map(|method| method.as_str().to_owned())
+                .collect(),
+            mfa_enrollment_required: session.mfa_enrollment_required,
         }
+    }
+}
+
+impl From<SignedIn> for pb::CompleteLoginResponse {
+    fn from(signed_in: SignedIn) -> Self {
+        pb::CompleteLoginResponse {
+            session_token: signed_in.token,
+            session: Some(signed_in.session.into()),
+            account_selection_required: signed_in.account_selection_required,
+            device_token: signed_in.device_token,
+        }
+    }
+}
+
+/// The Login answer: a session, or a challenge for the second factor.
+pub fn login_response(outcome: LoginOutcome) -> pb::LoginResponse {
+    match outcome {
+        LoginOutcome::SignedIn(signed_in) => pb::LoginResponse {
+            session_token: signed_in.token,
+            device_token: signed_in.device_token,
+            session: Some(signed_in.session.into()),
+            account_selection_required: signed_in.account_selection_required,
+            mfa_challenge: None,
+        },
+        LoginOutcome::MfaRequired(challenge) => pb::LoginResponse {
+            mfa_challenge: Some(pb::MfaChallenge {
+                challenge_token: challenge.token,
+                expire_time: Some(timestamp(challenge.expires_at)),
+                methods: challenge.methods.into_iter().map(str::to_owned).collect(),
+            }),
+            ..pb::LoginResponse::default()
+        },
+    }
+}
+
+/// A parsed CompleteLogin request.
+pub fn second_step(request: pb::CompleteLoginRequest) -> Result<SecondStep, ValidationError> {
+    let pb::CompleteLoginRequest {
+        challenge_token,
+        code,
+        user_agent,
+        device_token,
+    } = request;
+    let mut v = Validator::new();
+    if challenge_token.trim().is_empty() {
+        v.violation("challenge_token", "is required");
+    }
+    let code = v.check(self::code("code", &code));
+    if user_agent.chars().count() > TEXT_MAX {
+        v.violation(
+            "user_agent",
+            format!("must be at most {TEXT_MAX} characters"),
+        );
+    }
+    v.finish_with(|| {
+        Some(SecondStep {
+            challenge_token: challenge_token.trim().to_owned(),
+            code: code?,
+            user_agent,
+            device_token: Some(device_token.trim().to_owned()).filter(|t| !t.is_empty()),
+        })
+    })
+}
+
+/// The answer to GetMfaStatus.
+pub fn mfa_status(status: MfaStatus) -> pb::GetMfaStatusResponse {
+    pb::GetMfaStatusResponse {
+        totp_enabled: status.enabled_at.is_some(),
+        enable_time: status.enabled_at.map(timestamp),
+        backup_codes_remaining: i32::try_from(status.backup_codes_left).unwrap_or(i32::MAX),
+        required_by_policy: status.required_by_policy,
+    }
+}
+
+/// The answer to StartTotpEnrollment.
+pub fn totp_enrollment(enrollment: TotpEnrollment) -> pb::StartTotpEnrollmentResponse {
+    pb::StartTotpEnrollmentResponse {
+        secret: enrollment.secret,
+        otpauth_uri: enrollment.otpauth_uri,
+        qr_code_svg: enrollment.qr_code_svg,
+        expire_time: Some(timestamp(enrollment.expires_at)),
+    }
+}
+
+/// A required code field: not empty and not absurdly long.
+pub fn code(field: &str, code: &str) -> Result<String, FieldViolation> {
+    if code.trim().is_empty() {
+        Err(FieldViolation::new(field, "is required"))
+    } else if code.chars().count() > TEXT_MAX {
+        Err(FieldViolation::new(field, "is too long"))
+    } else {
+        Ok(code.trim().to_owned())
     }
 }
 
@@ -282,6 +383,7 @@ pub fn verdict(verdict: Verdict) -> pb::CheckPermissionResponse {
         Some(Denial::AccountNotSelected) => Wire::AccountNotSelected,
         Some(Denial::NotAMember) => Wire::NotAMember,
         Some(Denial::NotGranted) => Wire::NotGranted,
+        Some(Denial::MfaEnrollmentRequired) => Wire::MfaEnrollmentRequired,
     };
     pb::CheckPermissionResponse {
         allowed: verdict.denial.is_none(),

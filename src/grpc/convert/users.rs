@@ -30,6 +30,7 @@ impl From<User> for pb::User {
             create_time: Some(timestamp(user.created_at)),
             update_time: Some(timestamp(user.updated_at)),
             last_login_time: user.last_login_at.map(timestamp),
+            mfa_enabled: user.mfa_enabled_at.is_some(),
         }
     }
 }
@@ -172,6 +173,7 @@ pub fn update_user(
         status: _,
         email_verified: _,
         has_password: _,
+        mfa_enabled: _,
         admin_role_id: _,
         create_time: _,
         update_time: _,

@@ -37,6 +37,7 @@ pub mod setting;
 pub mod throttle;
 pub mod user;
 pub mod user_token;
+pub mod user_totp;
 
 #[cfg(test)]
 mod tests {
@@ -58,6 +59,7 @@ mod tests {
             created_at: 1,
             updated_at: 1,
             last_login_at: None,
+            mfa_enabled_at: None,
             search_text: String::new(),
         };
         let shown = format!("{row:?}");

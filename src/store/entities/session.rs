@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
-use crate::domain::{AccountId, SessionId, UserId};
+use crate::domain::{AccountId, AuthMethods, SessionId, UserId};
 
 /// One signed-in session of a user.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -31,6 +31,8 @@ pub struct Model {
     pub revoked_at: Option<i64>,
     /// Why it was revoked: `logout`, `revoked`, `password_changed`, `password_reset`.
     pub revoke_reason: Option<String>,
+    /// How the user proved who they are: `pwd`, `pwd otp`, `pwd backup_code`.
+    pub auth_methods: AuthMethods,
 }
 
 /// No relations are navigated through SeaORM; queries join explicitly.

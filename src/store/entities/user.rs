@@ -40,6 +40,9 @@ pub struct Model {
     pub updated_at: i64,
     /// Microseconds since the Unix epoch.
     pub last_login_at: Option<i64>,
+    /// When two-factor authentication was turned on (a TOTP enrolment
+    /// confirmed), in microseconds since the Unix epoch; `None` when off.
+    pub mfa_enabled_at: Option<i64>,
     /// Lower-cased full name, username and email, for substring search.
     /// Derived by `store::users` on every write; callers leave it empty.
     pub search_text: String,
@@ -67,5 +70,6 @@ redacted_row_debug!("UserRow" {
     created_at,
     updated_at,
     last_login_at,
+    mfa_enabled_at,
     search_text,
 });
