@@ -99,9 +99,9 @@ impl AuthService for AuthApi {
         request: Request<pb::ConfirmTotpEnrollmentRequest>,
     ) -> Result<Response<pb::ConfirmTotpEnrollmentResponse>, Status> {
         let p = principal(&request)?;
-        let pb::ConfirmTotpEnrollmentRequest { code } = request.into_inner();
+        let pb::ConfirmTotpEnrollmentRequest { code, password } = request.into_inner();
         let code = parse(&p, convert::code("code", &code))?;
-        let result = self.app.confirm_totp_enrollment(&p, &code).await;
+        let result = self.app.confirm_totp_enrollment(&p, &password, &code).await;
         reply(&p, result, |backup_codes| {
             pb::ConfirmTotpEnrollmentResponse { backup_codes }
         })

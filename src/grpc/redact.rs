@@ -116,7 +116,7 @@ redacted_debug!(StartTotpEnrollmentResponse {
     expire_time,
 });
 
-redacted_debug!(ConfirmTotpEnrollmentRequest { code secret });
+redacted_debug!(ConfirmTotpEnrollmentRequest { code secret, password secret });
 
 redacted_debug!(ConfirmTotpEnrollmentResponse { backup_codes secrets });
 

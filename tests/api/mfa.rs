@@ -106,6 +106,7 @@ async fn enrol(app: &TestApp, session: &str) -> (Authenticator, Vec<String>) {
     let codes = auth
         .confirm_totp_enrollment(ConfirmTotpEnrollmentRequest {
             code: authenticator.code(app, 0),
+            password: PASSWORD.to_owned(),
         })
         .await
         .expect("confirm enrolment")
@@ -162,14 +163,26 @@ async fn enrolment_confirmation_and_the_sign_in_challenge() {
     let wrong = auth
         .confirm_totp_enrollment(ConfirmTotpEnrollmentRequest {
             code: authenticator.code(&app, 5),
+            password: PASSWORD.to_owned(),
         })
         .await
         .expect_err("a code of another time");
     assert_eq!(violated_fields(&wrong), ["code"]);
+    // A stolen session token alone cannot put the thief's authenticator on
+    // the account.
+    let thief = auth
+        .confirm_totp_enrollment(ConfirmTotpEnrollmentRequest {
+            code: authenticator.code(&app, 0),
+            password: "guessed-password".to_owned(),
+        })
+        .await
+        .expect_err("the password is needed too");
+    assert_eq!(violated_fields(&thief), ["password"]);
 
     let codes = auth
         .confirm_totp_enrollment(ConfirmTotpEnrollmentRequest {
             code: authenticator.code(&app, 0),
+            password: PASSWORD.to_owned(),
         })
         .await
         .expect("confirm")

@@ -105,16 +105,23 @@ impl App {
     }
 
     /// Turns TOTP on for the calling session's user with a first code from
-    /// their app; returns their backup codes, shown once. The session that
-    /// confirmed counts as signed in with a second factor from now on.
+    /// their app and their password (a stolen session token alone must not
+    /// lock the user out behind the thief's authenticator); returns their
+    /// backup codes, shown once. The session that confirmed counts as signed
+    /// in with a second factor from now on.
     pub async fn confirm_totp_enrollment(
         &self,
         principal: &Principal,
+        password: &str,
         code: &str,
     ) -> Result<Vec<String>, AppError> {
         let (user_id, session_id) = principal.session_caller()?;
         let subject = self.mfa_code_subject(user_id);
-        self.reserve_attempt(std::slice::from_ref(&subject)).await?;
+        let password_subject = self.password_check_subject(user_id);
+        self.reserve_attempt(&[subject.clone(), password_subject.clone()])
+            .await?;
+        self.check_own_password(principal, user_id, password, "user.mfa_enrollment_failed")
+            .await?;
         let now = self.now();
         let txn = store::begin(self.db()).await?;
         let user = load_user(&txn, user_id).await?;
@@ -140,7 +147,7 @@ impl App {
         store::mfa::confirm(&txn, user_id, now.as_micros()).await?;
         let codes = self.issue_backup_codes(&txn, &user).await?;
         store::sessions::add_auth_method(&txn, session_id, AuthMethod::Otp).await?;
-        self.settle_success(&txn, std::slice::from_ref(&subject), &[])
+        self.settle_success(&txn, &[subject, password_subject], &[])
             .await?;
         self.mail_mfa_notice(&txn, &user, MailKind::MfaEnabled, [])
             .await?;
@@ -172,25 +179,8 @@ impl App {
         if user.mfa_enabled_at.is_none() {
             return Err(AppError::FailedPrecondition(Reason::MfaNotEnabled));
         }
-        let password_ok = match &user.password_hash {
-            Some(stored) => self.hasher().verify(password, stored).await?,
-            None => false,
-        };
-        if !password_ok {
-            let txn = store::begin(self.db()).await?;
-            record_at(
-                &txn,
-                principal,
-                self.now(),
-                Change::new("user.mfa_disable_failed", "user", user_id)
-                    .detail("reason", "wrong_password"),
-            )
+        self.check_own_password(principal, user_id, password, "user.mfa_disable_failed")
             .await?;
-            store::commit(txn).await?;
-            return Err(
-                FieldViolation::new("password", Reason::CurrentPasswordWrong.message()).into(),
-            );
-        }
         let txn = store::begin(self.db()).await?;
         if self
             .spend_second_factor(&txn, &user, code, true)
@@ -256,6 +246,36 @@ impl App {
         .await?;
         self.commit(txn).await?;
         Ok(codes)
+    }
+
+    /// Checks the calling user's own password (its attempt already
+    /// reserved); a wrong one is recorded as `action` and refused on the
+    /// `password` field.
+    async fn check_own_password(
+        &self,
+        principal: &Principal,
+        user_id: crate::domain::UserId,
+        password: &str,
+        action: &'static str,
+    ) -> Result<(), AppError> {
+        let user = load_user(self.reader(), user_id).await?;
+        let matches = match &user.password_hash {
+            Some(stored) => self.hasher().verify(password, stored).await?,
+            None => self.hasher().verify_decoy(password).await?,
+        };
+        if matches {
+            return Ok(());
+        }
+        let txn = store::begin(self.db()).await?;
+        record_at(
+            &txn,
+            principal,
+            self.now(),
+            Change::new(action, "user", user_id).detail("reason", "wrong_password"),
+        )
+        .await?;
+        store::commit(txn).await?;
+        Err(FieldViolation::new("password", Reason::CurrentPasswordWrong.message()).into())
     }
 
     /// Records a wrong code (its attempt stays counted against the user)
