@@ -10,15 +10,15 @@ use identityd::domain::MfaRequirement;
 use identityd::proto::{
     ChangePasswordRequest, CheckPermissionRequest, CompleteLoginRequest, CompleteLoginResponse,
     ConfirmTotpEnrollmentRequest, DisableTotpRequest, GetMfaStatusRequest, GetUserRequest,
-    IntrospectSessionRequest, ListSessionsRequest, LoginRequest, LoginResponse,
-    RegenerateBackupCodesRequest, ResetUserMfaRequest, StartTotpEnrollmentRequest,
-    StartTotpEnrollmentResponse, check_permission_request, check_permission_response::Denial,
+    IntrospectSessionRequest, ListSessionsRequest, LoginResponse, RegenerateBackupCodesRequest,
+    ResetUserMfaRequest, StartTotpEnrollmentRequest, StartTotpEnrollmentResponse,
+    check_permission_request, check_permission_response::Denial,
 };
 use tonic::Code;
 use totp_rs::TOTP;
 
 use crate::helpers::{TestApp, assert_error, hold_mail, spawn_app_with, violated_fields};
-use crate::people::{PASSWORD, active_user, email_of, session_of};
+use crate::people::{PASSWORD, active_user, email_of, session_of, sign_in};
 
 const STEP: u64 = 30;
 
@@ -53,16 +53,7 @@ fn next_step(app: &TestApp) {
 }
 
 async fn login(app: &TestApp, username: &str) -> LoginResponse {
-    app.auth_public()
-        .login(LoginRequest {
-            identifier: username.to_owned(),
-            password: PASSWORD.to_owned(),
-            user_agent: "tests".to_owned(),
-            device_token: String::new(),
-        })
-        .await
-        .expect("the password step passes")
-        .into_inner()
+    sign_in(app, username).await
 }
 
 /// Signs in with a password and answers the challenge with `code`.

@@ -2,7 +2,7 @@
 //! password, accounts they own, and their sessions.
 
 use identityd::proto::{
-    AccountProfile, CreateAccountRequest, CreateUserRequest, LoginRequest, User,
+    AccountProfile, CreateAccountRequest, CreateUserRequest, LoginRequest, LoginResponse, User,
     create_account_request,
 };
 
@@ -58,9 +58,9 @@ pub async fn account_of(app: &TestApp, owner_id: &str, name: &str) -> String {
         .id
 }
 
-/// A session token for `username` (with [`PASSWORD`]), bound to their only
-/// account if they have one.
-pub async fn session_of(app: &TestApp, username: &str) -> String {
+/// `username` signing in with [`PASSWORD`]: a session, or for a user with
+/// two-factor authentication, a challenge.
+pub async fn sign_in(app: &TestApp, username: &str) -> LoginResponse {
     app.auth_public()
         .login(LoginRequest {
             identifier: username.to_owned(),
@@ -71,5 +71,10 @@ pub async fn session_of(app: &TestApp, username: &str) -> String {
         .await
         .expect("sign in")
         .into_inner()
-        .session_token
+}
+
+/// A session token for `username` (with [`PASSWORD`]), bound to their only
+/// account if they have one.
+pub async fn session_of(app: &TestApp, username: &str) -> String {
+    sign_in(app, username).await.session_token
 }
