@@ -47,6 +47,8 @@ pub struct Swept {
     pub invitations: u64,
     /// Inviters' hourly mail budgets whose window has closed.
     pub mail_budgets: u64,
+    /// TOTP enrolments never confirmed, that long past their time to live.
+    pub totp_enrollments: u64,
 }
 
 impl App {
@@ -87,6 +89,13 @@ impl App {
                 self.db(),
                 now.minus(super::invitations::MAIL_BUDGET_WINDOW)
                     .as_micros(),
+            )
+            .await?,
+            totp_enrollments: store::mfa::delete_unconfirmed_before(
+                self.db(),
+                (now.minus(SWEEP_GRACE)
+                    .minus(super::mfa::TOTP_ENROLLMENT_TTL))
+                .as_micros(),
             )
             .await?,
         })

@@ -62,6 +62,8 @@ async fn sweep(app: App, interval: Duration, mut stop: watch::Receiver<bool>) {
                 request_ids = swept.request_ids,
                 mails = swept.mails,
                 invitations = swept.invitations,
+                mail_budgets = swept.mail_budgets,
+                totp_enrollments = swept.totp_enrollments,
                 "swept ended sessions, spent tokens, forgotten failures and old records"
             ),
             Ok(_) => {}

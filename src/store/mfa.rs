@@ -108,6 +108,20 @@ pub async fn remove(
     Ok(result.rows_affected > 0)
 }
 
+/// Deletes enrolments that were started before `before` and never
+/// confirmed; returns how many.
+pub async fn delete_unconfirmed_before(
+    conn: &impl ConnectionTrait,
+    before: i64,
+) -> Result<u64, StoreError> {
+    let result = user_totp::Entity::delete_many()
+        .filter(user_totp::Column::ConfirmedAt.is_null())
+        .filter(user_totp::Column::CreatedAt.lt(before))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}
+
 async fn set_enabled_at(
     conn: &impl ConnectionTrait,
     user_id: UserId,

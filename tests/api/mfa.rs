@@ -569,3 +569,53 @@ async fn changing_the_password_of_a_two_factor_user_needs_a_current_code() {
         .await
         .expect("with a current code");
 }
+
+async fn enrolments_in(app: &TestApp) -> i64 {
+    use sea_orm::ConnectionTrait;
+    let db = app.database().await;
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM user_totp".to_owned(),
+        ))
+        .await
+        .expect("count")
+        .expect("a row");
+    row.try_get("", "n").expect("a count")
+}
+
+#[tokio::test]
+async fn enrolments_never_confirmed_are_swept_and_confirmed_ones_stay() {
+    let app = spawn_app_with(|settings| {
+        hold_mail(settings);
+        settings.auth.sweep_interval_secs = 1;
+        settings.auth.session_idle_timeout_secs = 10 * 86_400;
+        settings.auth.session_absolute_timeout_secs = 30 * 86_400;
+    })
+    .await;
+    active_user(&app, "kept").await;
+    active_user(&app, "left").await;
+    let kept = session_of(&app, "kept").await;
+    enrol(&app, &kept).await;
+    let left = session_of(&app, "left").await;
+    app.auth_as(&left)
+        .start_totp_enrollment(StartTotpEnrollmentRequest {})
+        .await
+        .expect("start, never confirmed");
+    assert_eq!(enrolments_in(&app).await, 2);
+
+    app.clock.advance(Duration::from_secs(2 * 86_400));
+    let mut waited = 0;
+    while enrolments_in(&app).await != 1 && waited < 50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    assert_eq!(enrolments_in(&app).await, 1, "the abandoned enrolment went");
+    let status = app
+        .auth_as(&kept)
+        .get_mfa_status(GetMfaStatusRequest {})
+        .await
+        .expect("status")
+        .into_inner();
+    assert!(status.totp_enabled, "the confirmed one stays");
+}
