@@ -98,6 +98,12 @@ pub struct AuthSettings {
     /// (users without an admin role), `staff` or `all`. A covered user
     /// without a second factor signs in to a session that can only enrol.
     pub mfa_required: MfaRequirement,
+    /// How long a new SSO token works, in seconds (at most 60).
+    pub sso_token_ttl_secs: u64,
+    /// Whether redeeming an SSO token skips the user's second factor, as in
+    /// WHMCS. Off by default: a user with two-factor authentication gets a
+    /// challenge to answer with CompleteLogin.
+    pub sso_bypasses_mfa: bool,
 }
 
 /// Where mail goes.
@@ -424,7 +430,9 @@ impl Settings {
             .set_default("auth.throttle_forget_after_secs", 86_400)?
             .set_default("auth.cache_ttl_ms", 1_000)?
             .set_default("auth.sweep_interval_secs", 3_600)?
-            .set_default("auth.mfa_required", "none")?;
+            .set_default("auth.mfa_required", "none")?
+            .set_default("auth.sso_token_ttl_secs", 60)?
+            .set_default("auth.sso_bypasses_mfa", false)?;
         builder = match config_file {
             Some(path) => {
                 builder.add_source(File::from(path).format(FileFormat::Toml).required(true))

@@ -121,6 +121,8 @@ pub enum Reason {
     MfaEnrollmentRequired,
     /// The MFA challenge is unknown, used, expired or dead after wrong codes.
     MfaChallengeInvalid,
+    /// The SSO token is unknown, used or expired, or no longer signs anyone in.
+    SsoTokenInvalid,
     /// The TOTP or backup code is wrong, used, or for another time.
     MfaCodeInvalid,
     /// The user has a second factor, so this change needs a current code.
@@ -206,6 +208,7 @@ impl Reason {
             Reason::SessionRequired => "SESSION_REQUIRED",
             Reason::MfaEnrollmentRequired => "MFA_ENROLLMENT_REQUIRED",
             Reason::MfaChallengeInvalid => "MFA_CHALLENGE_INVALID",
+            Reason::SsoTokenInvalid => "SSO_TOKEN_INVALID",
             Reason::MfaCodeInvalid => "MFA_CODE_INVALID",
             Reason::MfaCodeRequired => "MFA_CODE_REQUIRED",
             Reason::MfaNotEnabled => "MFA_NOT_ENABLED",
@@ -325,6 +328,9 @@ impl Reason {
                 "the sign-in challenge is not valid (unknown, used, expired or too many wrong codes): sign in again"
             }
             Reason::MfaCodeInvalid => "the code is not valid",
+            Reason::SsoTokenInvalid => {
+                "the SSO token is not valid (unknown, used or expired): ask for a new one"
+            }
             Reason::MfaCodeRequired => "a current two-factor code is required for this change",
             Reason::MfaNotEnabled => "two-factor authentication is not on for this user",
             Reason::MfaAlreadyEnabled => {

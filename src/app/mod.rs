@@ -29,7 +29,7 @@ pub use accounts::{
 pub use activity::{ActivityEvent, ActivityPage, ActivityQuery};
 pub use auth::{
     LoginAttempt, LoginOutcome, MFA_CHALLENGE_MAX_ATTEMPTS, MFA_CHALLENGE_TTL, MfaChallenge,
-    Registration, SecondStep, SignedIn,
+    Registration, SSO_DESTINATION_MAX_CHARS, SecondStep, SignedIn, SsoGrant, SsoOutcome, SsoToken,
 };
 pub use authn::{
     AccountGrant, ApiCredentialState, Authenticated, Authenticator, Caller, Principal,
@@ -119,6 +119,11 @@ pub struct AuthRules {
     pub cache_ttl: Duration,
     /// Whom two-factor authentication is required of.
     pub mfa_required: MfaRequirement,
+    /// How long a new SSO token works.
+    pub sso_token_ttl: Duration,
+    /// Whether redeeming an SSO token skips the user's second factor
+    /// (WHMCS's behaviour); off, a two-factor user gets a challenge.
+    pub sso_bypasses_mfa: bool,
 }
 
 impl App {

@@ -49,6 +49,8 @@ pub struct Swept {
     pub mail_budgets: u64,
     /// TOTP enrolments never confirmed, that long past their time to live.
     pub totp_enrollments: u64,
+    /// SSO tokens redeemed or expired more than [`SWEEP_GRACE`] ago.
+    pub sso_tokens: u64,
 }
 
 impl App {
@@ -98,6 +100,7 @@ impl App {
                 .as_micros(),
             )
             .await?,
+            sso_tokens: store::sso_tokens::delete_spent(self.db(), before).await?,
         })
     }
 }

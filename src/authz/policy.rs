@@ -257,6 +257,11 @@ pub const POLICIES: &[(&str, Policy)] = &[
     ),
     ("/identity.v1.AuthService/ResetPassword", Policy::Public),
     (
+        "/identity.v1.AuthService/CreateSsoToken",
+        Policy::Staff(Permission::SsoCreate),
+    ),
+    ("/identity.v1.AuthService/RedeemSsoToken", Policy::Public),
+    (
         "/identity.v1.UserService/ResetUserMfa",
         Policy::Staff(Permission::UsersMfaReset),
     ),

@@ -22,6 +22,8 @@ pub enum TokenKind {
     Device,
     /// A sign-in waiting for its second factor (the password step passed).
     MfaChallenge,
+    /// A single-use sign-on token minted by staff or a billing service.
+    Sso,
 }
 
 impl TokenKind {
@@ -33,6 +35,7 @@ impl TokenKind {
             TokenKind::Invitation => "idi_",
             TokenKind::Device => "idd_",
             TokenKind::MfaChallenge => "idm_",
+            TokenKind::Sso => "ido_",
         }
     }
 

@@ -9,6 +9,8 @@ use std::fmt;
 pub enum AuthMethod {
     /// A password (`pwd`).
     Password,
+    /// A single-use SSO token minted by staff or a billing service (`sso`).
+    Sso,
     /// A TOTP code (`otp`).
     Otp,
     /// A two-factor backup code (`backup_code`).
@@ -17,8 +19,9 @@ pub enum AuthMethod {
 
 impl AuthMethod {
     /// Every method.
-    pub const ALL: [AuthMethod; 3] = [
+    pub const ALL: [AuthMethod; 4] = [
         AuthMethod::Password,
+        AuthMethod::Sso,
         AuthMethod::Otp,
         AuthMethod::BackupCode,
     ];
@@ -27,6 +30,7 @@ impl AuthMethod {
     pub fn as_str(self) -> &'static str {
         match self {
             AuthMethod::Password => "pwd",
+            AuthMethod::Sso => "sso",
             AuthMethod::Otp => "otp",
             AuthMethod::BackupCode => "backup_code",
         }

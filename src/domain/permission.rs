@@ -33,6 +33,8 @@ pub enum Permission {
     SessionsRead,
     /// End any user's sessions.
     SessionsWrite,
+    /// Mint single-use sign-on tokens that sign a user in elsewhere.
+    SsoCreate,
     /// See staff users.
     StaffRead,
     /// Create staff users and assign or take away their admin roles.
@@ -47,7 +49,7 @@ pub enum Permission {
 
 impl Permission {
     /// Every permission, sorted by name.
-    pub const ALL: [Permission; 18] = [
+    pub const ALL: [Permission; 19] = [
         Permission::AccountsRead,
         Permission::AccountsWrite,
         Permission::ActivityRead,
@@ -61,6 +63,7 @@ impl Permission {
         Permission::RolesWrite,
         Permission::SessionsRead,
         Permission::SessionsWrite,
+        Permission::SsoCreate,
         Permission::StaffRead,
         Permission::StaffWrite,
         Permission::UsersMfaReset,
@@ -84,6 +87,7 @@ impl Permission {
             Permission::RolesWrite => "roles.write",
             Permission::SessionsRead => "sessions.read",
             Permission::SessionsWrite => "sessions.write",
+            Permission::SsoCreate => "sso.create",
             Permission::StaffRead => "staff.read",
             Permission::StaffWrite => "staff.write",
             Permission::UsersMfaReset => "users.mfa_reset",
@@ -116,6 +120,9 @@ impl Permission {
                 "See any user's sessions; introspect session tokens and check their permissions."
             }
             Permission::SessionsWrite => "End any user's sessions.",
+            Permission::SsoCreate => {
+                "Mint single-use sign-on tokens that sign a user in to another app (as that user)."
+            }
             Permission::StaffRead => "See staff users.",
             Permission::StaffWrite => "Create staff users and assign or take away admin roles.",
             Permission::UsersMfaReset => {

@@ -76,6 +76,36 @@ impl AuthService for AuthApi {
         reply(&p, result, pb::CompleteLoginResponse::from)
     }
 
+    async fn create_sso_token(
+        &self,
+        request: Request<pb::CreateSsoTokenRequest>,
+    ) -> Result<Response<pb::CreateSsoTokenResponse>, Status> {
+        let p = principal(&request)?;
+        let grant = parse(&p, convert::sso_grant(request.into_inner()))?;
+        let result = self.app.create_sso_token(&p, grant).await;
+        reply(&p, result, |minted| pb::CreateSsoTokenResponse {
+            sso_token: minted.token,
+            expire_time: Some(super::convert::timestamp(minted.expires_at)),
+        })
+    }
+
+    async fn redeem_sso_token(
+        &self,
+        request: Request<pb::RedeemSsoTokenRequest>,
+    ) -> Result<Response<pb::RedeemSsoTokenResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::RedeemSsoTokenRequest {
+            sso_token,
+            user_agent,
+        } = request.into_inner();
+        let user_agent = parse(&p, convert::user_agent(&user_agent))?;
+        let result = self
+            .app
+            .redeem_sso_token(&p, sso_token.trim(), &user_agent)
+            .await;
+        reply(&p, result, convert::sso_outcome)
+    }
+
     async fn get_mfa_status(
         &self,
         request: Request<pb::GetMfaStatusRequest>,

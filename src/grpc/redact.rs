@@ -116,6 +116,18 @@ redacted_debug!(StartTotpEnrollmentResponse {
     expire_time,
 });
 
+redacted_debug!(CreateSsoTokenResponse { sso_token secret, expire_time });
+
+redacted_debug!(RedeemSsoTokenRequest { sso_token secret, user_agent });
+
+redacted_debug!(RedeemSsoTokenResponse {
+    session_token secret,
+    session,
+    account_selection_required,
+    destination,
+    mfa_challenge,
+});
+
 redacted_debug!(ConfirmTotpEnrollmentRequest { code secret, password secret });
 
 redacted_debug!(ConfirmTotpEnrollmentResponse { backup_codes secrets });

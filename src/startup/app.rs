@@ -69,6 +69,8 @@ pub fn build_app(settings: &Settings, databases: Databases) -> Result<App, Start
             forget_failures_after: Duration::from_secs(auth.throttle_forget_after_secs.max(1)),
             cache_ttl: Duration::from_millis(auth.cache_ttl_ms),
             mfa_required: auth.mfa_required,
+            sso_token_ttl: Duration::from_secs(auth.sso_token_ttl_secs.clamp(1, 60)),
+            sso_bypasses_mfa: auth.sso_bypasses_mfa,
         },
         invitation_ttl: Duration::from_secs(settings.invitations.ttl_secs.max(60)),
         retention: Retention {

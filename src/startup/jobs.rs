@@ -64,6 +64,7 @@ async fn sweep(app: App, interval: Duration, mut stop: watch::Receiver<bool>) {
                 invitations = swept.invitations,
                 mail_budgets = swept.mail_budgets,
                 totp_enrollments = swept.totp_enrollments,
+                sso_tokens = swept.sso_tokens,
                 "swept ended sessions, spent tokens, forgotten failures and old records"
             ),
             Ok(_) => {}

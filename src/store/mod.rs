@@ -16,6 +16,7 @@ pub mod mfa;
 pub mod roles;
 pub mod sessions;
 pub mod settings;
+pub mod sso_tokens;
 pub mod throttles;
 pub mod user_tokens;
 pub mod users;

@@ -165,6 +165,8 @@ pub fn test_settings(data_dir: PathBuf, database_url: Option<String>) -> Setting
             cache_ttl_ms: 1_000,
             sweep_interval_secs: 3_600,
             mfa_required: identityd::domain::MfaRequirement::None,
+            sso_token_ttl_secs: 60,
+            sso_bypasses_mfa: false,
         },
         invitations: InvitationSettings {
             ttl_secs: 604_800,

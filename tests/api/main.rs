@@ -20,5 +20,6 @@ mod people;
 mod roles;
 mod server;
 mod smtp_sink;
+mod sso;
 mod staff;
 mod users;

@@ -11,19 +11,18 @@
 
 use std::time::Duration;
 
-use super::login::{LOGIN_DEVICE, SignInDetails};
+use super::{LOGIN_DEVICE, SecondFactorDue, SignInDetails};
 use super::{MfaChallenge, SignedIn};
 use crate::app::App;
 use crate::app::authn::Principal;
 use crate::app::blocks::audit::{Change, record_at};
 use crate::app::blocks::links::token_row;
-use crate::app::blocks::loads::load_user;
-use crate::app::blocks::throttle::Subject;
+use crate::app::blocks::loads::{load_user, may_act_for};
 use crate::app::error::{AppError, Reason};
 use crate::crypto::{TokenKind, hash_secret};
 use crate::domain::{AuthMethod, AuthMethods, UserStatus};
 use crate::mail::MailKind;
-use crate::store::{self, users::UserRow};
+use crate::store::{self, DatabaseTransaction, users::UserRow};
 
 /// How long a sign-in challenge waits for its second factor.
 pub const MFA_CHALLENGE_TTL: Duration = Duration::from_secs(5 * 60);
@@ -32,6 +31,9 @@ pub const MFA_CHALLENGE_TTL: Duration = Duration::from_secs(5 * 60);
 pub const MFA_CHALLENGE_MAX_ATTEMPTS: i32 = 5;
 
 const MFA_CHALLENGE: &str = "mfa_challenge";
+
+/// The purpose of a challenge that continues a redeemed SSO token.
+const SSO_MFA_CHALLENGE: &str = "sso_mfa_challenge";
 
 /// The answer to a sign-in challenge.
 #[derive(Clone)]
@@ -56,44 +58,41 @@ impl std::fmt::Debug for SecondStep {
 }
 
 impl App {
-    /// After a right password of a user with a second factor: forgives the
-    /// password failures, stores a new password hash if one was made, and
-    /// opens a challenge. The device token the client sent stays valid
-    /// until the sign-in completes.
+    /// After a first factor of a user with a second one (a right password,
+    /// a redeemed SSO token), inside `txn`: forgives the first factor's
+    /// failures, stores a new password hash if one was made, and opens a
+    /// challenge. A device token the client sent stays valid until the
+    /// sign-in completes.
     pub(super) async fn challenge_second_factor(
         &self,
+        txn: &DatabaseTransaction,
         principal: &Principal,
         user: &UserRow,
-        forgiven: &[Subject],
-        released: &[Subject],
-        rehashed: Option<String>,
+        due: SecondFactorDue<'_>,
     ) -> Result<MfaChallenge, AppError> {
         let now = self.now();
         let token = TokenKind::MfaChallenge.generate();
-        let txn = store::begin(self.db()).await?;
-        self.settle_success(&txn, forgiven, released).await?;
-        if let Some(hash) = &rehashed {
-            store::users::set_password_hash(&txn, user.id, hash, now.as_micros()).await?;
+        self.settle_success(txn, due.forgiven, due.released).await?;
+        if let Some(hash) = &due.rehashed {
+            store::users::set_password_hash(txn, user.id, hash, now.as_micros()).await?;
         }
-        let row = token_row(
-            user,
-            MFA_CHALLENGE,
-            hash_secret(&token),
-            now,
-            MFA_CHALLENGE_TTL,
-        );
-        store::user_tokens::insert(&txn, row).await?;
-        let backup_codes_left = self.backup_codes_left(&txn, user.id).await?;
+        let purpose = match due.first {
+            AuthMethod::Sso => SSO_MFA_CHALLENGE,
+            _ => MFA_CHALLENGE,
+        };
+        let mut row = token_row(user, purpose, hash_secret(&token), now, MFA_CHALLENGE_TTL);
+        row.account_id = due.account;
+        store::user_tokens::insert(txn, row).await?;
+        let backup_codes_left = self.backup_codes_left(txn, user.id).await?;
         record_at(
-            &txn,
+            txn,
             principal,
             now,
             Change::new("auth.mfa_challenged", "user", user.id)
-                .detail("rehashed", rehashed.is_some()),
+                .detail("first_factor", due.first.as_str())
+                .detail("rehashed", due.rehashed.is_some()),
         )
         .await?;
-        // Sign-in bookkeeping only: nothing a token authenticates as changed.
-        store::commit(txn).await?;
         let mut methods = vec!["totp"];
         if backup_codes_left > 0 {
             methods.push("backup_code");
@@ -119,14 +118,19 @@ impl App {
             return Err(invalid());
         }
         let now = self.now();
-        let challenge = store::user_tokens::find_by_hash(
-            self.reader(),
-            MFA_CHALLENGE,
-            &hash_secret(&step.challenge_token),
-        )
-        .await?
-        .filter(|row| row.consumed_at.is_none() && row.expires_at > now.as_micros())
-        .ok_or_else(invalid)?;
+        let hash = hash_secret(&step.challenge_token);
+        let (first, challenge) =
+            match store::user_tokens::find_by_hash(self.reader(), MFA_CHALLENGE, &hash).await? {
+                Some(row) => (AuthMethod::Password, Some(row)),
+                None => (
+                    AuthMethod::Sso,
+                    store::user_tokens::find_by_hash(self.reader(), SSO_MFA_CHALLENGE, &hash)
+                        .await?,
+                ),
+            };
+        let challenge = challenge
+            .filter(|row| row.consumed_at.is_none() && row.expires_at > now.as_micros())
+            .ok_or_else(invalid)?;
         let user = load_user(self.reader(), challenge.user_id).await?;
         if user.status != UserStatus::Active || user.mfa_enabled_at.is_none() {
             return Err(invalid());
@@ -178,11 +182,19 @@ impl App {
             }
             None => None,
         };
+        // An account named by the SSO token must still be the user's.
+        if let Some(account_id) = challenge.account_id
+            && !may_act_for(&txn, user.id, account_id).await?
+        {
+            return Err(invalid());
+        }
         let how = SignInDetails {
-            methods: AuthMethods::of([AuthMethod::Password, spent.method]),
+            methods: AuthMethods::of([first, spent.method]),
             user_agent: &step.user_agent,
             used_device: used_device.as_deref(),
             rehashed: None,
+            account: challenge.account_id,
+            device_token: first == AuthMethod::Password,
         };
         let signed_in = self.finish_sign_in(&txn, principal, &user, how).await?;
         if spent.method == AuthMethod::BackupCode {

@@ -16,20 +16,6 @@ use crate::store::{self, ConnectionTrait, sessions::SessionRow, users::UserRow};
 /// How long a device token proves that its client signed in before.
 pub const DEVICE_TOKEN_TTL: Duration = Duration::from_secs(90 * 24 * 60 * 60);
 
-pub(super) const LOGIN_DEVICE: &str = "login_device";
-
-/// How a sign-in whose every step passed was made.
-pub(super) struct SignInDetails<'a> {
-    /// How the user proved who they are.
-    pub methods: AuthMethods,
-    /// The client's description of itself.
-    pub user_agent: &'a str,
-    /// The row id of the device token the client used, to retire.
-    pub used_device: Option<&'a str>,
-    /// A new hash of the password, when its parameters changed.
-    pub rehashed: Option<&'a str>,
-}
-
 impl App {
     /// Signs a user in with a password. Unknown users, wrong passwords and
     /// users who may not sign in (suspended, unverified) get one answer,
@@ -134,9 +120,19 @@ impl App {
         };
         let released: &[Subject] = if device.is_some() { &[] } else { &address };
         if user.mfa_enabled_at.is_some() {
+            let due = SecondFactorDue {
+                first: AuthMethod::Password,
+                account: None,
+                forgiven: &subjects,
+                released,
+                rehashed,
+            };
+            let txn = store::begin(self.db()).await?;
             let challenge = self
-                .challenge_second_factor(principal, &user, &subjects, released, rehashed)
+                .challenge_second_factor(&txn, principal, &user, due)
                 .await?;
+            // Sign-in bookkeeping only: nothing a token authenticates as changed.
+            store::commit(txn).await?;
             return Ok(LoginOutcome::MfaRequired(challenge));
         }
         let txn = store::begin(self.db()).await?;
@@ -146,6 +142,8 @@ impl App {
             user_agent: &attempt.user_agent,
             used_device: device.as_deref(),
             rehashed: rehashed.as_deref(),
+            account: None,
+            device_token: true,
         };
         let signed_in = self.finish_sign_in(&txn, principal, &user, how).await?;
         store::commit(txn).await?;
@@ -165,9 +163,10 @@ impl App {
         how: SignInDetails<'_>,
     ) -> Result<SignedIn, AppError> {
         let accounts = store::memberships::active_account_ids_for_user(txn, user.id, 2).await?;
-        let bound_account = match accounts.as_slice() {
-            [only] => Some(*only),
-            _ => None,
+        let bound_account = match (how.account, accounts.as_slice()) {
+            (Some(named), _) => Some(named),
+            (None, [only]) => Some(*only),
+            (None, _) => None,
         };
         let (token, session) = self
             .start_session(
@@ -185,7 +184,11 @@ impl App {
         if let Some(used) = how.used_device {
             store::user_tokens::consume(txn, used, session.created_at).await?;
         }
-        let device_token = self.issue_device_token(txn, user).await?;
+        let device_token = if how.device_token {
+            self.issue_device_token(txn, user).await?
+        } else {
+            String::new()
+        };
         let actor = self.session_principal(principal, user, &session);
         let mut change = Change::new("auth.login_succeeded", "session", session.id)
             .detail("rehashed", how.rehashed.is_some())
@@ -199,7 +202,7 @@ impl App {
             token,
             device_token,
             session: self.authn.session_view(&session, Some(session.id)),
-            account_selection_required: accounts.len() > 1,
+            account_selection_required: bound_account.is_none() && accounts.len() > 1,
         })
     }
 

@@ -10,13 +10,52 @@ mod challenge;
 mod login;
 mod password;
 mod register;
+mod sso;
 
 pub use challenge::{MFA_CHALLENGE_MAX_ATTEMPTS, MFA_CHALLENGE_TTL, SecondStep};
+pub use sso::{SSO_DESTINATION_MAX_CHARS, SsoGrant, SsoOutcome, SsoToken};
 
 use crate::app::App;
 use crate::app::authn::Principal;
 use crate::app::blocks::throttle::Subject;
-use crate::domain::{Email, FullName, Locale, Password, Session, Timestamp, Username};
+use crate::domain::{
+    AccountId, AuthMethod, AuthMethods, Email, FullName, Locale, Password, Session, Timestamp,
+    Username,
+};
+
+/// The `user_tokens` purpose of device tokens.
+const LOGIN_DEVICE: &str = "login_device";
+
+/// How a sign-in whose every step passed was made.
+pub(super) struct SignInDetails<'a> {
+    /// How the user proved who they are.
+    pub methods: AuthMethods,
+    /// The client's description of itself.
+    pub user_agent: &'a str,
+    /// The row id of the device token the client used, to retire.
+    pub used_device: Option<&'a str>,
+    /// A new hash of the password, when its parameters changed.
+    pub rehashed: Option<&'a str>,
+    /// The account the session acts for, already checked; `None` binds the
+    /// user's only active account, if they have exactly one.
+    pub account: Option<AccountId>,
+    /// Whether the client gets a device token (a password sign-in does).
+    pub device_token: bool,
+}
+
+/// A first factor passed; the second is due.
+pub(super) struct SecondFactorDue<'a> {
+    /// What passed: a password or an SSO token.
+    pub first: AuthMethod,
+    /// The account the session will act for, if the first factor named one.
+    pub account: Option<AccountId>,
+    /// Failure counters the first factor's success forgives.
+    pub forgiven: &'a [Subject],
+    /// Counters whose reserved attempt the success gives back.
+    pub released: &'a [Subject],
+    /// A new password hash to store, when its parameters changed.
+    pub rehashed: Option<String>,
+}
 
 /// A person signing themselves up: by registering, or by accepting an
 /// invitation as a new user.

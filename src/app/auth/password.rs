@@ -1,6 +1,6 @@
 //! Changing, resetting and setting passwords.
 
-use super::login::LOGIN_DEVICE;
+use super::LOGIN_DEVICE;
 use crate::app::App;
 use crate::app::authn::Principal;
 use crate::app::blocks::audit::{Change, record_at};
@@ -339,6 +339,7 @@ impl App {
             created_at: now.as_micros(),
             expires_at: now.as_micros(),
             consumed_at: Some(now.as_micros()),
+            account_id: None,
         };
         let mail = mail::outbox_row(
             now,

@@ -168,6 +168,7 @@ pub(crate) fn token_row(
         created_at: now.as_micros(),
         expires_at: now.plus(ttl).as_micros(),
         consumed_at: None,
+        account_id: None,
     }
 }
 

@@ -57,3 +57,19 @@ pub(crate) async fn load_role(
         .await?
         .ok_or(AppError::NotFound(Reason::RoleNotFound))
 }
+
+/// Whether `user_id` may act for `account_id` now: the account exists, is
+/// active, and the user is a member of it.
+pub(crate) async fn may_act_for(
+    conn: &impl ConnectionTrait,
+    user_id: UserId,
+    account_id: AccountId,
+) -> Result<bool, AppError> {
+    let Some(account) = store::accounts::find(conn, account_id).await? else {
+        return Ok(false);
+    };
+    Ok(account.status == AccountStatus::Active
+        && store::memberships::find(conn, account.id, user_id)
+            .await?
+            .is_some())
+}

@@ -3,8 +3,9 @@
 use super::accounts::{permission as account_permission_out, permissions_out};
 use super::{page_size, timestamp};
 use crate::app::{
-    Denial, LoginAttempt, LoginOutcome, MfaStatus, Question, Registration, ResolvedSession,
-    SecondStep, Session, SignedIn, TotpEnrollment, Verdict,
+    Denial, LoginAttempt, LoginOutcome, MfaChallenge, MfaStatus, Question, Registration,
+    ResolvedSession, SSO_DESTINATION_MAX_CHARS, SecondStep, Session, SignedIn, SsoGrant,
+    SsoOutcome, TotpEnrollment, Verdict,
 };
 use crate::crypto::{TokenKind, is_verification_code};
 use crate::domain::{
@@ -64,13 +65,77 @@ pub fn login_response(outcome: LoginOutcome) -> pb::LoginResponse {
             mfa_challenge: None,
         },
         LoginOutcome::MfaRequired(challenge) => pb::LoginResponse {
-            mfa_challenge: Some(pb::MfaChallenge {
-                challenge_token: challenge.token,
-                expire_time: Some(timestamp(challenge.expires_at)),
-                methods: challenge.methods.into_iter().map(str::to_owned).collect(),
-            }),
+            mfa_challenge: Some(challenge_out(challenge)),
             ..pb::LoginResponse::default()
         },
+    }
+}
+
+/// A parsed CreateSsoToken request.
+pub fn sso_grant(request: pb::CreateSsoTokenRequest) -> Result<SsoGrant, ValidationError> {
+    let pb::CreateSsoTokenRequest {
+        user_id,
+        account_id,
+        destination,
+    } = request;
+    let mut v = Validator::new();
+    let user_id = v.check(UserId::parse("user_id", &user_id));
+    let account_id = if account_id.trim().is_empty() {
+        Some(None)
+    } else {
+        v.check(AccountId::parse("account_id", account_id.trim()))
+            .map(Some)
+    };
+    if destination.chars().count() > SSO_DESTINATION_MAX_CHARS {
+        v.violation(
+            "destination",
+            format!("must be at most {SSO_DESTINATION_MAX_CHARS} characters"),
+        );
+    }
+    v.finish_with(|| {
+        Some(SsoGrant {
+            user_id: user_id?,
+            account_id: account_id?,
+            destination,
+        })
+    })
+}
+
+/// The RedeemSsoToken answer: a session, or a challenge for the second factor.
+pub fn sso_outcome(outcome: SsoOutcome) -> pb::RedeemSsoTokenResponse {
+    match outcome {
+        SsoOutcome::SignedIn(signed_in, destination) => pb::RedeemSsoTokenResponse {
+            session_token: signed_in.token,
+            session: Some(signed_in.session.into()),
+            account_selection_required: signed_in.account_selection_required,
+            destination,
+            mfa_challenge: None,
+        },
+        SsoOutcome::MfaRequired(challenge, destination) => pb::RedeemSsoTokenResponse {
+            destination,
+            mfa_challenge: Some(challenge_out(challenge)),
+            ..pb::RedeemSsoTokenResponse::default()
+        },
+    }
+}
+
+/// A user agent as given, if not too long.
+pub fn user_agent(user_agent: &str) -> Result<String, FieldViolation> {
+    if user_agent.chars().count() > TEXT_MAX {
+        Err(FieldViolation::new(
+            "user_agent",
+            format!("must be at most {TEXT_MAX} characters"),
+        ))
+    } else {
+        Ok(user_agent.to_owned())
+    }
+}
+
+fn challenge_out(challenge: MfaChallenge) -> pb::MfaChallenge {
+    pb::MfaChallenge {
+        challenge_token: challenge.token,
+        expire_time: Some(timestamp(challenge.expires_at)),
+        methods: challenge.methods.into_iter().map(str::to_owned).collect(),
     }
 }
 

@@ -34,6 +34,7 @@ pub mod membership;
 pub mod role;
 pub mod session;
 pub mod setting;
+pub mod sso_token;
 pub mod throttle;
 pub mod user;
 pub mod user_token;

@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
-use crate::domain::UserId;
+use crate::domain::{AccountId, UserId};
 
 /// One verification code or password reset token.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -25,6 +25,9 @@ pub struct Model {
     pub expires_at: i64,
     /// When it was used or replaced; it works at most once.
     pub consumed_at: Option<i64>,
+    /// For a sign-in challenge: the account its session will act for
+    /// (named by the SSO token it continues); `None` otherwise.
+    pub account_id: Option<AccountId>,
 }
 
 /// No relations are navigated through SeaORM; queries join explicitly.
