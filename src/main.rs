@@ -46,6 +46,15 @@ enum Command {
         #[arg(long, default_value = "Bootstrap Administrator")]
         full_name: String,
     },
+    /// Ask a running server whether it serves (grpc.health.v1 Check of the
+    /// whole server) and exit 0 when it does, 1 otherwise: for container
+    /// health checks. Prints the status on stdout.
+    Health {
+        /// The server's address; by default `server.listen`, with an
+        /// unspecified host (0.0.0.0 or ::) taken as this machine.
+        #[arg(long, value_name = "HOST:PORT")]
+        addr: Option<String>,
+    },
 }
 
 /// Prints nothing before commit: the token is printed once the credential exists.
@@ -130,6 +139,25 @@ async fn run(command: Command, settings: Settings) -> Result<(), Box<dyn std::er
             );
             println!("{}", created.token.bearer());
         }
+        Command::Health { addr } => {
+            let addr = addr.unwrap_or_else(|| local_address(settings.server.listen));
+            let status = identityd::startup::check_health(&addr).await?;
+            println!("{status}");
+            if status != "SERVING" {
+                return Err(format!("the server at {addr} is {status}").into());
+            }
+        }
     }
     Ok(())
+}
+
+/// `listen` as an address to call from this machine.
+fn local_address(listen: std::net::SocketAddr) -> String {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let ip = match listen.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    std::net::SocketAddr::new(ip, listen.port()).to_string()
 }

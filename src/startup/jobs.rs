@@ -13,13 +13,24 @@ use crate::config::Settings;
 use crate::mail::worker::MailWorker;
 use crate::store;
 
-/// The gRPC services whose health follows the database's.
-const HEALTH_SERVICES: &[&str] = &[
-    "",
-    "identity.v1.AdminService",
-    "identity.v1.UserService",
-    "identity.v1.AccountService",
-];
+/// The gRPC services whose health follows the database's: the server as a
+/// whole (`""`) and every service of the public API, read from its
+/// descriptor so a new service cannot be left out.
+fn health_services() -> Vec<String> {
+    use prost::Message as _;
+    let mut services = vec![String::new()];
+    if let Ok(descriptors) = prost_types::FileDescriptorSet::decode(crate::FILE_DESCRIPTOR_SET) {
+        for file in descriptors.file {
+            let package = file.package().to_owned();
+            services.extend(
+                file.service
+                    .iter()
+                    .map(|service| format!("{package}.{}", service.name())),
+            );
+        }
+    }
+    services
+}
 
 /// Publishes the database's health once, then starts the health watch, the
 /// mail worker and the sweep; each ends when `stop` turns true.
@@ -87,8 +98,8 @@ async fn check_database(
         }
     };
     if last != Some(status) {
-        for service in HEALTH_SERVICES {
-            reporter.set_service_status(*service, status).await;
+        for service in health_services() {
+            reporter.set_service_status(&service, status).await;
         }
     }
     status

@@ -5,6 +5,7 @@
 mod app;
 mod database;
 mod jobs;
+mod probe;
 mod server;
 mod services;
 mod signal;
@@ -12,6 +13,7 @@ mod token_file;
 
 pub use app::{build_app, build_mail_worker};
 pub use database::{Databases, open_database};
+pub use probe::{ProbeError, check_health};
 pub use server::Application;
 pub use signal::shutdown_signal;
 pub use token_file::TokenFile;

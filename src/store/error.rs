@@ -59,10 +59,41 @@ fn is_unavailable(err: &DbErr) -> bool {
     use sea_orm::sqlx::Error as SqlxError;
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => matches!(
-            e.as_ref(),
-            SqlxError::Io(_) | SqlxError::PoolTimedOut | SqlxError::PoolClosed | SqlxError::Tls(_)
-        ),
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            match e.as_ref() {
+                SqlxError::Io(_)
+                | SqlxError::PoolTimedOut
+                | SqlxError::PoolClosed
+                | SqlxError::Tls(_) => true,
+                SqlxError::Database(db) => db.code().is_some_and(|code| is_unavailable_code(&code)),
+                _ => false,
+            }
+        }
         _ => false,
+    }
+}
+
+/// Whether a PostgreSQL SQLSTATE says the server or the connection went away
+/// rather than that the statement was wrong: connection exceptions (class
+/// 08) and the shutdown codes (57P01 admin shutdown, 57P02 crash shutdown,
+/// 57P03 cannot connect now). A caller may retry those.
+fn is_unavailable_code(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_and_shutdown_sqlstates_mean_unavailable() {
+        for code in [
+            "08000", "08003", "08006", "08001", "57P01", "57P02", "57P03",
+        ] {
+            assert!(is_unavailable_code(code), "{code}");
+        }
+        for code in ["23505", "40001", "57014", "42P01", "XX000"] {
+            assert!(!is_unavailable_code(code), "{code}");
+        }
     }
 }

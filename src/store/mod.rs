@@ -28,9 +28,9 @@ use migrations::{Migrator, MigratorTrait};
 use sea_orm::sea_query::{Alias, Expr, LikeExpr, SelectStatement};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectOptions, Database, EntityTrait, IdenStatic,
+    ActiveModelTrait, ColumnTrait, ConnectOptions, Database, DbBackend, EntityTrait, IdenStatic,
     IntoActiveModel, Iterable, ModelTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect,
-    Select,
+    Select, Statement,
 };
 pub use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionTrait};
 
@@ -113,9 +113,26 @@ pub async fn connect_reader(
     Ok(Database::connect(options).await?)
 }
 
-/// Applies every migration not yet applied.
+/// The key of the PostgreSQL advisory lock migrations hold ("identityd" in ASCII).
+const MIGRATION_LOCK_KEY: i64 = 0x6964_656e_7469_7479;
+
+/// Applies every migration not yet applied. On PostgreSQL the migrations run
+/// in one transaction holding an advisory lock, so replicas starting at the
+/// same moment on an empty database take turns: the first migrates, the
+/// others then find nothing to do.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), StoreError> {
-    Ok(Migrator::up(db, None).await?)
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(Migrator::up(db, None).await?);
+    }
+    let txn = db.begin().await?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock($1)",
+        [MIGRATION_LOCK_KEY.into()],
+    ))
+    .await?;
+    Migrator::up(&txn, None).await?;
+    Ok(txn.commit().await?)
 }
 
 /// Whether the database answers a trivial query.

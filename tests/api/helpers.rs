@@ -185,7 +185,7 @@ pub fn test_settings(data_dir: PathBuf, database_url: Option<String>) -> Setting
 }
 
 /// A fresh, empty PostgreSQL database when the suite runs on PostgreSQL.
-async fn fresh_postgres_database() -> Option<String> {
+pub async fn fresh_postgres_database() -> Option<String> {
     let admin_url = std::env::var(POSTGRES_URL_VAR)
         .ok()
         .filter(|url| !url.is_empty())?;

@@ -604,3 +604,78 @@ async fn misspelt_settings_in_the_environment_and_the_file_are_named_in_a_warnin
         assert!(stderr.contains(expected), "{expected} in {stderr}");
     }
 }
+
+#[tokio::test]
+async fn every_service_of_the_api_reports_its_health() {
+    use prost::Message as _;
+    let app = spawn_app().await;
+    let descriptors = prost_types::FileDescriptorSet::decode(identityd::FILE_DESCRIPTOR_SET)
+        .expect("the descriptor set");
+    let services: Vec<String> = descriptors
+        .file
+        .iter()
+        .flat_map(|file| {
+            let package = file.package().to_owned();
+            file.service
+                .iter()
+                .map(move |service| format!("{package}.{}", service.name()))
+        })
+        .collect();
+    assert!(services.len() >= 5, "{services:?}");
+    let mut health = HealthClient::new(app.channel());
+    for service in services.iter().chain([&String::new()]) {
+        let answer = health
+            .check(HealthCheckRequest {
+                service: service.clone(),
+            })
+            .await
+            .unwrap_or_else(|status| panic!("{service:?} is not registered: {status:?}"))
+            .into_inner();
+        assert_eq!(answer.status(), ServingStatus::Serving, "{service:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_health_command_answers_for_a_running_server_and_fails_without_one() {
+    let app = spawn_app().await;
+    let address = app.address().to_string();
+    let serving = identityd(&app, &["health", "--addr", &address], &[]).await;
+    assert!(serving.status.success(), "{serving:?}");
+    assert_eq!(String::from_utf8_lossy(&serving.stdout), "SERVING\n");
+
+    // A port nobody listens on: a clear failure, not a hang.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let nobody = closed.local_addr().expect("its address").to_string();
+    drop(closed);
+    let down = identityd(&app, &["health", "--addr", &nobody], &[]).await;
+    assert!(!down.status.success());
+    assert!(down.stdout.is_empty(), "{down:?}");
+    assert!(
+        String::from_utf8_lossy(&down.stderr).contains("cannot reach"),
+        "{down:?}"
+    );
+}
+
+#[tokio::test]
+async fn replicas_migrating_an_empty_postgresql_database_at_once_take_turns() {
+    let Some(url) = crate::helpers::fresh_postgres_database().await else {
+        eprintln!("skipped: IDENTITYD_TEST_POSTGRES_URL is not set (SQLite has one writer)");
+        return;
+    };
+    let mut starts = Vec::new();
+    for _ in 0..3 {
+        let url = url.clone();
+        starts.push(tokio::spawn(async move {
+            let db = sea_orm::Database::connect(&url).await.expect("connect");
+            let migrated = identityd::store::migrate(&db).await;
+            db.close().await.ok();
+            migrated
+        }));
+    }
+    for start in starts {
+        start
+            .await
+            .expect("the task")
+            .expect("every replica's migration succeeds");
+    }
+}
