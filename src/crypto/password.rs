@@ -8,7 +8,7 @@
 //! bounded.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -51,6 +51,8 @@ pub struct PasswordHasher {
     /// A hash of a random password with the current parameters, made on
     /// first use, for checking passwords of users who do not exist.
     decoy: Arc<tokio::sync::OnceCell<String>>,
+    /// Queued hashes dropped unstarted because their caller had gone.
+    abandoned: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -99,7 +101,14 @@ impl PasswordHasher {
             threads: HashingThreads::start(threads)
                 .map_err(|e| PasswordHashError::Failed(format!("starting hashing threads: {e}")))?,
             decoy: Arc::new(tokio::sync::OnceCell::new()),
+            abandoned: Arc::new(AtomicU64::new(0)),
         })
+    }
+
+    /// How many queued hashes were dropped unstarted because their caller
+    /// had gone (a cancelled call, a passed deadline).
+    pub fn abandoned(&self) -> u64 {
+        self.abandoned.load(Ordering::Relaxed)
     }
 
     /// Runs `work` on the next free hashing thread. Jobs wait in the
@@ -115,9 +124,19 @@ impl PasswordHasher {
         }
         let place = Place(self.in_flight.clone());
         let argon2 = self.argon2.clone();
+        let abandoned = self.abandoned.clone();
         let (reply, result) = tokio::sync::oneshot::channel();
         self.threads
             .submit(move || {
+                // A caller that went away while the job waited (its call
+                // was cancelled or ran out of time) wants no answer: under
+                // a login storm with short deadlines, hashing for it would
+                // only delay the callers still waiting.
+                if reply.is_closed() {
+                    abandoned.fetch_add(1, Ordering::Relaxed);
+                    drop(place);
+                    return;
+                }
                 let outcome = work(&argon2);
                 drop(place);
                 let _ = reply.send(outcome);
@@ -230,6 +249,46 @@ mod tests {
         .unwrap();
         assert!(stronger.needs_rehash(&stored));
         assert!(stronger.needs_rehash("not a phc string"));
+    }
+
+    #[tokio::test]
+    async fn queued_hashes_of_callers_that_left_are_never_started() {
+        let hasher = PasswordHasher::new(cheap(), 1, 8).unwrap();
+        // Hold the only thread until released.
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let blocker = {
+            let hasher = hasher.clone();
+            tokio::spawn(async move {
+                hasher
+                    .run(move |_| {
+                        let _ = held.recv();
+                    })
+                    .await
+            })
+        };
+        while hasher.in_flight.load(Ordering::Acquire) == 0 {
+            tokio::task::yield_now().await;
+        }
+        // Three callers queue behind it and give up (their calls end).
+        for _ in 0..3 {
+            let hasher = hasher.clone();
+            let gave_up = tokio::time::timeout(std::time::Duration::from_millis(5), async move {
+                hasher.hash("tidal-lantern-oboe").await
+            })
+            .await;
+            assert!(gave_up.is_err(), "the queue is held");
+        }
+        release.send(()).unwrap();
+        blocker.await.unwrap().unwrap();
+        // A caller who stays gets its hash; the three who left cost nothing.
+        let stored = hasher.hash("tidal-lantern-oboe").await.unwrap();
+        assert!(hasher.verify("tidal-lantern-oboe", &stored).await.unwrap());
+        assert_eq!(hasher.abandoned(), 3);
+        assert_eq!(
+            hasher.in_flight.load(Ordering::Acquire),
+            0,
+            "places returned"
+        );
     }
 
     #[tokio::test]
