@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use identityd::proto::auth_service_client::AuthServiceClient;
 use identityd::proto::user_service_client::UserServiceClient;
@@ -58,6 +58,9 @@ const INTROSPECT_SHARE_OF_HEALTH: f64 = 0.50;
 /// IntrospectSession's p99 during the login storm may be at most this many
 /// times its p99 when the server is otherwise idle.
 const STORM_P99_FACTOR: f64 = 5.0;
+
+/// The resident size the process (server and client) may reach, in MiB.
+const RESIDENT_LIMIT_MIB: f64 = 100.0;
 
 /// The username of the `n`th benchmark user.
 fn username(n: usize) -> String {
@@ -110,6 +113,7 @@ async fn run() {
     );
 
     let seconds = bench.seconds;
+    let mut memory = vec![("before the server starts", resident_mib())];
     let application = bench.build().await;
     let server = bench.serve(application).await;
     create_users(
@@ -174,6 +178,7 @@ async fn run() {
         )
         .await;
 
+    memory.push(("after Login", resident_mib()));
     let raw_after =
         tokio::task::spawn_blocking(move || raw_argon2(params, cores, seconds, "after Login"))
             .await
@@ -206,11 +211,15 @@ async fn run() {
             },
         )
         .await;
+    memory.push(("during the login storm", resident_mib()));
     let storm = storm
         .stop(format!(
             "AuthService/Login storm ({login_callers} callers, beside the row above)"
         ))
         .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    memory.push(("2 s after the storm", resident_mib()));
+    let peak = memory.iter().map(|(_, mib)| *mib).fold(0.0_f64, f64::max);
 
     let targets = [
         Target::at_least(
@@ -239,6 +248,11 @@ async fn run() {
             introspect.p99(),
             STORM_P99_FACTOR,
         ),
+        Target::at_most_mib(
+            format!("resident memory under load ≤ {RESIDENT_LIMIT_MIB:.0} MiB"),
+            peak,
+            RESIDENT_LIMIT_MIB,
+        ),
     ];
 
     bench.print_table(
@@ -264,6 +278,14 @@ async fn run() {
         logins.busy(),
         storm_logins.busy()
     );
+    let readings: Vec<String> = memory
+        .iter()
+        .map(|(when, mib)| format!("{when} {mib:.0} MiB"))
+        .collect();
+    println!(
+        "resident memory of the process (server and benchmark client together): {}",
+        readings.join(", ")
+    );
     println!("targets:");
     for target in &targets {
         target.print();
@@ -283,13 +305,34 @@ fn raw_argon2(params: Params, threads: usize, seconds: u64, when: &str) -> Figur
         .expect("hash the benchmark password")
         .to_string();
     let stored = PasswordHash::new(&stored).expect("a PHC string argon2 just made");
-    let verify = || {
+    let expected = stored.hash.expect("the hash part");
+    let mut salt_bytes = [0u8; 64];
+    let raw_salt = salt
+        .as_salt()
+        .decode_b64(&mut salt_bytes)
+        .expect("the salt decodes")
+        .to_vec();
+    // Each thread keeps its working memory, as the server's hashing threads
+    // do, so both sides measure hashing and not the allocator.
+    let verify = |memory: &mut Vec<argon2::Block>| {
+        let blocks = argon2.params().block_count();
+        memory.resize(blocks, argon2::Block::default());
+        let mut out = vec![0u8; expected.len()];
         argon2
-            .verify_password(password.as_bytes(), &stored)
-            .expect("the password matches its own hash");
+            .hash_password_into_with_memory(
+                password.as_bytes(),
+                &raw_salt,
+                &mut out,
+                &mut memory[..],
+            )
+            .expect("hash");
+        assert!(
+            out == expected.as_bytes(),
+            "the password matches its own hash"
+        );
     };
     // Warm up as `Bench::measure` does, with one call.
-    verify();
+    verify(&mut Vec::new());
     let started = Instant::now();
     let deadline = started + Duration::from_secs(seconds);
     let latencies = std::thread::scope(|scope| {
@@ -297,9 +340,10 @@ fn raw_argon2(params: Params, threads: usize, seconds: u64, when: &str) -> Figur
             .map(|_| {
                 scope.spawn(|| {
                     let mut latencies = Vec::new();
+                    let mut memory = Vec::new();
                     while Instant::now() < deadline {
                         let t = Instant::now();
-                        verify();
+                        verify(&mut memory);
                         latencies.push(t.elapsed());
                     }
                     latencies
@@ -543,6 +587,15 @@ impl Target {
         }
     }
 
+    /// The goal that a size of `measured` MiB be at most `limit` MiB.
+    fn at_most_mib(goal: String, measured: f64, limit: f64) -> Self {
+        Self {
+            goal,
+            met: measured <= limit,
+            detail: format!("peak {measured:.0} MiB"),
+        }
+    }
+
     /// The goal that the latency `measured` be at most `factor` times `base`.
     fn at_most(goal: String, measured: Duration, base: Duration, factor: f64) -> Self {
         let ratio = measured.as_secs_f64() / base.as_secs_f64();
@@ -562,4 +615,21 @@ impl Target {
         let verdict = if self.met { "PASS" } else { "FAIL" };
         println!("  {verdict}  {}: {}", self.goal, self.detail);
     }
+}
+
+/// The process's resident set size in MiB (`VmRSS`), or 0 where
+/// `/proc/self/status` does not exist.
+fn resident_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
 }

@@ -6,12 +6,19 @@
 //! once, with at most `queue` more waiting. Past that the caller hears "busy"
 //! at once, so other RPCs stay fast during a login storm and memory stays
 //! bounded.
+//!
+//! Each hashing thread keeps its ~19 MiB of argon2 working memory between
+//! hashes instead of allocating it per hash: the allocator would otherwise
+//! either keep every freed buffer (hundreds of MiB after a burst of logins)
+//! or map and fault in fresh pages for each hash (slow). Memory for hashing
+//! is thus `threads` × `memory_kib`, always.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 use super::random_bytes;
 use super::threads::HashingThreads;
@@ -62,6 +69,58 @@ impl std::fmt::Debug for PasswordHasher {
             .field("capacity", &self.capacity)
             .finish_non_exhaustive()
     }
+}
+
+thread_local! {
+    /// This hashing thread's argon2 working memory, kept between hashes.
+    static WORKING_MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Hashes `password` with `salt` into `out` using this thread's kept
+/// working memory (grown when a stored hash asks for more).
+fn hash_into(
+    argon2: &Argon2<'_>,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), PasswordHashError> {
+    WORKING_MEMORY.with(|memory| {
+        let mut memory = memory.borrow_mut();
+        let blocks = argon2.params().block_count();
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::default());
+        }
+        argon2
+            .hash_password_into_with_memory(password, salt, out, &mut memory[..blocks])
+            .map_err(|e| PasswordHashError::Failed(e.to_string()))
+    })
+}
+
+fn failed(err: impl std::fmt::Display) -> PasswordHashError {
+    PasswordHashError::Failed(err.to_string())
+}
+
+/// Whether `password` matches the PHC string `stored`, computed with the
+/// stored hash's own algorithm, version and parameters, compared in
+/// constant time.
+fn verify_phc(password: &[u8], stored: &str) -> Result<bool, PasswordHashError> {
+    let parsed = PasswordHash::new(stored).map_err(failed)?;
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return Ok(false);
+    };
+    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(failed)?;
+    let version = match parsed.version {
+        Some(version) => Version::try_from(version).map_err(failed)?,
+        None => Version::default(),
+    };
+    let params = Params::try_from(&parsed).map_err(failed)?;
+    let argon2 = Argon2::new(algorithm, version, params);
+    let mut salt_bytes = [0u8; 64];
+    let salt = salt.decode_b64(&mut salt_bytes).map_err(failed)?;
+    let mut out = vec![0u8; expected.len()];
+    hash_into(&argon2, password, salt, &mut out)?;
+    // `Output`'s equality is constant-time.
+    Ok(Output::new(&out).map_err(failed)? == expected)
 }
 
 /// A hash's place in the pool, given back when the job ends (or is never
@@ -153,10 +212,18 @@ impl PasswordHasher {
         let salt = SaltString::encode_b64(&random_bytes::<16>())
             .map_err(|e| PasswordHashError::Failed(e.to_string()))?;
         self.run(move |argon2| {
-            argon2
-                .hash_password(password.as_bytes(), &salt)
-                .map(|hash| hash.to_string())
-                .map_err(|e| PasswordHashError::Failed(e.to_string()))
+            let mut salt_bytes = [0u8; 64];
+            let raw_salt = salt.as_salt().decode_b64(&mut salt_bytes).map_err(failed)?;
+            let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+            hash_into(argon2, password.as_bytes(), raw_salt, &mut out)?;
+            let phc = PasswordHash {
+                algorithm: Algorithm::Argon2id.ident(),
+                version: Some(Version::V0x13.into()),
+                params: ParamsString::try_from(argon2.params()).map_err(failed)?,
+                salt: Some(salt.as_salt()),
+                hash: Some(Output::new(&out).map_err(failed)?),
+            };
+            Ok(phc.to_string())
         })
         .await?
     }
@@ -165,12 +232,8 @@ impl PasswordHasher {
     pub async fn verify(&self, password: &str, stored: &str) -> Result<bool, PasswordHashError> {
         let password = password.to_owned();
         let stored = stored.to_owned();
-        self.run(move |argon2| {
-            let parsed =
-                PasswordHash::new(&stored).map_err(|e| PasswordHashError::Failed(e.to_string()))?;
-            Ok(argon2.verify_password(password.as_bytes(), &parsed).is_ok())
-        })
-        .await?
+        self.run(move |_| verify_phc(password.as_bytes(), &stored))
+            .await?
     }
 
     /// Does the work of [`PasswordHasher::verify`] against a hash no password
@@ -231,6 +294,43 @@ mod tests {
             hasher.hash("tidal-lantern-oboe").await.unwrap(),
             "salts differ"
         );
+    }
+
+    #[tokio::test]
+    async fn hashes_agree_with_the_argon2_crates_own_hashing_both_ways() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let hasher = PasswordHasher::new(cheap(), 1, 2).unwrap();
+        let reference = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(1024, 1, 1, None).unwrap(),
+        );
+        let salt = SaltString::encode_b64(b"sixteen byte slt").unwrap();
+        let theirs = reference
+            .hash_password(b"tidal-lantern-oboe", &salt)
+            .unwrap()
+            .to_string();
+        assert!(hasher.verify("tidal-lantern-oboe", &theirs).await.unwrap());
+        assert!(!hasher.verify("tidal-lantern-obo", &theirs).await.unwrap());
+        let ours = hasher.hash("tidal-lantern-oboe").await.unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            reference
+                .verify_password(b"tidal-lantern-oboe", &parsed)
+                .is_ok()
+        );
+        // A stored hash with more memory than the current settings still
+        // verifies (the kept memory grows), and garbage is an error.
+        let bigger = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(4096, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"tidal-lantern-oboe", &salt)
+        .unwrap()
+        .to_string();
+        assert!(hasher.verify("tidal-lantern-oboe", &bigger).await.unwrap());
+        assert!(hasher.verify("x", "not a phc string").await.is_err());
     }
 
     #[tokio::test]

@@ -2,6 +2,7 @@
 //! database, bootstraps a fresh installation, builds the tower stack and
 //! serves until told to stop.
 
+mod allocator;
 mod app;
 mod database;
 mod jobs;
@@ -11,6 +12,7 @@ mod services;
 mod signal;
 mod token_file;
 
+pub use allocator::tune_allocator;
 pub use app::{build_app, build_mail_worker};
 pub use database::{Databases, open_database};
 pub use probe::{ProbeError, check_health};

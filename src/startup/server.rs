@@ -35,6 +35,7 @@ impl Application {
     /// Like [`Application::build`], reading the time from `clock`: tests
     /// move a clock forward to reach expiry without waiting for it.
     pub async fn build_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
+        super::tune_allocator();
         let db = open_database(&settings).await?;
         let app = build_app(&settings, db)?.with_clock(clock);
         let mail_worker = build_mail_worker(&settings, &app)?;
