@@ -32,6 +32,11 @@ fn health_services() -> Vec<String> {
     services
 }
 
+/// The health name that answers SERVING for as long as the process serves,
+/// whatever the database does: for liveness probes, which should restart a
+/// stuck process but not every replica during a database outage.
+pub const LIVENESS_SERVICE: &str = "liveness";
+
 /// Publishes the database's health once, then starts the health watch, the
 /// mail worker and the sweep; each ends when `stop` turns true.
 pub(super) async fn start(
@@ -44,6 +49,9 @@ pub(super) async fn start(
     let health_interval = Duration::from_secs(settings.server.health_check_interval_secs.max(1));
     // The first check happens before serving, so no caller ever sees
     // "service not registered" from a service that is up.
+    health
+        .set_service_status(LIVENESS_SERVICE, ServingStatus::Serving)
+        .await;
     let initial = check_database(app, &health, None).await;
     let health_task = tokio::spawn(watch_database(
         app.clone(),

@@ -15,6 +15,7 @@ mod token_file;
 pub use allocator::tune_allocator;
 pub use app::{build_app, build_mail_worker};
 pub use database::{Databases, open_database};
+pub use jobs::LIVENESS_SERVICE;
 pub use probe::{ProbeError, check_health};
 pub use server::Application;
 pub use signal::shutdown_signal;

@@ -623,7 +623,8 @@ async fn every_service_of_the_api_reports_its_health() {
         .collect();
     assert!(services.len() >= 5, "{services:?}");
     let mut health = HealthClient::new(app.channel());
-    for service in services.iter().chain([&String::new()]) {
+    let always = "liveness".to_owned();
+    for service in services.iter().chain([&String::new(), &always]) {
         let answer = health
             .check(HealthCheckRequest {
                 service: service.clone(),
