@@ -20,6 +20,7 @@ mod m20261129_000012_harden_invitations;
 mod m20261129_000014_credential_created_by;
 mod m20261129_000015_add_mfa;
 mod m20261130_000016_add_sso_tokens;
+mod m20261130_000017_index_activity_targets;
 
 /// Every migration of identityd, in the order they apply.
 pub struct Migrator;
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000014_credential_created_by::Migration),
             Box::new(m20261129_000015_add_mfa::Migration),
             Box::new(m20261130_000016_add_sso_tokens::Migration),
+            Box::new(m20261130_000017_index_activity_targets::Migration),
         ]
     }
 }

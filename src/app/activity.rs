@@ -58,17 +58,23 @@ impl ActivityQuery {
                     actor_id,
                     account_id,
                     action,
+                    action_prefix,
+                    target_type,
+                    target_id,
                     since,
                     until,
                 },
             page_size: _,
             page_token: _,
         } = self;
-        Fingerprint::new("ListActivity", 1)
+        Fingerprint::new("ListActivity", 2)
             .opt("actor_kind", actor_kind.as_deref())
             .opt("actor_id", actor_id.as_deref())
             .opt("account_id", account_id.map(|id| id.to_string()).as_deref())
             .opt("action", action.as_deref())
+            .opt("action_prefix", action_prefix.as_deref())
+            .opt("target_type", target_type.as_deref())
+            .opt("target_id", target_id.as_deref())
             .opt_int("since", *since)
             .opt_int("until", *until)
     }

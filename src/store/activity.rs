@@ -3,7 +3,7 @@
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use super::entities::activity_event;
-use super::{Page, StoreError, insert_row, page_by_id};
+use super::{Page, StoreError, insert_row, page_by_id, starts_with_pattern};
 use crate::domain::AccountId;
 
 pub use activity_event::Model as ActivityRow;
@@ -19,6 +19,12 @@ pub struct ActivityFilter {
     pub account_id: Option<AccountId>,
     /// Only this action.
     pub action: Option<String>,
+    /// Only actions starting with this text.
+    pub action_prefix: Option<String>,
+    /// Only targets of this type.
+    pub target_type: Option<String>,
+    /// Only this target id.
+    pub target_id: Option<String>,
     /// Only at or after this time (microseconds).
     pub since: Option<i64>,
     /// Only before this time (microseconds).
@@ -50,6 +56,15 @@ pub async fn list(
     }
     if let Some(action) = &filter.action {
         query = query.filter(Column::Action.eq(action.as_str()));
+    }
+    if let Some(prefix) = &filter.action_prefix {
+        query = query.filter(Column::Action.like(starts_with_pattern(prefix)));
+    }
+    if let Some(target_type) = &filter.target_type {
+        query = query.filter(Column::TargetType.eq(target_type.as_str()));
+    }
+    if let Some(target_id) = &filter.target_id {
+        query = query.filter(Column::TargetId.eq(target_id.as_str()));
     }
     if let Some(since) = filter.since {
         query = query.filter(Column::OccurredAt.gte(since));

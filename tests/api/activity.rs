@@ -265,3 +265,88 @@ async fn invalid_activity_filters_are_reported() {
         vec!["actor_kind", "actor_id", "end_time"]
     );
 }
+
+#[tokio::test]
+async fn what_happened_to_one_user_is_answered_by_target_and_action_prefix() {
+    use identityd::proto::{ActivateUserRequest, SuspendUserRequest};
+    let app = spawn_app().await;
+    let ann = crate::people::active_user(&app, "ann").await;
+    let bob = crate::people::active_user(&app, "bob").await;
+    let mut users = app.users.clone();
+    users
+        .suspend_user(SuspendUserRequest {
+            user_id: ann.id.clone(),
+            reason: "chargeback".into(),
+        })
+        .await
+        .expect("suspend");
+    users
+        .activate_user(ActivateUserRequest {
+            user_id: ann.id.clone(),
+            reason: "resolved".into(),
+        })
+        .await
+        .expect("activate");
+    crate::people::session_of(&app, "bob").await;
+
+    let about_ann = actions(
+        &app,
+        ListActivityRequest {
+            target_type: "user".into(),
+            target_id: ann.id.clone(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        about_ann,
+        ["user.activated", "user.suspended", "user.created"],
+        "newest first, and nothing about Bob"
+    );
+    let user_changes = actions(
+        &app,
+        ListActivityRequest {
+            action_prefix: "user.".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(user_changes.iter().all(|a| a.starts_with("user.")));
+    assert!(user_changes.len() >= 4, "{user_changes:?}");
+    let bob_signed_in = actions(
+        &app,
+        ListActivityRequest {
+            action_prefix: "auth.login_".into(),
+            target_type: "session".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(bob_signed_in, ["auth.login_succeeded"], "{}", bob.id);
+
+    // The prefix is literal: LIKE's wildcards match nothing.
+    for wildcard in ["%", "_", "user%", "us_r."] {
+        let none = actions(
+            &app,
+            ListActivityRequest {
+                action_prefix: wildcard.into(),
+                ..Default::default()
+            },
+        )
+        .await;
+        assert!(none.is_empty(), "{wildcard}: {none:?}");
+    }
+
+    let bad = app
+        .admin
+        .clone()
+        .list_activity(ListActivityRequest {
+            target_type: "planet".into(),
+            target_id: "x".repeat(129),
+            ..Default::default()
+        })
+        .await
+        .expect_err("unknown target type and a long id");
+    assert_eq!(violated_fields(&bad), ["target_type", "target_id"]);
+    assert_eq!(bad.code(), Code::InvalidArgument);
+}

@@ -40,6 +40,21 @@ impl From<ActivityEvent> for pb::ActivityEvent {
     }
 }
 
+/// The target types activity events name.
+const TARGET_TYPES: [&str; 8] = [
+    "user",
+    "account",
+    "role",
+    "api_credential",
+    "invitation",
+    "session",
+    "mail",
+    "identifier",
+];
+
+/// The longest target id a filter may name.
+const TARGET_ID_MAX: usize = 128;
+
 /// A parsed ListActivity request.
 pub fn list_activity(request: pb::ListActivityRequest) -> Result<ActivityQuery, ValidationError> {
     let pb::ListActivityRequest {
@@ -51,6 +66,9 @@ pub fn list_activity(request: pb::ListActivityRequest) -> Result<ActivityQuery, 
         action,
         start_time,
         end_time,
+        target_type,
+        target_id,
+        action_prefix,
     } = request;
     let mut v = Validator::new();
     let page_size = page_size(&mut v, size);
@@ -76,6 +94,24 @@ pub fn list_activity(request: pb::ListActivityRequest) -> Result<ActivityQuery, 
             format!("must have at most {ACTION_MAX} characters"),
         );
     }
+    if action_prefix.len() > ACTION_MAX {
+        v.violation(
+            "action_prefix",
+            format!("must have at most {ACTION_MAX} characters"),
+        );
+    }
+    if !target_type.is_empty() && !TARGET_TYPES.contains(&target_type.as_str()) {
+        v.violation(
+            "target_type",
+            format!("must be one of {}", TARGET_TYPES.join(", ")),
+        );
+    }
+    if target_id.chars().count() > TARGET_ID_MAX {
+        v.violation(
+            "target_id",
+            format!("must have at most {TARGET_ID_MAX} characters"),
+        );
+    }
     let since = start_time.and_then(|t| v.check(parse_timestamp("start_time", &t)));
     let until = end_time.and_then(|t| v.check(parse_timestamp("end_time", &t)));
     if let (Some(since), Some(until)) = (since, until)
@@ -90,6 +126,9 @@ pub fn list_activity(request: pb::ListActivityRequest) -> Result<ActivityQuery, 
             actor_id: actor_id.map(|id| id.to_string()),
             account_id,
             action: (!action.is_empty()).then_some(action),
+            action_prefix: (!action_prefix.is_empty()).then_some(action_prefix),
+            target_type: (!target_type.is_empty()).then_some(target_type),
+            target_id: (!target_id.is_empty()).then_some(target_id),
             since: since.map(Timestamp::as_micros),
             until: until.map(Timestamp::as_micros),
         },
