@@ -342,7 +342,7 @@ async fn member_rules_protect_the_owner() {
         .add_member(AddMemberRequest {
             account_id: account.id.clone(),
             user_id: helper.id.clone(),
-            permissions: vec![],
+            permissions: vec![P::Profile as i32],
         })
         .await
         .expect_err("already a member");
@@ -543,7 +543,7 @@ async fn a_closed_account_refuses_changes_until_reopened() {
         .add_member(AddMemberRequest {
             account_id: account.id.clone(),
             user_id: helper.id.clone(),
-            permissions: vec![],
+            permissions: vec![P::Profile as i32],
         })
         .await
         .expect_err("closed");
@@ -582,7 +582,7 @@ async fn a_closed_account_refuses_changes_until_reopened() {
         .expect("account");
     assert_eq!(reopened.status(), AccountStatus::Active);
     assert!(reopened.close_time.is_none());
-    add_member(&app, &account, &helper, &[]).await;
+    add_member(&app, &account, &helper, &[P::Profile]).await;
 
     let history: Vec<String> = app
         .admin
@@ -716,7 +716,7 @@ async fn deleting_an_account_can_take_its_orphaned_users_with_it() {
     add_member(&app, &account, &loner, &[P::Invoices]).await;
     add_member(&app, &account, &busy, &[P::Invoices]).await;
     let elsewhere = account_owned_by(&app, "Pi", &create_user(&app, "rita").await).await;
-    add_member(&app, &elsewhere, &busy, &[]).await;
+    add_member(&app, &elsewhere, &busy, &[P::Profile]).await;
 
     let deleted = app
         .accounts
@@ -880,4 +880,47 @@ async fn a_new_owner_gets_a_link_to_set_a_first_password() {
         violated_fields(&status),
         vec!["new_owner.send_set_password_email"]
     );
+}
+
+#[tokio::test]
+async fn a_grant_of_nothing_is_refused_for_members_and_invitations() {
+    use identityd::proto::CreateInvitationRequest;
+    let app = spawn_app().await;
+    let owner = create_user(&app, "gina").await;
+    let helper = create_user(&app, "hank").await;
+    let account = account_owned_by(&app, "Grant Co", &owner).await;
+    let empty = app
+        .accounts
+        .clone()
+        .add_member(AddMemberRequest {
+            account_id: account.id.clone(),
+            user_id: helper.id.clone(),
+            permissions: vec![],
+        })
+        .await
+        .expect_err("a member with no permissions");
+    assert_eq!(violated_fields(&empty), ["permissions"]);
+    add_member(&app, &account, &helper, &[P::Profile]).await;
+
+    let mut invitations = app.invitations();
+    let empty = invitations
+        .create_invitation(CreateInvitationRequest {
+            account_id: account.id.clone(),
+            email: "ivy@example.test".into(),
+            send_email: true,
+            ..Default::default()
+        })
+        .await
+        .expect_err("an invitation that grants nothing");
+    assert_eq!(violated_fields(&empty), ["permissions"]);
+    invitations
+        .create_invitation(CreateInvitationRequest {
+            account_id: account.id.clone(),
+            email: "ivy@example.test".into(),
+            all_permissions: true,
+            send_email: true,
+            ..Default::default()
+        })
+        .await
+        .expect("all_permissions is an explicit grant");
 }

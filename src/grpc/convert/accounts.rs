@@ -354,6 +354,25 @@ pub fn membership(
     })
 }
 
+/// A parsed AddMember request: as [`membership`], and the grant must name
+/// at least one permission (a member who may do nothing is a mistake, not
+/// a choice; staff who want that can grant `PROFILE` alone).
+pub fn new_membership(
+    account_id: &str,
+    user_id: &str,
+    permissions: &[i32],
+) -> Result<(AccountId, UserId, AccountPermissions), ValidationError> {
+    let mut v = Validator::new();
+    if permissions.is_empty() {
+        v.violation(
+            "permissions",
+            "name at least one permission: a member with none could do nothing",
+        );
+    }
+    let parsed = v.check(membership(account_id, user_id, permissions));
+    v.finish_with(|| parsed)
+}
+
 /// A parsed id with a page size, as ListMembers and ListUserAccounts take them.
 pub fn paged<T>(
     parse: impl FnOnce(&mut Validator) -> Option<T>,

@@ -82,6 +82,12 @@ pub fn create_invitation(
     let email = v.check(Email::parse("email", &email));
     let permissions = if all_permissions {
         Some(AccountPermissions::all())
+    } else if permissions.is_empty() {
+        v.violation(
+            "permissions",
+            "name at least one permission, or set all_permissions: an invitee with none could do nothing",
+        );
+        None
     } else {
         v.check(parse_permissions("permissions", &permissions))
     };
