@@ -6,6 +6,7 @@ use crate::app::App;
 use crate::app::authn::{ApiCredentialState, Principal, credential_state};
 use crate::app::blocks::audit::{Change, record_at};
 use crate::app::blocks::coverage::{ensure_covers, held_role_if_covered, role_permissions};
+use crate::app::blocks::loads::load_user;
 use crate::app::blocks::paging::Paging;
 use crate::app::error::{AppError, Reason};
 use crate::crypto::{ApiCredentialToken, hash_secret};
@@ -190,9 +191,7 @@ impl App {
             .into());
         }
         let txn = store::begin(self.db()).await?;
-        let owner = store::users::find(&txn, new.owner_user_id)
-            .await?
-            .ok_or(AppError::NotFound(Reason::UserNotFound))?;
+        let owner = load_user(&txn, new.owner_user_id).await?;
         if owner.admin_role_id.is_none() {
             return Err(AppError::FailedPrecondition(Reason::NotStaff));
         }

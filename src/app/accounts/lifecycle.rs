@@ -6,7 +6,7 @@ use crate::app::authn::Principal;
 use crate::app::blocks::audit::{Change, record_at};
 use crate::app::blocks::idempotency::{CreateStart, IdempotencyKey, begin_create};
 use crate::app::blocks::links::PasswordLink;
-use crate::app::blocks::loads::{load_account_for_update, load_active_account};
+use crate::app::blocks::loads::{load_account_for_update, load_active_account, load_user};
 use crate::app::blocks::new_account::insert_account;
 use crate::app::blocks::new_user::{UserDraft, insert_user_at};
 use crate::app::blocks::paging::Paging;
@@ -51,9 +51,7 @@ impl App {
         let now = self.now();
         let owner_id = match new.owner {
             NewAccountOwner::Existing(user_id) => {
-                store::users::find(&txn, user_id)
-                    .await?
-                    .ok_or(AppError::NotFound(Reason::UserNotFound))?;
+                load_user(&txn, user_id).await?;
                 user_id
             }
             NewAccountOwner::New {

@@ -5,7 +5,9 @@ use super::*;
 use crate::app::App;
 use crate::app::authn::Principal;
 use crate::app::blocks::audit::{Change, record_at};
-use crate::app::blocks::loads::{load_account_for_update, load_active_account, load_membership};
+use crate::app::blocks::loads::{
+    load_account_for_update, load_active_account, load_membership, load_user,
+};
 use crate::app::blocks::members::{Member, effective_permissions, member_view};
 use crate::app::blocks::paging::Paging;
 use crate::app::error::{AppError, Reason};
@@ -76,9 +78,7 @@ impl App {
         let txn = store::begin(self.db()).await?;
         let account = load_active_account(&txn, account_id).await?;
         self.ensure_may_manage_members(principal, &account)?;
-        let user = store::users::find(&txn, user_id)
-            .await?
-            .ok_or(AppError::NotFound(Reason::UserNotFound))?;
+        let user = load_user(&txn, user_id).await?;
         if store::memberships::find(&txn, account.id, user.id)
             .await?
             .is_some()
@@ -141,9 +141,7 @@ impl App {
             .account(account_id)
             .detail("permissions", &membership.permissions);
         record_at(&txn, principal, now, change).await?;
-        let user = store::users::find(&txn, membership.user_id)
-            .await?
-            .ok_or(AppError::NotFound(Reason::UserNotFound))?;
+        let user = load_user(&txn, membership.user_id).await?;
         self.commit(txn).await?;
         Ok(member_view(&account, &membership, &user))
     }
@@ -196,9 +194,7 @@ impl App {
         page_token: &str,
     ) -> Result<MembershipPage<UserAccount>, AppError> {
         principal.ensure_self_or_staff(Permission::AccountsRead, user_id)?;
-        let user = store::users::find(self.reader(), user_id)
-            .await?
-            .ok_or(AppError::NotFound(Reason::UserNotFound))?;
+        let user = load_user(self.reader(), user_id).await?;
         let filters = Fingerprint::new("ListUserAccounts", 1).text("user_id", &user.id.to_string());
         let paging = Paging::start(page_token, page_size, filters)?;
         let page = store::memberships::list_for_user(

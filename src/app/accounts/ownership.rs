@@ -4,9 +4,9 @@ use super::*;
 use crate::app::App;
 use crate::app::authn::Principal;
 use crate::app::blocks::audit::{Change, record_at};
-use crate::app::blocks::loads::load_active_account;
+use crate::app::blocks::loads::{load_active_account, load_user};
 use crate::app::blocks::new_account::owner_membership;
-use crate::app::error::{AppError, Reason};
+use crate::app::error::AppError;
 use crate::domain::{AccountId, AccountPermissions, Timestamp, UserId};
 use crate::mail::{self, MailKind, OutgoingMail};
 use crate::store::{self, ConnectionTrait, accounts::AccountRow, users::UserRow};
@@ -23,9 +23,7 @@ impl App {
     ) -> Result<Account, AppError> {
         let txn = store::begin(self.db()).await?;
         let mut row = load_active_account(&txn, id).await?;
-        let new_owner_row = store::users::find(&txn, new_owner)
-            .await?
-            .ok_or(AppError::NotFound(Reason::UserNotFound))?;
+        let new_owner_row = load_user(&txn, new_owner).await?;
         if row.owner_user_id == new_owner {
             self.commit(txn).await?;
             return Account::try_from(row);

@@ -5,6 +5,7 @@ use crate::app::App;
 use crate::app::authn::Principal;
 use crate::app::blocks::audit::{Change, record_at};
 use crate::app::blocks::links::*;
+use crate::app::blocks::loads::load_user;
 use crate::app::blocks::throttle::{LoginTarget, Subject};
 use crate::app::error::{AppError, Reason};
 use crate::crypto::{TokenKind, hash_secret};
@@ -225,9 +226,7 @@ impl App {
         user_id: UserId,
     ) -> Result<(), AppError> {
         let txn = store::begin(self.db()).await?;
-        let user = store::users::find(&txn, user_id)
-            .await?
-            .ok_or(AppError::NotFound(Reason::UserNotFound))?;
+        let user = load_user(&txn, user_id).await?;
         if user.status == UserStatus::Suspended {
             return Err(AppError::FailedPrecondition(Reason::UserNotActive));
         }
