@@ -15,7 +15,7 @@ use identityd::proto::{
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use crate::helpers::{TestApp, assert_error, hold_mail, spawn_app_with, violated_fields};
+use crate::helpers::{TestApp, assert_error, hold_mail, rows_in, spawn_app_with, violated_fields};
 use crate::people::{PASSWORD, account_of, active_user, email_of, session_of};
 
 async fn spawn() -> TestApp {
@@ -1172,20 +1172,6 @@ async fn login_rehashes_a_password_stored_with_old_parameters() {
 }
 
 /// Rows in `table`, read straight from the database.
-async fn rows_in(app: &TestApp, table: &str) -> i64 {
-    use sea_orm::ConnectionTrait;
-    let db = app.database().await;
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            format!("SELECT COUNT(*) AS n FROM {table}"),
-        ))
-        .await
-        .expect("count")
-        .expect("a row");
-    row.try_get("", "n").expect("a count")
-}
-
 #[tokio::test]
 async fn ended_sessions_spent_links_and_old_failures_are_swept() {
     let app = spawn_app_with(|settings| {

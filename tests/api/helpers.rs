@@ -575,3 +575,18 @@ pub fn violated_fields(status: &Status) -> Vec<String> {
         .map(|v| v.field)
         .collect()
 }
+
+/// The number of rows in `table` of `app`'s database.
+pub async fn rows_in(app: &TestApp, table: &str) -> i64 {
+    use sea_orm::ConnectionTrait;
+    let db = app.database().await;
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT COUNT(*) AS n FROM {table}"),
+        ))
+        .await
+        .expect("count")
+        .expect("a row");
+    row.try_get("", "n").expect("a count")
+}

@@ -17,7 +17,7 @@ use identityd::proto::{
 use tonic::Code;
 use totp_rs::TOTP;
 
-use crate::helpers::{TestApp, assert_error, hold_mail, spawn_app_with, violated_fields};
+use crate::helpers::{TestApp, assert_error, hold_mail, rows_in, spawn_app_with, violated_fields};
 use crate::people::{PASSWORD, active_user, email_of, session_of, sign_in};
 
 const STEP: u64 = 30;
@@ -570,20 +570,6 @@ async fn changing_the_password_of_a_two_factor_user_needs_a_current_code() {
         .expect("with a current code");
 }
 
-async fn enrolments_in(app: &TestApp) -> i64 {
-    use sea_orm::ConnectionTrait;
-    let db = app.database().await;
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            "SELECT COUNT(*) AS n FROM user_totp".to_owned(),
-        ))
-        .await
-        .expect("count")
-        .expect("a row");
-    row.try_get("", "n").expect("a count")
-}
-
 #[tokio::test]
 async fn enrolments_never_confirmed_are_swept_and_confirmed_ones_stay() {
     let app = spawn_app_with(|settings| {
@@ -602,15 +588,19 @@ async fn enrolments_never_confirmed_are_swept_and_confirmed_ones_stay() {
         .start_totp_enrollment(StartTotpEnrollmentRequest {})
         .await
         .expect("start, never confirmed");
-    assert_eq!(enrolments_in(&app).await, 2);
+    assert_eq!(rows_in(&app, "user_totp").await, 2);
 
     app.clock.advance(Duration::from_secs(2 * 86_400));
     let mut waited = 0;
-    while enrolments_in(&app).await != 1 && waited < 50 {
+    while rows_in(&app, "user_totp").await != 1 && waited < 50 {
         tokio::time::sleep(Duration::from_millis(100)).await;
         waited += 1;
     }
-    assert_eq!(enrolments_in(&app).await, 1, "the abandoned enrolment went");
+    assert_eq!(
+        rows_in(&app, "user_totp").await,
+        1,
+        "the abandoned enrolment went"
+    );
     let status = app
         .auth_as(&kept)
         .get_mfa_status(GetMfaStatusRequest {})
