@@ -29,6 +29,8 @@ pub struct Settings {
     pub passwords: PasswordSettings,
     /// Client accounts.
     pub accounts: AccountSettings,
+    /// Self-service sign-up (Register).
+    pub sign_up: SignUpSettings,
     /// Outgoing mail.
     pub mail: MailSettings,
     /// Sessions and brute-force throttling.
@@ -180,6 +182,19 @@ pub struct AccountSettings {
     pub client_user_management: bool,
 }
 
+/// Self-service sign-up through Register. Staff-created users and
+/// invitations are not sign-ups and are not limited by these.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SignUpSettings {
+    /// Whether anyone may register; closed, Register answers `SIGN_UP_CLOSED`.
+    pub open: bool,
+    /// If not empty, only addresses at these domains (or their subdomains)
+    /// may register.
+    pub allowed_email_domains: Vec<String>,
+    /// Addresses at these domains (or their subdomains) may not register.
+    pub blocked_email_domains: Vec<String>,
+}
+
 /// Password policy and argon2id hashing.
 #[derive(Debug, Clone, Deserialize)]
 pub struct PasswordSettings {
@@ -208,6 +223,9 @@ pub struct ServerSettings {
     pub shutdown_grace_secs: u64,
     /// How often the database is checked for the health service, in seconds.
     pub health_check_interval_secs: u64,
+    /// How often this replica looks for settings and mail templates changed
+    /// at run time (through another replica), in milliseconds.
+    pub settings_refresh_ms: u64,
     /// Peers (CIDR blocks) whose `x-forwarded-for` or `x-client-ip` names
     /// the client's address; empty trusts nobody.
     pub trusted_proxies: Vec<String>,
@@ -303,6 +321,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "log",
     "passwords",
     "accounts",
+    "sign_up",
     "mail",
     "auth",
     "invitations",
@@ -377,9 +396,41 @@ impl Settings {
         Ok((settings, unknown))
     }
 
+    /// The compiled-in defaults alone, without the file or the
+    /// environment: for telling a configured value from a default one.
+    pub fn built_in() -> Result<Self, SettingsError> {
+        Ok(Self::defaults()?.build()?.try_deserialize()?)
+    }
+
     /// Every source, in order of precedence.
     fn sources(config_file: Option<&Path>) -> Result<Config, SettingsError> {
-        let mut builder = Config::builder()
+        let mut builder = Self::defaults()?;
+        builder = match config_file {
+            Some(path) => {
+                builder.add_source(File::from(path).format(FileFormat::Toml).required(true))
+            }
+            None => {
+                builder.add_source(File::new(DEFAULT_CONFIG_FILE, FileFormat::Toml).required(false))
+            }
+        };
+        Ok(builder
+            .add_source(
+                Environment::with_prefix("IDENTITYD")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true)
+                    .list_separator(",")
+                    .with_list_parse_key("server.trusted_proxies")
+                    .with_list_parse_key("sign_up.allowed_email_domains")
+                    .with_list_parse_key("sign_up.blocked_email_domains")
+                    .with_list_parse_key("security.previous_server_secrets"),
+            )
+            .build()?)
+    }
+
+    /// A builder holding every compiled-in default.
+    fn defaults() -> Result<config::ConfigBuilder<config::builder::DefaultState>, SettingsError> {
+        Ok(Config::builder()
             .set_default("data_dir", "./data")?
             .set_default("server.listen", "127.0.0.1:50051")?
             .set_default("server.max_request_bytes", 1_048_576)?
@@ -407,6 +458,10 @@ impl Settings {
             .set_default("passwords.hashing_threads", 0)?
             .set_default("passwords.hashing_queue", 64)?
             .set_default("accounts.client_user_management", true)?
+            .set_default("sign_up.open", true)?
+            .set_default("sign_up.allowed_email_domains", Vec::<String>::new())?
+            .set_default("sign_up.blocked_email_domains", Vec::<String>::new())?
+            .set_default("server.settings_refresh_ms", 2_000)?
             .set_default("invitations.ttl_secs", 604_800)?
             .set_default("invitations.mails_per_hour", 30)?
             .set_default("mail.transport", "log")?
@@ -432,26 +487,7 @@ impl Settings {
             .set_default("auth.sweep_interval_secs", 3_600)?
             .set_default("auth.mfa_required", "none")?
             .set_default("auth.sso_token_ttl_secs", 60)?
-            .set_default("auth.sso_bypasses_mfa", false)?;
-        builder = match config_file {
-            Some(path) => {
-                builder.add_source(File::from(path).format(FileFormat::Toml).required(true))
-            }
-            None => {
-                builder.add_source(File::new(DEFAULT_CONFIG_FILE, FileFormat::Toml).required(false))
-            }
-        };
-        Ok(builder
-            .add_source(
-                Environment::with_prefix("IDENTITYD")
-                    .prefix_separator("__")
-                    .separator("__")
-                    .try_parsing(true)
-                    .list_separator(",")
-                    .with_list_parse_key("server.trusted_proxies")
-                    .with_list_parse_key("security.previous_server_secrets"),
-            )
-            .build()?)
+            .set_default("auth.sso_bypasses_mfa", false)?)
     }
 
     /// The database URL: the configured one, or SQLite under the data directory.

@@ -56,6 +56,7 @@ fn to_status_with(
         AppError::NotFound(reason) => (Code::NotFound, *reason),
         AppError::AlreadyExists(reason) => (Code::AlreadyExists, *reason),
         AppError::FailedPrecondition(reason) => (Code::FailedPrecondition, *reason),
+        AppError::Aborted(reason) => (Code::Aborted, *reason),
         AppError::ResourceExhausted(reason) => (Code::ResourceExhausted, *reason),
         AppError::Throttled(_) => (Code::ResourceExhausted, Reason::TooManyAttempts),
         AppError::Unavailable(source) => {

@@ -131,7 +131,7 @@ async fn run(command: Command, settings: Settings) -> Result<(), Box<dyn std::er
             full_name,
         } => {
             let staff = BootstrapStaff::parse(&email, &username, &full_name)?;
-            let app = build_app(&settings, open_database(&settings).await?)?;
+            let app = build_app(&settings, open_database(&settings).await?).await?;
             let created = app.bootstrap(staff, &mut PrintAfterCommit).await?;
             eprintln!(
                 "Issued API credential {} with full access to staff user {}. The bearer token on stdout is shown only now.",

@@ -21,6 +21,7 @@ mod m20261129_000014_credential_created_by;
 mod m20261129_000015_add_mfa;
 mod m20261130_000016_add_sso_tokens;
 mod m20261130_000017_index_activity_targets;
+mod m20261130_000018_add_runtime_settings;
 
 /// Every migration of identityd, in the order they apply.
 pub struct Migrator;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000015_add_mfa::Migration),
             Box::new(m20261130_000016_add_sso_tokens::Migration),
             Box::new(m20261130_000017_index_activity_targets::Migration),
+            Box::new(m20261130_000018_add_runtime_settings::Migration),
         ]
     }
 }

@@ -133,6 +133,14 @@ pub enum Reason {
     MfaAlreadyEnabled,
     /// No TOTP enrolment is waiting for confirmation (or it expired).
     MfaEnrollmentNotStarted,
+    /// The settings or template changed since the caller read them.
+    EtagMismatch,
+    /// Register is closed.
+    SignUpClosed,
+    /// The address's domain may not register.
+    SignUpDomainRefused,
+    /// No template is stored for this kind and locale.
+    MailTemplateNotStored,
     /// The database is unreachable.
     DatabaseUnavailable,
     /// This replica has as many calls in progress as it accepts.
@@ -214,6 +222,10 @@ impl Reason {
             Reason::MfaNotEnabled => "MFA_NOT_ENABLED",
             Reason::MfaAlreadyEnabled => "MFA_ALREADY_ENABLED",
             Reason::MfaEnrollmentNotStarted => "MFA_ENROLLMENT_NOT_STARTED",
+            Reason::EtagMismatch => "ETAG_MISMATCH",
+            Reason::SignUpClosed => "SIGN_UP_CLOSED",
+            Reason::SignUpDomainRefused => "SIGN_UP_DOMAIN_REFUSED",
+            Reason::MailTemplateNotStored => "MAIL_TEMPLATE_NOT_STORED",
             Reason::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
             Reason::ServerBusy => "SERVER_BUSY",
             Reason::CallTimeout => "CALL_TIMEOUT",
@@ -339,6 +351,14 @@ impl Reason {
             Reason::MfaEnrollmentNotStarted => {
                 "no enrolment is waiting for confirmation: start one with StartTotpEnrollment"
             }
+            Reason::EtagMismatch => {
+                "someone changed this since you read it: read it again, then retry with the new etag"
+            }
+            Reason::SignUpClosed => "sign-up is closed; ask for an invitation",
+            Reason::SignUpDomainRefused => "addresses at this domain may not sign up",
+            Reason::MailTemplateNotStored => {
+                "no template is stored for this kind and locale; nothing to reset"
+            }
             Reason::DatabaseUnavailable => "the database is unavailable; retry later",
             Reason::ServerBusy => "the server has too many calls in progress; retry shortly",
             Reason::CallTimeout => "the call took longer than the server allows and was stopped",
@@ -370,6 +390,9 @@ pub enum AppError {
     /// The system is not in a state where this can be done.
     #[error("failed precondition: {} ({})", .0.message(), .0.as_str())]
     FailedPrecondition(Reason),
+    /// A concurrent change got there first; the caller may read again and retry.
+    #[error("aborted: {} ({})", .0.message(), .0.as_str())]
+    Aborted(Reason),
     /// A bounded resource is full; the caller may retry shortly.
     #[error("resource exhausted: {} ({})", .0.message(), .0.as_str())]
     ResourceExhausted(Reason),

@@ -15,6 +15,7 @@ mod mails;
 mod mfa;
 mod roles;
 mod sessions;
+mod settings;
 mod staff;
 mod sweep;
 mod users;
@@ -52,14 +53,20 @@ pub use mails::{Mail, MailPage, MailQuery, MailStatus};
 pub use mfa::{MfaStatus, TOTP_ENROLLMENT_TTL, TotpEnrollment};
 pub use roles::{NewRole, Role, RoleChanges, RolePage, RoleQuery};
 pub use sessions::{AccountChoice, Denial, Question, SessionPage, Verdict};
+pub use settings::{
+    MailTemplateView, NewMailTemplate, SettingInfo, SettingOrigin, SettingsUpdate, SettingsView,
+    TemplatePreview, TestMail, TestMailOutcome,
+};
 pub use staff::{NewStaffUser, StaffPage, StaffQuery, StaffUser};
 pub use sweep::{Retention, SWEEP_GRACE, Swept};
 pub use users::{NewUser, UserChanges, UserKey, UserPage, UserQuery};
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::crypto::{KeyPurpose, PasswordHasher, ServerKey};
 use crate::domain::{Clock, MfaRequirement, ThrottleRule, Timestamp, TrustedProxies};
+use crate::runtime::{LiveSettings, RuntimeSettings, Snapshot};
 use crate::store::{self, DatabaseConnection, DatabaseTransaction, StoreError};
 
 /// The use cases of identityd over one database.
@@ -70,36 +77,27 @@ pub struct App {
     hasher: PasswordHasher,
     server_key: ServerKey,
     rules: Rules,
+    settings: LiveSettings,
     clock: Clock,
     authn: Authenticator,
 }
 
-/// Rules set by configuration.
+/// Rules fixed at start by the settings file. The rules an operator may
+/// change while identityd runs come from [`LiveSettings`] at each call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rules {
-    /// The shortest password accepted, in characters.
-    pub password_min_chars: usize,
-    /// Whether account owners may manage their members themselves (staff always may).
-    pub client_user_management: bool,
-    /// The base URL links in mail point at.
-    pub public_base_url: String,
-    /// The product's name, as authenticator apps show it beside a user's
-    /// TOTP codes.
-    pub product_name: String,
-    /// Sessions and brute-force throttling.
-    pub auth: AuthRules,
-    /// How long an invitation link works.
-    pub invitation_ttl: Duration,
+    /// How long an authenticated token is remembered in this process
+    /// (changes through another replica take up to this long); zero: never.
+    pub cache_ttl: Duration,
     /// How long the sweep keeps finished records.
     pub retention: Retention,
-    /// How many invitation mails one inviter may have sent in an hour.
-    pub invitation_mails_per_hour: u32,
     /// The peers whose word on the client's address is taken.
     pub trusted_proxies: TrustedProxies,
 }
 
-/// How long sessions live and how failures are throttled.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How long sessions live and how failures are throttled, as the
+/// settings say at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuthRules {
     /// A session ends after this long unused.
     pub session_idle_timeout: Duration,
@@ -114,9 +112,6 @@ pub struct AuthRules {
     pub per_address: ThrottleRule,
     /// Failures are forgotten after this long without another.
     pub forget_failures_after: Duration,
-    /// How long an authenticated token is remembered in this process
-    /// (changes through another replica take up to this long); zero: never.
-    pub cache_ttl: Duration,
     /// Whom two-factor authentication is required of.
     pub mfa_required: MfaRequirement,
     /// How long a new SSO token works.
@@ -126,32 +121,66 @@ pub struct AuthRules {
     pub sso_bypasses_mfa: bool,
 }
 
+impl AuthRules {
+    /// The rules `settings` give.
+    pub fn from_settings(settings: &RuntimeSettings) -> Self {
+        let throttle = |free_failures| ThrottleRule {
+            free_failures,
+            base_delay: Duration::from_millis(settings.throttle_base_delay_ms),
+            max_delay: Duration::from_secs(settings.throttle_max_delay_secs),
+        };
+        Self {
+            session_idle_timeout: Duration::from_secs(settings.session_idle_timeout_secs),
+            session_absolute_timeout: Duration::from_secs(settings.session_absolute_timeout_secs),
+            per_user: throttle(settings.user_free_failures),
+            per_user_total: throttle(settings.user_total_free_failures),
+            per_address: throttle(settings.address_free_failures),
+            forget_failures_after: Duration::from_secs(settings.throttle_forget_after_secs),
+            mfa_required: settings.mfa_required,
+            sso_token_ttl: Duration::from_secs(settings.sso_token_ttl_secs),
+            sso_bypasses_mfa: settings.sso_bypasses_mfa,
+        }
+    }
+}
+
+/// What [`App::new`] is built from, besides the databases.
+#[derive(Debug, Clone)]
+pub struct AppParts {
+    /// The password hasher.
+    pub hasher: PasswordHasher,
+    /// The server secret's keys.
+    pub server_key: ServerKey,
+    /// The rules fixed at start.
+    pub rules: Rules,
+    /// The rules that may change while identityd runs.
+    pub settings: LiveSettings,
+}
+
 impl App {
     /// Use cases over `db`, which must be migrated, reading through
-    /// `reader`, hashing passwords with `hasher`, keying stored digests
-    /// with `server_key` and following `rules`.
-    pub fn new(
-        db: DatabaseConnection,
-        reader: DatabaseConnection,
-        hasher: PasswordHasher,
-        server_key: ServerKey,
-        rules: Rules,
-    ) -> Self {
+    /// `reader`, with `parts`.
+    pub fn new(db: DatabaseConnection, reader: DatabaseConnection, parts: AppParts) -> Self {
+        let AppParts {
+            hasher,
+            server_key,
+            rules,
+            settings,
+        } = parts;
         let clock = Clock::system();
         let authn = Authenticator::new(
             db.clone(),
             reader.clone(),
             clock.clone(),
-            rules.auth.session_idle_timeout,
-            rules.auth.cache_ttl,
-        )
-        .requiring_mfa(rules.auth.mfa_required);
+            settings.clone(),
+            rules.cache_ttl,
+        );
         Self {
             db,
             reader,
             hasher,
             server_key,
             rules,
+            settings,
             clock,
             authn,
         }
@@ -198,9 +227,19 @@ impl App {
         &self.clock
     }
 
-    /// Session lifetimes and throttling rules.
-    pub fn auth_rules(&self) -> &AuthRules {
-        &self.rules.auth
+    /// Session lifetimes and throttling rules, as the settings say now.
+    pub fn auth_rules(&self) -> AuthRules {
+        AuthRules::from_settings(&self.settings.current().values)
+    }
+
+    /// The settings as they are now, and the mail templates and transport.
+    pub fn settings(&self) -> Arc<Snapshot> {
+        self.settings.current()
+    }
+
+    /// The live settings, for the jobs that reload them.
+    pub fn live_settings(&self) -> &LiveSettings {
+        &self.settings
     }
 
     /// The pool that writes; transactions start here.
@@ -225,8 +264,8 @@ impl App {
     }
 
     /// The product's name, for authenticator apps.
-    pub(crate) fn product_name(&self) -> &str {
-        &self.rules.product_name
+    pub(crate) fn product_name(&self) -> String {
+        self.settings.current().values.product_name.clone()
     }
 
     /// HMAC-SHA256 of `input` under the server key for `purpose`, hex: the
@@ -247,26 +286,30 @@ impl App {
 
     /// The shortest password accepted, in characters.
     pub fn password_min_chars(&self) -> usize {
-        self.rules.password_min_chars
+        self.settings.current().values.password_min_length
     }
 
     /// Whether account owners may manage their members themselves.
     pub fn client_user_management(&self) -> bool {
-        self.rules.client_user_management
+        self.settings.current().values.client_user_management
     }
 
     /// How long an invitation link works.
     pub fn invitation_ttl(&self) -> Duration {
-        self.rules.invitation_ttl
+        Duration::from_secs(self.settings.current().values.invitation_ttl_secs)
     }
 
     /// How many invitation mails one inviter may have sent in an hour.
     pub fn invitation_mails_per_hour(&self) -> u32 {
-        self.rules.invitation_mails_per_hour
+        self.settings.current().values.invitation_mails_per_hour
     }
 
     /// A link to `path` (starting with `/`) under the public base URL.
     pub fn link(&self, path: &str) -> String {
-        format!("{}{path}", self.rules.public_base_url.trim_end_matches('/'))
+        let settings = self.settings.current();
+        format!(
+            "{}{path}",
+            settings.values.public_base_url.trim_end_matches('/')
+        )
     }
 }

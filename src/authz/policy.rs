@@ -119,6 +119,38 @@ pub const POLICIES: &[(&str, Policy)] = &[
         Policy::Staff(Permission::MailWrite),
     ),
     (
+        "/identity.v1.AdminService/GetSettings",
+        Policy::Staff(Permission::SettingsRead),
+    ),
+    (
+        "/identity.v1.AdminService/UpdateSettings",
+        Policy::Staff(Permission::SettingsWrite),
+    ),
+    (
+        "/identity.v1.AdminService/ListMailTemplates",
+        Policy::Staff(Permission::SettingsRead),
+    ),
+    (
+        "/identity.v1.AdminService/GetMailTemplate",
+        Policy::Staff(Permission::SettingsRead),
+    ),
+    (
+        "/identity.v1.AdminService/UpdateMailTemplate",
+        Policy::Staff(Permission::SettingsWrite),
+    ),
+    (
+        "/identity.v1.AdminService/ResetMailTemplate",
+        Policy::Staff(Permission::SettingsWrite),
+    ),
+    (
+        "/identity.v1.AdminService/PreviewMailTemplate",
+        Policy::Staff(Permission::SettingsRead),
+    ),
+    (
+        "/identity.v1.AdminService/SendTestMail",
+        Policy::Staff(Permission::SettingsWrite),
+    ),
+    (
         "/identity.v1.UserService/CreateUser",
         Policy::Staff(Permission::UsersWrite),
     ),

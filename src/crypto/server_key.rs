@@ -40,15 +40,18 @@ pub enum KeyPurpose {
     BackupCode,
     /// The AEAD key that seals TOTP secrets at rest.
     TotpSeal,
+    /// The AEAD key that seals secret run-time settings (the SMTP password).
+    SettingSeal,
 }
 
 impl KeyPurpose {
-    const ALL: [KeyPurpose; 5] = [
+    const ALL: [KeyPurpose; 6] = [
         KeyPurpose::ThrottleSubject,
         KeyPurpose::VerificationCode,
         KeyPurpose::RequestFingerprint,
         KeyPurpose::BackupCode,
         KeyPurpose::TotpSeal,
+        KeyPurpose::SettingSeal,
     ];
 
     fn label(self) -> &'static [u8] {
@@ -58,6 +61,7 @@ impl KeyPurpose {
             KeyPurpose::RequestFingerprint => b"identityd/v1/request-fingerprint",
             KeyPurpose::BackupCode => b"identityd/v1/backup-code",
             KeyPurpose::TotpSeal => b"identityd/v1/totp-seal",
+            KeyPurpose::SettingSeal => b"identityd/v1/setting-seal",
         }
     }
 

@@ -58,6 +58,13 @@ impl Email {
     pub fn normalized(&self) -> String {
         self.0.to_lowercase()
     }
+
+    /// The part after the last `@`, lower case.
+    pub fn domain(&self) -> String {
+        self.0
+            .rsplit_once('@')
+            .map_or_else(String::new, |(_, domain)| domain.to_lowercase())
+    }
 }
 
 #[cfg(test)]
@@ -68,6 +75,7 @@ mod tests {
     fn plain_addresses_are_accepted_and_normalized() {
         let email = Email::parse("email", " Ann.Lee@Example.COM ").unwrap();
         assert_eq!(email.as_str(), "Ann.Lee@Example.COM");
+        assert_eq!(email.domain(), "example.com");
         assert_eq!(email.normalized(), "ann.lee@example.com");
     }
 

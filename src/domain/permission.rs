@@ -33,6 +33,10 @@ pub enum Permission {
     SessionsRead,
     /// End any user's sessions.
     SessionsWrite,
+    /// See the run-time settings and mail templates.
+    SettingsRead,
+    /// Change the run-time settings and mail templates, and send test mail.
+    SettingsWrite,
     /// Mint single-use sign-on tokens that sign a user in elsewhere.
     SsoCreate,
     /// See staff users.
@@ -49,7 +53,7 @@ pub enum Permission {
 
 impl Permission {
     /// Every permission, sorted by name.
-    pub const ALL: [Permission; 19] = [
+    pub const ALL: [Permission; 21] = [
         Permission::AccountsRead,
         Permission::AccountsWrite,
         Permission::ActivityRead,
@@ -63,6 +67,8 @@ impl Permission {
         Permission::RolesWrite,
         Permission::SessionsRead,
         Permission::SessionsWrite,
+        Permission::SettingsRead,
+        Permission::SettingsWrite,
         Permission::SsoCreate,
         Permission::StaffRead,
         Permission::StaffWrite,
@@ -87,6 +93,8 @@ impl Permission {
             Permission::RolesWrite => "roles.write",
             Permission::SessionsRead => "sessions.read",
             Permission::SessionsWrite => "sessions.write",
+            Permission::SettingsRead => "settings.read",
+            Permission::SettingsWrite => "settings.write",
             Permission::SsoCreate => "sso.create",
             Permission::StaffRead => "staff.read",
             Permission::StaffWrite => "staff.write",
@@ -120,6 +128,12 @@ impl Permission {
                 "See any user's sessions; introspect session tokens and check their permissions."
             }
             Permission::SessionsWrite => "End any user's sessions.",
+            Permission::SettingsRead => {
+                "See the run-time settings (never secrets) and the mail templates."
+            }
+            Permission::SettingsWrite => {
+                "Change the run-time settings and mail templates, and send test mail."
+            }
             Permission::SsoCreate => {
                 "Mint single-use sign-on tokens that sign a user in to another app (as that user)."
             }

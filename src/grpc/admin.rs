@@ -2,7 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::convert::{activity, credentials, mails, roles, staff};
+use super::convert::{activity, credentials, mails, roles, settings, staff};
 use super::{parse, principal, reply};
 use crate::app::App;
 use crate::domain::{ApiCredentialId, RoleId, UserId};
@@ -272,5 +272,111 @@ impl AdminService for AdminApi {
         reply(&p, result, |mail| pb::RetryMailResponse {
             mail: Some(mail.into()),
         })
+    }
+
+    async fn get_settings(
+        &self,
+        request: Request<pb::GetSettingsRequest>,
+    ) -> Result<Response<pb::GetSettingsResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::GetSettingsRequest {} = request.into_inner();
+        let result = self.app.get_settings(&p).await;
+        reply(&p, result, |view| {
+            let (settings, info, etag) = settings::settings_view(view);
+            pb::GetSettingsResponse {
+                settings: Some(settings),
+                info,
+                etag,
+            }
+        })
+    }
+
+    async fn update_settings(
+        &self,
+        request: Request<pb::UpdateSettingsRequest>,
+    ) -> Result<Response<pb::UpdateSettingsResponse>, Status> {
+        let p = principal(&request)?;
+        let update = parse(&p, settings::update_settings(request.into_inner()))?;
+        let result = self.app.update_settings(&p, update).await;
+        reply(&p, result, |view| {
+            let (settings, info, etag) = settings::settings_view(view);
+            pb::UpdateSettingsResponse {
+                settings: Some(settings),
+                info,
+                etag,
+            }
+        })
+    }
+
+    async fn list_mail_templates(
+        &self,
+        request: Request<pb::ListMailTemplatesRequest>,
+    ) -> Result<Response<pb::ListMailTemplatesResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::ListMailTemplatesRequest { kind } = request.into_inner();
+        let result = self.app.list_mail_templates(&p, &kind).await;
+        reply(&p, result, |templates| pb::ListMailTemplatesResponse {
+            templates: templates.into_iter().map(Into::into).collect(),
+        })
+    }
+
+    async fn get_mail_template(
+        &self,
+        request: Request<pb::GetMailTemplateRequest>,
+    ) -> Result<Response<pb::GetMailTemplateResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::GetMailTemplateRequest { kind, locale } = request.into_inner();
+        let result = self.app.get_mail_template(&p, &kind, &locale).await;
+        reply(&p, result, |template| pb::GetMailTemplateResponse {
+            template: Some(template.into()),
+        })
+    }
+
+    async fn update_mail_template(
+        &self,
+        request: Request<pb::UpdateMailTemplateRequest>,
+    ) -> Result<Response<pb::UpdateMailTemplateResponse>, Status> {
+        let p = principal(&request)?;
+        let new = settings::update_mail_template(request.into_inner());
+        let result = self.app.update_mail_template(&p, new).await;
+        reply(&p, result, |template| pb::UpdateMailTemplateResponse {
+            template: Some(template.into()),
+        })
+    }
+
+    async fn reset_mail_template(
+        &self,
+        request: Request<pb::ResetMailTemplateRequest>,
+    ) -> Result<Response<pb::ResetMailTemplateResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::ResetMailTemplateRequest { kind, locale } = request.into_inner();
+        let result = self.app.reset_mail_template(&p, &kind, &locale).await;
+        reply(&p, result, |template| pb::ResetMailTemplateResponse {
+            template: Some(template.into()),
+        })
+    }
+
+    async fn preview_mail_template(
+        &self,
+        request: Request<pb::PreviewMailTemplateRequest>,
+    ) -> Result<Response<pb::PreviewMailTemplateResponse>, Status> {
+        let p = principal(&request)?;
+        let preview = settings::preview_mail_template(request.into_inner());
+        let result = self.app.preview_mail_template(&p, preview).await;
+        reply(&p, result, |rendered| pb::PreviewMailTemplateResponse {
+            subject: rendered.subject,
+            text: rendered.text,
+            html: rendered.html,
+        })
+    }
+
+    async fn send_test_mail(
+        &self,
+        request: Request<pb::SendTestMailRequest>,
+    ) -> Result<Response<pb::SendTestMailResponse>, Status> {
+        let p = principal(&request)?;
+        let mail = parse(&p, settings::send_test_mail(request.into_inner()))?;
+        let result = self.app.send_test_mail(&p, mail).await;
+        reply(&p, result, pb::SendTestMailResponse::from)
     }
 }

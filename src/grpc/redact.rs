@@ -83,6 +83,15 @@ redacted_debug!(RegisterRequest { full_name, username, email, password secret, l
 
 redacted_debug!(VerifyEmailRequest { email, code secret });
 
+redacted_debug!(SmtpServer {
+    host,
+    port,
+    tls enum SmtpTls,
+    username,
+    password secret,
+    timeout_secs,
+});
+
 redacted_debug!(LoginRequest { identifier, password secret, user_agent, device_token secret });
 
 redacted_debug!(LoginResponse {

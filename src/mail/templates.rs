@@ -45,6 +45,14 @@ pub enum TemplateError {
     /// A file in the override directory is not `<locale>/<kind>.<part>`.
     #[error("unexpected mail template file {0}: expected <locale>/<kind>.subject|txt|html")]
     UnknownFile(String),
+    /// A stored template no longer compiles or renders.
+    #[error("stored mail template {name} is left out: {reason}")]
+    Stored {
+        /// `<locale>/<kind>`.
+        name: String,
+        /// Why.
+        reason: String,
+    },
     /// A template does not compile or render.
     #[error("mail template {name} is broken: {source}")]
     Broken {
@@ -56,12 +64,122 @@ pub enum TemplateError {
     },
 }
 
+/// Where a template comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemplateSource {
+    /// Compiled into identityd.
+    BuiltIn,
+    /// The override directory (`mail.templates_dir`).
+    File,
+    /// Stored at run time with UpdateMailTemplate.
+    Stored,
+}
+
+/// The three parts of one template, as written (not rendered).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateParts {
+    /// The subject template.
+    pub subject: String,
+    /// The plain-text body template.
+    pub text: String,
+    /// The HTML body template.
+    pub html: String,
+}
+
+impl TemplateParts {
+    fn by_suffix(&self, part: &str) -> &str {
+        match part {
+            "subject" => &self.subject,
+            "txt" => &self.text,
+            _ => &self.html,
+        }
+    }
+}
+
+/// A template as a mail of one kind in one locale uses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedTemplate {
+    /// The parts, each from the most specific locale that has it.
+    pub parts: TemplateParts,
+    /// Stored when the locale has a stored template; else File when any
+    /// part comes from the override directory; else BuiltIn.
+    pub source: TemplateSource,
+}
+
+/// A stored template for one kind and locale.
+#[derive(Debug, Clone)]
+pub struct StoredTemplate {
+    /// The kind.
+    pub kind: MailKind,
+    /// The locale, canonical (see [`canonical_locale`]).
+    pub locale: String,
+    /// Its parts.
+    pub parts: TemplateParts,
+}
+
+/// Which part of a candidate template failed, where and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{part}{}: {message}", .line.map(|l| format!(", line {l}")).unwrap_or_default())]
+pub struct CandidateError {
+    /// `subject`, `text` or `html`.
+    pub part: &'static str,
+    /// The line in that part, when the error has one.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// How much work one part may do when rendered: enough for any sensible
+/// mail, and a bound on a template that loops without end.
+const FUEL: u64 = 200_000;
+
 /// The loaded, checked templates.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Templates {
     env: Environment<'static>,
     /// For each (kind, part), the locales that have their own version.
     locales: BTreeMap<(MailKind, &'static str), Vec<String>>,
+    /// Where each template (by name) comes from.
+    sources: BTreeMap<String, TemplateSource>,
+}
+
+/// A template environment set up as identityd renders mail: undefined
+/// values are errors, HTML parts escape values, rendering is bounded.
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // HTML parts escape values; subjects and text bodies are plain text.
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with(".html") {
+            minijinja::AutoEscape::Html
+        } else {
+            minijinja::AutoEscape::None
+        }
+    });
+    env.set_fuel(Some(FUEL));
+    env
+}
+
+/// `locale` with the usual casing of its subtags (`pt-BR`, `zh-Hant-TW`),
+/// so one locale is stored once however it was typed.
+pub fn canonical_locale(locale: &str) -> String {
+    locale
+        .split('-')
+        .enumerate()
+        .map(|(i, subtag)| match (i, subtag.len()) {
+            (0, _) => subtag.to_ascii_lowercase(),
+            (_, 2) => subtag.to_ascii_uppercase(),
+            (_, 4) => {
+                let lower = subtag.to_ascii_lowercase();
+                let mut chars = lower.chars();
+                chars.next().map_or_else(String::new, |first| {
+                    first.to_ascii_uppercase().to_string() + chars.as_str()
+                })
+            }
+            _ => subtag.to_ascii_lowercase(),
+        })
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 fn builtin(kind: MailKind, part: &str) -> &'static str {
@@ -98,34 +216,168 @@ fn template_name(locale: &str, kind: MailKind, part: &str) -> String {
 impl Templates {
     /// The built-in templates, plus the overrides in `dir` if given.
     pub fn load(dir: Option<&Path>) -> Result<Self, TemplateError> {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        // HTML parts escape values; subjects and text bodies are plain text.
-        env.set_auto_escape_callback(|name| {
-            if name.ends_with(".html") {
-                minijinja::AutoEscape::Html
-            } else {
-                minijinja::AutoEscape::None
-            }
-        });
-        let mut locales: BTreeMap<(MailKind, &'static str), Vec<String>> = BTreeMap::new();
+        let mut templates = Self {
+            env: environment(),
+            locales: BTreeMap::new(),
+            sources: BTreeMap::new(),
+        };
         for kind in MailKind::ALL {
             for part in PARTS {
-                let name = template_name(DEFAULT_LOCALE, kind, part);
-                env.add_template_owned(name.clone(), builtin(kind, part).to_owned())
-                    .map_err(|source| TemplateError::Broken { name, source })?;
-                locales
-                    .entry((kind, part))
-                    .or_default()
-                    .push(DEFAULT_LOCALE.to_owned());
+                templates.add(
+                    kind,
+                    part,
+                    DEFAULT_LOCALE,
+                    builtin(kind, part).to_owned(),
+                    TemplateSource::BuiltIn,
+                )?;
             }
         }
         if let Some(dir) = dir {
-            load_overrides(&mut env, &mut locales, dir)?;
+            load_overrides(&mut templates, dir)?;
         }
-        let templates = Self { env, locales };
         templates.check()?;
         Ok(templates)
+    }
+
+    /// These templates with `stored` ones on top, each replacing all three
+    /// parts of its kind and locale. A stored template that no longer
+    /// renders (written by a newer identityd, say) is left out and named
+    /// in the returned errors; the rest apply.
+    pub fn with_stored(&self, stored: &[StoredTemplate]) -> (Self, Vec<TemplateError>) {
+        let mut templates = self.clone();
+        let mut errors = Vec::new();
+        for template in stored {
+            if let Err(err) = Self::check_candidate(template.kind, &template.parts) {
+                errors.push(TemplateError::Stored {
+                    name: format!("{}/{}", template.locale, template.kind.as_str()),
+                    reason: err.to_string(),
+                });
+                continue;
+            }
+            for part in PARTS {
+                let added = templates.add(
+                    template.kind,
+                    part,
+                    &template.locale,
+                    template.parts.by_suffix(part).to_owned(),
+                    TemplateSource::Stored,
+                );
+                if let Err(err) = added {
+                    errors.push(err);
+                }
+            }
+        }
+        (templates, errors)
+    }
+
+    /// Adds (or replaces) one part of one locale's template.
+    fn add(
+        &mut self,
+        kind: MailKind,
+        part: &'static str,
+        locale: &str,
+        source: String,
+        origin: TemplateSource,
+    ) -> Result<(), TemplateError> {
+        let name = template_name(locale, kind, part);
+        self.env
+            .add_template_owned(name.clone(), source)
+            .map_err(|source| TemplateError::Broken {
+                name: name.clone(),
+                source,
+            })?;
+        self.sources.insert(name, origin);
+        let entry = self.locales.entry((kind, part)).or_default();
+        if !entry.iter().any(|l| l == locale) {
+            entry.push(locale.to_owned());
+        }
+        Ok(())
+    }
+
+    /// Compiles `parts` as a template of `kind` and renders it with sample
+    /// values, as UpdateMailTemplate does before storing it.
+    pub fn check_candidate(kind: MailKind, parts: &TemplateParts) -> Result<Rendered, CandidateError> {
+        let mut env = environment();
+        let context = kind.sample_context();
+        let mut rendered = Vec::with_capacity(3);
+        for (part, field) in [("subject", "subject"), ("txt", "text"), ("html", "html")] {
+            let name = format!("candidate.{part}");
+            let to_error = |err: minijinja::Error| CandidateError {
+                part: field,
+                line: err.line(),
+                message: match err.detail() {
+                    Some(detail) => format!("{}: {detail}", err.kind()),
+                    None => err.kind().to_string(),
+                },
+            };
+            env.add_template_owned(name.clone(), parts.by_suffix(part).to_owned())
+                .map_err(to_error)?;
+            let output = env
+                .get_template(&name)
+                .and_then(|template| template.render(&context))
+                .map_err(to_error)?;
+            rendered.push(output);
+        }
+        let mut rendered = rendered.into_iter();
+        let mut next = || rendered.next().unwrap_or_default();
+        Ok(Rendered {
+            subject: one_line(&next()),
+            text: next(),
+            html: next(),
+        })
+    }
+
+    /// The template a mail of `kind` in `locale` uses, as written.
+    pub fn resolved(&self, kind: MailKind, locale: &str) -> ResolvedTemplate {
+        let mut source = TemplateSource::BuiltIn;
+        let mut text = |part: &'static str| {
+            let name = self.resolve(kind, part, locale);
+            match self.sources.get(&name) {
+                Some(TemplateSource::Stored) => source = TemplateSource::Stored,
+                Some(TemplateSource::File) if source == TemplateSource::BuiltIn => {
+                    source = TemplateSource::File;
+                }
+                _ => {}
+            }
+            self.env
+                .get_template(&name)
+                .map(|t| t.source().to_owned())
+                .unwrap_or_default()
+        };
+        let parts = TemplateParts {
+            subject: text("subject"),
+            text: text("txt"),
+            html: text("html"),
+        };
+        ResolvedTemplate { parts, source }
+    }
+
+    /// Every (kind, locale) with a template of its own, and where its
+    /// first part comes from: what ListMailTemplates shows.
+    pub fn variants(&self) -> Vec<(MailKind, String, TemplateSource)> {
+        let mut variants: BTreeMap<(MailKind, String), TemplateSource> = BTreeMap::new();
+        for ((kind, part), locales) in &self.locales {
+            for locale in locales {
+                let name = template_name(locale, *kind, part);
+                let source = self
+                    .sources
+                    .get(&name)
+                    .copied()
+                    .unwrap_or(TemplateSource::BuiltIn);
+                let entry = variants
+                    .entry((*kind, locale.clone()))
+                    .or_insert(source);
+                if source == TemplateSource::Stored
+                    || (source == TemplateSource::File && *entry == TemplateSource::BuiltIn)
+                {
+                    *entry = source;
+                }
+            }
+        }
+        variants
+            .into_iter()
+            .map(|((kind, locale), source)| (kind, locale, source))
+            .collect()
     }
 
     /// Renders every template with sample values, so missing variables and
@@ -186,19 +438,19 @@ impl Templates {
         let mut next = || parts.next().unwrap_or_else(|| Ok(String::new()));
         let subject = next()?;
         Ok(Rendered {
-            // A subject is one line, whatever the template did.
-            subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
+            subject: one_line(&subject),
             text: next()?,
             html: next()?,
         })
     }
 }
 
-fn load_overrides(
-    env: &mut Environment<'static>,
-    locales: &mut BTreeMap<(MailKind, &'static str), Vec<String>>,
-    dir: &Path,
-) -> Result<(), TemplateError> {
+/// A subject is one line, whatever the template did.
+fn one_line(subject: &str) -> String {
+    subject.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn load_overrides(templates: &mut Templates, dir: &Path) -> Result<(), TemplateError> {
     let io = |path: &Path, source| TemplateError::Io {
         path: path.display().to_string(),
         source,
@@ -228,13 +480,7 @@ fn load_overrides(
                 return Err(TemplateError::UnknownFile(path.display().to_string()));
             };
             let source = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
-            let name = template_name(&locale, kind, part);
-            env.add_template_owned(name.clone(), source)
-                .map_err(|source| TemplateError::Broken { name, source })?;
-            let entry = locales.entry((kind, part)).or_default();
-            if !entry.contains(&locale) {
-                entry.push(locale.clone());
-            }
+            templates.add(kind, part, &locale, source, TemplateSource::File)?;
         }
     }
     Ok(())

@@ -10,7 +10,8 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::templates::Rendered;
-use crate::config::{MailSettings, MailTransportKind, SmtpTls};
+use crate::config::{MailTransportKind, SmtpTls};
+use crate::runtime::RuntimeSettings;
 
 /// Why a mail could not be handed over.
 #[derive(Debug, thiserror::Error)]
@@ -52,42 +53,37 @@ impl std::fmt::Debug for Transport {
 }
 
 impl Transport {
-    /// The transport the settings describe.
-    pub fn from_settings(
-        settings: &MailSettings,
-        data_dir: &std::path::Path,
-    ) -> Result<Self, TransportError> {
-        match settings.transport {
+    /// The transport the run-time settings describe; the `file` transport
+    /// writes into `file_dir`.
+    pub fn from_settings(settings: &RuntimeSettings, file_dir: &Path) -> Result<Self, TransportError> {
+        match settings.mail_transport {
             MailTransportKind::Log => Ok(Transport::Log),
             MailTransportKind::File => {
-                let dir = settings
-                    .file_dir
-                    .clone()
-                    .unwrap_or_else(|| data_dir.join("mail"));
-                crate::files::private_dir(&dir)
-                    .and_then(|()| crate::files::restrict_files_in(&dir, "eml"))
-                    .map_err(|e| TransportError::Invalid(format!("{}: {e}", dir.display())))?;
-                Ok(Transport::File(dir))
+                crate::files::private_dir(file_dir)
+                    .and_then(|()| crate::files::restrict_files_in(file_dir, "eml"))
+                    .map_err(|e| TransportError::Invalid(format!("{}: {e}", file_dir.display())))?;
+                Ok(Transport::File(file_dir.to_owned()))
             }
             MailTransportKind::Smtp => {
-                let smtp = &settings.smtp;
-                let host = smtp.host.as_str();
+                let host = settings.smtp_host.as_str();
                 let tls = |host: &str| {
                     TlsParameters::new(host.to_owned())
                         .map_err(|e| TransportError::Invalid(e.to_string()))
                 };
                 let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-                    .port(smtp.port)
-                    .timeout(Some(Duration::from_secs(smtp.timeout_secs.max(1))));
-                builder = match smtp.tls {
+                    .port(settings.smtp_port)
+                    .timeout(Some(Duration::from_secs(settings.smtp_timeout_secs.max(1))));
+                builder = match settings.smtp_tls {
                     SmtpTls::None => builder.tls(Tls::None),
                     SmtpTls::Starttls => builder.tls(Tls::Required(tls(host)?)),
                     SmtpTls::Tls => builder.tls(Tls::Wrapper(tls(host)?)),
                 };
-                if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
+                if let (false, Some(password)) =
+                    (settings.smtp_username.is_empty(), &settings.smtp_password)
+                {
                     use secrecy::ExposeSecret;
                     builder = builder.credentials(Credentials::new(
-                        user.clone(),
+                        settings.smtp_username.clone(),
                         password.expose_secret().to_owned(),
                     ));
                 }
@@ -96,36 +92,51 @@ impl Transport {
         }
     }
 
-    /// Hands one rendered mail over. `id` becomes the Message-ID, so a
-    /// receiving system can tell a duplicate from a new mail.
+    /// The transport's name, as settings write it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Transport::Smtp(_) => "smtp",
+            Transport::File(_) => "file",
+            Transport::Log => "log",
+        }
+    }
+
+    /// Hands one rendered mail over and returns what the other side said
+    /// (the SMTP server's reply, or where the mail was written). `id`
+    /// becomes the Message-ID, so a receiving system can tell a duplicate
+    /// from a new mail.
     pub async fn send(
         &self,
         id: &str,
         from: &str,
         to: &str,
         rendered: &Rendered,
-    ) -> Result<(), TransportError> {
+    ) -> Result<String, TransportError> {
         if let Transport::Log = self {
             // Subjects and bodies can carry codes and links with tokens
             // (a verification code is in its subject), so only debug shows them.
             tracing::info!(mail_id = id, to, "mail delivered to the log");
             tracing::debug!(mail_id = id, subject = %rendered.subject, text = %rendered.text, "mail content");
-            return Ok(());
+            return Ok("written to the log".to_owned());
         }
         let message = build_message(id, from, to, rendered)?;
         match self {
             Transport::Smtp(smtp) => smtp
                 .send(message)
                 .await
-                .map(drop)
+                .map(|response| {
+                    let lines: Vec<&str> = response.message().collect();
+                    format!("{} {}", response.code(), lines.join(" "))
+                })
                 .map_err(|e| TransportError::Failed(e.to_string())),
             Transport::File(dir) => {
                 let path = dir.join(format!("{id}.eml"));
                 write_private(&path, message.formatted())
                     .await
+                    .map(|()| format!("written to {}", path.display()))
                     .map_err(|e| TransportError::Failed(format!("{}: {e}", path.display())))
             }
-            Transport::Log => Ok(()),
+            Transport::Log => Ok("written to the log".to_owned()),
         }
     }
 }

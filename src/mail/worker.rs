@@ -13,9 +13,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::MailKind;
-use super::templates::Templates;
-use super::transport::Transport;
 use crate::config::MailSettings;
+use crate::runtime::LiveSettings;
 use crate::crypto::random_bytes;
 use crate::domain::Clock;
 use crate::store::{self, DatabaseConnection, mails::MailRow};
@@ -43,8 +42,9 @@ pub struct MailCounters {
 #[derive(Debug, Clone)]
 pub struct MailWorker {
     db: DatabaseConnection,
-    templates: Arc<Templates>,
-    transport: Arc<Transport>,
+    /// Templates, transport, From address and product name, read per mail.
+    live: LiveSettings,
+    /// Attempts, backoff and polling, fixed at start.
     settings: MailSettings,
     counters: Arc<MailCounters>,
     clock: Clock,
@@ -59,20 +59,18 @@ pub fn backoff(base: Duration, attempts: u32, jitter: f64) -> Duration {
 }
 
 impl MailWorker {
-    /// A worker over `db` sending through `transport`, reading the time from
-    /// `clock` (the use cases' clock, so that a mail queued at a moved time is
-    /// due on the same time line).
+    /// A worker over `db` rendering and sending as `live` says at each
+    /// mail, reading the time from `clock` (the use cases' clock, so that a
+    /// mail queued at a moved time is due on the same time line).
     pub fn new(
         db: DatabaseConnection,
-        templates: Arc<Templates>,
-        transport: Arc<Transport>,
+        live: LiveSettings,
         settings: MailSettings,
         clock: Clock,
     ) -> Self {
         Self {
             db,
-            templates,
-            transport,
+            live,
             settings,
             counters: Arc::new(MailCounters::default()),
             clock,
@@ -154,19 +152,21 @@ impl MailWorker {
                 .map_err(|e| (format!("stored secrets: {e}"), false))?;
             context.extend(secrets);
         }
+        let live = self.live.current();
         context
             .entry("product_name".into())
-            .or_insert_with(|| self.settings.product_name.clone());
+            .or_insert_with(|| live.values.product_name.clone());
         context
             .entry("base_url".into())
-            .or_insert_with(|| self.settings.public_base_url.clone());
-        let rendered = self
+            .or_insert_with(|| live.values.public_base_url.clone());
+        let rendered = live
             .templates
             .render(kind, &mail.locale, &context)
             .map_err(|e| (e.to_string(), false))?;
-        self.transport
-            .send(&mail.id, &self.settings.from, &mail.recipient, &rendered)
+        live.transport
+            .send(&mail.id, &live.values.mail_from, &mail.recipient, &rendered)
             .await
+            .map(drop)
             .map_err(|e| (e.to_string(), e.is_transient()))
     }
 }

@@ -1,21 +1,20 @@
 //! The use cases and the mail worker, built from the settings.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
 
 use super::{Databases, StartupError, create_private_dir};
-use crate::app::{App, AuthRules, Retention, Rules};
+use crate::app::{App, AppParts, Retention, Rules};
 use crate::config::Settings;
 use crate::crypto::{HashingParams, PasswordHasher, ServerKey};
-use crate::domain::{ThrottleRule, TrustedProxies};
+use crate::domain::TrustedProxies;
 use crate::mail::templates::Templates;
-use crate::mail::transport::Transport;
 use crate::mail::worker::MailWorker;
+use crate::runtime::{LiveSettings, LiveSettingsError, RuntimeSettings};
 
 /// The use cases over `databases` with the configured rules and hasher.
-pub fn build_app(settings: &Settings, databases: Databases) -> Result<App, StartupError> {
+pub async fn build_app(settings: &Settings, databases: Databases) -> Result<App, StartupError> {
     let passwords = &settings.passwords;
     let threads = match passwords.hashing_threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -47,61 +46,77 @@ pub fn build_app(settings: &Settings, databases: Databases) -> Result<App, Start
     );
     let trusted_proxies = TrustedProxies::parse(&settings.server.trusted_proxies)
         .map_err(StartupError::TrustedProxies)?;
-    let auth = &settings.auth;
-    let throttle = |free_failures| ThrottleRule {
-        free_failures,
-        base_delay: Duration::from_millis(auth.throttle_base_delay_ms.max(1)),
-        max_delay: Duration::from_secs(auth.throttle_max_delay_secs.max(1)),
-    };
+    let live = load_live_settings(settings, &databases, server_key.clone()).await?;
     let rules = Rules {
-        password_min_chars: passwords.min_length.max(1),
-        client_user_management: settings.accounts.client_user_management,
-        public_base_url: settings.mail.public_base_url.clone(),
-        product_name: settings.mail.product_name.clone(),
-        auth: AuthRules {
-            session_idle_timeout: Duration::from_secs(auth.session_idle_timeout_secs.max(60)),
-            session_absolute_timeout: Duration::from_secs(
-                auth.session_absolute_timeout_secs.max(60),
-            ),
-            per_user: throttle(auth.user_free_failures),
-            per_user_total: throttle(auth.user_total_free_failures),
-            per_address: throttle(auth.address_free_failures),
-            forget_failures_after: Duration::from_secs(auth.throttle_forget_after_secs.max(1)),
-            cache_ttl: Duration::from_millis(auth.cache_ttl_ms),
-            mfa_required: auth.mfa_required,
-            sso_token_ttl: Duration::from_secs(auth.sso_token_ttl_secs.clamp(1, 60)),
-            sso_bypasses_mfa: auth.sso_bypasses_mfa,
-        },
-        invitation_ttl: Duration::from_secs(settings.invitations.ttl_secs.max(60)),
+        cache_ttl: Duration::from_millis(settings.auth.cache_ttl_ms),
         retention: Retention {
             request_ids: Duration::from_secs(settings.retention.request_ids_secs),
             mail: Duration::from_secs(settings.retention.mail_secs),
             invitations: Duration::from_secs(settings.retention.invitations_secs),
         },
-        invitation_mails_per_hour: settings.invitations.mails_per_hour.max(1),
         trusted_proxies,
     };
     Ok(App::new(
         databases.writer,
         databases.reader,
-        hasher,
-        server_key,
-        rules,
+        AppParts {
+            hasher,
+            server_key,
+            rules,
+            settings: live,
+        },
     ))
 }
 
-/// The mail delivery worker: templates checked and transport built now, so a
-/// broken template or SMTP setting stops the start, not a send.
-pub fn build_mail_worker(settings: &Settings, app: &App) -> Result<MailWorker, StartupError> {
+/// The run-time settings: the settings file's values, checked by the same
+/// rules UpdateSettings applies, with the stored ones on top; and the mail
+/// templates (checked now, so a broken one stops the start, not a send).
+async fn load_live_settings(
+    settings: &Settings,
+    databases: &Databases,
+    server_key: ServerKey,
+) -> Result<LiveSettings, StartupError> {
+    let configured = RuntimeSettings::from_startup(settings);
+    let violations = configured.violations();
+    if !violations.is_empty() {
+        let listed: Vec<String> = violations
+            .iter()
+            .map(|v| format!("{} {}", v.field, v.description))
+            .collect();
+        return Err(StartupError::Settings(listed.join("; ")));
+    }
+    let built_in = Settings::built_in()
+        .map(|defaults| RuntimeSettings::from_startup(&defaults))
+        .map_err(|e| StartupError::Settings(e.to_string()))?;
     let templates = Templates::load(settings.mail.templates_dir.as_deref())
         .map_err(|e| StartupError::Mail(e.to_string()))?;
-    let transport = Transport::from_settings(&settings.mail, &settings.data_dir)
-        .map_err(|e| StartupError::Mail(e.to_string()))?;
-    Ok(MailWorker::new(
+    let file_dir = settings
+        .mail
+        .file_dir
+        .clone()
+        .unwrap_or_else(|| settings.data_dir.join("mail"));
+    LiveSettings::load(
+        &databases.writer,
+        configured,
+        built_in,
+        templates,
+        file_dir,
+        server_key,
+    )
+    .await
+    .map_err(|e| match e {
+        LiveSettingsError::Store(e) => StartupError::Database(e),
+        LiveSettingsError::Transport(e) => StartupError::Mail(e),
+    })
+}
+
+/// The mail delivery worker, reading templates and transport from the live
+/// settings for each mail.
+pub fn build_mail_worker(settings: &Settings, app: &App) -> MailWorker {
+    MailWorker::new(
         app.db().clone(),
-        Arc::new(templates),
-        Arc::new(transport),
+        app.live_settings().clone(),
         settings.mail.clone(),
         app.clock().clone(),
-    ))
+    )
 }

@@ -1,5 +1,6 @@
 //! The work that runs beside the server until it stops: mail delivery, the
-//! sweep of ended records, and health that follows the database.
+//! sweep of ended records, the refresh of run-time settings, and health
+//! that follows the database.
 
 use std::time::Duration;
 
@@ -63,7 +64,32 @@ pub(super) async fn start(
     let mail_task = tokio::spawn(mail_worker.run(stop.clone()));
     let sweep_interval = Duration::from_secs(settings.auth.sweep_interval_secs.max(1));
     let sweep_task = tokio::spawn(sweep(app.clone(), sweep_interval, stop.clone()));
-    vec![health_task, mail_task, sweep_task]
+    let refresh_interval = Duration::from_millis(settings.server.settings_refresh_ms.max(10));
+    let refresh_task = tokio::spawn(refresh_settings(
+        app.clone(),
+        refresh_interval,
+        stop.clone(),
+    ));
+    vec![health_task, mail_task, sweep_task, refresh_task]
+}
+
+/// Picks up settings and templates changed through another replica, every
+/// `interval` until `stop`.
+async fn refresh_settings(app: App, interval: Duration, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+        match app.refresh_settings_from_store().await {
+            Ok(true) => tracing::info!(
+                generation = app.settings().generation,
+                "applied settings changed through another replica"
+            ),
+            Ok(false) => {}
+            Err(err) => tracing::warn!(error = %err, "could not look for changed settings; trying again"),
+        }
+    }
 }
 
 /// Sweeps ended sessions and spent tokens every `interval` until `stop`.

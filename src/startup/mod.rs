@@ -53,6 +53,9 @@ pub enum StartupError {
     /// A `server.trusted_proxies` entry is not a CIDR block.
     #[error("invalid server.trusted_proxies")]
     TrustedProxies(#[source] BadNetwork),
+    /// A run-time setting's value in the settings file is not accepted.
+    #[error("invalid settings: {0}")]
+    Settings(String),
     /// The mail templates or transport are invalid.
     #[error("invalid mail settings: {0}")]
     Mail(String),

@@ -37,8 +37,8 @@ impl Application {
     pub async fn build_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
         super::tune_allocator();
         let db = open_database(&settings).await?;
-        let app = build_app(&settings, db)?.with_clock(clock);
-        let mail_worker = build_mail_worker(&settings, &app)?;
+        let app = build_app(&settings, db).await?.with_clock(clock);
+        let mail_worker = build_mail_worker(&settings, &app);
 
         create_private_dir(&settings.data_dir)?;
         let token_path = settings.bootstrap_token_path();

@@ -14,6 +14,7 @@ pub mod mails;
 pub mod memberships;
 pub mod mfa;
 pub mod roles;
+pub mod runtime_settings;
 pub mod sessions;
 pub mod settings;
 pub mod sso_tokens;

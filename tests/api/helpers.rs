@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use identityd::config::{
     AccountSettings, AuthSettings, DatabaseSettings, InvitationSettings, LogFormat, LogSettings,
+    SignUpSettings,
     MailSettings, MailTransportKind, PasswordSettings, RetentionSettings, SecuritySettings,
     ServerSettings, Settings, SmtpSettings, SmtpTls,
 };
@@ -102,6 +103,7 @@ pub fn test_settings(data_dir: PathBuf, database_url: Option<String>) -> Setting
             max_request_bytes: 1024 * 1024,
             shutdown_grace_secs: 5,
             health_check_interval_secs: 1,
+            settings_refresh_ms: 100,
             call_timeout_ms: 30_000,
             max_concurrent_calls: 1_024,
             max_connections: 4_096,
@@ -131,6 +133,11 @@ pub fn test_settings(data_dir: PathBuf, database_url: Option<String>) -> Setting
         },
         accounts: AccountSettings {
             client_user_management: true,
+        },
+        sign_up: SignUpSettings {
+            open: true,
+            allowed_email_domains: Vec::new(),
+            blocked_email_domains: Vec::new(),
         },
         // Mail goes to the log unless a test points it elsewhere; retries are
         // fast so tests that take SMTP down finish quickly.

@@ -347,6 +347,7 @@ async fn the_sweep_prunes_request_ids_sent_mail_and_long_expired_invitations_aft
     let postgres = (!app.database_url.starts_with("sqlite:")).then(|| app.database_url.clone());
     let settings = test_settings(app.data_path(), postgres);
     let sweeper = build_app(&settings, open_database(&settings).await.expect("open"))
+        .await
         .expect("build")
         .with_clock(app.clock.clone());
     let day = Duration::from_secs(24 * 3600);

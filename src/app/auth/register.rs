@@ -18,6 +18,16 @@ impl App {
     /// Signs a person up. See the module docs for why a known email address
     /// gets the same answer.
     pub async fn register(&self, principal: &Principal, reg: Registration) -> Result<(), AppError> {
+        // The operator's sign-up policy depends on nothing but the address's
+        // domain, so refusing tells a caller nothing about who is registered.
+        let settings = self.settings();
+        let policy = &settings.values;
+        if !policy.sign_up_open {
+            return Err(AppError::FailedPrecondition(Reason::SignUpClosed));
+        }
+        if !policy.sign_up_accepts_domain(&reg.email.domain()) {
+            return Err(AppError::FailedPrecondition(Reason::SignUpDomainRefused));
+        }
         // Counted (and committed) before anything else, so every outcome,
         // a taken username included, counts against the address.
         let subjects = self.mail_subjects(principal, reg.email.as_str());

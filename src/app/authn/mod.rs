@@ -22,6 +22,7 @@ use crate::app::error::{AppError, Reason};
 use crate::crypto::{API_TOKEN_PREFIX, TokenKind};
 use crate::domain::{Clock, MfaRequirement, PermissionSet, Timestamp};
 use crate::store::DatabaseConnection;
+use crate::runtime::LiveSettings;
 
 /// The most authenticated tokens remembered at once.
 const AUTH_CACHE_ENTRIES: u64 = 100_000;
@@ -68,19 +69,20 @@ pub struct Authenticator {
     reader: DatabaseConnection,
     clock: Clock,
     cache: AuthCache<Cached>,
-    session_idle_timeout: Duration,
-    mfa_required: MfaRequirement,
+    /// Session lifetimes and the two-factor requirement, as they are now.
+    settings: LiveSettings,
 }
 
 impl Authenticator {
-    /// Authenticates through `reader`, writing last-use times through `db`;
-    /// a session ends after `session_idle_timeout` unused, and answers are
-    /// remembered for `cache_ttl` (zero: never).
+    /// Authenticates through `reader`, writing last-use times through `db`,
+    /// ending sessions and holding back sessions that still need a second
+    /// factor as `settings` say at each call; answers are remembered for
+    /// `cache_ttl` (zero: never).
     pub fn new(
         db: DatabaseConnection,
         reader: DatabaseConnection,
         clock: Clock,
-        session_idle_timeout: Duration,
+        settings: LiveSettings,
         cache_ttl: Duration,
     ) -> Self {
         Self {
@@ -88,18 +90,18 @@ impl Authenticator {
             reader,
             clock,
             cache: AuthCache::new(cache_ttl, AUTH_CACHE_ENTRIES),
-            session_idle_timeout,
-            mfa_required: MfaRequirement::None,
+            settings,
         }
     }
 
-    /// The same authenticator holding back sessions of users whom
-    /// `requirement` covers and who have no second factor yet.
-    pub fn requiring_mfa(self, requirement: MfaRequirement) -> Self {
-        Self {
-            mfa_required: requirement,
-            ..self
-        }
+    /// How long a session may go unused, as the settings say now.
+    fn session_idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.settings.current().values.session_idle_timeout_secs)
+    }
+
+    /// Whom a second factor is required of, as the settings say now.
+    fn mfa_required(&self) -> MfaRequirement {
+        self.settings.current().values.mfa_required
     }
 
     /// The same authenticator reading the time from `clock`.

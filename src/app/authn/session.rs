@@ -40,7 +40,7 @@ pub struct ResolvedSession {
 impl Authenticator {
     /// When `row` ends: its idle expiry, never after its absolute one.
     pub fn session_expiry(&self, row: &SessionRow) -> Timestamp {
-        let idle = Timestamp::from_micros(row.last_seen_at).plus(self.session_idle_timeout);
+        let idle = Timestamp::from_micros(row.last_seen_at).plus(self.session_idle_timeout());
         idle.min(Timestamp::from_micros(row.absolute_expires_at))
     }
 
@@ -99,7 +99,7 @@ impl Authenticator {
         // gets a session that can only enrol: no account and no staff
         // permissions reach it, here or through IntrospectSession.
         session.mfa_enrollment_required =
-            self.mfa_required.covers(staff) && found.user.mfa_enabled_at.is_none();
+            self.mfa_required().covers(staff) && found.user.mfa_enabled_at.is_none();
         let (account, staff_permissions) = if session.mfa_enrollment_required {
             (None, PermissionSet::none())
         } else {

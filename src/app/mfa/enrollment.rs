@@ -94,7 +94,7 @@ impl App {
         )
         .await?;
         store::commit(txn).await?;
-        let otpauth_uri = secret.otpauth_uri(self.product_name(), &user.email);
+        let otpauth_uri = secret.otpauth_uri(&self.product_name(), &user.email);
         let qr_code_svg = qr_svg(&otpauth_uri).map_err(|err| AppError::corrupt(err.to_string()))?;
         Ok(TotpEnrollment {
             secret: secret.base32(),

@@ -50,7 +50,7 @@ impl App {
         };
         let opened = self
             .server_key()
-            .open(&row.sealed_secret, &context)
+            .open(KeyPurpose::TotpSeal, &row.sealed_secret, &context)
             .map_err(|_| unreadable())?;
         let secret = TotpSecret::from_bytes(&opened.plaintext).ok_or_else(unreadable)?;
         if opened.stale {
@@ -67,7 +67,7 @@ impl App {
         user_id: UserId,
     ) -> Result<String, AppError> {
         self.server_key()
-            .seal(secret.as_bytes(), &user_id.to_string())
+            .seal(KeyPurpose::TotpSeal, secret.as_bytes(), &user_id.to_string())
             .map_err(|err| AppError::corrupt(err.to_string()))
     }
 

@@ -4,6 +4,7 @@ use crate::app::{ActivityEvent, ActivityFilter, ActivityQuery};
 use crate::domain::{AccountId, Timestamp, UserId, ValidationError, Validator};
 use crate::proto as pb;
 
+use super::settings::actor;
 use super::{filter_id, page_size, parse_timestamp, timestamp};
 
 /// The longest action name accepted as a filter.
@@ -11,21 +12,10 @@ const ACTION_MAX: usize = 64;
 
 impl From<ActivityEvent> for pb::ActivityEvent {
     fn from(event: ActivityEvent) -> Self {
-        let kind = match event.actor_kind.as_str() {
-            "system" => pb::ActorKind::System,
-            "staff" => pb::ActorKind::Staff,
-            "user" => pb::ActorKind::User,
-            "api_credential" => pb::ActorKind::ApiCredential,
-            "anonymous" => pb::ActorKind::Anonymous,
-            _ => pb::ActorKind::Unspecified,
-        };
         pb::ActivityEvent {
             id: event.id,
             time: Some(timestamp(event.time)),
-            actor: Some(pb::Actor {
-                kind: kind.into(),
-                id: event.actor_id,
-            }),
+            actor: Some(actor(&event.actor_kind, event.actor_id)),
             account_id: event
                 .account_id
                 .map(|id| id.to_string())

@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod invitations;
 pub mod mails;
 pub mod roles;
+pub mod settings;
 pub mod staff;
 pub mod users;
 
