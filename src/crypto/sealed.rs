@@ -114,16 +114,25 @@ mod tests {
     #[test]
     fn a_sealed_value_opens_for_its_context_only() {
         let server = key(b"one secret of thirty-two bytes!!");
-        let sealed = server.seal(KeyPurpose::TotpSeal, b"totp secret bytes", "user-1").expect("seals");
+        let sealed = server
+            .seal(KeyPurpose::TotpSeal, b"totp secret bytes", "user-1")
+            .expect("seals");
         assert!(sealed.starts_with("v1."));
         assert!(!sealed.contains("totp"));
-        let opened = server.open(KeyPurpose::TotpSeal, &sealed, "user-1").expect("opens");
+        let opened = server
+            .open(KeyPurpose::TotpSeal, &sealed, "user-1")
+            .expect("opens");
         assert_eq!(opened.plaintext, b"totp secret bytes");
         assert!(!opened.stale);
-        assert_eq!(server.open(KeyPurpose::TotpSeal, &sealed, "user-2").err(), Some(Unsealable));
+        assert_eq!(
+            server.open(KeyPurpose::TotpSeal, &sealed, "user-2").err(),
+            Some(Unsealable)
+        );
         assert_ne!(
             sealed,
-            server.seal(KeyPurpose::TotpSeal, b"totp secret bytes", "user-1").expect("seals"),
+            server
+                .seal(KeyPurpose::TotpSeal, b"totp secret bytes", "user-1")
+                .expect("seals"),
             "fresh nonce"
         );
     }
@@ -131,29 +140,51 @@ mod tests {
     #[test]
     fn tampering_or_another_secret_is_refused() {
         let server = key(b"one secret of thirty-two bytes!!");
-        let sealed = server.seal(KeyPurpose::TotpSeal, b"secret", "user-1").expect("seals");
+        let sealed = server
+            .seal(KeyPurpose::TotpSeal, b"secret", "user-1")
+            .expect("seals");
         let mut tampered = sealed.clone().into_bytes();
         let last = tampered.len() - 2;
         tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
         let tampered = String::from_utf8(tampered).expect("ascii");
-        assert_eq!(server.open(KeyPurpose::TotpSeal, &tampered, "user-1").err(), Some(Unsealable));
+        assert_eq!(
+            server.open(KeyPurpose::TotpSeal, &tampered, "user-1").err(),
+            Some(Unsealable)
+        );
         let stranger = key(b"another secret of thirty-two b!!");
-        assert_eq!(stranger.open(KeyPurpose::TotpSeal, &sealed, "user-1").err(), Some(Unsealable));
+        assert_eq!(
+            stranger.open(KeyPurpose::TotpSeal, &sealed, "user-1").err(),
+            Some(Unsealable)
+        );
         for garbage in ["", "v1", "v1.x.y", "v2.abc.def", "v1..", "plain"] {
-            assert_eq!(server.open(KeyPurpose::TotpSeal, garbage, "user-1").err(), Some(Unsealable));
+            assert_eq!(
+                server.open(KeyPurpose::TotpSeal, garbage, "user-1").err(),
+                Some(Unsealable)
+            );
         }
     }
 
     #[test]
     fn a_previous_secret_still_opens_and_says_it_is_stale() {
         let old = key(b"the old secret of thirty-two b!!");
-        let sealed = old.seal(KeyPurpose::TotpSeal, b"secret", "user-1").expect("seals");
+        let sealed = old
+            .seal(KeyPurpose::TotpSeal, b"secret", "user-1")
+            .expect("seals");
         let rotated = key(b"the new secret of thirty-two b!!")
             .with_previous(["the old secret of thirty-two b!!"]);
-        let opened = rotated.open(KeyPurpose::TotpSeal, &sealed, "user-1").expect("opens");
+        let opened = rotated
+            .open(KeyPurpose::TotpSeal, &sealed, "user-1")
+            .expect("opens");
         assert_eq!(opened.plaintext, b"secret");
         assert!(opened.stale);
-        let resealed = rotated.seal(KeyPurpose::TotpSeal, &opened.plaintext, "user-1").expect("seals");
-        assert!(!rotated.open(KeyPurpose::TotpSeal, &resealed, "user-1").expect("opens").stale);
+        let resealed = rotated
+            .seal(KeyPurpose::TotpSeal, &opened.plaintext, "user-1")
+            .expect("seals");
+        assert!(
+            !rotated
+                .open(KeyPurpose::TotpSeal, &resealed, "user-1")
+                .expect("opens")
+                .stale
+        );
     }
 }

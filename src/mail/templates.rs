@@ -296,7 +296,10 @@ impl Templates {
 
     /// Compiles `parts` as a template of `kind` and renders it with sample
     /// values, as UpdateMailTemplate does before storing it.
-    pub fn check_candidate(kind: MailKind, parts: &TemplateParts) -> Result<Rendered, CandidateError> {
+    pub fn check_candidate(
+        kind: MailKind,
+        parts: &TemplateParts,
+    ) -> Result<Rendered, CandidateError> {
         let mut env = environment();
         let context = kind.sample_context();
         let mut rendered = Vec::with_capacity(3);
@@ -364,9 +367,7 @@ impl Templates {
                     .get(&name)
                     .copied()
                     .unwrap_or(TemplateSource::BuiltIn);
-                let entry = variants
-                    .entry((*kind, locale.clone()))
-                    .or_insert(source);
+                let entry = variants.entry((*kind, locale.clone())).or_insert(source);
                 if source == TemplateSource::Stored
                     || (source == TemplateSource::File && *entry == TemplateSource::BuiltIn)
                 {

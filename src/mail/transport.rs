@@ -55,7 +55,10 @@ impl std::fmt::Debug for Transport {
 impl Transport {
     /// The transport the run-time settings describe; the `file` transport
     /// writes into `file_dir`.
-    pub fn from_settings(settings: &RuntimeSettings, file_dir: &Path) -> Result<Self, TransportError> {
+    pub fn from_settings(
+        settings: &RuntimeSettings,
+        file_dir: &Path,
+    ) -> Result<Self, TransportError> {
         match settings.mail_transport {
             MailTransportKind::Log => Ok(Transport::Log),
             MailTransportKind::File => {

@@ -14,9 +14,9 @@ use tokio::sync::watch;
 
 use super::MailKind;
 use crate::config::MailSettings;
-use crate::runtime::LiveSettings;
 use crate::crypto::random_bytes;
 use crate::domain::Clock;
+use crate::runtime::LiveSettings;
 use crate::store::{self, DatabaseConnection, mails::MailRow};
 
 /// How long a claimed mail stays reserved for its worker.

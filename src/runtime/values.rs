@@ -520,17 +520,58 @@ const YEAR: u64 = 365 * DAY;
 pub static SETTINGS: &[Setting] = &[
     flag!("accounts.client_user_management", client_user_management),
     flag!("sign_up.open", sign_up_open),
-    domains!("sign_up.allowed_email_domains", sign_up_allowed_email_domains),
-    domains!("sign_up.blocked_email_domains", sign_up_blocked_email_domains),
-    number!("auth.session_idle_timeout_secs", session_idle_timeout_secs, 60, YEAR),
-    number!("auth.session_absolute_timeout_secs", session_absolute_timeout_secs, 60, YEAR),
+    domains!(
+        "sign_up.allowed_email_domains",
+        sign_up_allowed_email_domains
+    ),
+    domains!(
+        "sign_up.blocked_email_domains",
+        sign_up_blocked_email_domains
+    ),
+    number!(
+        "auth.session_idle_timeout_secs",
+        session_idle_timeout_secs,
+        60,
+        YEAR
+    ),
+    number!(
+        "auth.session_absolute_timeout_secs",
+        session_absolute_timeout_secs,
+        60,
+        YEAR
+    ),
     number!("auth.user_free_failures", user_free_failures, 1, 1_000),
-    number!("auth.address_free_failures", address_free_failures, 1, 100_000),
+    number!(
+        "auth.address_free_failures",
+        address_free_failures,
+        1,
+        100_000
+    ),
     // NIST 800-63B: at most 100 consecutive failures per account.
-    number!("auth.user_total_free_failures", user_total_free_failures, 1, 100),
-    number!("auth.throttle_base_delay_ms", throttle_base_delay_ms, 1, 3_600_000),
-    number!("auth.throttle_max_delay_secs", throttle_max_delay_secs, 1, DAY),
-    number!("auth.throttle_forget_after_secs", throttle_forget_after_secs, 60, 30 * DAY),
+    number!(
+        "auth.user_total_free_failures",
+        user_total_free_failures,
+        1,
+        100
+    ),
+    number!(
+        "auth.throttle_base_delay_ms",
+        throttle_base_delay_ms,
+        1,
+        3_600_000
+    ),
+    number!(
+        "auth.throttle_max_delay_secs",
+        throttle_max_delay_secs,
+        1,
+        DAY
+    ),
+    number!(
+        "auth.throttle_forget_after_secs",
+        throttle_forget_after_secs,
+        60,
+        30 * DAY
+    ),
     choice!("auth.mfa_required", mfa_required, &["none", "clients", "staff", "all"], mfa_name, {
         "none" => MfaRequirement::None,
         "clients" => MfaRequirement::Clients,
@@ -540,9 +581,19 @@ pub static SETTINGS: &[Setting] = &[
     number!("auth.sso_token_ttl_secs", sso_token_ttl_secs, 1, 60),
     flag!("auth.sso_bypasses_mfa", sso_bypasses_mfa),
     // NIST 800-63B: at least 8; at most the longest password accepted.
-    number!("passwords.min_length", password_min_length, 8, crate::domain::PASSWORD_MAX_CHARS as u64),
+    number!(
+        "passwords.min_length",
+        password_min_length,
+        8,
+        crate::domain::PASSWORD_MAX_CHARS as u64
+    ),
     number!("invitations.ttl_secs", invitation_ttl_secs, 3_600, 90 * DAY),
-    number!("invitations.mails_per_hour", invitation_mails_per_hour, 1, 10_000),
+    number!(
+        "invitations.mails_per_hour",
+        invitation_mails_per_hour,
+        1,
+        10_000
+    ),
     choice!("mail.transport", mail_transport, &["log", "file", "smtp"], transport_name, {
         "log" => MailTransportKind::Log,
         "file" => MailTransportKind::File,
@@ -648,7 +699,9 @@ mod tests {
         let mut settings = defaults();
         for setting in SETTINGS {
             let value = (setting.get)(&settings);
-            setting.apply(&mut settings, value.clone()).expect("own value");
+            setting
+                .apply(&mut settings, value.clone())
+                .expect("own value");
             assert!((setting.get)(&settings).same_as(&value), "{}", setting.key);
         }
         let tls = setting("mail.smtp.tls").unwrap();
@@ -716,9 +769,7 @@ mod tests {
         assert_eq!(list, ["example.com", "xn--bcher-kva.example"]);
         for bad in ["@example.com", "exa mple.com", "-x.com", "a..b", ""] {
             assert!(
-                allowed
-                    .check(SettingValue::List(vec![bad.into()]))
-                    .is_err(),
+                allowed.check(SettingValue::List(vec![bad.into()])).is_err(),
                 "{bad}"
             );
         }

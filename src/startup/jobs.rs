@@ -87,7 +87,9 @@ async fn refresh_settings(app: App, interval: Duration, mut stop: watch::Receive
                 "applied settings changed through another replica"
             ),
             Ok(false) => {}
-            Err(err) => tracing::warn!(error = %err, "could not look for changed settings; trying again"),
+            Err(err) => {
+                tracing::warn!(error = %err, "could not look for changed settings; trying again")
+            }
         }
     }
 }

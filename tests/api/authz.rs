@@ -191,10 +191,9 @@ async fn reads_refuse_a_caller_without_the_staff_permission_in_the_use_case() {
     let app = spawn_app().await;
     let postgres = (!app.database_url.starts_with("sqlite:")).then(|| app.database_url.clone());
     let settings = crate::helpers::test_settings(app.data_path(), postgres);
-    let direct =
-        build_app(&settings, open_database(&settings).await.expect("open"))
-            .await
-            .expect("build");
+    let direct = build_app(&settings, open_database(&settings).await.expect("open"))
+        .await
+        .expect("build");
     let stranger = Principal::anonymous(None, "test");
     let denied = |result: Result<(), identityd::app::AppError>, what: &str| {
         assert!(

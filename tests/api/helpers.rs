@@ -4,9 +4,8 @@ use std::path::PathBuf;
 
 use identityd::config::{
     AccountSettings, AuthSettings, DatabaseSettings, InvitationSettings, LogFormat, LogSettings,
-    SignUpSettings,
     MailSettings, MailTransportKind, PasswordSettings, RetentionSettings, SecuritySettings,
-    ServerSettings, Settings, SmtpSettings, SmtpTls,
+    ServerSettings, Settings, SignUpSettings, SmtpSettings, SmtpTls,
 };
 use identityd::domain::Clock;
 use identityd::proto::account_service_client::AccountServiceClient;
@@ -407,6 +406,7 @@ impl TestApp {
         let application = Application::build(settings)
             .await
             .expect("build the replica");
+        let address = application.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = application
@@ -415,7 +415,15 @@ impl TestApp {
                 })
                 .await;
         });
-        Replica { _stop: stop }
+        let channel = Channel::from_shared(format!("http://{address}"))
+            .expect("valid URI")
+            .connect()
+            .await
+            .expect("connect to the replica");
+        Replica {
+            _stop: stop,
+            channel,
+        }
     }
 
     /// Stops the server, waits until it has stopped, and hands over the data
@@ -552,6 +560,19 @@ pub fn hold_mail(settings: &mut Settings) {
 /// A second server on a test's database; it stops when dropped.
 pub struct Replica {
     _stop: oneshot::Sender<()>,
+    channel: Channel,
+}
+
+impl Replica {
+    /// An AdminService client of this replica sending `token`.
+    pub fn client(&self, token: &str) -> AdminClient {
+        AdminServiceClient::with_interceptor(self.channel.clone(), bearer(Some(token)))
+    }
+
+    /// An AuthService client of this replica sending no token.
+    pub fn auth_public(&self) -> AuthClient {
+        AuthServiceClient::with_interceptor(self.channel.clone(), bearer(None))
+    }
 }
 
 /// Asserts `status` has `code` and the ErrorInfo `reason`.

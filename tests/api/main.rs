@@ -19,6 +19,7 @@ mod operations;
 mod people;
 mod roles;
 mod server;
+mod settings;
 mod smtp_sink;
 mod sso;
 mod staff;

@@ -21,8 +21,8 @@ use cache::{AuthCache, Expiring};
 use crate::app::error::{AppError, Reason};
 use crate::crypto::{API_TOKEN_PREFIX, TokenKind};
 use crate::domain::{Clock, MfaRequirement, PermissionSet, Timestamp};
-use crate::store::DatabaseConnection;
 use crate::runtime::LiveSettings;
+use crate::store::DatabaseConnection;
 
 /// The most authenticated tokens remembered at once.
 const AUTH_CACHE_ENTRIES: u64 = 100_000;

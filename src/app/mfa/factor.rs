@@ -67,7 +67,11 @@ impl App {
         user_id: UserId,
     ) -> Result<String, AppError> {
         self.server_key()
-            .seal(KeyPurpose::TotpSeal, secret.as_bytes(), &user_id.to_string())
+            .seal(
+                KeyPurpose::TotpSeal,
+                secret.as_bytes(),
+                &user_id.to_string(),
+            )
             .map_err(|err| AppError::corrupt(err.to_string()))
     }
 

@@ -79,10 +79,7 @@ fn parse_kind_and_locale(kind: &str, locale: &str) -> Result<(MailKind, String),
 }
 
 /// The whole change commits with its event; then this replica applies it.
-async fn commit_and_apply(
-    app: &App,
-    txn: store::DatabaseTransaction,
-) -> Result<(), AppError> {
+async fn commit_and_apply(app: &App, txn: store::DatabaseTransaction) -> Result<(), AppError> {
     app.commit(txn).await?;
     app.apply_stored_settings().await;
     app.authn.forget_all();

@@ -189,13 +189,17 @@ impl App {
                 let stamp = snapshot.stored.get(setting.key).cloned();
                 let origin = if stamp.is_some() {
                     SettingOrigin::Stored
-                } else if (setting.get)(live.configured()).same_as(&(setting.get)(live.built_in())) {
+                } else if (setting.get)(live.configured()).same_as(&(setting.get)(live.built_in()))
+                {
                     SettingOrigin::Default
                 } else {
                     SettingOrigin::File
                 };
                 let secret_set = setting.is_secret()
-                    && matches!((setting.get)(&snapshot.values), SettingValue::Secret(Some(_)));
+                    && matches!(
+                        (setting.get)(&snapshot.values),
+                        SettingValue::Secret(Some(_))
+                    );
                 SettingInfo {
                     setting,
                     origin,

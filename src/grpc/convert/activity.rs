@@ -31,7 +31,7 @@ impl From<ActivityEvent> for pb::ActivityEvent {
 }
 
 /// The target types activity events name.
-const TARGET_TYPES: [&str; 8] = [
+const TARGET_TYPES: [&str; 10] = [
     "user",
     "account",
     "role",
@@ -40,6 +40,8 @@ const TARGET_TYPES: [&str; 8] = [
     "session",
     "mail",
     "identifier",
+    "settings",
+    "mail_template",
 ];
 
 /// The longest target id a filter may name.

@@ -148,12 +148,15 @@ fn choice<E: TryFrom<i32>>(value: i32, name: impl Fn(E) -> Option<&'static str>)
 }
 
 /// The value the request carries for `setting`, or why it cannot be one.
-fn requested_value(settings: &pb::RuntimeSettings, setting: &Setting) -> Result<SettingValue, String> {
-    let accounts = settings.accounts.clone().unwrap_or_default();
+fn requested_value(
+    settings: &pb::RuntimeSettings,
+    setting: &Setting,
+) -> Result<SettingValue, String> {
+    let accounts = settings.accounts.unwrap_or_default();
     let sign_up = settings.sign_up.clone().unwrap_or_default();
-    let auth = settings.auth.clone().unwrap_or_default();
-    let passwords = settings.passwords.clone().unwrap_or_default();
-    let invitations = settings.invitations.clone().unwrap_or_default();
+    let auth = settings.auth.unwrap_or_default();
+    let passwords = settings.passwords.unwrap_or_default();
+    let invitations = settings.invitations.unwrap_or_default();
     let mail = settings.mail.clone().unwrap_or_default();
     let smtp = mail.smtp.clone().unwrap_or_default();
     let unset = || "must be set to a known value".to_owned();
@@ -229,7 +232,9 @@ fn settings_under(path: &str) -> Vec<&'static Setting> {
 }
 
 /// The update an UpdateSettings request asks for.
-pub fn update_settings(request: pb::UpdateSettingsRequest) -> Result<SettingsUpdate, ValidationError> {
+pub fn update_settings(
+    request: pb::UpdateSettingsRequest,
+) -> Result<SettingsUpdate, ValidationError> {
     let pb::UpdateSettingsRequest {
         settings,
         update_mask,
