@@ -5,11 +5,12 @@ use std::time::{Duration, Instant};
 
 use identityd::config::{MailTransportKind, Settings};
 use identityd::proto::{
-    AuthPolicy, GetMailTemplateRequest, GetSettingsRequest, GetSettingsResponse,
-    ListActivityRequest, ListMailTemplatesRequest, MailPolicy, MailTemplateSource, MfaRequirement,
-    PasswordPolicy, PreviewMailTemplateRequest, RegisterRequest, ResetMailTemplateRequest,
-    RuntimeSettings, SendTestMailRequest, SettingSource, SignUpPolicy, SmtpServer,
-    UpdateMailTemplateRequest, UpdateSettingsRequest, UpdateSettingsResponse,
+    AuthPolicy, GetMailTemplateRequest, GetMfaStatusRequest, GetSettingsRequest,
+    GetSettingsResponse, ListActivityRequest, ListMailTemplatesRequest, ListSessionsRequest,
+    MailPolicy, MailTemplateSource, MfaRequirement, PasswordPolicy, PreviewMailTemplateRequest,
+    RegisterRequest, ResetMailTemplateRequest, RuntimeSettings, SendTestMailRequest, SettingSource,
+    SignUpPolicy, SmtpServer, UpdateMailTemplateRequest, UpdateSettingsRequest,
+    UpdateSettingsResponse,
 };
 use prost_types::FieldMask;
 use tonic::Code;
@@ -18,6 +19,7 @@ use tonic_types::StatusExt;
 use crate::helpers::{
     AdminClient, AuthClient, TestApp, assert_error, spawn_app, spawn_app_with, violated_fields,
 };
+use crate::people::{active_user, session_of};
 use crate::smtp_sink::{SmtpSink, unused_port};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -798,4 +800,51 @@ async fn settings_read_holders_cannot_change_settings_or_send_mail() {
         .await
         .expect_err("no settings.read");
     assert_error(&denied, Code::PermissionDenied, "PERMISSION_DENIED");
+}
+
+#[tokio::test]
+async fn requiring_two_factor_at_run_time_holds_back_live_sessions() {
+    let app = spawn_app().await;
+    active_user(&app, "rita").await;
+    let session = session_of(&app, "rita").await;
+    let mut auth = app.auth_as(&session);
+    auth.list_sessions(ListSessionsRequest::default())
+        .await
+        .expect("a full session before the change");
+
+    update(
+        &app.admin,
+        auth_policy(MfaRequirement::Clients),
+        &["auth.mfa_required"],
+        "",
+    )
+    .await
+    .expect("require a second factor of clients");
+    let held = auth
+        .list_sessions(ListSessionsRequest::default())
+        .await
+        .expect_err("the same session now waits for enrolment");
+    assert_error(&held, Code::FailedPrecondition, "MFA_ENROLLMENT_REQUIRED");
+    auth.get_mfa_status(GetMfaStatusRequest {})
+        .await
+        .expect("enrolment calls still work");
+
+    update(
+        &app.admin,
+        auth_policy(MfaRequirement::None),
+        &["auth.mfa_required"],
+        "",
+    )
+    .await
+    .expect("back to each user's choice");
+    auth.list_sessions(ListSessionsRequest::default())
+        .await
+        .expect("a full session again");
+}
+
+fn auth_policy(requirement: MfaRequirement) -> RuntimeSettings {
+    auth(AuthPolicy {
+        mfa_required: requirement.into(),
+        ..Default::default()
+    })
 }

@@ -172,7 +172,12 @@ impl App {
         if !stored.is_empty() {
             change = change.detail("stored", stored.join(","));
         }
-        let reset: Vec<&str> = resets.iter().map(|setting| setting.key).collect();
+        // Only the resets that dropped a stored value: the rest changed nothing.
+        let reset: Vec<&str> = resets
+            .iter()
+            .map(|setting| setting.key)
+            .filter(|key| rows.iter().any(|row| row.key == *key))
+            .collect();
         if !reset.is_empty() {
             change = change.detail("reset", reset.join(","));
         }
