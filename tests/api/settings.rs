@@ -432,19 +432,16 @@ async fn a_stored_template_is_checked_then_used_by_the_next_mail() {
     let sink = SmtpSink::start().await;
     let app = spawn_app_with(smtp_to(sink.port)).await;
 
-    let broken = app
-        .admin
-        .clone()
-        .update_mail_template(UpdateMailTemplateRequest {
-            kind: "verification_code".into(),
-            locale: String::new(),
-            subject: "Your code".into(),
-            text: "Hello,\nyour code is {{ code }\n".into(),
-            html: "<p>{{ code }}</p>".into(),
-            etag: String::new(),
-        })
-        .await
-        .expect_err("a syntax error");
+    let broken = store_template(
+        &app,
+        verification_template(
+            "Your code",
+            "Hello,\nyour code is {{ code }\n",
+            "<p>{{ code }}</p>",
+        ),
+    )
+    .await
+    .expect_err("a syntax error");
     assert_eq!(violated_fields(&broken), ["text"]);
     let description = broken
         .get_details_bad_request()
@@ -454,37 +451,25 @@ async fn a_stored_template_is_checked_then_used_by_the_next_mail() {
         .clone();
     assert!(description.starts_with("line 2:"), "{description}");
 
-    let unknown = app
-        .admin
-        .clone()
-        .update_mail_template(UpdateMailTemplateRequest {
-            kind: "verification_code".into(),
-            locale: "en".into(),
-            subject: "{{ secret_of_another_mail }}".into(),
-            text: "x".into(),
-            html: "x".into(),
-            etag: String::new(),
-        })
-        .await
-        .expect_err("an unknown variable");
+    let unknown = store_template(
+        &app,
+        verification_template("{{ secret_of_another_mail }}", "x", "x"),
+    )
+    .await
+    .expect_err("an unknown variable");
     assert_eq!(violated_fields(&unknown), ["subject"]);
 
     // A template that would loop for ever runs out of fuel instead.
-    let endless = app
-        .admin
-        .clone()
-        .update_mail_template(UpdateMailTemplateRequest {
-            kind: "verification_code".into(),
-            locale: "en".into(),
-            subject: "s".into(),
-            text:
-                "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}"
-                    .into(),
-            html: "x".into(),
-            etag: String::new(),
-        })
-        .await
-        .expect_err("bounded");
+    let endless = store_template(
+        &app,
+        verification_template(
+            "s",
+            "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
+            "x",
+        ),
+    )
+    .await
+    .expect_err("bounded");
     assert_eq!(violated_fields(&endless), ["text"]);
 
     let current = app
@@ -501,37 +486,30 @@ async fn a_stored_template_is_checked_then_used_by_the_next_mail() {
         .expect("a template");
     assert_eq!(current.source(), MailTemplateSource::BuiltIn);
     assert!(current.variables.contains(&"code".to_owned()));
-    let stored = app
-        .admin
-        .clone()
-        .update_mail_template(UpdateMailTemplateRequest {
-            kind: "verification_code".into(),
-            locale: String::new(),
-            subject: "{{ product_name }} code".into(),
-            text: "Custom: your code is {{ code }}.".into(),
-            html: "<p>Custom: <b>{{ code }}</b></p>".into(),
+    let stored = store_template(
+        &app,
+        UpdateMailTemplateRequest {
             etag: current.etag.clone(),
-        })
-        .await
-        .expect("a good template")
-        .into_inner()
-        .template
-        .expect("a template");
+            ..verification_template(
+                "{{ product_name }} code",
+                "Custom: your code is {{ code }}.",
+                "<p>Custom: <b>{{ code }}</b></p>",
+            )
+        },
+    )
+    .await
+    .expect("a good template");
     assert_eq!(stored.source(), MailTemplateSource::Stored);
     assert!(stored.updated_by.is_some());
-    let stale = app
-        .admin
-        .clone()
-        .update_mail_template(UpdateMailTemplateRequest {
-            kind: "verification_code".into(),
-            locale: String::new(),
-            subject: "s".into(),
-            text: "t {{ code }}".into(),
-            html: "h".into(),
+    let stale = store_template(
+        &app,
+        UpdateMailTemplateRequest {
             etag: current.etag,
-        })
-        .await
-        .expect_err("someone stored one since");
+            ..verification_template("s", "t {{ code }}", "h")
+        },
+    )
+    .await
+    .expect_err("someone stored one since");
     assert_error(&stale, Code::Aborted, "ETAG_MISMATCH");
 
     register(&mut app.auth_public(), "templated", "example.com")
@@ -840,6 +818,30 @@ async fn requiring_two_factor_at_run_time_holds_back_live_sessions() {
     auth.list_sessions(ListSessionsRequest::default())
         .await
         .expect("a full session again");
+}
+
+/// Stores a mail template through UpdateMailTemplate.
+async fn store_template(
+    app: &TestApp,
+    request: UpdateMailTemplateRequest,
+) -> Result<identityd::proto::MailTemplate, tonic::Status> {
+    app.admin
+        .clone()
+        .update_mail_template(request)
+        .await
+        .map(|response| response.into_inner().template.expect("a template"))
+}
+
+/// A verification-code template with these parts, stored over any etag.
+fn verification_template(subject: &str, text: &str, html: &str) -> UpdateMailTemplateRequest {
+    UpdateMailTemplateRequest {
+        kind: "verification_code".into(),
+        locale: "en".into(),
+        subject: subject.into(),
+        text: text.into(),
+        html: html.into(),
+        etag: String::new(),
+    }
 }
 
 fn auth_policy(requirement: MfaRequirement) -> RuntimeSettings {

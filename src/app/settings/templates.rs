@@ -178,14 +178,13 @@ impl App {
             updated_by_id: principal.actor_id(),
         };
         store::runtime_settings::put_template(&txn, row).await?;
-        let change = Change::new(
-            "mail_template.updated",
-            "mail_template",
-            format!("{locale}/{}", kind.as_str()),
+        record_at(
+            &txn,
+            principal,
+            now,
+            template_change("mail_template.updated", kind, &locale),
         )
-        .detail("kind", kind.as_str())
-        .detail("locale", &locale);
-        record_at(&txn, principal, now, change).await?;
+        .await?;
         commit_and_apply(self, txn).await?;
         Ok(template_view(&self.settings(), kind, &locale))
     }
@@ -206,14 +205,13 @@ impl App {
         if !store::runtime_settings::delete_template(&txn, kind.as_str(), &locale).await? {
             return Err(AppError::NotFound(Reason::MailTemplateNotStored));
         }
-        let change = Change::new(
-            "mail_template.reset",
-            "mail_template",
-            format!("{locale}/{}", kind.as_str()),
+        record_at(
+            &txn,
+            principal,
+            now,
+            template_change("mail_template.reset", kind, &locale),
         )
-        .detail("kind", kind.as_str())
-        .detail("locale", &locale);
-        record_at(&txn, principal, now, change).await?;
+        .await?;
         commit_and_apply(self, txn).await?;
         Ok(template_view(&self.settings(), kind, &locale))
     }
@@ -265,6 +263,17 @@ impl App {
         let (templates, _) = self.live_settings().base_templates().with_stored(&stored);
         Ok(templates)
     }
+}
+
+/// The activity event of a change to the template of `kind` in `locale`.
+fn template_change(action: &'static str, kind: MailKind, locale: &str) -> Change {
+    Change::new(
+        action,
+        "mail_template",
+        format!("{locale}/{}", kind.as_str()),
+    )
+    .detail("kind", kind.as_str())
+    .detail("locale", locale)
 }
 
 fn template_view(snapshot: &Snapshot, kind: MailKind, locale: &str) -> MailTemplateView {
