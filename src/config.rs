@@ -39,6 +39,8 @@ pub struct Settings {
     pub invitations: InvitationSettings,
     /// How long the sweep keeps finished records.
     pub retention: RetentionSettings,
+    /// Data retention pruning of inactive and closed accounts.
+    pub pruning: PruningSettings,
     /// The server secret. The whole section may be left out.
     #[serde(default)]
     pub security: SecuritySettings,
@@ -246,6 +248,26 @@ pub struct ServerSettings {
     pub http2_keepalive_timeout_secs: u64,
 }
 
+/// Data retention pruning (WHMCS's "Data Retention Pruning"): deleting
+/// closed and inactive client accounts, the users they leave without an
+/// account, and sign-ups never verified. Every policy is off by default.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PruningSettings {
+    /// Delete closed accounts this many days after closure; 0 is off.
+    pub closed_accounts_after_days: u64,
+    /// Delete active accounts inactive for this many months (of 30 days);
+    /// 0 is off.
+    pub inactive_accounts_after_months: u64,
+    /// Delete users left with no account by these deletions (never staff).
+    pub delete_orphan_users: bool,
+    /// Delete sign-ups never verified this many days after sign-up; 0 is off.
+    pub unverified_users_after_days: u64,
+    /// Warn an inactive account's owner this many days before deletion.
+    pub warning_days: u64,
+    /// When the daily run starts, `HH:MM` in UTC.
+    pub run_at: String,
+}
+
 /// How long records that have stopped mattering are kept before the sweep
 /// deletes them.
 #[derive(Debug, Clone, Deserialize)]
@@ -326,6 +348,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "auth",
     "invitations",
     "retention",
+    "pruning",
 ];
 
 /// Whether `name` is `IDENTITYD_` + a top-level key: a setting the
@@ -445,6 +468,12 @@ impl Settings {
             .set_default("retention.request_ids_secs", 604_800)?
             .set_default("retention.mail_secs", 7_776_000)?
             .set_default("retention.invitations_secs", 2_592_000)?
+            .set_default("pruning.closed_accounts_after_days", 0)?
+            .set_default("pruning.inactive_accounts_after_months", 0)?
+            .set_default("pruning.delete_orphan_users", false)?
+            .set_default("pruning.unverified_users_after_days", 0)?
+            .set_default("pruning.warning_days", 14)?
+            .set_default("pruning.run_at", "03:00")?
             .set_default("server.trusted_proxies", Vec::<String>::new())?
             .set_default("database.max_connections", 10)?
             .set_default("database.connect_timeout_secs", 5)?

@@ -22,6 +22,7 @@ mod m20261129_000015_add_mfa;
 mod m20261130_000016_add_sso_tokens;
 mod m20261130_000017_index_activity_targets;
 mod m20261130_000018_add_runtime_settings;
+mod m20261130_000019_add_retention;
 
 /// Every migration of identityd, in the order they apply.
 pub struct Migrator;
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000016_add_sso_tokens::Migration),
             Box::new(m20261130_000017_index_activity_targets::Migration),
             Box::new(m20261130_000018_add_runtime_settings::Migration),
+            Box::new(m20261130_000019_add_retention::Migration),
         ]
     }
 }

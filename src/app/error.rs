@@ -141,6 +141,8 @@ pub enum Reason {
     SignUpDomainRefused,
     /// No template is stored for this kind and locale.
     MailTemplateNotStored,
+    /// Another retention run holds the lease.
+    RetentionRunning,
     /// The database is unreachable.
     DatabaseUnavailable,
     /// This replica has as many calls in progress as it accepts.
@@ -226,6 +228,7 @@ impl Reason {
             Reason::SignUpClosed => "SIGN_UP_CLOSED",
             Reason::SignUpDomainRefused => "SIGN_UP_DOMAIN_REFUSED",
             Reason::MailTemplateNotStored => "MAIL_TEMPLATE_NOT_STORED",
+            Reason::RetentionRunning => "RETENTION_RUNNING",
             Reason::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
             Reason::ServerBusy => "SERVER_BUSY",
             Reason::CallTimeout => "CALL_TIMEOUT",
@@ -358,6 +361,9 @@ impl Reason {
             Reason::SignUpDomainRefused => "addresses at this domain may not sign up",
             Reason::MailTemplateNotStored => {
                 "no template is stored for this kind and locale; nothing to reset"
+            }
+            Reason::RetentionRunning => {
+                "a retention run is in progress on this or another replica; wait for it"
             }
             Reason::DatabaseUnavailable => "the database is unavailable; retry later",
             Reason::ServerBusy => "the server has too many calls in progress; retry shortly",

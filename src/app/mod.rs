@@ -13,6 +13,7 @@ mod error;
 mod invitations;
 mod mails;
 mod mfa;
+mod retention;
 mod roles;
 mod sessions;
 mod settings;
@@ -51,6 +52,7 @@ pub use invitations::{
 };
 pub use mails::{Mail, MailPage, MailQuery, MailStatus};
 pub use mfa::{MfaStatus, TOTP_ENROLLMENT_TTL, TotpEnrollment};
+pub use retention::{RetentionItem, RetentionReason, RetentionRun, RetentionStatus};
 pub use roles::{NewRole, Role, RoleChanges, RolePage, RoleQuery};
 pub use sessions::{AccountChoice, Denial, Question, SessionPage, Verdict};
 pub use settings::{

@@ -159,6 +159,9 @@ impl App {
             return Err(AppError::FailedPrecondition(Reason::AccountClosed));
         }
         store::sessions::set_account(&txn, session.id, account.id, now.as_micros()).await?;
+        // Signing in to an account is activity: it keeps the account from
+        // retention pruning and cancels a pending inactivity warning.
+        store::accounts::record_activity(&txn, account.id, now.as_micros()).await?;
         let action = match choice {
             AccountChoice::Select => "session.account_selected",
             AccountChoice::Switch => "session.account_switched",

@@ -151,6 +151,26 @@ pub const POLICIES: &[(&str, Policy)] = &[
         Policy::Staff(Permission::SettingsWrite),
     ),
     (
+        "/identity.v1.AdminService/PreviewRetention",
+        Policy::Staff(Permission::RetentionRead),
+    ),
+    (
+        "/identity.v1.AdminService/RunRetention",
+        Policy::Staff(Permission::RetentionRun),
+    ),
+    (
+        "/identity.v1.AdminService/GetRetentionStatus",
+        Policy::Staff(Permission::RetentionRead),
+    ),
+    (
+        "/identity.v1.AccountService/RecordAccountActivity",
+        Policy::Staff(Permission::AccountsWrite),
+    ),
+    (
+        "/identity.v1.AccountService/SetRetentionHold",
+        Policy::Staff(Permission::AccountsWrite),
+    ),
+    (
         "/identity.v1.UserService/CreateUser",
         Policy::Staff(Permission::UsersWrite),
     ),

@@ -25,6 +25,10 @@ pub enum Permission {
     MailRead,
     /// Retry failed mail.
     MailWrite,
+    /// See what retention pruning would delete, and its runs.
+    RetentionRead,
+    /// Run retention pruning now.
+    RetentionRun,
     /// See admin and API roles.
     RolesRead,
     /// Create, change, duplicate and delete roles.
@@ -53,7 +57,7 @@ pub enum Permission {
 
 impl Permission {
     /// Every permission, sorted by name.
-    pub const ALL: [Permission; 21] = [
+    pub const ALL: [Permission; 23] = [
         Permission::AccountsRead,
         Permission::AccountsWrite,
         Permission::ActivityRead,
@@ -63,6 +67,8 @@ impl Permission {
         Permission::InvitationsWrite,
         Permission::MailRead,
         Permission::MailWrite,
+        Permission::RetentionRead,
+        Permission::RetentionRun,
         Permission::RolesRead,
         Permission::RolesWrite,
         Permission::SessionsRead,
@@ -89,6 +95,8 @@ impl Permission {
             Permission::InvitationsWrite => "invitations.write",
             Permission::MailRead => "mail.read",
             Permission::MailWrite => "mail.write",
+            Permission::RetentionRead => "retention.read",
+            Permission::RetentionRun => "retention.run",
             Permission::RolesRead => "roles.read",
             Permission::RolesWrite => "roles.write",
             Permission::SessionsRead => "sessions.read",
@@ -122,6 +130,12 @@ impl Permission {
                 "See outgoing mail and its delivery state (never bodies or secrets)."
             }
             Permission::MailWrite => "Retry failed mail.",
+            Permission::RetentionRead => {
+                "See what retention pruning would delete and why, and how its runs went."
+            }
+            Permission::RetentionRun => {
+                "Run retention pruning now: delete what the pruning policies say is due."
+            }
             Permission::RolesRead => "See admin and API roles.",
             Permission::RolesWrite => "Create, change, duplicate and delete admin and API roles.",
             Permission::SessionsRead => {

@@ -270,4 +270,33 @@ impl AccountService for AccountApi {
                 .collect(),
         })
     }
+
+    async fn record_account_activity(
+        &self,
+        request: Request<pb::RecordAccountActivityRequest>,
+    ) -> Result<Response<pb::RecordAccountActivityResponse>, Status> {
+        let p = principal(&request)?;
+        let (id, at) = parse(&p, convert::record_activity(request.into_inner()))?;
+        let result = self.app.record_account_activity(&p, id, at).await;
+        reply(&p, result, |account| pb::RecordAccountActivityResponse {
+            account: Some(account.into()),
+        })
+    }
+
+    async fn set_retention_hold(
+        &self,
+        request: Request<pb::SetRetentionHoldRequest>,
+    ) -> Result<Response<pb::SetRetentionHoldResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::SetRetentionHoldRequest {
+            account_id,
+            hold,
+            reason,
+        } = request.into_inner();
+        let id = parse(&p, AccountId::parse("account_id", &account_id))?;
+        let result = self.app.set_retention_hold(&p, id, hold, &reason).await;
+        reply(&p, result, |account| pb::SetRetentionHoldResponse {
+            account: Some(account.into()),
+        })
+    }
 }

@@ -2,7 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::convert::{activity, credentials, mails, roles, settings, staff};
+use super::convert::{activity, credentials, mails, retention, roles, settings, staff};
 use super::{parse, principal, reply};
 use crate::app::App;
 use crate::domain::{ApiCredentialId, RoleId, UserId};
@@ -378,5 +378,37 @@ impl AdminService for AdminApi {
         let mail = parse(&p, settings::send_test_mail(request.into_inner()))?;
         let result = self.app.send_test_mail(&p, mail).await;
         reply(&p, result, pb::SendTestMailResponse::from)
+    }
+
+    async fn preview_retention(
+        &self,
+        request: Request<pb::PreviewRetentionRequest>,
+    ) -> Result<Response<pb::PreviewRetentionResponse>, Status> {
+        let p = principal(&request)?;
+        let (size, after) = parse(&p, retention::preview(request.into_inner()))?;
+        let result = self.app.preview_retention(&p, after, size).await;
+        reply(&p, result, |items| retention::preview_page(items, size))
+    }
+
+    async fn run_retention(
+        &self,
+        request: Request<pb::RunRetentionRequest>,
+    ) -> Result<Response<pb::RunRetentionResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::RunRetentionRequest {} = request.into_inner();
+        let result = self.app.run_retention(&p).await;
+        reply(&p, result, |run| pb::RunRetentionResponse {
+            run: Some(run.into()),
+        })
+    }
+
+    async fn get_retention_status(
+        &self,
+        request: Request<pb::GetRetentionStatusRequest>,
+    ) -> Result<Response<pb::GetRetentionStatusResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::GetRetentionStatusRequest {} = request.into_inner();
+        let result = self.app.retention_status(&p).await;
+        reply(&p, result, pb::GetRetentionStatusResponse::from)
     }
 }

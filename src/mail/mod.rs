@@ -48,11 +48,13 @@ pub enum MailKind {
     BackupCodeUsed,
     /// A notice that new backup codes replaced the old ones.
     BackupCodesRegenerated,
+    /// A warning that an inactive account will be deleted.
+    AccountInactivityWarning,
 }
 
 impl MailKind {
     /// Every kind.
-    pub const ALL: [MailKind; 13] = [
+    pub const ALL: [MailKind; 14] = [
         MailKind::VerificationCode,
         MailKind::Invitation,
         MailKind::InvitationAccepted,
@@ -66,6 +68,7 @@ impl MailKind {
         MailKind::MfaReset,
         MailKind::BackupCodeUsed,
         MailKind::BackupCodesRegenerated,
+        MailKind::AccountInactivityWarning,
     ];
 
     /// The stored name, also the template file name.
@@ -84,6 +87,7 @@ impl MailKind {
             MailKind::MfaReset => "mfa_reset",
             MailKind::BackupCodeUsed => "backup_code_used",
             MailKind::BackupCodesRegenerated => "backup_codes_regenerated",
+            MailKind::AccountInactivityWarning => "account_inactivity_warning",
         }
     }
 
@@ -139,6 +143,11 @@ impl MailKind {
             MailKind::BackupCodeUsed => {
                 vec![("time", "2026-11-24 08:00 UTC"), ("remaining", "9")]
             }
+            MailKind::AccountInactivityWarning => vec![
+                ("account_name", "Bakery Brot"),
+                ("delete_date", "2026-12-08"),
+                ("link", "https://example.com/"),
+            ],
         });
         values
             .into_iter()

@@ -206,6 +206,7 @@ fn builtin(kind: MailKind, part: &str) -> &'static str {
         MailKind::MfaReset => pick!("mfa_reset"),
         MailKind::BackupCodeUsed => pick!("backup_code_used"),
         MailKind::BackupCodesRegenerated => pick!("backup_codes_regenerated"),
+        MailKind::AccountInactivityWarning => pick!("account_inactivity_warning"),
     }
 }
 

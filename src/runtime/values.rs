@@ -72,6 +72,18 @@ pub struct RuntimeSettings {
     pub smtp_password: Option<SecretString>,
     /// The SMTP connect and command timeout, in seconds.
     pub smtp_timeout_secs: u64,
+    /// Delete closed accounts this many days after closure; 0 is off.
+    pub prune_closed_after_days: u64,
+    /// Delete accounts inactive for this many 30-day months; 0 is off.
+    pub prune_inactive_after_months: u64,
+    /// Delete users left with no account by pruning.
+    pub prune_orphan_users: bool,
+    /// Delete never-verified sign-ups this many days after sign-up; 0 is off.
+    pub prune_unverified_after_days: u64,
+    /// Warn an inactive account's owner this many days before deletion.
+    pub prune_warning_days: u64,
+    /// When the daily pruning run starts, `HH:MM` UTC.
+    pub prune_run_at: String,
 }
 
 impl RuntimeSettings {
@@ -113,7 +125,18 @@ impl RuntimeSettings {
                 .clone()
                 .filter(|p| !p.expose_secret().is_empty()),
             smtp_timeout_secs: mail.smtp.timeout_secs,
+            prune_closed_after_days: settings.pruning.closed_accounts_after_days,
+            prune_inactive_after_months: settings.pruning.inactive_accounts_after_months,
+            prune_orphan_users: settings.pruning.delete_orphan_users,
+            prune_unverified_after_days: settings.pruning.unverified_users_after_days,
+            prune_warning_days: settings.pruning.warning_days,
+            prune_run_at: settings.pruning.run_at.clone(),
         }
+    }
+
+    /// The daily pruning time as minutes after midnight UTC.
+    pub fn prune_run_at_minutes(&self) -> u32 {
+        parse_time_of_day(&self.prune_run_at).unwrap_or(3 * 60)
     }
 
     /// Every value checked against its setting's rules, each problem named
@@ -138,6 +161,14 @@ impl RuntimeSettings {
             violations.push(FieldViolation::new(
                 "auth.session_absolute_timeout_secs",
                 "must not be shorter than auth.session_idle_timeout_secs",
+            ));
+        }
+        if self.prune_inactive_after_months > 0
+            && self.prune_warning_days >= self.prune_inactive_after_months * 30
+        {
+            violations.push(FieldViolation::new(
+                "pruning.warning_days",
+                "must be shorter than pruning.inactive_accounts_after_months",
             ));
         }
         if self.mail_transport == MailTransportKind::Smtp && self.smtp_host.is_empty() {
@@ -244,6 +275,19 @@ pub enum TextRule {
     Host,
     /// An SMTP user name; empty for none.
     UserName,
+    /// A time of day, `HH:MM` (24-hour clock).
+    TimeOfDay,
+}
+
+/// `HH:MM` as minutes after midnight.
+fn parse_time_of_day(text: &str) -> Option<u32> {
+    let (hours, minutes) = text.split_once(':')?;
+    if hours.len() != 2 || minutes.len() != 2 {
+        return None;
+    }
+    let hours: u32 = hours.parse().ok()?;
+    let minutes: u32 = minutes.parse().ok()?;
+    (hours < 24 && minutes < 60).then_some(hours * 60 + minutes)
 }
 
 /// One run-time setting: its key, the values it takes, and how it is read
@@ -379,6 +423,11 @@ fn check_text(rule: TextRule, text: &str) -> Result<String, String> {
         TextRule::UserName => {
             if chars > 256 {
                 return Err("at most 256 characters".to_owned());
+            }
+        }
+        TextRule::TimeOfDay => {
+            if parse_time_of_day(text).is_none() {
+                return Err("must be a time of day such as 03:00 (24-hour clock, UTC)".to_owned());
             }
         }
     }
@@ -621,6 +670,27 @@ pub static SETTINGS: &[Setting] = &[
         },
     },
     number!("mail.smtp.timeout_secs", smtp_timeout_secs, 1, 300),
+    number!(
+        "pruning.closed_accounts_after_days",
+        prune_closed_after_days,
+        0,
+        3_650
+    ),
+    number!(
+        "pruning.inactive_accounts_after_months",
+        prune_inactive_after_months,
+        0,
+        120
+    ),
+    flag!("pruning.delete_orphan_users", prune_orphan_users),
+    number!(
+        "pruning.unverified_users_after_days",
+        prune_unverified_after_days,
+        0,
+        365
+    ),
+    number!("pruning.warning_days", prune_warning_days, 1, 90),
+    text!("pruning.run_at", prune_run_at, TextRule::TimeOfDay),
 ];
 
 /// The setting with this key.
@@ -682,6 +752,12 @@ mod tests {
             smtp_username: String::new(),
             smtp_password: None,
             smtp_timeout_secs: 10,
+            prune_closed_after_days: 0,
+            prune_inactive_after_months: 0,
+            prune_orphan_users: false,
+            prune_unverified_after_days: 0,
+            prune_warning_days: 14,
+            prune_run_at: "03:00".to_owned(),
         }
     }
 
@@ -736,6 +812,15 @@ mod tests {
             from.apply(&mut settings, SettingValue::Text("not an address".into()))
                 .is_err()
         );
+        let run_at = setting("pruning.run_at").unwrap();
+        for bad in ["3:00", "24:00", "03:60", "noon"] {
+            assert!(
+                run_at
+                    .apply(&mut settings, SettingValue::Text(bad.into()))
+                    .is_err(),
+                "{bad}"
+            );
+        }
         let url = setting("mail.public_base_url").unwrap();
         for bad in ["ftp://x.example", "https://x.example/?a=1", "relative/path"] {
             assert!(

@@ -70,7 +70,31 @@ pub(super) async fn start(
         refresh_interval,
         stop.clone(),
     ));
-    vec![health_task, mail_task, sweep_task, refresh_task]
+    let retention_task = tokio::spawn(schedule_retention(app.clone(), stop.clone()));
+    vec![
+        health_task,
+        mail_task,
+        sweep_task,
+        refresh_task,
+        retention_task,
+    ]
+}
+
+/// How often each replica asks whether the daily retention run is due; the
+/// lease in the database lets one of them run it.
+const RETENTION_CHECK: Duration = Duration::from_secs(60);
+
+/// Runs retention pruning when its daily time comes, until `stop`.
+async fn schedule_retention(app: App, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(RETENTION_CHECK) => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+        if let Err(err) = app.run_scheduled_retention().await {
+            tracing::warn!(error = %err, "scheduled retention run failed; trying again later");
+        }
+    }
 }
 
 /// Picks up settings and templates changed through another replica, every

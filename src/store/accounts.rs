@@ -1,9 +1,9 @@
 //! Queries on client accounts.
 
-use sea_orm::sea_query::Query;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QuerySelect, Select,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 
 use super::entities::{account, membership};
@@ -144,5 +144,164 @@ pub async fn count_owned_by(
     Ok(account::Entity::find()
         .filter(account::Column::OwnerUserId.eq(user_id))
         .count(conn)
+        .await?)
+}
+
+/// Activity within this long of the last recorded activity is not written
+/// again, so a busy account costs one write an hour, not one per sign-in.
+pub const ACTIVITY_GRANULARITY_MICROS: i64 = 3_600_000_000;
+
+/// Records activity on an account at `at`: it moves `last_activity_at`
+/// forward (never back) and cancels a pending inactivity warning.
+pub async fn record_activity(
+    conn: &impl ConnectionTrait,
+    id: AccountId,
+    at: i64,
+) -> Result<(), StoreError> {
+    account::Entity::update_many()
+        .col_expr(account::Column::LastActivityAt, Expr::value(at))
+        .col_expr(
+            account::Column::InactivityWarnedAt,
+            Expr::value(Option::<i64>::None),
+        )
+        .filter(account::Column::Id.eq(id))
+        .filter(
+            Condition::any()
+                .add(account::Column::LastActivityAt.is_null())
+                .add(account::Column::LastActivityAt.lt(at - ACTIVITY_GRANULARITY_MICROS))
+                .add(account::Column::InactivityWarnedAt.is_not_null()),
+        )
+        .filter(
+            Condition::any()
+                .add(account::Column::LastActivityAt.is_null())
+                .add(account::Column::LastActivityAt.lt(at)),
+        )
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// When an account was last active: its last activity, or its creation.
+fn activity_time() -> Expr {
+    Func::coalesce([
+        Expr::col(account::Column::LastActivityAt),
+        Expr::col(account::Column::CreatedAt),
+    ])
+    .into()
+}
+
+/// Active accounts, not on hold and not yet warned, last active before
+/// `before`: their owners are due an inactivity warning. Oldest id first,
+/// after `after`.
+pub async fn due_inactivity_warning(
+    conn: &impl ConnectionTrait,
+    before: i64,
+    after: Option<AccountId>,
+    limit: u64,
+) -> Result<Vec<AccountRow>, StoreError> {
+    let mut query = account::Entity::find()
+        .filter(account::Column::Status.eq(AccountStatus::Active))
+        .filter(account::Column::RetentionHold.eq(false))
+        .filter(account::Column::InactivityWarnedAt.is_null())
+        .filter(activity_time().lt(before));
+    if let Some(after) = after {
+        query = query.filter(account::Column::Id.gt(after));
+    }
+    Ok(query
+        .order_by_asc(account::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?)
+}
+
+/// Active accounts, not on hold, last active before `before` and warned
+/// before `warned_before`: due for deletion for inactivity.
+pub async fn due_inactive_deletion(
+    conn: &impl ConnectionTrait,
+    before: i64,
+    warned_before: i64,
+    after: Option<AccountId>,
+    limit: u64,
+) -> Result<Vec<AccountRow>, StoreError> {
+    let mut query = account::Entity::find()
+        .filter(account::Column::Status.eq(AccountStatus::Active))
+        .filter(account::Column::RetentionHold.eq(false))
+        .filter(account::Column::InactivityWarnedAt.lte(warned_before))
+        .filter(activity_time().lt(before));
+    if let Some(after) = after {
+        query = query.filter(account::Column::Id.gt(after));
+    }
+    Ok(query
+        .order_by_asc(account::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?)
+}
+
+/// Closed accounts, not on hold, closed before `before`: due for deletion.
+pub async fn due_closed_deletion(
+    conn: &impl ConnectionTrait,
+    before: i64,
+    after: Option<AccountId>,
+    limit: u64,
+) -> Result<Vec<AccountRow>, StoreError> {
+    let mut query = account::Entity::find()
+        .filter(account::Column::Status.eq(AccountStatus::Closed))
+        .filter(account::Column::RetentionHold.eq(false))
+        .filter(account::Column::ClosedAt.lt(before));
+    if let Some(after) = after {
+        query = query.filter(account::Column::Id.gt(after));
+    }
+    Ok(query
+        .order_by_asc(account::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?)
+}
+
+/// Marks an account's owner warned at `now`, unless the account was active
+/// or warned since it was read; whether it did.
+pub async fn mark_warned(
+    conn: &impl ConnectionTrait,
+    id: AccountId,
+    before: i64,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let result = account::Entity::update_many()
+        .col_expr(account::Column::InactivityWarnedAt, Expr::value(now))
+        .filter(account::Column::Id.eq(id))
+        .filter(account::Column::InactivityWarnedAt.is_null())
+        .filter(activity_time().lt(before))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Puts an account on retention hold (or takes it off) with a reason.
+pub async fn set_retention_hold(
+    conn: &impl ConnectionTrait,
+    id: AccountId,
+    hold: bool,
+    reason: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    account::Entity::update_many()
+        .col_expr(account::Column::RetentionHold, Expr::value(hold))
+        .col_expr(account::Column::RetentionHoldReason, Expr::value(reason))
+        .col_expr(account::Column::UpdatedAt, Expr::value(now))
+        .filter(account::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// The accounts this user owns.
+pub async fn owned_by(
+    conn: &impl ConnectionTrait,
+    user_id: UserId,
+) -> Result<Vec<AccountRow>, StoreError> {
+    Ok(account::Entity::find()
+        .filter(account::Column::OwnerUserId.eq(user_id))
+        .all(conn)
         .await?)
 }

@@ -13,6 +13,7 @@ pub mod invitations;
 pub mod mails;
 pub mod memberships;
 pub mod mfa;
+pub mod retention;
 pub mod roles;
 pub mod runtime_settings;
 pub mod sessions;

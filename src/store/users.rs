@@ -3,7 +3,8 @@
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Select,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select,
 };
 
 use super::entities::{membership, role, user};
@@ -284,6 +285,28 @@ pub async fn mark_email_verified(
         .exec(conn)
         .await?;
     Ok(activated.rows_affected > 0)
+}
+
+/// Users who signed up before `before` and never verified their address,
+/// not staff: due for deletion. Oldest id first, after `after`.
+pub async fn due_unverified_deletion(
+    conn: &impl ConnectionTrait,
+    before: i64,
+    after: Option<UserId>,
+    limit: u64,
+) -> Result<Vec<UserRow>, StoreError> {
+    let mut query = user::Entity::find()
+        .filter(user::Column::Status.eq(UserStatus::PendingVerification))
+        .filter(user::Column::AdminRoleId.is_null())
+        .filter(user::Column::CreatedAt.lt(before));
+    if let Some(after) = after {
+        query = query.filter(user::Column::Id.gt(after));
+    }
+    Ok(query
+        .order_by_asc(user::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?)
 }
 
 /// A stored user as callers see it (never the password hash).

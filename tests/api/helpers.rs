@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use identityd::config::{
     AccountSettings, AuthSettings, DatabaseSettings, InvitationSettings, LogFormat, LogSettings,
-    MailSettings, MailTransportKind, PasswordSettings, RetentionSettings, SecuritySettings,
-    ServerSettings, Settings, SignUpSettings, SmtpSettings, SmtpTls,
+    MailSettings, MailTransportKind, PasswordSettings, PruningSettings, RetentionSettings,
+    SecuritySettings, ServerSettings, Settings, SignUpSettings, SmtpSettings, SmtpTls,
 };
 use identityd::domain::Clock;
 use identityd::proto::account_service_client::AccountServiceClient;
@@ -182,6 +182,14 @@ pub fn test_settings(data_dir: PathBuf, database_url: Option<String>) -> Setting
             request_ids_secs: 604_800,
             mail_secs: 7_776_000,
             invitations_secs: 2_592_000,
+        },
+        pruning: PruningSettings {
+            closed_accounts_after_days: 0,
+            inactive_accounts_after_months: 0,
+            delete_orphan_users: false,
+            unverified_users_after_days: 0,
+            warning_days: 14,
+            run_at: "03:00".to_owned(),
         },
         security: SecuritySettings {
             server_secret: None,

@@ -17,6 +17,7 @@ mod mfa;
 mod module_graph;
 mod operations;
 mod people;
+mod retention;
 mod roles;
 mod server;
 mod settings;

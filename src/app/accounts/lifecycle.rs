@@ -4,6 +4,7 @@ use super::*;
 use crate::app::App;
 use crate::app::authn::Principal;
 use crate::app::blocks::audit::{Change, record_at};
+use crate::app::blocks::deletion::delete_account_in;
 use crate::app::blocks::idempotency::{CreateStart, IdempotencyKey, begin_create};
 use crate::app::blocks::links::PasswordLink;
 use crate::app::blocks::loads::{load_account_for_update, load_active_account, load_user};
@@ -262,44 +263,8 @@ impl App {
         let now = self.now();
         let txn = store::begin(self.db()).await?;
         let row = load_account_for_update(&txn, id).await?;
-        let members = store::memberships::all_for_account(&txn, row.id).await?;
-        store::accounts::delete(&txn, row.id).await?;
-        record_at(
-            &txn,
-            principal,
-            now,
-            Change::new("account.deleted", "account", id)
-                .account(id)
-                .detail("display_name", &row.display_name)
-                .detail("delete_orphan_users", delete_orphan_users),
-        )
-        .await?;
-        let mut deleted = Vec::new();
-        if delete_orphan_users {
-            for member in members {
-                let Some(user) = store::users::find(&txn, member.user_id).await? else {
-                    continue;
-                };
-                let user_id = user.id;
-                let orphan = user.admin_role_id.is_none()
-                    && store::memberships::count_for_user(&txn, user_id).await? == 0
-                    && store::accounts::count_owned_by(&txn, user_id).await? == 0;
-                if orphan {
-                    store::users::delete(&txn, user_id).await?;
-                    record_at(
-                        &txn,
-                        principal,
-                        now,
-                        Change::new("user.deleted", "user", user_id)
-                            .account(id)
-                            .detail("username", &user.username)
-                            .detail("reason", "orphaned by account deletion"),
-                    )
-                    .await?;
-                    deleted.push(user_id);
-                }
-            }
-        }
+        let deleted =
+            delete_account_in(&txn, principal, now, &row, delete_orphan_users, &[]).await?;
         self.commit(txn).await?;
         Ok(deleted)
     }

@@ -5,6 +5,7 @@
 //! first, so concurrent transfers run one after another. The owner also has a
 //! membership row, and holds every permission whatever that row says.
 
+mod activity;
 mod lifecycle;
 mod members;
 mod ownership;
@@ -34,6 +35,13 @@ pub struct Account {
     pub updated_at: Timestamp,
     /// When the account was closed.
     pub closed_at: Option<Timestamp>,
+    /// When it was last active: a member's sign-in, recorded activity, or
+    /// its creation.
+    pub last_activity_at: Timestamp,
+    /// Whether retention pruning must leave it alone.
+    pub retention_hold: bool,
+    /// Why it is on hold.
+    pub retention_hold_reason: String,
 }
 
 impl TryFrom<AccountRow> for Account {
@@ -63,6 +71,11 @@ impl TryFrom<AccountRow> for Account {
             created_at: Timestamp::from_micros(row.created_at),
             updated_at: Timestamp::from_micros(row.updated_at),
             closed_at: row.closed_at.map(Timestamp::from_micros),
+            last_activity_at: Timestamp::from_micros(
+                row.last_activity_at.unwrap_or(row.created_at),
+            ),
+            retention_hold: row.retention_hold,
+            retention_hold_reason: row.retention_hold_reason,
         })
     }
 }

@@ -282,6 +282,10 @@ impl App {
             auth_methods: methods.clone(),
         };
         let row = store::sessions::insert(conn, row).await?;
+        if let Some(account_id) = account_id {
+            // Signing in to an account is activity (see retention pruning).
+            store::accounts::record_activity(conn, account_id, now.as_micros()).await?;
+        }
         Ok((token, row))
     }
 

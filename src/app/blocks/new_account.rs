@@ -32,6 +32,10 @@ pub(crate) async fn insert_account(
         created_at: now,
         updated_at: now,
         closed_at: None,
+        last_activity_at: None,
+        retention_hold: false,
+        retention_hold_reason: String::new(),
+        inactivity_warned_at: None,
     };
     let row = store::accounts::insert(conn, row).await?;
     store::memberships::insert(conn, owner_membership(row.id, row.owner_user_id, now)).await?;

@@ -10,7 +10,7 @@ use crate::app::{
 use crate::domain::{
     AccountChanges, AccountId, AccountPermission, AccountPermissions, AccountProfile,
     AccountProfileInput, AccountStatus, Locale, PageSize, Password, ProfileField, RequestId,
-    UserId, Username, ValidationError, Validator,
+    Timestamp, UserId, Username, ValidationError, Validator,
 };
 use crate::proto as pb;
 
@@ -94,6 +94,9 @@ impl From<Account> for pb::Account {
             create_time: Some(timestamp(account.created_at)),
             update_time: Some(timestamp(account.updated_at)),
             close_time: account.closed_at.map(timestamp),
+            last_activity_time: Some(timestamp(account.last_activity_at)),
+            retention_hold: account.retention_hold,
+            retention_hold_reason: account.retention_hold_reason,
         }
     }
 }
@@ -382,4 +385,29 @@ pub fn paged<T>(
     let id = parse(&mut v);
     let page_size = page_size(&mut v, size);
     v.finish_with(|| Some((id?, page_size)))
+}
+
+/// The account and time a RecordAccountActivity request names.
+pub fn record_activity(
+    request: pb::RecordAccountActivityRequest,
+) -> Result<(AccountId, Option<Timestamp>), ValidationError> {
+    let pb::RecordAccountActivityRequest {
+        account_id,
+        activity_time,
+    } = request;
+    let id = AccountId::parse("account_id", &account_id);
+    let at = activity_time
+        .as_ref()
+        .map(|t| super::parse_timestamp("activity_time", t))
+        .transpose();
+    match (id, at) {
+        (Ok(id), Ok(at)) => Ok((id, at)),
+        (id, at) => Err(ValidationError {
+            violations: [id.err().map(ValidationError::from), at.err()]
+                .into_iter()
+                .flatten()
+                .flat_map(|e| e.violations)
+                .collect(),
+        }),
+    }
 }

@@ -31,7 +31,7 @@ impl From<ActivityEvent> for pb::ActivityEvent {
 }
 
 /// The target types activity events name.
-const TARGET_TYPES: [&str; 10] = [
+const TARGET_TYPES: [&str; 11] = [
     "user",
     "account",
     "role",
@@ -42,6 +42,7 @@ const TARGET_TYPES: [&str; 10] = [
     "identifier",
     "settings",
     "mail_template",
+    "retention_run",
 ];
 
 /// The longest target id a filter may name.

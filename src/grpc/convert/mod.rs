@@ -7,6 +7,7 @@ pub mod auth;
 pub mod credentials;
 pub mod invitations;
 pub mod mails;
+pub mod retention;
 pub mod roles;
 pub mod settings;
 pub mod staff;

@@ -114,6 +114,14 @@ fn settings_to_proto(values: &RuntimeSettings) -> pb::RuntimeSettings {
                 timeout_secs: values.smtp_timeout_secs,
             }),
         }),
+        pruning: Some(pb::PruningPolicy {
+            closed_accounts_after_days: values.prune_closed_after_days,
+            inactive_accounts_after_months: values.prune_inactive_after_months,
+            delete_orphan_users: values.prune_orphan_users,
+            unverified_users_after_days: values.prune_unverified_after_days,
+            warning_days: values.prune_warning_days,
+            run_at: values.prune_run_at.clone(),
+        }),
     }
 }
 
@@ -159,6 +167,7 @@ fn requested_value(
     let invitations = settings.invitations.unwrap_or_default();
     let mail = settings.mail.clone().unwrap_or_default();
     let smtp = mail.smtp.clone().unwrap_or_default();
+    let pruning = settings.pruning.clone().unwrap_or_default();
     let unset = || "must be set to a known value".to_owned();
     let number = |n: u64| SettingValue::Number(n);
     Ok(match setting.key {
@@ -215,6 +224,12 @@ fn requested_value(
         "mail.smtp.username" => SettingValue::Text(smtp.username),
         "mail.smtp.password" => SettingValue::Secret(Some(SecretString::from(smtp.password))),
         "mail.smtp.timeout_secs" => number(smtp.timeout_secs),
+        "pruning.closed_accounts_after_days" => number(pruning.closed_accounts_after_days),
+        "pruning.inactive_accounts_after_months" => number(pruning.inactive_accounts_after_months),
+        "pruning.delete_orphan_users" => SettingValue::Bool(pruning.delete_orphan_users),
+        "pruning.unverified_users_after_days" => number(pruning.unverified_users_after_days),
+        "pruning.warning_days" => number(pruning.warning_days),
+        "pruning.run_at" => SettingValue::Text(pruning.run_at),
         // Every catalogue key is listed above; a new one fails this test:
         // `every_setting_can_be_read_from_a_request`.
         other => return Err(format!("{other} cannot be set through the API yet")),

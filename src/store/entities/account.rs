@@ -47,6 +47,15 @@ pub struct Model {
     pub updated_at: i64,
     /// Microseconds since the Unix epoch.
     pub closed_at: Option<i64>,
+    /// When a member last signed in to it or a billing service last
+    /// recorded activity; `None` until then (its creation counts).
+    pub last_activity_at: Option<i64>,
+    /// Whether retention pruning must leave it alone.
+    pub retention_hold: bool,
+    /// Why, as the billing service put it.
+    pub retention_hold_reason: String,
+    /// When its owner was warned it will be deleted for inactivity.
+    pub inactivity_warned_at: Option<i64>,
 }
 
 /// No relations are navigated through SeaORM; queries join explicitly.
