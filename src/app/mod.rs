@@ -10,6 +10,7 @@ mod blocks;
 mod bootstrap;
 mod credentials;
 mod error;
+mod export;
 mod invitations;
 mod mails;
 mod mfa;
@@ -46,6 +47,7 @@ pub use credentials::{
     ApiCredential, CreatedApiCredential, CredentialPage, CredentialQuery, NewApiCredential,
 };
 pub use error::{AppError, Reason};
+pub use export::EXPORT_ACTIVITY_MAX;
 pub use invitations::{
     Accepted, Acceptor, CreatedInvitation, Invitation, InvitationPage, InvitationPreview,
     InvitationQuery, InvitationStatus, NewInvitation,

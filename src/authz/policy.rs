@@ -314,6 +314,10 @@ pub const POLICIES: &[(&str, Policy)] = &[
     ),
     ("/identity.v1.AuthService/RedeemSsoToken", Policy::Public),
     (
+        "/identity.v1.UserService/ExportUser",
+        Policy::Staff(Permission::UsersRead),
+    ),
+    (
         "/identity.v1.UserService/ResetUserMfa",
         Policy::Staff(Permission::UsersMfaReset),
     ),

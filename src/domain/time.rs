@@ -79,6 +79,22 @@ impl Timestamp {
         )
     }
 
+    /// The time as RFC 3339 in UTC with microseconds
+    /// (`2026-11-24T08:59:00.000000Z`), for documents machines read.
+    pub fn to_rfc3339(self) -> String {
+        let (seconds, nanos) = self.as_unix();
+        let days = seconds.div_euclid(86_400);
+        let of_day = seconds.rem_euclid(86_400);
+        let (year, month, day) = civil_from_days(days);
+        format!(
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+            of_day / 3_600,
+            of_day % 3_600 / 60,
+            of_day % 60,
+            nanos / 1_000
+        )
+    }
+
     /// How long after `earlier` this is; zero if it is not after it.
     pub fn since(self, earlier: Timestamp) -> Duration {
         Duration::from_micros(u64::try_from(self.0.saturating_sub(earlier.0)).unwrap_or(0))
@@ -144,6 +160,10 @@ mod tests {
     fn utc_minutes_read_like_a_calendar() {
         let t = |s: i64| Timestamp::from_unix(s, 0).unwrap().to_utc_minutes();
         assert_eq!(t(0), "1970-01-01 00:00 UTC");
+        assert_eq!(
+            Timestamp::from_micros(1_795_510_740_000_123).to_rfc3339(),
+            "2026-11-24T08:59:00.000123Z"
+        );
         assert_eq!(t(951_782_400), "2000-02-29 00:00 UTC");
         assert_eq!(t(1_795_510_740), "2026-11-24 08:59 UTC");
         assert_eq!(t(-60), "1969-12-31 23:59 UTC");

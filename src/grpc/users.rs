@@ -119,6 +119,17 @@ impl UserService for UserApi {
         })
     }
 
+    async fn export_user(
+        &self,
+        request: Request<pb::ExportUserRequest>,
+    ) -> Result<Response<pb::ExportUserResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::ExportUserRequest { user_id } = request.into_inner();
+        let id = parse(&p, UserId::parse("user_id", &user_id))?;
+        let result = self.app.export_user(&p, id).await;
+        reply(&p, result, |document| pb::ExportUserResponse { document })
+    }
+
     async fn activate_user(
         &self,
         request: Request<pb::ActivateUserRequest>,

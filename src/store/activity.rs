@@ -74,3 +74,28 @@ pub async fn list(
     }
     page_by_id(conn, query, Column::Id, true, before_id, limit).await
 }
+
+/// Events about a user (the target) or made by them (the actor), newest
+/// first, at most `limit`.
+pub async fn about_user(
+    conn: &impl ConnectionTrait,
+    user_id: &str,
+    limit: u64,
+) -> Result<Vec<ActivityRow>, StoreError> {
+    use activity_event::Column;
+    use sea_orm::{Condition, QueryOrder, QuerySelect};
+    Ok(activity_event::Entity::find()
+        .filter(
+            Condition::any()
+                .add(
+                    Condition::all()
+                        .add(Column::TargetType.eq("user"))
+                        .add(Column::TargetId.eq(user_id)),
+                )
+                .add(Column::ActorId.eq(user_id)),
+        )
+        .order_by_desc(Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?)
+}

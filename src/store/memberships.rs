@@ -95,6 +95,17 @@ pub async fn list_for_user(
     .await
 }
 
+/// Every membership of a user.
+pub async fn all_for_user(
+    conn: &impl ConnectionTrait,
+    user_id: UserId,
+) -> Result<Vec<MembershipRow>, StoreError> {
+    Ok(membership::Entity::find()
+        .filter(membership::Column::UserId.eq(user_id))
+        .all(conn)
+        .await?)
+}
+
 /// The memberships where `scope` has its value, ordered by join time and
 /// then by `tie`, after the cursor.
 async fn list_in_join_order(

@@ -148,6 +148,20 @@ pub async fn list_live_for_user(
     page_by_id(conn, query, Column::Id, true, before_id, limit).await
 }
 
+/// Every session of a user the sweep has not deleted yet, live or ended,
+/// newest first.
+pub async fn all_for_user(
+    conn: &impl ConnectionTrait,
+    user_id: UserId,
+) -> Result<Vec<SessionRow>, StoreError> {
+    use sea_orm::QueryOrder;
+    Ok(session::Entity::find()
+        .filter(session::Column::UserId.eq(user_id))
+        .order_by_desc(session::Column::Id)
+        .all(conn)
+        .await?)
+}
+
 /// Records that a session was used at `now`.
 pub async fn touch(conn: &impl ConnectionTrait, id: SessionId, now: i64) -> Result<(), StoreError> {
     session::Entity::update_many()

@@ -8,15 +8,15 @@ use std::time::Duration;
 use identityd::app::Principal;
 use identityd::config::Settings;
 use identityd::proto::{
-    CloseAccountRequest, GetAccountRequest, GetRetentionStatusRequest, ListActivityRequest,
-    PreviewRetentionRequest, RecordAccountActivityRequest, RegisterRequest, RetentionReason,
-    RunRetentionRequest, SetRetentionHoldRequest,
+    CloseAccountRequest, ExportUserRequest, GetAccountRequest, GetRetentionStatusRequest,
+    ListActivityRequest, PreviewRetentionRequest, RecordAccountActivityRequest, RegisterRequest,
+    RetentionReason, RunRetentionRequest, SetRetentionHoldRequest,
 };
 use identityd::startup::{build_app, open_database};
 use tonic::Code;
 
 use crate::helpers::{TestApp, assert_error, hold_mail, spawn_app_with, test_settings};
-use crate::people::{account_of, active_user, session_of};
+use crate::people::{PASSWORD, account_of, active_user, session_of};
 
 const DAY: Duration = Duration::from_secs(86_400);
 
@@ -343,4 +343,111 @@ async fn two_replicas_running_at_once_delete_each_thing_once() {
     for account in closed {
         assert!(!exists(&app, &account).await);
     }
+}
+
+#[tokio::test]
+async fn the_daily_run_starts_once_at_its_time_on_one_replica() {
+    let app = spawn_app_with(prune_closed_after_30_days).await;
+    let postgres = (!app.database_url.starts_with("sqlite:")).then(|| app.database_url.clone());
+    let mut settings = test_settings(app.data_path(), postgres);
+    prune_closed_after_30_days(&mut settings);
+    let replica = build_app(&settings, open_database(&settings).await.expect("open"))
+        .await
+        .expect("build a replica")
+        .with_clock(app.clock.clone());
+
+    // To one minute before the next 03:00 UTC (the default run_at).
+    let day = 86_400_000_000_i64;
+    let now = app.clock.now().as_micros();
+    let mut next = now.div_euclid(day) * day + 3 * 3_600_000_000;
+    if next <= now + 60_000_000 {
+        next += day;
+    }
+    app.clock.advance(Duration::from_micros(
+        u64::try_from(next - now).unwrap() - 60_000_000,
+    ));
+    assert!(
+        replica
+            .run_scheduled_retention()
+            .await
+            .expect("check")
+            .is_none()
+    );
+    app.clock.advance(Duration::from_secs(120));
+    let run = replica
+        .run_scheduled_retention()
+        .await
+        .expect("run")
+        .expect("due now");
+    assert_eq!(run.trigger, "schedule");
+    assert!(
+        replica
+            .run_scheduled_retention()
+            .await
+            .expect("check")
+            .is_none(),
+        "once a day"
+    );
+    let status = app
+        .admin
+        .clone()
+        .get_retention_status(GetRetentionStatusRequest {})
+        .await
+        .expect("status")
+        .into_inner();
+    let next_run = status.next_run_time.expect("next run");
+    assert_eq!(next_run.seconds * 1_000_000, next + day);
+    app.clock.advance(DAY);
+    assert!(
+        replica
+            .run_scheduled_retention()
+            .await
+            .expect("run")
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn an_export_holds_everything_about_a_user_and_no_secret() {
+    let app = spawn_app_with(hold_mail).await;
+    let user = active_user(&app, "erin").await;
+    let account = account_of(&app, &user.id, "Erin's Shop").await;
+    let session = session_of(&app, "erin").await;
+    let document = app
+        .users
+        .clone()
+        .export_user(ExportUserRequest {
+            user_id: user.id.clone(),
+        })
+        .await
+        .expect("export")
+        .into_inner()
+        .document;
+    let json: serde_json::Value = serde_json::from_str(&document).expect("JSON");
+    assert_eq!(json["format"], "identityd.user_export.v1");
+    assert_eq!(json["user"]["username"], "erin");
+    assert_eq!(json["user"]["has_password"], true);
+    assert_eq!(json["memberships"][0]["account_id"], account.as_str());
+    assert_eq!(json["memberships"][0]["owner"], true);
+    assert_eq!(json["sessions"].as_array().expect("sessions").len(), 1);
+    let actions: Vec<&str> = json["activity"]
+        .as_array()
+        .expect("activity")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(actions.contains(&"user.created"), "{actions:?}");
+    assert!(actions.contains(&"auth.login_succeeded"), "{actions:?}");
+    for secret in [PASSWORD, session.as_str(), "$argon2"] {
+        assert!(!document.contains(secret), "the export holds {secret}");
+    }
+
+    // Both permissions, or nothing.
+    let (reader, _) = app.staff_token_with("reader", &["users.read"]).await;
+    let refused = app
+        .users_as(&reader)
+        .export_user(ExportUserRequest { user_id: user.id })
+        .await
+        .expect_err("no activity.read");
+    assert_error(&refused, Code::PermissionDenied, "PERMISSION_DENIED");
 }
