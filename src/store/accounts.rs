@@ -190,6 +190,23 @@ fn activity_time() -> Expr {
     .into()
 }
 
+/// The rows of `query` with ids after `after`, oldest id first, `limit` at most.
+async fn oldest_first_after(
+    conn: &impl ConnectionTrait,
+    mut query: Select<account::Entity>,
+    after: Option<AccountId>,
+    limit: u64,
+) -> Result<Vec<AccountRow>, StoreError> {
+    if let Some(after) = after {
+        query = query.filter(account::Column::Id.gt(after));
+    }
+    Ok(query
+        .order_by_asc(account::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?)
+}
+
 /// Active accounts, not on hold and not yet warned, last active before
 /// `before`: their owners are due an inactivity warning. Oldest id first,
 /// after `after`.
@@ -199,19 +216,12 @@ pub async fn due_inactivity_warning(
     after: Option<AccountId>,
     limit: u64,
 ) -> Result<Vec<AccountRow>, StoreError> {
-    let mut query = account::Entity::find()
+    let query = account::Entity::find()
         .filter(account::Column::Status.eq(AccountStatus::Active))
         .filter(account::Column::RetentionHold.eq(false))
         .filter(account::Column::InactivityWarnedAt.is_null())
         .filter(activity_time().lt(before));
-    if let Some(after) = after {
-        query = query.filter(account::Column::Id.gt(after));
-    }
-    Ok(query
-        .order_by_asc(account::Column::Id)
-        .limit(limit)
-        .all(conn)
-        .await?)
+    oldest_first_after(conn, query, after, limit).await
 }
 
 /// Active accounts, not on hold, last active before `before` and warned
@@ -223,19 +233,12 @@ pub async fn due_inactive_deletion(
     after: Option<AccountId>,
     limit: u64,
 ) -> Result<Vec<AccountRow>, StoreError> {
-    let mut query = account::Entity::find()
+    let query = account::Entity::find()
         .filter(account::Column::Status.eq(AccountStatus::Active))
         .filter(account::Column::RetentionHold.eq(false))
         .filter(account::Column::InactivityWarnedAt.lte(warned_before))
         .filter(activity_time().lt(before));
-    if let Some(after) = after {
-        query = query.filter(account::Column::Id.gt(after));
-    }
-    Ok(query
-        .order_by_asc(account::Column::Id)
-        .limit(limit)
-        .all(conn)
-        .await?)
+    oldest_first_after(conn, query, after, limit).await
 }
 
 /// Closed accounts, not on hold, closed before `before`: due for deletion.
@@ -245,18 +248,11 @@ pub async fn due_closed_deletion(
     after: Option<AccountId>,
     limit: u64,
 ) -> Result<Vec<AccountRow>, StoreError> {
-    let mut query = account::Entity::find()
+    let query = account::Entity::find()
         .filter(account::Column::Status.eq(AccountStatus::Closed))
         .filter(account::Column::RetentionHold.eq(false))
         .filter(account::Column::ClosedAt.lt(before));
-    if let Some(after) = after {
-        query = query.filter(account::Column::Id.gt(after));
-    }
-    Ok(query
-        .order_by_asc(account::Column::Id)
-        .limit(limit)
-        .all(conn)
-        .await?)
+    oldest_first_after(conn, query, after, limit).await
 }
 
 /// Marks an account's owner warned at `now`, unless the account was active
