@@ -6,7 +6,7 @@ use super::App;
 use super::authn::Principal;
 use super::blocks::paging::Paging;
 use super::error::AppError;
-use crate::domain::Permission;
+use crate::domain::{ACTIONS, ActionInfo, Permission};
 use crate::domain::{AccountId, Fingerprint, PageSize, Timestamp};
 use crate::store::{self, activity::ActivityFilter};
 
@@ -90,6 +90,16 @@ pub struct ActivityPage {
 }
 
 impl App {
+    /// The catalogue of action names the activity log records, with what
+    /// each means. Staff holding `activity.read`.
+    pub fn activity_actions(
+        &self,
+        principal: &Principal,
+    ) -> Result<&'static [ActionInfo], AppError> {
+        principal.ensure_staff(Permission::ActivityRead)?;
+        Ok(ACTIONS)
+    }
+
     /// Lists activity events, newest first.
     /// Staff holding `activity.read` only.
     pub async fn list_activity(

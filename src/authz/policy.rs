@@ -111,6 +111,10 @@ pub const POLICIES: &[(&str, Policy)] = &[
         Policy::Staff(Permission::ActivityRead),
     ),
     (
+        "/identity.v1.AdminService/ListActivityActions",
+        Policy::Staff(Permission::ActivityRead),
+    ),
+    (
         "/identity.v1.AdminService/ListMails",
         Policy::Staff(Permission::MailRead),
     ),

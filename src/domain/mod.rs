@@ -3,6 +3,7 @@
 //! about gRPC or the database.
 
 mod account;
+mod action;
 mod billing;
 mod email;
 mod error;
@@ -27,6 +28,7 @@ mod user;
 pub use account::{
     AccountPermission, AccountPermissions, AccountRelation, AccountStatus, may_manage_members,
 };
+pub use action::{ACTIONS, ActionInfo, action_info};
 pub use billing::{AccountChanges, AccountProfile, AccountProfileInput, ProfileField};
 pub use email::Email;
 pub use error::{FieldViolation, MAX_VIOLATIONS, ValidationError, Validator, truncate_text};

@@ -411,4 +411,23 @@ impl AdminService for AdminApi {
         let result = self.app.retention_status(&p).await;
         reply(&p, result, pb::GetRetentionStatusResponse::from)
     }
+
+    async fn list_activity_actions(
+        &self,
+        request: Request<pb::ListActivityActionsRequest>,
+    ) -> Result<Response<pb::ListActivityActionsResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::ListActivityActionsRequest {} = request.into_inner();
+        let result = self.app.activity_actions(&p);
+        reply(&p, result, |actions| pb::ListActivityActionsResponse {
+            actions: actions
+                .iter()
+                .map(|action| pb::ActivityAction {
+                    name: action.name.to_owned(),
+                    target_type: action.target_type.to_owned(),
+                    description: action.description.to_owned(),
+                })
+                .collect(),
+        })
+    }
 }

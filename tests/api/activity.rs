@@ -2,7 +2,8 @@
 
 use identityd::proto::{
     ActorKind, CreateApiCredentialRequest, CreateRoleRequest, DuplicateRoleRequest,
-    ListActivityRequest, ListRolesRequest, RevokeApiCredentialRequest, RoleKind,
+    ListActivityActionsRequest, ListActivityRequest, ListRolesRequest, RevokeApiCredentialRequest,
+    RoleKind,
 };
 use tonic::Code;
 
@@ -349,4 +350,91 @@ async fn what_happened_to_one_user_is_answered_by_target_and_action_prefix() {
         .expect_err("unknown target type and a long id");
     assert_eq!(violated_fields(&bad), ["target_type", "target_id"]);
     assert_eq!(bad.code(), Code::InvalidArgument);
+}
+
+/// Every `"area.name"` string in `src/app` that names an action: what the
+/// use cases can record.
+fn actions_in_the_code() -> std::collections::BTreeSet<String> {
+    const AREAS: [&str; 14] = [
+        "account",
+        "api_credential",
+        "auth",
+        "invitation",
+        "mail",
+        "mail_template",
+        "retention",
+        "role",
+        "session",
+        "settings",
+        "sso",
+        "staff",
+        "staff_user",
+        "user",
+    ];
+    fn walk(dir: &std::path::Path, found: &mut std::collections::BTreeSet<String>) {
+        for entry in std::fs::read_dir(dir).expect("read src/app") {
+            let path = entry.expect("an entry").path();
+            if path.is_dir() {
+                walk(&path, found);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("read a source file");
+            for literal in text.split('"').skip(1).step_by(2) {
+                let Some((area, name)) = literal.split_once('.') else {
+                    continue;
+                };
+                let plain = |s: &str| {
+                    !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                };
+                if AREAS.contains(&area) && plain(name) {
+                    found.insert(literal.to_owned());
+                }
+            }
+        }
+    }
+    let mut found = std::collections::BTreeSet::new();
+    walk(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/app"),
+        &mut found,
+    );
+    found
+}
+
+#[tokio::test]
+async fn every_action_the_code_records_is_in_the_listed_catalogue() {
+    let in_code = actions_in_the_code();
+    assert!(in_code.len() > 50, "the scan found {in_code:?}");
+    let app = spawn_app().await;
+    let listed: std::collections::BTreeSet<String> = app
+        .admin
+        .clone()
+        .list_activity_actions(ListActivityActionsRequest {})
+        .await
+        .expect("list actions")
+        .into_inner()
+        .actions
+        .into_iter()
+        .map(|a| {
+            assert!(
+                !a.description.is_empty() && !a.target_type.is_empty(),
+                "{a:?}"
+            );
+            a.name
+        })
+        .collect();
+    let missing: Vec<&String> = in_code.difference(&listed).collect();
+    let stale: Vec<&String> = listed.difference(&in_code).collect();
+    assert!(
+        missing.is_empty(),
+        "recorded but not catalogued: {missing:?}"
+    );
+    assert!(stale.is_empty(), "catalogued but never recorded: {stale:?}");
+
+    let (auditor, _) = app.staff_token_with("auditor", &["users.read"]).await;
+    let refused = app
+        .client(&auditor)
+        .list_activity_actions(ListActivityActionsRequest {})
+        .await
+        .expect_err("needs activity.read");
+    assert_error(&refused, Code::PermissionDenied, "PERMISSION_DENIED");
 }

@@ -146,7 +146,9 @@ impl App {
         // A mail setting that cannot make a transport is refused now, not
         // found out by the mail worker.
         if let Err(error) = Transport::from_settings(&after, live.file_dir()) {
-            return Err(ValidationError::single("settings.mail", error.to_string()).into());
+            return Err(
+                ValidationError::single("settings.mail.smtp.host", error.to_string()).into(),
+            );
         }
 
         for (setting, value) in &checked {
