@@ -97,6 +97,8 @@ impl NewStaffUser {
 pub struct StaffQuery {
     /// Only holders of this admin role.
     pub admin_role_id: Option<RoleId>,
+    /// Only active (`true`) or only inactive (`false`) staff users.
+    pub active: Option<bool>,
     /// The page size.
     pub page_size: PageSize,
     /// The raw page token.
@@ -108,13 +110,19 @@ impl StaffQuery {
     fn filters(&self) -> Fingerprint {
         let StaffQuery {
             admin_role_id,
+            active,
             page_size: _,
             page_token: _,
         } = self;
-        Fingerprint::new("ListStaffUsers", 1).opt(
-            "admin_role_id",
-            admin_role_id.map(|id| id.to_string()).as_deref(),
-        )
+        Fingerprint::new("ListStaffUsers", 2)
+            .opt(
+                "admin_role_id",
+                admin_role_id.map(|id| id.to_string()).as_deref(),
+            )
+            .opt(
+                "active",
+                active.map(|active| if active { "active" } else { "inactive" }),
+            )
     }
 }
 
@@ -207,6 +215,7 @@ impl App {
         let page = store::users::list_staff(
             self.reader(),
             query.admin_role_id,
+            query.active,
             paging.after(),
             paging.limit(),
         )

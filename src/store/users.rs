@@ -169,6 +169,7 @@ pub async fn find_many(
 pub async fn list_staff(
     conn: &impl ConnectionTrait,
     admin_role_id: Option<RoleId>,
+    active: Option<bool>,
     after: Option<&str>,
     limit: u64,
 ) -> Result<Page<UserRow>, StoreError> {
@@ -176,6 +177,11 @@ pub async fn list_staff(
     if let Some(role_id) = admin_role_id {
         query = query.filter(user::Column::AdminRoleId.eq(role_id));
     }
+    query = match active {
+        Some(true) => query.filter(user::Column::Status.eq(UserStatus::Active)),
+        Some(false) => query.filter(user::Column::Status.ne(UserStatus::Active)),
+        None => query,
+    };
     page_by_id(conn, query, user::Column::Id, false, after, limit).await
 }
 

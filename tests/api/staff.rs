@@ -1,9 +1,10 @@
 //! Staff users and their admin roles.
 
 use identityd::proto::{
-    AssignAdminRoleRequest, CreateStaffUserRequest, GetStaffUserRequest, ListRolesRequest,
-    ListSessionsRequest, ListStaffUsersRequest, LoginRequest, ResetPasswordRequest,
-    RevokeSessionRequest, RoleKind, SendPasswordResetRequest, UnassignAdminRoleRequest, UserStatus,
+    ActivateUserRequest, AssignAdminRoleRequest, CreateStaffUserRequest, GetStaffUserRequest,
+    GetUserRequest, ListApiCredentialsRequest, ListRolesRequest, ListSessionsRequest,
+    ListStaffUsersRequest, LoginRequest, ResetPasswordRequest, RevokeSessionRequest, RoleKind,
+    SendPasswordResetRequest, StaffState, SuspendUserRequest, UnassignAdminRoleRequest, UserStatus,
 };
 use sea_orm::{ConnectionTrait, Statement};
 use tonic::Code;
@@ -518,4 +519,83 @@ async fn a_new_staff_user_sets_a_first_password_without_a_password_changed_notic
         app.mail_count("quiet@example.com", "password_reset").await,
         0
     );
+}
+
+#[tokio::test]
+async fn inactive_staff_stay_listed_with_their_credentials_but_are_stopped() {
+    let app = spawn_app().await;
+    let (token, staff) = app.staff_token_with("ines", &["users.read"]).await;
+    let (_, colleague) = app.staff_token_with("carl", &["users.read"]).await;
+    let listed = |state: StaffState| {
+        let mut admin = app.admin.clone();
+        async move {
+            admin
+                .list_staff_users(ListStaffUsersRequest {
+                    state: state.into(),
+                    ..Default::default()
+                })
+                .await
+                .expect("list staff")
+                .into_inner()
+                .staff_users
+                .into_iter()
+                .map(|s| s.user_id)
+                .collect::<Vec<_>>()
+        }
+    };
+
+    app.users
+        .clone()
+        .suspend_user(SuspendUserRequest {
+            user_id: staff.user_id.clone(),
+            reason: "left the company".into(),
+        })
+        .await
+        .expect("deactivate");
+    let inactive = listed(StaffState::Inactive).await;
+    assert_eq!(inactive, [staff.user_id.clone()]);
+    let active = listed(StaffState::Active).await;
+    assert!(active.contains(&colleague.user_id) && !active.contains(&staff.user_id));
+    assert!(
+        listed(StaffState::Unspecified)
+            .await
+            .contains(&staff.user_id)
+    );
+
+    // Stopped: the credential no longer works, but it is still listed.
+    let refused = app
+        .users_as(&token)
+        .get_user(GetUserRequest {
+            user_id: colleague.user_id.clone(),
+        })
+        .await
+        .expect_err("an inactive staff user's credential");
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    let credentials = app
+        .admin
+        .clone()
+        .list_api_credentials(ListApiCredentialsRequest {
+            owner_user_id: staff.user_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("list credentials")
+        .into_inner();
+    assert_eq!(credentials.api_credentials.len(), 1);
+
+    app.users
+        .clone()
+        .activate_user(ActivateUserRequest {
+            user_id: staff.user_id.clone(),
+            reason: "came back".into(),
+        })
+        .await
+        .expect("reactivate");
+    assert!(listed(StaffState::Active).await.contains(&staff.user_id));
+    app.users_as(&token)
+        .get_user(GetUserRequest {
+            user_id: colleague.user_id,
+        })
+        .await
+        .expect("works again");
 }

@@ -59,15 +59,29 @@ pub fn list_staff_users(request: pb::ListStaffUsersRequest) -> Result<StaffQuery
         page_size: size,
         page_token,
         admin_role_id,
+        state,
     } = request;
     let mut v = Validator::new();
     let page_size = page_size(&mut v, size);
     let admin_role_id = filter_id(&mut v, &admin_role_id, |s| {
         RoleId::parse("admin_role_id", s)
     });
+    let active = match pb::StaffState::try_from(state) {
+        Ok(pb::StaffState::Unspecified) => None,
+        Ok(pb::StaffState::Active) => Some(true),
+        Ok(pb::StaffState::Inactive) => Some(false),
+        Err(_) => {
+            v.violation(
+                "state",
+                "must be STAFF_STATE_ACTIVE or STAFF_STATE_INACTIVE",
+            );
+            None
+        }
+    };
     v.finish()?;
     Ok(StaffQuery {
         admin_role_id,
+        active,
         page_size,
         page_token,
     })
