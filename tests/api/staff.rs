@@ -553,7 +553,8 @@ async fn inactive_staff_stay_listed_with_their_credentials_but_are_stopped() {
         .await
         .expect("deactivate");
     let inactive = listed(StaffState::Inactive).await;
-    assert_eq!(inactive, [staff.user_id.clone()]);
+    assert_eq!(inactive.len(), 1);
+    assert_eq!(inactive[0], staff.user_id);
     let active = listed(StaffState::Active).await;
     assert!(active.contains(&colleague.user_id) && !active.contains(&staff.user_id));
     assert!(
