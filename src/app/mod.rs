@@ -26,6 +26,7 @@ pub use crate::domain::{AccountChanges, Session, User};
 pub use crate::store::accounts::AccountFilter;
 pub use crate::store::activity::ActivityFilter;
 pub use crate::store::mails::MailFilter;
+pub use crate::store::users::UserSortKey;
 pub use accounts::{
     Account, AccountPage, AccountQuery, MembershipPage, NewAccount, NewAccountOwner, UserAccount,
 };
@@ -63,7 +64,7 @@ pub use settings::{
 };
 pub use staff::{NewStaffUser, StaffPage, StaffQuery, StaffUser};
 pub use sweep::{Retention, SWEEP_GRACE, Swept};
-pub use users::{NewUser, UserChanges, UserKey, UserPage, UserQuery};
+pub use users::{NewUser, UserChanges, UserKey, UserOrder, UserPage, UserQuery};
 
 use std::sync::Arc;
 use std::time::Duration;

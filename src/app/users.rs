@@ -19,7 +19,7 @@ use crate::domain::{
 };
 use crate::store::{
     self, ConnectionTrait,
-    users::{UserFilter, UserRow},
+    users::{UserFilter, UserRow, UserSortKey},
 };
 
 /// The revoke reason of sessions ended by suspending their user.
@@ -90,8 +90,8 @@ pub struct UserQuery {
     pub status: Option<UserStatus>,
     /// Only members (or the owner) of this account.
     pub account_id: Option<crate::domain::AccountId>,
-    /// Newest first (the default) or oldest first.
-    pub newest_first: bool,
+    /// The order.
+    pub order: UserOrder,
     /// Also count every match.
     pub include_total: bool,
     /// The page size.
@@ -107,17 +107,47 @@ impl UserQuery {
             text,
             status,
             account_id,
-            newest_first,
+            order,
             include_total: _,
             page_size: _,
             page_token: _,
         } = self;
-        Fingerprint::new("ListUsers", 1)
+        Fingerprint::new("ListUsers", 2)
             .opt("text", text.as_deref())
             .opt("status", status.map(UserStatus::as_str))
             .opt("account_id", account_id.map(|id| id.to_string()).as_deref())
-            .flag("newest_first", *newest_first)
+            .opt("order", Some(order.as_str()))
     }
+}
+
+/// How ListUsers orders users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UserOrder {
+    /// Newest first (the default).
+    #[default]
+    NewestFirst,
+    /// Oldest first.
+    OldestFirst,
+    /// By a name, A to Z regardless of case.
+    By(UserSortKey),
+}
+
+impl UserOrder {
+    fn as_str(self) -> &'static str {
+        match self {
+            UserOrder::NewestFirst => "newest_first",
+            UserOrder::OldestFirst => "oldest_first",
+            UserOrder::By(UserSortKey::FullName) => "full_name",
+            UserOrder::By(UserSortKey::Username) => "username",
+            UserOrder::By(UserSortKey::Email) => "email",
+        }
+    }
+}
+
+/// A sorted page's cursor: the last row's key, a newline, and its id
+/// (keys never hold a newline: names and addresses refuse control characters).
+fn sorted_cursor(key: UserSortKey, row: &UserRow) -> String {
+    format!("{}\n{}", key.of(row), row.id)
 }
 
 /// A page of users.
@@ -245,15 +275,31 @@ impl App {
             account_id: query.account_id,
         };
         let paging = Paging::start(&query.page_token, query.page_size, query.filters())?;
-        let page = store::users::list(
-            self.reader(),
-            &filter,
-            query.newest_first,
-            paging.after(),
-            paging.limit(),
-        )
-        .await?;
-        let next_page_token = paging.next_token(&page, |row| row.id.to_string());
+        let (page, next_page_token) = match query.order {
+            UserOrder::By(key) => {
+                let after = paging.after_parsed(|cursor| {
+                    let (value, id) = cursor.rsplit_once('\n')?;
+                    Some((value.to_owned(), id.parse::<UserId>().ok()?))
+                })?;
+                let page =
+                    store::users::list_sorted(self.reader(), &filter, key, after, paging.limit())
+                        .await?;
+                let next = paging.next_token(&page, |row| sorted_cursor(key, row));
+                (page, next)
+            }
+            order => {
+                let page = store::users::list(
+                    self.reader(),
+                    &filter,
+                    order == UserOrder::NewestFirst,
+                    paging.after(),
+                    paging.limit(),
+                )
+                .await?;
+                let next = paging.next_token(&page, |row| row.id.to_string());
+                (page, next)
+            }
+        };
         let total = if query.include_total {
             Some(store::users::count(self.reader(), &filter).await?)
         } else {

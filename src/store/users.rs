@@ -1,10 +1,10 @@
 //! Queries on users.
 
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::Query;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Select,
 };
 
 use super::entities::{membership, role, user};
@@ -70,6 +70,67 @@ pub async fn list(
         limit,
     )
     .await
+}
+
+/// What a list of users is sorted by, A to Z regardless of case, ties
+/// broken by id (creation order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserSortKey {
+    /// The full name.
+    FullName,
+    /// The username.
+    Username,
+    /// The email address.
+    Email,
+}
+
+impl UserSortKey {
+    /// The sort key of `row`, as [`list_sorted`] compares it.
+    pub fn of(self, row: &UserRow) -> String {
+        match self {
+            UserSortKey::FullName => row.full_name.to_lowercase(),
+            UserSortKey::Username => row.username_normalized.clone(),
+            UserSortKey::Email => row.email_normalized.clone(),
+        }
+    }
+
+    fn expr(self) -> Expr {
+        match self {
+            // Lower-cased in the query as in `of`: names keep their case.
+            UserSortKey::FullName => Func::lower(Expr::col(user::Column::FullName)).into(),
+            UserSortKey::Username => Expr::col(user::Column::UsernameNormalized),
+            UserSortKey::Email => Expr::col(user::Column::EmailNormalized),
+        }
+    }
+}
+
+/// A page of users sorted by `key`, continuing after `after` (the last
+/// row's key and id): keyset paging, so a row added or removed meanwhile
+/// neither repeats nor skips another.
+pub async fn list_sorted(
+    conn: &impl ConnectionTrait,
+    filter: &UserFilter,
+    key: UserSortKey,
+    after: Option<(String, UserId)>,
+    limit: u64,
+) -> Result<Page<UserRow>, StoreError> {
+    let mut query = filtered(filter);
+    if let Some((value, id)) = after {
+        query = query.filter(
+            Condition::any().add(key.expr().gt(value.clone())).add(
+                Condition::all()
+                    .add(key.expr().eq(value))
+                    .add(user::Column::Id.gt(id)),
+            ),
+        );
+    }
+    let rows = query
+        .order_by(key.expr(), Order::Asc)
+        .order_by_asc(user::Column::Id)
+        .limit(limit + 1)
+        .all(conn)
+        .await?;
+    Ok(Page::from_overfetch(rows, limit))
 }
 
 /// How many users match `filter`.

@@ -220,7 +220,7 @@ async fn reads_refuse_a_caller_without_the_staff_permission_in_the_use_case() {
         text: None,
         status: None,
         account_id: None,
-        newest_first: true,
+        order: Default::default(),
         include_total: false,
         page_size: PageSize::default(),
         page_token: String::new(),

@@ -844,3 +844,91 @@ async fn suspension_ends_a_users_sessions_for_good() {
         Some("1")
     );
 }
+
+#[tokio::test]
+async fn users_sort_by_name_username_or_email_in_stable_pages() {
+    let app = spawn_app().await;
+    // Full names, usernames and addresses in three different orders, with
+    // mixed case and a tie on the full name.
+    let people = [
+        ("zed", "Anna Zahl", "m.zed@example.com"),
+        ("Bob", "carla Berg", "a.bob@example.com"),
+        ("amy", "Anna Zahl", "z.amy@example.com"),
+        ("dan", "Bert Dorf", "b.dan@example.com"),
+    ];
+    for (username, full_name, email) in people {
+        create(
+            &app,
+            CreateUserRequest {
+                full_name: full_name.into(),
+                username: username.into(),
+                email: email.into(),
+                ..Default::default()
+            },
+        )
+        .await;
+    }
+    let all_pages = |order: UserOrder| {
+        let app = &app;
+        async move {
+            let mut seen = Vec::new();
+            let mut token = String::new();
+            loop {
+                let (names, next, _) = list(
+                    app,
+                    ListUsersRequest {
+                        query: "example.com".into(),
+                        page_size: 3,
+                        page_token: token,
+                        order: order.into(),
+                        ..Default::default()
+                    },
+                )
+                .await;
+                seen.extend(names);
+                if next.is_empty() {
+                    return seen;
+                }
+                token = next;
+            }
+        }
+    };
+    // Ties on the name go by creation: zed before amy.
+    assert_eq!(
+        all_pages(UserOrder::FullName).await,
+        ["zed", "amy", "dan", "Bob"]
+    );
+    assert_eq!(
+        all_pages(UserOrder::Username).await,
+        ["amy", "Bob", "dan", "zed"]
+    );
+    assert_eq!(
+        all_pages(UserOrder::Email).await,
+        ["Bob", "dan", "zed", "amy"]
+    );
+
+    // A token is bound to its order.
+    let (_, token, _) = list(
+        &app,
+        ListUsersRequest {
+            query: "example.com".into(),
+            page_size: 2,
+            order: UserOrder::Email.into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let foreign = app
+        .users
+        .clone()
+        .list_users(ListUsersRequest {
+            query: "example.com".into(),
+            page_size: 2,
+            page_token: token,
+            order: UserOrder::Username.into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("a token from another order");
+    assert_eq!(foreign.code(), tonic::Code::InvalidArgument);
+}

@@ -4,7 +4,7 @@ use super::{
     UPDATE_MASK_PATHS_MAX, bounded, page_size, parse_user_status, quote, search_text, timestamp,
     user_status,
 };
-use crate::app::{NewUser, User, UserChanges, UserKey, UserQuery};
+use crate::app::{NewUser, User, UserChanges, UserKey, UserOrder, UserQuery, UserSortKey};
 use crate::domain::{
     AccountId, Email, FullName, Locale, Password, PhotoUrl, RequestId, UserId, UserStatus,
     Username, ValidationError, Validator,
@@ -134,12 +134,15 @@ pub fn list_users(request: pb::ListUsersRequest) -> Result<UserQuery, Validation
     let account_id = v
         .check(optional(&account_id, |s| AccountId::parse("account_id", s)))
         .flatten();
-    let newest_first = match pb::UserOrder::try_from(order) {
-        Ok(pb::UserOrder::Unspecified | pb::UserOrder::NewestFirst) => true,
-        Ok(pb::UserOrder::OldestFirst) => false,
+    let order = match pb::UserOrder::try_from(order) {
+        Ok(pb::UserOrder::Unspecified | pb::UserOrder::NewestFirst) => UserOrder::NewestFirst,
+        Ok(pb::UserOrder::OldestFirst) => UserOrder::OldestFirst,
+        Ok(pb::UserOrder::FullName) => UserOrder::By(UserSortKey::FullName),
+        Ok(pb::UserOrder::Username) => UserOrder::By(UserSortKey::Username),
+        Ok(pb::UserOrder::Email) => UserOrder::By(UserSortKey::Email),
         Err(_) => {
             v.violation("order", "is not a known order");
-            true
+            UserOrder::NewestFirst
         }
     };
     v.finish()?;
@@ -147,7 +150,7 @@ pub fn list_users(request: pb::ListUsersRequest) -> Result<UserQuery, Validation
         text,
         status,
         account_id,
-        newest_first,
+        order,
         include_total: include_total_size,
         page_size,
         page_token,
