@@ -170,6 +170,13 @@ impl Cutoffs {
     }
 }
 
+/// Whether any pruning policy is on.
+fn pruning_enabled(settings: &RuntimeSettings) -> bool {
+    settings.prune_closed_after_days > 0
+        || settings.prune_inactive_after_months > 0
+        || settings.prune_unverified_after_days > 0
+}
+
 /// The System principal retention acts as.
 fn system() -> Principal {
     Principal::system("retention")
@@ -285,21 +292,20 @@ impl App {
         let last_run = store::retention::latest_run(self.reader(), None)
             .await?
             .map(RetentionRun::from);
-        let settings = self.settings();
-        let values = &settings.values;
         Ok(RetentionStatus {
             last_run,
             next_run_at: self.next_scheduled_run().await?,
-            enabled: values.prune_closed_after_days > 0
-                || values.prune_inactive_after_months > 0
-                || values.prune_unverified_after_days > 0,
+            enabled: pruning_enabled(&self.settings().values),
         })
     }
 
     /// Runs the daily pruning if it is due (the scheduler calls this every
     /// minute on every replica); the run, if one happened here.
     pub async fn run_scheduled_retention(&self) -> Result<Option<RetentionRun>, AppError> {
-        if self.now() < self.next_scheduled_run().await? {
+        // With every policy off there is nothing to do, and no run to record.
+        if !pruning_enabled(&self.settings().values)
+            || self.now() < self.next_scheduled_run().await?
+        {
             return Ok(None);
         }
         match self.run_retention_as("schedule").await {
