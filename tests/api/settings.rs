@@ -57,6 +57,19 @@ async fn update(
         .map(tonic::Response::into_inner)
 }
 
+/// Stores `auth.session_idle_timeout_secs` under `etag`.
+async fn set_idle_timeout(
+    client: &AdminClient,
+    secs: u64,
+    etag: &str,
+) -> Result<UpdateSettingsResponse, tonic::Status> {
+    let settings = auth(AuthPolicy {
+        session_idle_timeout_secs: secs,
+        ..Default::default()
+    });
+    update(client, settings, &["auth.session_idle_timeout_secs"], etag).await
+}
+
 fn auth(policy: AuthPolicy) -> RuntimeSettings {
     RuntimeSettings {
         auth: Some(policy),
@@ -132,17 +145,9 @@ async fn settings_read_back_with_their_sources_and_change_only_under_the_etag_re
         SettingSource::File
     );
 
-    let changed = update(
-        &app.admin,
-        auth(AuthPolicy {
-            session_idle_timeout_secs: 600,
-            ..Default::default()
-        }),
-        &["auth.session_idle_timeout_secs"],
-        &before.etag,
-    )
-    .await
-    .expect("update with the etag read");
+    let changed = set_idle_timeout(&app.admin, 600, &before.etag)
+        .await
+        .expect("update with the etag read");
     assert_eq!(idle_timeout(&changed.settings), 600);
     assert_ne!(changed.etag, before.etag);
     let stored = source_of(&changed.info, "auth.session_idle_timeout_secs");
@@ -151,17 +156,9 @@ async fn settings_read_back_with_their_sources_and_change_only_under_the_etag_re
     assert_eq!(idle_timeout(&get(&app.admin).await.settings), 600);
 
     // A writer holding the old etag lost the race: nothing changes.
-    let stale = update(
-        &app.admin,
-        auth(AuthPolicy {
-            session_idle_timeout_secs: 900,
-            ..Default::default()
-        }),
-        &["auth.session_idle_timeout_secs"],
-        &before.etag,
-    )
-    .await
-    .expect_err("a stale etag");
+    let stale = set_idle_timeout(&app.admin, 900, &before.etag)
+        .await
+        .expect_err("a stale etag");
     assert_error(&stale, Code::Aborted, "ETAG_MISMATCH");
     assert_eq!(idle_timeout(&get(&app.admin).await.settings), 600);
 

@@ -149,6 +149,22 @@ pub(super) fn with_reason<T, E: Into<ValidationError>>(
     v.finish_with(|| Some((id?, reason?)))
 }
 
+/// An actor (who made a change or stored a value) as the API shows it.
+pub(super) fn actor(kind: &str, id: String) -> pb::Actor {
+    let kind = match kind {
+        "system" => pb::ActorKind::System,
+        "staff" => pb::ActorKind::Staff,
+        "user" => pb::ActorKind::User,
+        "api_credential" => pb::ActorKind::ApiCredential,
+        "anonymous" => pb::ActorKind::Anonymous,
+        _ => pb::ActorKind::Unspecified,
+    };
+    pb::Actor {
+        kind: kind.into(),
+        id,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

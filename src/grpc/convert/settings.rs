@@ -12,26 +12,10 @@ use crate::mail::templates::{TemplateParts, TemplateSource};
 use crate::proto as pb;
 use crate::runtime::{RuntimeSettings, SETTINGS, Setting, SettingValue, Stamp};
 
-use super::{UPDATE_MASK_PATHS_MAX, bounded, quote, timestamp};
+use super::{UPDATE_MASK_PATHS_MAX, actor, bounded, quote, timestamp};
 
 /// The most paths `reset_paths` may hold.
 const RESET_PATHS_MAX: usize = 64;
-
-/// Who stored a value, as an `Actor`.
-pub(super) fn actor(kind: &str, id: String) -> pb::Actor {
-    let kind = match kind {
-        "system" => pb::ActorKind::System,
-        "staff" => pb::ActorKind::Staff,
-        "user" => pb::ActorKind::User,
-        "api_credential" => pb::ActorKind::ApiCredential,
-        "anonymous" => pb::ActorKind::Anonymous,
-        _ => pb::ActorKind::Unspecified,
-    };
-    pb::Actor {
-        kind: kind.into(),
-        id,
-    }
-}
 
 fn stamp_parts(stamp: Option<Stamp>) -> (Option<prost_types::Timestamp>, Option<pb::Actor>) {
     match stamp {
