@@ -63,6 +63,7 @@ fn to_status_with(
             tracing::warn!(request_id, error = %source, cause = %cause_chain(source), "database unavailable");
             (Code::Unavailable, Reason::DatabaseUnavailable)
         }
+        AppError::Upstream(reason) => (Code::Unavailable, *reason),
         AppError::Busy => (Code::Unavailable, Reason::ServerBusy),
         AppError::TimedOut => (Code::DeadlineExceeded, Reason::CallTimeout),
         AppError::Internal(source) => {

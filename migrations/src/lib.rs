@@ -23,6 +23,7 @@ mod m20261130_000016_add_sso_tokens;
 mod m20261130_000017_index_activity_targets;
 mod m20261130_000018_add_runtime_settings;
 mod m20261130_000019_add_retention;
+mod m20261130_000020_add_external_sign_in;
 
 /// Every migration of identityd, in the order they apply.
 pub struct Migrator;
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000017_index_activity_targets::Migration),
             Box::new(m20261130_000018_add_runtime_settings::Migration),
             Box::new(m20261130_000019_add_retention::Migration),
+            Box::new(m20261130_000020_add_external_sign_in::Migration),
         ]
     }
 }

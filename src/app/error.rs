@@ -143,6 +143,24 @@ pub enum Reason {
     MailTemplateNotStored,
     /// Another retention run holds the lease.
     RetentionRunning,
+    /// No sign-in provider has this id (or it is turned off).
+    SignInProviderNotFound,
+    /// The external sign-in's state is unknown, used or expired.
+    ExternalStateInvalid,
+    /// The external provider cannot be reached or read.
+    ExternalProviderUnavailable,
+    /// The external provider refused the sign-in.
+    ExternalProviderRefused,
+    /// The external provider's token did not pass verification.
+    ExternalTokenInvalid,
+    /// The external provider did not vouch for an email address.
+    ExternalEmailUnverified,
+    /// The address belongs to a user the provider may not link to by email.
+    ExternalLinkRequired,
+    /// No external identity has this id (for this caller).
+    ExternalIdentityNotFound,
+    /// Removing this would leave the user no way to sign in.
+    LastSignInMethod,
     /// The database is unreachable.
     DatabaseUnavailable,
     /// This replica has as many calls in progress as it accepts.
@@ -229,6 +247,15 @@ impl Reason {
             Reason::SignUpDomainRefused => "SIGN_UP_DOMAIN_REFUSED",
             Reason::MailTemplateNotStored => "MAIL_TEMPLATE_NOT_STORED",
             Reason::RetentionRunning => "RETENTION_RUNNING",
+            Reason::SignInProviderNotFound => "SIGN_IN_PROVIDER_NOT_FOUND",
+            Reason::ExternalStateInvalid => "EXTERNAL_STATE_INVALID",
+            Reason::ExternalProviderUnavailable => "EXTERNAL_PROVIDER_UNAVAILABLE",
+            Reason::ExternalProviderRefused => "EXTERNAL_PROVIDER_REFUSED",
+            Reason::ExternalTokenInvalid => "EXTERNAL_TOKEN_INVALID",
+            Reason::ExternalEmailUnverified => "EXTERNAL_EMAIL_UNVERIFIED",
+            Reason::ExternalLinkRequired => "EXTERNAL_LINK_REQUIRED",
+            Reason::ExternalIdentityNotFound => "EXTERNAL_IDENTITY_NOT_FOUND",
+            Reason::LastSignInMethod => "LAST_SIGN_IN_METHOD",
             Reason::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
             Reason::ServerBusy => "SERVER_BUSY",
             Reason::CallTimeout => "CALL_TIMEOUT",
@@ -365,6 +392,29 @@ impl Reason {
             Reason::RetentionRunning => {
                 "a retention run is in progress on this or another replica; wait for it"
             }
+            Reason::SignInProviderNotFound => "no enabled sign-in provider has this id",
+            Reason::ExternalStateInvalid => {
+                "the sign-in's state is unknown, already used or expired; start again"
+            }
+            Reason::ExternalProviderUnavailable => {
+                "the sign-in provider cannot be reached or read; retry later"
+            }
+            Reason::ExternalProviderRefused => {
+                "the sign-in provider refused the sign-in; see provider_error"
+            }
+            Reason::ExternalTokenInvalid => {
+                "the sign-in provider's token did not pass verification; see provider_error"
+            }
+            Reason::ExternalEmailUnverified => {
+                "the sign-in provider did not vouch for an email address; verify it there first"
+            }
+            Reason::ExternalLinkRequired => {
+                "a user already has this email address; sign in with the password instead"
+            }
+            Reason::ExternalIdentityNotFound => "no linked external identity has this id",
+            Reason::LastSignInMethod => {
+                "this is the user's only way to sign in; set a password first"
+            }
             Reason::DatabaseUnavailable => "the database is unavailable; retry later",
             Reason::ServerBusy => "the server has too many calls in progress; retry shortly",
             Reason::CallTimeout => "the call took longer than the server allows and was stopped",
@@ -405,6 +455,10 @@ pub enum AppError {
     /// Too many failed attempts; the caller may retry after the delay.
     #[error("throttled for {0:?}")]
     Throttled(std::time::Duration),
+    /// A service identityd depends on (a sign-in provider) cannot be
+    /// reached; the caller may retry.
+    #[error("unavailable: {} ({})", .0.message(), .0.as_str())]
+    Upstream(Reason),
     /// The database cannot be reached; the caller may retry.
     #[error("unavailable")]
     Unavailable(#[source] StoreError),

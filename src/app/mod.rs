@@ -11,6 +11,7 @@ mod bootstrap;
 mod credentials;
 mod error;
 mod export;
+mod identities;
 mod invitations;
 mod mails;
 mod mfa;
@@ -32,7 +33,8 @@ pub use accounts::{
 };
 pub use activity::{ActivityEvent, ActivityPage, ActivityQuery};
 pub use auth::{
-    LoginAttempt, LoginOutcome, MFA_CHALLENGE_MAX_ATTEMPTS, MFA_CHALLENGE_TTL, MfaChallenge,
+    EXTERNAL_SIGN_IN_TTL, ExternalLink, ExternalSignIn, ExternalSignInStart, LoginAttempt,
+    LoginOutcome, MFA_CHALLENGE_MAX_ATTEMPTS, MFA_CHALLENGE_TTL, MfaChallenge, ProviderCallback,
     Registration, SSO_DESTINATION_MAX_CHARS, SecondStep, SignedIn, SsoGrant, SsoOutcome, SsoToken,
 };
 pub use authn::{
@@ -49,6 +51,7 @@ pub use credentials::{
 };
 pub use error::{AppError, Reason};
 pub use export::EXPORT_ACTIVITY_MAX;
+pub use identities::ExternalIdentity;
 pub use invitations::{
     Accepted, Acceptor, CreatedInvitation, Invitation, InvitationPage, InvitationPreview,
     InvitationQuery, InvitationStatus, NewInvitation,
@@ -71,6 +74,7 @@ use std::time::Duration;
 
 use crate::crypto::{KeyPurpose, PasswordHasher, ServerKey};
 use crate::domain::{Clock, MfaRequirement, ThrottleRule, Timestamp, TrustedProxies};
+use crate::oidc::OidcClient;
 use crate::runtime::{LiveSettings, RuntimeSettings, Snapshot};
 use crate::store::{self, DatabaseConnection, DatabaseTransaction, StoreError};
 
@@ -85,6 +89,7 @@ pub struct App {
     settings: LiveSettings,
     clock: Clock,
     authn: Authenticator,
+    oidc: OidcClient,
 }
 
 /// Rules fixed at start by the settings file. The rules an operator may
@@ -159,6 +164,8 @@ pub struct AppParts {
     pub rules: Rules,
     /// The rules that may change while identityd runs.
     pub settings: LiveSettings,
+    /// The OpenID Connect relying party for external sign-in.
+    pub oidc: OidcClient,
 }
 
 impl App {
@@ -170,6 +177,7 @@ impl App {
             server_key,
             rules,
             settings,
+            oidc,
         } = parts;
         let clock = Clock::system();
         let authn = Authenticator::new(
@@ -188,6 +196,7 @@ impl App {
             settings,
             clock,
             authn,
+            oidc,
         }
     }
 
@@ -261,6 +270,11 @@ impl App {
     /// The password hasher.
     pub fn hasher(&self) -> &PasswordHasher {
         &self.hasher
+    }
+
+    /// The OpenID Connect relying party, for external sign-in.
+    pub(crate) fn oidc(&self) -> &OidcClient {
+        &self.oidc
     }
 
     /// The server secret's keys: for sealing and opening secrets at rest.

@@ -267,7 +267,7 @@ impl App {
 
     /// The user a self-or-staff session call is about: the caller when
     /// `requested` is empty or the caller; anyone for staff holding `permission`.
-    fn session_subject(
+    pub(crate) fn session_subject(
         &self,
         principal: &Principal,
         requested: Option<UserId>,

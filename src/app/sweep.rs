@@ -51,6 +51,8 @@ pub struct Swept {
     pub totp_enrollments: u64,
     /// SSO tokens redeemed or expired more than [`SWEEP_GRACE`] ago.
     pub sso_tokens: u64,
+    /// External sign-ins completed or expired more than [`SWEEP_GRACE`] ago.
+    pub external_sign_ins: u64,
 }
 
 impl App {
@@ -101,6 +103,8 @@ impl App {
             )
             .await?,
             sso_tokens: store::sso_tokens::delete_spent(self.db(), before).await?,
+            external_sign_ins: store::external_sign_in::delete_spent_sign_ins(self.db(), before)
+                .await?,
         })
     }
 }

@@ -123,6 +123,18 @@ pub const POLICIES: &[(&str, Policy)] = &[
         Policy::Staff(Permission::MailWrite),
     ),
     (
+        "/identity.v1.AdminService/ListSignInProviderConfigs",
+        Policy::Staff(Permission::SettingsRead),
+    ),
+    (
+        "/identity.v1.AdminService/PutSignInProviderConfig",
+        Policy::Staff(Permission::SettingsWrite),
+    ),
+    (
+        "/identity.v1.AdminService/DeleteSignInProviderConfig",
+        Policy::Staff(Permission::SettingsWrite),
+    ),
+    (
         "/identity.v1.AdminService/GetSettings",
         Policy::Staff(Permission::SettingsRead),
     ),
@@ -317,6 +329,26 @@ pub const POLICIES: &[(&str, Policy)] = &[
         Policy::Staff(Permission::SsoCreate),
     ),
     ("/identity.v1.AuthService/RedeemSsoToken", Policy::Public),
+    (
+        "/identity.v1.AuthService/ListSignInProviders",
+        Policy::Public,
+    ),
+    (
+        "/identity.v1.AuthService/StartExternalSignIn",
+        Policy::Public,
+    ),
+    (
+        "/identity.v1.AuthService/CompleteExternalSignIn",
+        Policy::Public,
+    ),
+    (
+        "/identity.v1.AuthService/ListExternalIdentities",
+        Policy::StaffOrSession(Permission::UsersRead),
+    ),
+    (
+        "/identity.v1.AuthService/UnlinkExternalIdentity",
+        Policy::StaffOrSession(Permission::UsersWrite),
+    ),
     (
         "/identity.v1.UserService/ExportUser",
         Policy::Staff(Permission::UsersRead),

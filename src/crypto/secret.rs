@@ -24,6 +24,8 @@ pub enum TokenKind {
     MfaChallenge,
     /// A single-use sign-on token minted by staff or a billing service.
     Sso,
+    /// The `state` of a sign-in sent to an external provider.
+    ExternalState,
 }
 
 impl TokenKind {
@@ -36,6 +38,7 @@ impl TokenKind {
             TokenKind::Device => "idd_",
             TokenKind::MfaChallenge => "idm_",
             TokenKind::Sso => "ido_",
+            TokenKind::ExternalState => "idx_",
         }
     }
 

@@ -40,18 +40,22 @@ pub enum KeyPurpose {
     BackupCode,
     /// The AEAD key that seals TOTP secrets at rest.
     TotpSeal,
-    /// The AEAD key that seals secret run-time settings (the SMTP password).
+    /// The AEAD key that seals secret run-time settings (the SMTP password,
+    /// sign-in providers' client secrets).
     SettingSeal,
+    /// The AEAD key that seals the PKCE verifiers of external sign-ins under way.
+    SignInSeal,
 }
 
 impl KeyPurpose {
-    const ALL: [KeyPurpose; 6] = [
+    const ALL: [KeyPurpose; 7] = [
         KeyPurpose::ThrottleSubject,
         KeyPurpose::VerificationCode,
         KeyPurpose::RequestFingerprint,
         KeyPurpose::BackupCode,
         KeyPurpose::TotpSeal,
         KeyPurpose::SettingSeal,
+        KeyPurpose::SignInSeal,
     ];
 
     fn label(self) -> &'static [u8] {
@@ -62,6 +66,7 @@ impl KeyPurpose {
             KeyPurpose::BackupCode => b"identityd/v1/backup-code",
             KeyPurpose::TotpSeal => b"identityd/v1/totp-seal",
             KeyPurpose::SettingSeal => b"identityd/v1/setting-seal",
+            KeyPurpose::SignInSeal => b"identityd/v1/sign-in-seal",
         }
     }
 

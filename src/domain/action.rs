@@ -94,6 +94,11 @@ pub const ACTIONS: &[ActionInfo] = &[
         "An API credential was revoked.",
     ),
     action(
+        "auth.external_sign_in_failed",
+        "sign_in_provider",
+        "A sign-in through an external provider failed (its `reason`: the provider refused or was down, its token was invalid, the email was unverified, a password sign-in is needed, the user is suspended).",
+    ),
+    action(
         "auth.login_failed",
         "user",
         "A sign-in failed (wrong password, or a user who cannot sign in); `identifier` targets an unknown name.",
@@ -234,6 +239,16 @@ pub const ACTIONS: &[ActionInfo] = &[
     ),
     action("session.revoked", "session", "A session was ended."),
     action(
+        "settings.sign_in_provider_deleted",
+        "sign_in_provider",
+        "An external sign-in provider was removed.",
+    ),
+    action(
+        "settings.sign_in_provider_saved",
+        "sign_in_provider",
+        "An external sign-in provider was added or changed (client secret masked).",
+    ),
+    action(
         "settings.updated",
         "settings",
         "Run-time settings changed (each with its before and after value).",
@@ -281,6 +296,16 @@ pub const ACTIONS: &[ActionInfo] = &[
         "user.exported",
         "user",
         "Staff exported everything held about a user (ExportUser).",
+    ),
+    action(
+        "user.external_identity_linked",
+        "user",
+        "An external provider's identity was linked to a user (`how`: by verified email, or at sign-up).",
+    ),
+    action(
+        "user.external_identity_unlinked",
+        "user",
+        "An external provider's identity was unlinked from a user.",
     ),
     action(
         "user.mfa_code_rejected",

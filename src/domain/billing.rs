@@ -201,6 +201,26 @@ impl ProfileField {
 }
 
 impl AccountProfile {
+    /// The profile of a user's primary account when they sign themselves
+    /// up: named after the username, billed to the user, the rest empty
+    /// until the owner fills it in.
+    pub fn primary(display_name: &str, full_name: &str, email: Email) -> Self {
+        Self {
+            display_name: display_name.to_owned(),
+            full_name: full_name.to_owned(),
+            company: String::new(),
+            email,
+            address_line1: String::new(),
+            address_line2: String::new(),
+            city: String::new(),
+            state: String::new(),
+            postcode: String::new(),
+            country: String::new(),
+            phone: String::new(),
+            tax_id: String::new(),
+        }
+    }
+
     /// The text of `field` (the email address as given).
     pub fn text(&self, field: ProfileField) -> &str {
         match field {

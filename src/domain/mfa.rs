@@ -11,6 +11,8 @@ pub enum AuthMethod {
     Password,
     /// A single-use SSO token minted by staff or a billing service (`sso`).
     Sso,
+    /// An external OpenID Connect provider's word (`external`).
+    External,
     /// A TOTP code (`otp`).
     Otp,
     /// A two-factor backup code (`backup_code`).
@@ -19,9 +21,10 @@ pub enum AuthMethod {
 
 impl AuthMethod {
     /// Every method.
-    pub const ALL: [AuthMethod; 4] = [
+    pub const ALL: [AuthMethod; 5] = [
         AuthMethod::Password,
         AuthMethod::Sso,
+        AuthMethod::External,
         AuthMethod::Otp,
         AuthMethod::BackupCode,
     ];
@@ -31,6 +34,7 @@ impl AuthMethod {
         match self {
             AuthMethod::Password => "pwd",
             AuthMethod::Sso => "sso",
+            AuthMethod::External => "external",
             AuthMethod::Otp => "otp",
             AuthMethod::BackupCode => "backup_code",
         }

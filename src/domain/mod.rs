@@ -20,6 +20,7 @@ mod profile;
 mod role;
 mod secret;
 mod session;
+mod sign_in_provider;
 mod text;
 mod throttle;
 mod time;
@@ -45,6 +46,10 @@ pub use profile::{Locale, PhotoUrl};
 pub use role::{ROLE_DESCRIPTION_MAX, RoleKind, RoleName};
 pub use secret::{REDACTED, Secret};
 pub use session::Session;
+pub use sign_in_provider::{
+    DEFAULT_SCOPES, PROVIDER_ID_MAX_CHARS, SignInProviderInput, SignInProviderSpec,
+    parse_provider_id,
+};
 pub use text::{Description, RequestId, bounded_text, is_invisible_or_bidi};
 pub use throttle::ThrottleRule;
 pub use time::{Clock, Timestamp};

@@ -60,6 +60,29 @@ impl Username {
         Ok(Self(value.to_owned()))
     }
 
+    /// A username made from what an external provider said (a preferred
+    /// username or an email address's local part): the characters usernames
+    /// allow, 3 to 32 of them, with `-suffix` when given. The result may
+    /// still be taken or reserved; the caller tries another suffix then.
+    pub fn suggest(base: &str, suffix: Option<&str>) -> Self {
+        let kept: String = base
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            .skip_while(|c| !c.is_ascii_alphanumeric())
+            .take(24)
+            .collect();
+        let mut name = if kept.len() < 3 {
+            format!("user{kept}")
+        } else {
+            kept
+        };
+        if let Some(suffix) = suffix {
+            name.push('-');
+            name.extend(suffix.chars().filter(char::is_ascii_alphanumeric).take(7));
+        }
+        Self(name)
+    }
+
     /// Parses a username for a new or renamed client user: the rules above,
     /// and not a reserved name, which could pass for staff or the service itself.
     pub fn parse_unreserved(field: &str, value: &str) -> Result<Self, FieldViolation> {
@@ -181,6 +204,25 @@ mod tests {
                 "{bad:?} was accepted"
             );
         }
+    }
+
+    #[test]
+    fn suggested_usernames_always_follow_the_rules() {
+        for base in ["", "ab", "-ann", "ann lee", "änn", &"a".repeat(40), "a@b"] {
+            for suffix in [None, Some("x1"), Some("-- 9f3a2b7c1d --")] {
+                let suggested = Username::suggest(base, suffix);
+                assert!(
+                    Username::parse("username", suggested.as_str()).is_ok(),
+                    "{base:?} {suffix:?} gave {suggested:?}"
+                );
+            }
+        }
+        assert_eq!(Username::suggest("Ann Lee", None).as_str(), "AnnLee");
+        assert_eq!(
+            Username::suggest("..bob", Some("a1b2")).as_str(),
+            "bob-a1b2"
+        );
+        assert_eq!(Username::suggest("jo", None).as_str(), "userjo");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::convert::{activity, credentials, mails, retention, roles, settings, staff};
+use super::convert::{activity, credentials, external, mails, retention, roles, settings, staff};
 use super::{parse, principal, reply};
 use crate::app::App;
 use crate::domain::{ApiCredentialId, RoleId, UserId};
@@ -272,6 +272,48 @@ impl AdminService for AdminApi {
         reply(&p, result, |mail| pb::RetryMailResponse {
             mail: Some(mail.into()),
         })
+    }
+
+    async fn list_sign_in_provider_configs(
+        &self,
+        request: Request<pb::ListSignInProviderConfigsRequest>,
+    ) -> Result<Response<pb::ListSignInProviderConfigsResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::ListSignInProviderConfigsRequest {} = request.into_inner();
+        let result = self.app.list_sign_in_provider_configs(&p).await;
+        reply(&p, result, |providers| {
+            pb::ListSignInProviderConfigsResponse {
+                providers: providers
+                    .into_iter()
+                    .map(external::provider_config)
+                    .collect(),
+            }
+        })
+    }
+
+    async fn put_sign_in_provider_config(
+        &self,
+        request: Request<pb::PutSignInProviderConfigRequest>,
+    ) -> Result<Response<pb::PutSignInProviderConfigResponse>, Status> {
+        let p = principal(&request)?;
+        let input = parse(&p, external::put_provider(request.into_inner()))?;
+        let result = self.app.put_sign_in_provider_config(&p, input).await;
+        reply(&p, result, |provider| pb::PutSignInProviderConfigResponse {
+            provider: Some(external::provider_config(provider)),
+        })
+    }
+
+    async fn delete_sign_in_provider_config(
+        &self,
+        request: Request<pb::DeleteSignInProviderConfigRequest>,
+    ) -> Result<Response<pb::DeleteSignInProviderConfigResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::DeleteSignInProviderConfigRequest { provider_id } = request.into_inner();
+        let result = self
+            .app
+            .delete_sign_in_provider_config(&p, &provider_id)
+            .await;
+        reply(&p, result, |()| pb::DeleteSignInProviderConfigResponse {})
     }
 
     async fn get_settings(

@@ -3,9 +3,11 @@
 use tonic::{Request, Response, Status};
 
 use super::convert::auth as convert;
+use super::convert::external;
+use super::convert::timestamp;
 use super::{parse, principal, reply};
 use crate::app::{AccountChoice, App};
-use crate::domain::{AccountId, Email, SessionId, UserId};
+use crate::domain::{AccountId, Email, SessionId, UserId, parse_provider_id};
 use crate::proto as pb;
 use crate::proto::auth_service_server::AuthService;
 
@@ -104,6 +106,79 @@ impl AuthService for AuthApi {
             .redeem_sso_token(&p, sso_token.trim(), &user_agent)
             .await;
         reply(&p, result, convert::sso_outcome)
+    }
+
+    async fn list_sign_in_providers(
+        &self,
+        request: Request<pb::ListSignInProvidersRequest>,
+    ) -> Result<Response<pb::ListSignInProvidersResponse>, Status> {
+        let pb::ListSignInProvidersRequest {} = request.into_inner();
+        let providers = self
+            .app
+            .list_sign_in_providers()
+            .into_iter()
+            .map(|(id, display_name)| pb::SignInProviderOption { id, display_name })
+            .collect();
+        Ok(Response::new(pb::ListSignInProvidersResponse { providers }))
+    }
+
+    async fn start_external_sign_in(
+        &self,
+        request: Request<pb::StartExternalSignInRequest>,
+    ) -> Result<Response<pb::StartExternalSignInResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::StartExternalSignInRequest {
+            provider_id,
+            redirect_uri,
+        } = request.into_inner();
+        let provider_id = parse(&p, parse_provider_id("provider_id", &provider_id))?;
+        let result = self
+            .app
+            .start_external_sign_in(&p, &provider_id, redirect_uri.trim())
+            .await;
+        reply(&p, result, |start| pb::StartExternalSignInResponse {
+            authorization_url: start.authorization_url,
+            state: start.state,
+            expire_time: Some(timestamp(start.expires_at)),
+        })
+    }
+
+    async fn complete_external_sign_in(
+        &self,
+        request: Request<pb::CompleteExternalSignInRequest>,
+    ) -> Result<Response<pb::CompleteExternalSignInResponse>, Status> {
+        let p = principal(&request)?;
+        let callback = parse(&p, external::callback(request.into_inner()))?;
+        let result = self.app.complete_external_sign_in(&p, callback).await;
+        reply(&p, result, external::sign_in)
+    }
+
+    async fn list_external_identities(
+        &self,
+        request: Request<pb::ListExternalIdentitiesRequest>,
+    ) -> Result<Response<pb::ListExternalIdentitiesResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::ListExternalIdentitiesRequest { user_id } = request.into_inner();
+        let user_id = match user_id.trim() {
+            "" => None,
+            id => Some(parse(&p, UserId::parse("user_id", id))?),
+        };
+        let result = self.app.list_external_identities(&p, user_id).await;
+        reply(&p, result, |identities| {
+            pb::ListExternalIdentitiesResponse {
+                identities: identities.into_iter().map(external::identity).collect(),
+            }
+        })
+    }
+
+    async fn unlink_external_identity(
+        &self,
+        request: Request<pb::UnlinkExternalIdentityRequest>,
+    ) -> Result<Response<pb::UnlinkExternalIdentityResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::UnlinkExternalIdentityRequest { identity_id } = request.into_inner();
+        let result = self.app.unlink_external_identity(&p, &identity_id).await;
+        reply(&p, result, |()| pb::UnlinkExternalIdentityResponse {})
     }
 
     async fn get_mfa_status(

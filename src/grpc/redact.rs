@@ -137,6 +137,39 @@ redacted_debug!(RedeemSsoTokenResponse {
     mfa_challenge,
 });
 
+redacted_debug!(CompleteExternalSignInRequest {
+    state secret,
+    code secret,
+    error,
+    error_description,
+    user_agent,
+});
+
+redacted_debug!(CompleteExternalSignInResponse {
+    session_token secret,
+    session,
+    account_selection_required,
+    mfa_challenge,
+    link enum ExternalLink,
+    provider_id,
+});
+
+redacted_debug!(SignInProviderConfig {
+    id,
+    display_name,
+    issuer_url,
+    client_id,
+    client_secret secret,
+    client_secret_set,
+    scopes,
+    redirect_uris,
+    link_by_email,
+    enabled,
+    create_time,
+    update_time,
+    updated_by,
+});
+
 redacted_debug!(ConfirmTotpEnrollmentRequest { code secret, password secret });
 
 redacted_debug!(ConfirmTotpEnrollmentResponse { backup_codes secrets });

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
 
+use super::providers::SignInProvider;
 use super::stored;
 use super::values::{RuntimeSettings, setting};
 use crate::crypto::ServerKey;
@@ -17,6 +18,7 @@ use crate::domain::Timestamp;
 use crate::mail::MailKind;
 use crate::mail::templates::{StoredTemplate, TemplateParts, Templates};
 use crate::mail::transport::Transport;
+use crate::store::external_sign_in::SignInProviderRow;
 use crate::store::runtime_settings::{MailTemplateRow, RuntimeSettingRow};
 use crate::store::{self, ConnectionTrait, StoreError};
 
@@ -49,6 +51,8 @@ pub struct Snapshot {
     pub stored_templates: BTreeMap<(MailKind, String), Stamp>,
     /// Where mail goes.
     pub transport: Arc<Transport>,
+    /// The external sign-in providers, by id.
+    pub providers: Arc<BTreeMap<String, SignInProvider>>,
 }
 
 /// The settings every use case and the mail worker read, shared by clones.
@@ -131,6 +135,7 @@ impl LiveSettings {
                 templates: Arc::new(base_templates.clone()),
                 stored_templates: BTreeMap::new(),
                 transport: Arc::new(fallback),
+                providers: Arc::new(BTreeMap::new()),
             }),
             configured,
             built_in,
@@ -194,7 +199,8 @@ impl LiveSettings {
         }
         let rows = store::runtime_settings::list_settings(conn).await?;
         let templates = store::runtime_settings::list_templates(conn).await?;
-        let snapshot = self.snapshot(generation, &rows, &templates);
+        let providers = store::external_sign_in::list_providers(conn).await?;
+        let snapshot = self.snapshot(generation, &rows, &templates, &providers);
         self.inner.current.store(Arc::new(snapshot));
         Ok(())
     }
@@ -224,6 +230,7 @@ impl LiveSettings {
         generation: i64,
         rows: &[RuntimeSettingRow],
         template_rows: &[MailTemplateRow],
+        provider_rows: &[SignInProviderRow],
     ) -> Snapshot {
         let values = self.values_with(rows);
         let stored = rows
@@ -276,6 +283,11 @@ impl LiveSettings {
                 self.current().transport.clone()
             }
         };
+        let providers = provider_rows
+            .iter()
+            .filter_map(|row| SignInProvider::from_row(row, &self.inner.server_key))
+            .map(|provider| (provider.id.clone(), provider))
+            .collect();
         Snapshot {
             generation,
             values,
@@ -284,6 +296,7 @@ impl LiveSettings {
             templates: Arc::new(templates),
             stored_templates,
             transport,
+            providers: Arc::new(providers),
         }
     }
 }

@@ -11,10 +11,12 @@
 //! copy taken at start.
 
 mod live;
+mod providers;
 mod stored;
 mod values;
 
 pub use live::{LiveSettings, LiveSettingsError, Snapshot, Stamp, settings_etag, template_etag};
+pub use providers::SignInProvider;
 pub use stored::{StoredValueError, decode, encode};
 pub use values::{
     MAX_DOMAINS, RuntimeSettings, SETTINGS, Setting, SettingKind, SettingValue, TextRule,

@@ -11,6 +11,7 @@ use crate::crypto::{HashingParams, PasswordHasher, ServerKey};
 use crate::domain::TrustedProxies;
 use crate::mail::templates::Templates;
 use crate::mail::worker::MailWorker;
+use crate::oidc::OidcClient;
 use crate::runtime::{LiveSettings, LiveSettingsError, RuntimeSettings};
 
 /// The use cases over `databases` with the configured rules and hasher.
@@ -64,6 +65,7 @@ pub async fn build_app(settings: &Settings, databases: Databases) -> Result<App,
             server_key,
             rules,
             settings: live,
+            oidc: OidcClient::new().map_err(StartupError::Oidc)?,
         },
     ))
 }

@@ -136,6 +136,7 @@ async fn sweep(app: App, interval: Duration, mut stop: watch::Receiver<bool>) {
                 mail_budgets = swept.mail_budgets,
                 totp_enrollments = swept.totp_enrollments,
                 sso_tokens = swept.sso_tokens,
+                external_sign_ins = swept.external_sign_ins,
                 "swept ended sessions, spent tokens, forgotten failures and old records"
             ),
             Ok(_) => {}

@@ -53,6 +53,9 @@ pub enum StartupError {
     /// A `server.trusted_proxies` entry is not a CIDR block.
     #[error("invalid server.trusted_proxies")]
     TrustedProxies(#[source] BadNetwork),
+    /// The HTTP client for external sign-in providers cannot be built.
+    #[error("external sign-in")]
+    Oidc(#[source] crate::oidc::OidcError),
     /// A run-time setting's value in the settings file is not accepted.
     #[error("invalid settings: {0}")]
     Settings(String),

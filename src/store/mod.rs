@@ -8,6 +8,7 @@ mod columns;
 pub mod credentials;
 pub mod entities;
 mod error;
+pub mod external_sign_in;
 pub mod idempotency;
 pub mod invitations;
 pub mod mails;

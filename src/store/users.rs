@@ -215,6 +215,19 @@ pub async fn find(conn: &impl ConnectionTrait, id: UserId) -> Result<Option<User
     Ok(user::Entity::find_by_id(id).one(conn).await?)
 }
 
+/// The user with this id, locked until the transaction ends (PostgreSQL:
+/// `FOR UPDATE`; SQLite's single writer needs no lock), so that concurrent
+/// changes to how one user signs in run one at a time.
+pub async fn find_for_update(
+    conn: &impl ConnectionTrait,
+    id: UserId,
+) -> Result<Option<UserRow>, StoreError> {
+    Ok(user::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(conn)
+        .await?)
+}
+
 /// The users with these ids.
 pub async fn find_many(
     conn: &impl ConnectionTrait,

@@ -30,10 +30,13 @@ pub const MFA_CHALLENGE_TTL: Duration = Duration::from_secs(5 * 60);
 /// Wrong codes a challenge takes before it stops working.
 pub const MFA_CHALLENGE_MAX_ATTEMPTS: i32 = 5;
 
-const MFA_CHALLENGE: &str = "mfa_challenge";
-
-/// The purpose of a challenge that continues a redeemed SSO token.
-const SSO_MFA_CHALLENGE: &str = "sso_mfa_challenge";
+/// The `user_tokens` purpose of a challenge, by the first factor it
+/// continues: the purpose tells CompleteLogin which first factor passed.
+const CHALLENGE_PURPOSES: [(AuthMethod, &str); 3] = [
+    (AuthMethod::Password, "mfa_challenge"),
+    (AuthMethod::Sso, "sso_mfa_challenge"),
+    (AuthMethod::External, "external_mfa_challenge"),
+];
 
 /// The answer to a sign-in challenge.
 #[derive(Clone)]
@@ -76,10 +79,10 @@ impl App {
         if let Some(hash) = &due.rehashed {
             store::users::set_password_hash(txn, user.id, hash, now.as_micros()).await?;
         }
-        let purpose = match due.first {
-            AuthMethod::Sso => SSO_MFA_CHALLENGE,
-            _ => MFA_CHALLENGE,
-        };
+        let purpose = CHALLENGE_PURPOSES
+            .iter()
+            .find(|(first, _)| *first == due.first)
+            .map_or(CHALLENGE_PURPOSES[0].1, |(_, purpose)| purpose);
         let mut row = token_row(user, purpose, hash_secret(&token), now, MFA_CHALLENGE_TTL);
         row.account_id = due.account;
         store::user_tokens::insert(txn, row).await?;
@@ -119,17 +122,17 @@ impl App {
         }
         let now = self.now();
         let hash = hash_secret(&step.challenge_token);
-        let (first, challenge) =
-            match store::user_tokens::find_by_hash(self.reader(), MFA_CHALLENGE, &hash).await? {
-                Some(row) => (AuthMethod::Password, Some(row)),
-                None => (
-                    AuthMethod::Sso,
-                    store::user_tokens::find_by_hash(self.reader(), SSO_MFA_CHALLENGE, &hash)
-                        .await?,
-                ),
-            };
-        let challenge = challenge
-            .filter(|row| row.consumed_at.is_none() && row.expires_at > now.as_micros())
+        let mut found = None;
+        for (first, purpose) in CHALLENGE_PURPOSES {
+            if let Some(row) =
+                store::user_tokens::find_by_hash(self.reader(), purpose, &hash).await?
+            {
+                found = Some((first, row));
+                break;
+            }
+        }
+        let (first, challenge) = found
+            .filter(|(_, row)| row.consumed_at.is_none() && row.expires_at > now.as_micros())
             .ok_or_else(invalid)?;
         let user = load_user(self.reader(), challenge.user_id).await?;
         if user.status != UserStatus::Active || user.mfa_enabled_at.is_none() {

@@ -7,12 +7,16 @@
 //! tell who has signed up.
 
 mod challenge;
+mod external;
 mod login;
 mod password;
 mod register;
 mod sso;
 
 pub use challenge::{MFA_CHALLENGE_MAX_ATTEMPTS, MFA_CHALLENGE_TTL, SecondStep};
+pub use external::{
+    EXTERNAL_SIGN_IN_TTL, ExternalLink, ExternalSignIn, ExternalSignInStart, ProviderCallback,
+};
 pub use sso::{SSO_DESTINATION_MAX_CHARS, SsoGrant, SsoOutcome, SsoToken};
 
 use crate::app::App;

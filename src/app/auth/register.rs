@@ -12,7 +12,7 @@ use crate::app::error::{AppError, Reason};
 use crate::crypto::KeyPurpose;
 use crate::domain::{AccountId, AccountProfile, Email, FieldViolation, UserId, UserStatus};
 use crate::mail::MailKind;
-use crate::store::{self};
+use crate::store::{self, ConnectionTrait, users::UserRow};
 
 impl App {
     /// Signs a person up. See the module docs for why a known email address
@@ -61,7 +61,10 @@ impl App {
             password_hash: Some(password_hash),
             admin_role_id: None,
         };
-        let user = match insert_user_at(&txn, user_id, draft, self.now()).await {
+        let user = match self
+            .sign_up_user(&txn, principal, user_id, draft, None)
+            .await
+        {
             Ok(user) => user,
             // Another sign-up with this address committed first: answer as
             // for any known address.
@@ -71,36 +74,44 @@ impl App {
             }
             Err(err) => return Err(err),
         };
-        let now = self.now().as_micros();
+        self.issue_verification_code(&txn, &user).await?;
+        self.commit(txn).await?;
+        Ok(())
+    }
+
+    /// Creates a user who signs themselves up, with their primary account
+    /// (named after the username) and both activity events, inside `txn`.
+    /// `via` names the external provider they came through, if any.
+    pub(super) async fn sign_up_user(
+        &self,
+        txn: &impl ConnectionTrait,
+        principal: &Principal,
+        user_id: UserId,
+        draft: UserDraft,
+        via: Option<&str>,
+    ) -> Result<UserRow, AppError> {
+        let profile = AccountProfile::primary(
+            draft.username.as_str(),
+            draft.full_name.as_str(),
+            draft.email.clone(),
+        );
+        let user = insert_user_at(txn, user_id, draft, self.now()).await?;
         let account_id = AccountId::generate();
-        let profile = AccountProfile {
-            display_name: reg.username.as_str().to_owned(),
-            full_name: reg.full_name.as_str().to_owned(),
-            company: String::new(),
-            email: reg.email.clone(),
-            address_line1: String::new(),
-            address_line2: String::new(),
-            city: String::new(),
-            state: String::new(),
-            postcode: String::new(),
-            country: String::new(),
-            phone: String::new(),
-            tax_id: String::new(),
-        };
-        insert_account(&txn, account_id, user_id, profile, now).await?;
-        let registered = Change::new("user.registered", "user", user_id)
+        insert_account(txn, account_id, user_id, profile, self.now().as_micros()).await?;
+        let mut registered = Change::new("user.registered", "user", user_id)
             .account(account_id)
             .detail("username", &user.username);
-        record_at(&txn, principal, self.now(), registered).await?;
+        if let Some(provider) = via {
+            registered = registered.detail("provider", provider);
+        }
+        record_at(txn, principal, self.now(), registered).await?;
         let account_created = Change::new("account.created", "account", account_id)
             .account(account_id)
             .detail("display_name", &user.username)
             .detail("owner_user_id", user_id)
             .detail("primary", true);
-        record_at(&txn, principal, self.now(), account_created).await?;
-        self.issue_verification_code(&txn, &user).await?;
-        self.commit(txn).await?;
-        Ok(())
+        record_at(txn, principal, self.now(), account_created).await?;
+        Ok(user)
     }
 
     pub(super) async fn register_existing(

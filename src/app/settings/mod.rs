@@ -5,6 +5,7 @@
 //! says, links with tokens included: a permission for the few who already
 //! hold full access. Every change is in the activity log, secrets masked.
 
+mod providers;
 mod templates;
 mod test_mail;
 mod values;

@@ -131,7 +131,7 @@ pub fn user_agent(user_agent: &str) -> Result<String, FieldViolation> {
     }
 }
 
-fn challenge_out(challenge: MfaChallenge) -> pb::MfaChallenge {
+pub(super) fn challenge_out(challenge: MfaChallenge) -> pb::MfaChallenge {
     pb::MfaChallenge {
         challenge_token: challenge.token,
         expire_time: Some(timestamp(challenge.expires_at)),

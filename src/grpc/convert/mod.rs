@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod activity;
 pub mod auth;
 pub mod credentials;
+pub mod external;
 pub mod invitations;
 pub mod mails;
 pub mod retention;
