@@ -5,21 +5,25 @@
 //! provider that refuses or is down, and who may see and unlink identities.
 //! The configuration and validation tests need no provider.
 
+use std::time::Duration;
+
 use identityd::proto::{
-    CompleteExternalSignInRequest, CompleteExternalSignInResponse,
-    DeleteSignInProviderConfigRequest, ExternalLink, GetUserRequest, ListExternalIdentitiesRequest,
-    ListSignInProviderConfigsRequest, ListSignInProvidersRequest, PutSignInProviderConfigRequest,
-    SignInProviderConfig, StartExternalSignInRequest, StartExternalSignInResponse,
+    CompleteExternalSignInRequest, CompleteExternalSignInResponse, CompleteLoginRequest,
+    ConfirmTotpEnrollmentRequest, DeleteSignInProviderConfigRequest, ExternalLink, GetUserRequest,
+    ListExternalIdentitiesRequest, ListSignInProviderConfigsRequest, ListSignInProvidersRequest,
+    PutSignInProviderConfigRequest, SignInProviderConfig, StartExternalSignInRequest,
+    StartExternalSignInResponse, StartTotpEnrollmentRequest, SuspendUserRequest,
     UnlinkExternalIdentityRequest, UserStatus,
 };
 use tonic::Code;
+use totp_rs::TOTP;
 
 use crate::helpers::{TestApp, assert_error, hold_mail, rows_in, spawn_app_with, violated_fields};
 use crate::oidc_provider::{
     CLIENT_ID, CLIENT_SECRET, MIXUP_CLIENT_ID, MIXUP_CLIENT_SECRET, OidcProvider, Person,
     REDIRECT_URI,
 };
-use crate::people::{active_user, session_of};
+use crate::people::{PASSWORD, active_user, session_of};
 use crate::smtp_sink::unused_port;
 
 async fn spawn() -> TestApp {
@@ -543,4 +547,65 @@ async fn a_redirect_uri_off_the_list_is_refused() {
         .providers;
     assert_eq!(offered.len(), 1);
     assert_eq!(offered[0].display_name, "Sign in with WHMCS");
+}
+
+#[tokio::test]
+async fn a_two_factor_user_still_owes_the_second_factor_and_a_suspended_one_gets_nothing() {
+    let Some(provider) = OidcProvider::start().await else {
+        return;
+    };
+    let app = spawn().await;
+    let tess = active_user(&app, "tess").await;
+    let mut linking = config("whmcs", &provider.issuer);
+    linking.link_by_email = true;
+    put(&app, linking).await.expect("put");
+    let mut auth = app.auth_as(&session_of(&app, "tess").await);
+    let started = auth
+        .start_totp_enrollment(StartTotpEnrollmentRequest {})
+        .await
+        .expect("start")
+        .into_inner();
+    let authenticator = TOTP::from_url(&started.otpauth_uri).expect("readable");
+    let now = |app: &TestApp| u64::try_from(app.clock.now().as_unix().0).expect("after 1970");
+    auth.confirm_totp_enrollment(ConfirmTotpEnrollmentRequest {
+        code: authenticator.generate(now(&app)),
+        password: PASSWORD.to_owned(),
+    })
+    .await
+    .expect("confirm");
+
+    let at_provider = person("tess-at-whmcs", &tess.email, true);
+    let answered = sign_in_as(&app, &provider, "whmcs", &at_provider)
+        .await
+        .expect("a challenge");
+    assert!(answered.session_token.is_empty() && answered.session.is_none());
+    let challenge = answered.mfa_challenge.expect("a challenge").challenge_token;
+    app.clock.advance(Duration::from_secs(31));
+    let signed_in = app
+        .auth_public()
+        .complete_login(CompleteLoginRequest {
+            challenge_token: challenge,
+            code: authenticator.generate(now(&app)),
+            user_agent: "browser".into(),
+            device_token: String::new(),
+        })
+        .await
+        .expect("the second factor")
+        .into_inner();
+    let session = signed_in.session.expect("a session");
+    assert_eq!(session.authentication_methods, ["external", "otp"]);
+    assert_eq!(session.user_id, tess.id);
+
+    app.users
+        .clone()
+        .suspend_user(SuspendUserRequest {
+            user_id: tess.id.clone(),
+            reason: "chargeback".into(),
+        })
+        .await
+        .expect("suspend");
+    let refused = sign_in_as(&app, &provider, "whmcs", &at_provider)
+        .await
+        .expect_err("suspended");
+    assert_error(&refused, Code::Unauthenticated, "LOGIN_FAILED");
 }
