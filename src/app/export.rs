@@ -29,7 +29,8 @@ fn maybe_time(micros: Option<i64>) -> Value {
 
 impl App {
     /// The JSON document of everything identityd holds about a user: the
-    /// profile, memberships with their accounts, sessions (live and ended,
+    /// profile, memberships with their accounts, linked external identities,
+    /// sessions (live and ended,
     /// until the sweep deletes them) and activity about or by them. Staff
     /// holding both `users.read` and `activity.read`; the export itself is
     /// recorded in the activity log.
@@ -43,6 +44,7 @@ impl App {
         let account_ids: Vec<_> = memberships.iter().map(|m| m.account_id).collect();
         let accounts = store::accounts::find_many(db, &account_ids).await?;
         let sessions = store::sessions::all_for_user(db, id).await?;
+        let identities = store::external_sign_in::list_identities(db, id).await?;
         let events =
             store::activity::about_user(db, &id.to_string(), EXPORT_ACTIVITY_MAX + 1).await?;
         let truncated = events.len() as u64 > EXPORT_ACTIVITY_MAX;
@@ -77,6 +79,14 @@ impl App {
                     "joined_at": time(m.created_at),
                 })
             }).collect::<Vec<_>>(),
+            "external_identities": identities.iter().map(|i| json!({
+                "id": i.id,
+                "provider_id": i.provider_id,
+                "subject": i.subject,
+                "email": i.email,
+                "linked_at": time(i.created_at),
+                "last_sign_in_at": maybe_time(i.last_sign_in_at),
+            })).collect::<Vec<_>>(),
             "sessions": sessions.iter().map(|s| json!({
                 "id": s.id.to_string(),
                 "account_id": s.account_id.map(|a| a.to_string()),

@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use identityd::proto::{
     CompleteExternalSignInRequest, CompleteExternalSignInResponse, CompleteLoginRequest,
-    ConfirmTotpEnrollmentRequest, DeleteSignInProviderConfigRequest, ExternalLink, GetUserRequest,
-    ListExternalIdentitiesRequest, ListSignInProviderConfigsRequest, ListSignInProvidersRequest,
-    PutSignInProviderConfigRequest, SignInProviderConfig, StartExternalSignInRequest,
-    StartExternalSignInResponse, StartTotpEnrollmentRequest, SuspendUserRequest,
-    UnlinkExternalIdentityRequest, UserStatus,
+    ConfirmTotpEnrollmentRequest, DeleteSignInProviderConfigRequest, ExportUserRequest,
+    ExternalLink, GetUserRequest, ListExternalIdentitiesRequest, ListSignInProviderConfigsRequest,
+    ListSignInProvidersRequest, PutSignInProviderConfigRequest, SignInProviderConfig,
+    StartExternalSignInRequest, StartExternalSignInResponse, StartTotpEnrollmentRequest,
+    SuspendUserRequest, UnlinkExternalIdentityRequest, UserStatus,
 };
 use tonic::Code;
 use totp_rs::TOTP;
@@ -181,6 +181,19 @@ async fn a_new_person_signs_up_through_the_provider_and_comes_back_linked() {
     assert_eq!(user.email, "ada@example.test");
     assert_eq!(user.full_name, "Ada Lovelace");
     assert!(!user.has_password);
+    let document = app
+        .users
+        .clone()
+        .export_user(ExportUserRequest {
+            user_id: session.user_id.clone(),
+        })
+        .await
+        .expect("export")
+        .into_inner()
+        .document;
+    let exported: serde_json::Value = serde_json::from_str(&document).expect("JSON");
+    assert_eq!(exported["external_identities"][0]["provider_id"], "whmcs");
+    assert_eq!(exported["external_identities"][0]["subject"], "ada-1");
 
     // The state works once, whatever the outcome.
     let replay = complete(&app, &back.state, &back.code, "")
