@@ -82,6 +82,7 @@ fail() {
 
 port=$(free_port)
 addr="127.0.0.1:$port"
+metrics_port=$(free_port)
 
 # Plain grpcurl call: gc ARGS...
 gc() {
@@ -106,6 +107,7 @@ collect_identityd_unsets
   exec env "${unset_args[@]}" \
     IDENTITYD__DATA_DIR="$data_dir" \
     IDENTITYD__SERVER__LISTEN="$addr" \
+    IDENTITYD__SERVER__METRICS_LISTEN="127.0.0.1:$metrics_port" \
     "$BIN" serve </dev/null >"$log" 2>&1
 ) &
 server_pid=$!
@@ -236,6 +238,24 @@ if grep -q $'\e\[' "$log"; then
   fail "the server log carries colour codes although it is a file" "$(tail -n 20 "$log")"
 fi
 echo "bootstrap printed one working token; its log went to stderr without colours"
+
+echo "== smoke: GET /metrics serves every metric docs/OPERATIONS.md documents"
+operations_doc="$(dirname "${BASH_SOURCE[0]}")/../docs/OPERATIONS.md"
+out=$(python3 - "$metrics_port" "$operations_doc" <<'PY' 2>&1
+import re, sys, urllib.request
+port, doc = sys.argv[1], open(sys.argv[2]).read()
+section = doc.split("## Metrics", 1)[1].split("\n## ", 1)[0]
+documented = sorted(set(re.findall(r"`(identityd_[a-z_]+)", section)))
+served = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+names = {line.split("{")[0].split(" ")[0] for line in served.splitlines() if line and not line.startswith("#")}
+missing = [m for m in documented if not any(n == m or n.startswith(m + "_") for n in names)]
+if len(documented) < 10 or missing:
+    print(f"documented {len(documented)}, missing: {missing}")
+    sys.exit(1)
+print(f"{len(documented)} documented metrics served")
+PY
+) || fail "the metrics endpoint does not serve every documented metric" "$out"
+echo "$out"
 
 echo "== smoke: SIGTERM shuts down gracefully within ${SHUTDOWN_TIMEOUT}s"
 kill -TERM "$server_pid"

@@ -246,6 +246,10 @@ pub struct ServerSettings {
     pub http2_keepalive_interval_secs: u64,
     /// How long a ping may go unanswered before the connection is closed, in seconds.
     pub http2_keepalive_timeout_secs: u64,
+    /// Where Prometheus scrapes `GET /metrics` (plain HTTP); unset serves
+    /// no metrics. Port 0 picks a free port.
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Data retention pruning (WHMCS's "Data Retention Pruning"): deleting

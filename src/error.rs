@@ -58,7 +58,10 @@ fn to_status_with(
         AppError::FailedPrecondition(reason) => (Code::FailedPrecondition, *reason),
         AppError::Aborted(reason) => (Code::Aborted, *reason),
         AppError::ResourceExhausted(reason) => (Code::ResourceExhausted, *reason),
-        AppError::Throttled(_) => (Code::ResourceExhausted, Reason::TooManyAttempts),
+        AppError::Throttled(_) => {
+            crate::metrics::metrics().throttle_blocks.inc();
+            (Code::ResourceExhausted, Reason::TooManyAttempts)
+        }
         AppError::Unavailable(source) => {
             tracing::warn!(request_id, error = %source, cause = %cause_chain(source), "database unavailable");
             (Code::Unavailable, Reason::DatabaseUnavailable)

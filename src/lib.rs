@@ -16,6 +16,7 @@ pub mod files;
 pub mod grpc;
 pub mod limits;
 pub mod mail;
+pub mod metrics;
 pub mod oidc;
 pub mod runtime;
 pub mod startup;

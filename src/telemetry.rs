@@ -107,6 +107,7 @@ where
         request
             .extensions_mut()
             .insert(RequestId(request_id.clone()));
+        let method = request.uri().path().to_owned();
         let span = tracing::info_span!(
             "rpc",
             method = %request.uri().path(),
@@ -134,6 +135,7 @@ where
                     .unwrap_or(0);
                 let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
                 let status = tonic::Code::from_i32(code);
+                crate::metrics::metrics().record_call(&method, status, started.elapsed());
                 tracing::info!(status = ?status, latency_us, "rpc finished");
                 if let Ok(value) = HeaderValue::from_str(&request_id) {
                     response.headers_mut().insert(REQUEST_ID_HEADER, value);

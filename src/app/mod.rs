@@ -272,6 +272,40 @@ impl App {
         &self.hasher
     }
 
+    /// Password hashes queued or running, and the most there may be.
+    pub fn hashing_load(&self) -> (usize, usize) {
+        self.hasher.load()
+    }
+
+    /// How many mails wait to be sent, and how long the oldest has waited.
+    pub async fn mail_backlog(&self) -> Result<(usize, Option<Duration>), StoreError> {
+        let (count, oldest) = store::mails::backlog(self.reader()).await?;
+        let now = self.now();
+        let age = oldest.map(|queued| now.since(Timestamp::from_micros(queued)));
+        Ok((usize::try_from(count).unwrap_or(usize::MAX), age))
+    }
+
+    /// Connections in use and idle, per pool (`writer`, `reader`).
+    pub fn pool_load(&self) -> Vec<(&'static str, usize, usize)> {
+        [("writer", &self.db), ("reader", &self.reader)]
+            .into_iter()
+            .map(|(name, db)| {
+                let (size, idle) = match db.get_database_backend() {
+                    sea_orm::DbBackend::Postgres => {
+                        let pool = db.get_postgres_connection_pool();
+                        (pool.size() as usize, pool.num_idle())
+                    }
+                    sea_orm::DbBackend::Sqlite => {
+                        let pool = db.get_sqlite_connection_pool();
+                        (pool.size() as usize, pool.num_idle())
+                    }
+                    _ => (0, 0),
+                };
+                (name, size.saturating_sub(idle), idle)
+            })
+            .collect()
+    }
+
     /// The OpenID Connect relying party, for external sign-in.
     pub(crate) fn oidc(&self) -> &OidcClient {
         &self.oidc

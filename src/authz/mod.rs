@@ -5,4 +5,4 @@ mod layer;
 mod policy;
 
 pub use layer::AuthzLayer;
-pub use policy::{POLICIES, Policy, policy_for};
+pub use policy::{POLICIES, Policy, is_served_method, policy_for};

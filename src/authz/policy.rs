@@ -392,6 +392,12 @@ pub const POLICIES: &[(&str, Policy)] = &[
 ];
 
 /// The policy of the method at `path` (`/package.Service/Method`), if it has one.
+/// Whether identityd serves the method at `path`.
+pub fn is_served_method(path: &str) -> bool {
+    POLICIES.iter().any(|(method, _)| *method == path)
+}
+
+/// The policy of the method at `path`, if identityd serves it.
 pub fn policy_for(path: &str) -> Option<Policy> {
     POLICIES
         .iter()

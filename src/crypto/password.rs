@@ -170,6 +170,11 @@ impl PasswordHasher {
         self.abandoned.load(Ordering::Relaxed)
     }
 
+    /// Hashes queued or running now, and the most there may be.
+    pub fn load(&self) -> (usize, usize) {
+        (self.in_flight.load(Ordering::Relaxed), self.capacity)
+    }
+
     /// Runs `work` on the next free hashing thread. Jobs wait in the
     /// threads' own queue, so a thread that finishes a hash starts the next
     /// without waiting for the async runtime to hand it over.
@@ -179,6 +184,7 @@ impl PasswordHasher {
     ) -> Result<T, PasswordHashError> {
         if self.in_flight.fetch_add(1, Ordering::AcqRel) >= self.capacity {
             self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            crate::metrics::metrics().hash_rejections.inc();
             return Err(PasswordHashError::Busy);
         }
         let place = Place(self.in_flight.clone());
@@ -193,6 +199,7 @@ impl PasswordHasher {
                 // only delay the callers still waiting.
                 if reply.is_closed() {
                     abandoned.fetch_add(1, Ordering::Relaxed);
+                    crate::metrics::metrics().hash_abandoned.inc();
                     drop(place);
                     return;
                 }

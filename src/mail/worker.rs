@@ -118,10 +118,12 @@ impl MailWorker {
         match outcome {
             Ok(()) => {
                 store::mails::mark_sent(&self.db, &mail.id, attempts, now).await?;
+                crate::metrics::metrics().mail_sent.inc();
                 let sent = self.counters.sent.fetch_add(1, Ordering::Relaxed) + 1;
                 tracing::info!(mail_id = %mail.id, kind = %mail.kind, attempts, sent_total = sent, "mail sent");
             }
             Err((error, transient)) => {
+                crate::metrics::metrics().mail_delivery_failures.inc();
                 let max = i32::try_from(self.settings.max_attempts.max(1)).unwrap_or(i32::MAX);
                 if transient && attempts < max {
                     let jitter = f64::from(random_bytes::<1>()[0]) / 255.0;
@@ -133,6 +135,7 @@ impl MailWorker {
                     tracing::warn!(mail_id = %mail.id, attempts, retry_in_ms = wait.as_millis() as u64, error = %error, retried_total = retried, "mail delivery failed; will retry");
                 } else {
                     store::mails::mark_failed(&self.db, &mail.id, attempts, &error).await?;
+                    crate::metrics::metrics().mail_failed.inc();
                     let failed = self.counters.failed.fetch_add(1, Ordering::Relaxed) + 1;
                     tracing::error!(mail_id = %mail.id, attempts, error = %error, failed_total = failed, "mail delivery gave up");
                 }

@@ -19,6 +19,7 @@ use crate::mail::worker::MailWorker;
 /// A built service, bound and ready to serve.
 pub struct Application {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     local_addr: SocketAddr,
     app: App,
     mail_worker: MailWorker,
@@ -61,8 +62,17 @@ impl Application {
         let local_addr = listener
             .local_addr()
             .map_err(|source| StartupError::Bind { address, source })?;
+        let metrics_listener = match settings.server.metrics_listen {
+            Some(address) => Some(
+                TcpListener::bind(address)
+                    .await
+                    .map_err(|source| StartupError::Bind { address, source })?,
+            ),
+            None => None,
+        };
         Ok(Self {
             listener,
+            metrics_listener,
             local_addr,
             app,
             mail_worker,
@@ -78,6 +88,13 @@ impl Application {
     /// The address the service listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The address `GET /metrics` is served on, if metrics are on.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
     }
 
     /// The use cases, for tests and commands that act without a call.
@@ -98,6 +115,7 @@ impl Application {
     ) -> Result<(), StartupError> {
         let Self {
             listener,
+            metrics_listener,
             local_addr,
             app,
             mail_worker,
@@ -106,7 +124,17 @@ impl Application {
 
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         let (stop_tx, stop_rx) = watch::channel(false);
-        let jobs = jobs::start(&app, mail_worker, &settings, health_reporter, &stop_rx).await;
+        let mut jobs = jobs::start(&app, mail_worker, &settings, health_reporter, &stop_rx).await;
+        if let Some(metrics_listener) = metrics_listener {
+            if let Ok(address) = metrics_listener.local_addr() {
+                tracing::info!(%address, "serving Prometheus metrics at /metrics");
+            }
+            jobs.push(tokio::spawn(crate::metrics::serve(
+                metrics_listener,
+                app.clone(),
+                stop_rx.clone(),
+            )));
+        }
         let server = services::serve(listener, &app, &settings, health_service, stop_rx)?;
         tracing::info!(address = %local_addr, "identityd listening");
 

@@ -138,6 +138,21 @@ pub async fn requeue(conn: &impl ConnectionTrait, id: &str, now: i64) -> Result<
     Ok(())
 }
 
+/// How many mails wait to be sent, and when the oldest of them was queued.
+pub async fn backlog(conn: &impl ConnectionTrait) -> Result<(u64, Option<i64>), StoreError> {
+    use sea_orm::{PaginatorTrait, QueryOrder, QuerySelect};
+    let waiting = mail::Entity::find().filter(mail::Column::Status.eq(MailStatus::Queued));
+    let count = waiting.clone().count(conn).await?;
+    let oldest = waiting
+        .select_only()
+        .column(mail::Column::CreatedAt)
+        .order_by_asc(mail::Column::CreatedAt)
+        .into_tuple::<i64>()
+        .one(conn)
+        .await?;
+    Ok((count, oldest))
+}
+
 /// The mail with this id.
 pub async fn find(conn: &impl ConnectionTrait, id: &str) -> Result<Option<MailRow>, StoreError> {
     Ok(mail::Entity::find_by_id(id.to_owned()).one(conn).await?)

@@ -80,6 +80,8 @@ pub struct TestApp {
     pub database_url: String,
     data_dir: Option<TempDir>,
     address: std::net::SocketAddr,
+    /// Where `GET /metrics` is served, when the settings turned it on.
+    pub metrics_address: Option<std::net::SocketAddr>,
     channel: Channel,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
@@ -109,6 +111,7 @@ pub fn test_settings(data_dir: PathBuf, database_url: Option<String>) -> Setting
             max_concurrent_streams: 100,
             http2_keepalive_interval_secs: 60,
             http2_keepalive_timeout_secs: 20,
+            metrics_listen: None,
             trusted_proxies: Vec::new(),
         },
         database: DatabaseSettings {
@@ -237,6 +240,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         .await
         .expect("build the application");
     let addr = application.local_addr();
+    let metrics_address = application.metrics_addr();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         application
@@ -269,6 +273,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         database_url,
         data_dir: Some(data_dir),
         address: addr,
+        metrics_address,
         channel,
         stop: Some(stop),
         server: Some(server),
@@ -462,6 +467,7 @@ impl TestApp {
             .await
             .expect("restart the application");
         let addr = application.local_addr();
+        let metrics_address = application.metrics_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             application
@@ -486,6 +492,7 @@ impl TestApp {
             database_url,
             data_dir: Some(data_dir),
             address: addr,
+            metrics_address,
             channel,
             stop: Some(stop),
             server: Some(server),

@@ -14,6 +14,7 @@ mod external;
 mod helpers;
 mod invitations;
 mod mail;
+mod metrics;
 mod mfa;
 mod module_graph;
 mod oidc_provider;

@@ -89,12 +89,18 @@ impl<V: Expiring + Clone + Send + Sync + 'static> AuthCache<V> {
         if self.ttl.is_zero() {
             return None;
         }
-        let entry = self.entries.get(key)?;
-        let fresh = entry.generation == self.generation()
-            && now >= entry.cached_at
-            && now.since(entry.cached_at) < self.ttl
-            && entry.value.holds_at(now);
-        fresh.then(|| entry.value.clone())
+        let fresh = self.entries.get(key).filter(|entry| {
+            entry.generation == self.generation()
+                && now >= entry.cached_at
+                && now.since(entry.cached_at) < self.ttl
+                && entry.value.holds_at(now)
+        });
+        let metrics = crate::metrics::metrics();
+        match &fresh {
+            Some(_) => metrics.auth_cache_hits.inc(),
+            None => metrics.auth_cache_misses.inc(),
+        };
+        fresh.map(|entry| entry.value.clone())
     }
 
     /// Remembers what `key` authenticated as, read from the database after
