@@ -406,6 +406,7 @@ async fn create_users(users: UserServiceClient<Authenticated>, callers: u64) {
         async move {
             users
                 .create_user(CreateUserRequest {
+                    skip_primary_account: true,
                     full_name: format!("Bench Signin {n}"),
                     username: username(n),
                     email: format!("{}@example.com", username(n)),

@@ -182,6 +182,7 @@ fn user_row(n: usize, rng: &mut SplitMix64) -> user::Model {
         updated_at: now,
         last_login_at: None,
         mfa_enabled_at: None,
+        primary_account_id: None,
         search_text: String::new(),
     };
     row.search_text = search_text(&row);
@@ -233,6 +234,7 @@ fn active_model(row: user::Model) -> user::ActiveModel {
         updated_at: Set(row.updated_at),
         last_login_at: Set(row.last_login_at),
         mfa_enabled_at: Set(row.mfa_enabled_at),
+        primary_account_id: Set(row.primary_account_id),
         search_text: Set(row.search_text),
     }
 }

@@ -24,6 +24,7 @@ mod m20261130_000017_index_activity_targets;
 mod m20261130_000018_add_runtime_settings;
 mod m20261130_000019_add_retention;
 mod m20261130_000020_add_external_sign_in;
+mod m20261130_000021_add_primary_account;
 
 /// Every migration of identityd, in the order they apply.
 pub struct Migrator;
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000018_add_runtime_settings::Migration),
             Box::new(m20261130_000019_add_retention::Migration),
             Box::new(m20261130_000020_add_external_sign_in::Migration),
+            Box::new(m20261130_000021_add_primary_account::Migration),
         ]
     }
 }

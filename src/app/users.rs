@@ -7,6 +7,7 @@ use crate::app::blocks::coverage::{ensure_not_last_full_access, held_role_if_cov
 use crate::app::blocks::idempotency::{CreateStart, IdempotencyKey, begin_create};
 use crate::app::blocks::links::PasswordLink;
 use crate::app::blocks::loads::load_user;
+use crate::app::blocks::new_account::create_primary_account;
 use crate::app::blocks::new_user::identity_conflict;
 use crate::app::blocks::new_user::{UserDraft, insert_user_at};
 use crate::app::blocks::paging::Paging;
@@ -44,6 +45,9 @@ pub struct NewUser {
     pub status: UserStatus,
     /// Whether to mail a link to set a first password (only without one).
     pub send_set_password_email: bool,
+    /// Whether to leave out the primary account (for users who will only
+    /// be invited into other accounts).
+    pub skip_primary_account: bool,
 }
 
 impl NewUser {
@@ -60,6 +64,7 @@ impl NewUser {
             password: _,
             status,
             send_set_password_email,
+            skip_primary_account,
         } = self;
         Fingerprint::new("CreateUser", 1)
             .text("full_name", full_name.as_str())
@@ -69,6 +74,7 @@ impl NewUser {
             .opt("locale", locale.as_ref().map(Locale::as_str))
             .text("status", status.as_str())
             .flag("send_set_password_email", *send_set_password_email)
+            .flag("skip_primary_account", *skip_primary_account)
     }
 }
 
@@ -217,12 +223,17 @@ impl App {
             password_hash,
             admin_role_id: None,
         };
-        let row = insert_user_at(&txn, id, draft, now).await?;
+        let mut row = insert_user_at(&txn, id, draft, now).await?;
         let change = Change::new("user.created", "user", id)
             .detail("username", &row.username)
             .detail("status", row.status.as_str())
-            .detail("password_set", row.password_hash.is_some());
+            .detail("password_set", row.password_hash.is_some())
+            .detail("primary_account", !new.skip_primary_account);
         record_at(&txn, principal, now, change).await?;
+        if !new.skip_primary_account {
+            create_primary_account(&txn, principal, now, &row).await?;
+            row = load_user(&txn, id).await?;
+        }
         if new.send_set_password_email {
             self.issue_password_link(&txn, principal, &row, PasswordLink::Set)
                 .await?;
@@ -515,6 +526,7 @@ mod tests {
             updated_at: 0,
             last_login_at: None,
             mfa_enabled_at: None,
+            primary_account_id: None,
             search_text: String::new(),
         };
         let shown = format!("{row:?}");

@@ -1,6 +1,6 @@
 //! User names and statuses.
 
-use super::{FieldViolation, RoleId, Timestamp, UserId, bounded_text};
+use super::{AccountId, FieldViolation, RoleId, Timestamp, UserId, bounded_text};
 
 /// Where a user stands in their lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -304,4 +304,6 @@ pub struct User {
     pub last_login_at: Option<Timestamp>,
     /// When the user turned two-factor authentication on; `None` when off.
     pub mfa_enabled_at: Option<Timestamp>,
+    /// The account made with the user, while it exists.
+    pub primary_account_id: Option<AccountId>,
 }

@@ -204,8 +204,10 @@ impl AccountService for AccountApi {
             user_id,
             permissions,
         } = request.into_inner();
-        let (account, user, permissions) =
-            parse(&p, convert::membership(&account_id, &user_id, &permissions))?;
+        let (account, user, permissions) = parse(
+            &p,
+            convert::new_membership(&account_id, &user_id, &permissions),
+        )?;
         let result = self
             .app
             .update_member_permissions(&p, account, user, permissions)

@@ -242,6 +242,7 @@ redacted_debug!(CreateUserRequest {
     status enum UserStatus,
     request_id,
     send_set_password_email,
+    skip_primary_account,
 });
 
 #[cfg(test)]
@@ -407,6 +408,7 @@ mod tests {
             status: pb::UserStatus::Active as i32,
             request_id: "req-1".into(),
             send_set_password_email: false,
+            skip_primary_account: false,
         };
         let shown = format!("{user:?}");
         assert_hidden(&shown, "cat@example.com");

@@ -132,6 +132,8 @@ pub async fn update(conn: &impl ConnectionTrait, row: &AccountRow) -> Result<(),
 
 /// Deletes an account; its memberships go with it.
 pub async fn delete(conn: &impl ConnectionTrait, id: AccountId) -> Result<(), StoreError> {
+    // A user whose primary account goes has none.
+    super::users::clear_primary_account(conn, id).await?;
     account::Entity::delete_by_id(id).exec(conn).await?;
     Ok(())
 }

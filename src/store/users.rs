@@ -215,6 +215,38 @@ pub async fn find(conn: &impl ConnectionTrait, id: UserId) -> Result<Option<User
     Ok(user::Entity::find_by_id(id).one(conn).await?)
 }
 
+/// Marks `account_id` as the user's primary account (or none).
+pub async fn set_primary_account(
+    conn: &impl ConnectionTrait,
+    id: UserId,
+    account_id: Option<AccountId>,
+    now: i64,
+) -> Result<(), StoreError> {
+    user::Entity::update_many()
+        .col_expr(user::Column::PrimaryAccountId, Expr::value(account_id))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Forgets `account_id` as anyone's primary account (it is being deleted).
+pub async fn clear_primary_account(
+    conn: &impl ConnectionTrait,
+    account_id: AccountId,
+) -> Result<(), StoreError> {
+    user::Entity::update_many()
+        .col_expr(
+            user::Column::PrimaryAccountId,
+            Expr::value(Option::<AccountId>::None),
+        )
+        .filter(user::Column::PrimaryAccountId.eq(account_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// The user with this id, locked until the transaction ends (PostgreSQL:
 /// `FOR UPDATE`; SQLite's single writer needs no lock), so that concurrent
 /// changes to how one user signs in run one at a time.
@@ -407,6 +439,7 @@ impl From<UserRow> for User {
             updated_at: Timestamp::from_micros(row.updated_at),
             last_login_at: row.last_login_at.map(Timestamp::from_micros),
             mfa_enabled_at: row.mfa_enabled_at.map(Timestamp::from_micros),
+            primary_account_id: row.primary_account_id,
         }
     }
 }

@@ -34,6 +34,7 @@ async fn create_user(app: &TestApp, username: &str) -> User {
     app.users
         .clone()
         .create_user(CreateUserRequest {
+            skip_primary_account: true,
             full_name: format!("{username} Example"),
             username: username.into(),
             email: format!("{username}@example.com"),
@@ -901,6 +902,17 @@ async fn a_grant_of_nothing_is_refused_for_members_and_invitations() {
         .expect_err("a member with no permissions");
     assert_eq!(violated_fields(&empty), ["permissions"]);
     add_member(&app, &account, &helper, &[P::Profile]).await;
+    let emptied = app
+        .accounts
+        .clone()
+        .update_member_permissions(UpdateMemberPermissionsRequest {
+            account_id: account.id.clone(),
+            user_id: helper.id.clone(),
+            permissions: vec![],
+        })
+        .await
+        .expect_err("taking every permission away is RemoveMember");
+    assert_eq!(violated_fields(&emptied), ["permissions"]);
 
     let mut invitations = app.invitations();
     let empty = invitations

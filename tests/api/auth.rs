@@ -1226,6 +1226,7 @@ async fn a_user_created_without_a_password_gets_a_link_to_set_one() {
         .users
         .clone()
         .create_user(identityd::proto::CreateUserRequest {
+            skip_primary_account: true,
             full_name: "Welcome Person".to_owned(),
             username: "welcome".to_owned(),
             email: email_of("welcome"),
@@ -1262,6 +1263,7 @@ async fn a_user_created_without_a_password_gets_a_link_to_set_one() {
         .users
         .clone()
         .create_user(identityd::proto::CreateUserRequest {
+            skip_primary_account: true,
             full_name: "Both Ways".to_owned(),
             username: "bothways".to_owned(),
             email: email_of("bothways"),

@@ -541,6 +541,7 @@ async fn a_retried_create_user_with_another_password_reuses_its_request_id() {
         async move {
             users
                 .create_user(CreateUserRequest {
+                    skip_primary_account: true,
                     full_name: "Retry Person".to_owned(),
                     username: "retry".to_owned(),
                     email: email_of("retry"),

@@ -472,6 +472,7 @@ async fn names_with_text_direction_controls_are_refused_where_mail_shows_them() 
         .users
         .clone()
         .create_user(CreateUserRequest {
+            skip_primary_account: true,
             full_name: disguised.to_owned(),
             username: "ann".to_owned(),
             email: "ann@example.test".to_owned(),

@@ -181,6 +181,10 @@ async fn a_new_person_signs_up_through_the_provider_and_comes_back_linked() {
     assert_eq!(user.email, "ada@example.test");
     assert_eq!(user.full_name, "Ada Lovelace");
     assert!(!user.has_password);
+    assert_eq!(
+        user.primary_account_id, session.account_id,
+        "its primary account"
+    );
     let document = app
         .users
         .clone()

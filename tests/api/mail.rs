@@ -30,6 +30,7 @@ async fn user(app: &TestApp, username: &str, full_name: &str) -> User {
     app.users
         .clone()
         .create_user(CreateUserRequest {
+            skip_primary_account: true,
             full_name: full_name.into(),
             username: username.into(),
             email: format!("{username}@example.com"),

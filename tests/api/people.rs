@@ -21,6 +21,7 @@ pub async fn active_user(app: &TestApp, username: &str) -> User {
     app.users
         .clone()
         .create_user(CreateUserRequest {
+            skip_primary_account: true,
             full_name: format!("{username} Person"),
             username: username.to_owned(),
             email: email_of(username),

@@ -16,6 +16,7 @@ use crate::people::{active_user, session_of};
 
 fn new_user(username: &str) -> CreateUserRequest {
     CreateUserRequest {
+        skip_primary_account: true,
         full_name: format!("{username} Tester"),
         username: username.into(),
         email: format!("{username}@example.com"),
@@ -61,6 +62,7 @@ async fn a_created_user_is_active_and_found_by_id_email_or_username() {
     let created = create(
         &app,
         CreateUserRequest {
+            skip_primary_account: true,
             photo_url: "https://cdn.example.com/ann.png".into(),
             locale: "pt-BR".into(),
             ..new_user("ann.lee")
@@ -129,6 +131,7 @@ async fn a_password_is_stored_only_as_an_argon2id_hash() {
     let created = create(
         &app,
         CreateUserRequest {
+            skip_primary_account: true,
             password: password.into(),
             ..new_user("bob")
         },
@@ -163,6 +166,7 @@ async fn weak_short_and_personal_passwords_are_refused() {
             .users
             .clone()
             .create_user(CreateUserRequest {
+                skip_primary_account: true,
                 password: password.into(),
                 ..new_user("carol.king")
             })
@@ -179,6 +183,7 @@ async fn every_invalid_field_is_named() {
         .users
         .clone()
         .create_user(CreateUserRequest {
+            skip_primary_account: true,
             full_name: " ".into(),
             username: "admin".into(),
             email: "not-an-email".into(),
@@ -207,6 +212,7 @@ async fn every_invalid_field_is_named() {
         .users
         .clone()
         .create_user(CreateUserRequest {
+            skip_primary_account: true,
             full_name: "x".repeat(129),
             username: "a b".into(),
             ..new_user("ignored")
@@ -224,6 +230,7 @@ async fn emails_and_usernames_are_unique_regardless_of_case() {
         .users
         .clone()
         .create_user(CreateUserRequest {
+            skip_primary_account: true,
             email: "DORA@EXAMPLE.COM".into(),
             ..new_user("dora2")
         })
@@ -234,6 +241,7 @@ async fn emails_and_usernames_are_unique_regardless_of_case() {
         .users
         .clone()
         .create_user(CreateUserRequest {
+            skip_primary_account: true,
             username: "DORA".into(),
             ..new_user("dora3")
         })
@@ -249,6 +257,7 @@ async fn many_concurrent_creates_of_one_email_make_exactly_one_user() {
         .map(|i| {
             let mut users = app.users.clone();
             let request = CreateUserRequest {
+                skip_primary_account: true,
                 email: "same@example.com".into(),
                 ..new_user(&format!("racer{i}"))
             };
@@ -269,6 +278,7 @@ async fn many_concurrent_creates_of_one_email_make_exactly_one_user() {
 async fn retries_with_one_request_id_make_one_user() {
     let app = spawn_app().await;
     let request = CreateUserRequest {
+        skip_primary_account: true,
         request_id: "signup-7f3a".into(),
         ..new_user("erin")
     };
@@ -295,6 +305,7 @@ async fn retries_with_one_request_id_make_one_user() {
         .users
         .clone()
         .create_user(CreateUserRequest {
+            skip_primary_account: true,
             full_name: "Someone Else".into(),
             ..request
         })
@@ -309,6 +320,7 @@ async fn search_matches_name_username_and_email_without_case_and_takes_wildcards
     create(
         &app,
         CreateUserRequest {
+            skip_primary_account: true,
             full_name: "Zoë Åberg".into(),
             ..new_user("zoe")
         },
@@ -317,6 +329,7 @@ async fn search_matches_name_username_and_email_without_case_and_takes_wildcards
     create(
         &app,
         CreateUserRequest {
+            skip_primary_account: true,
             email: "billing@acme-hosting.example".into(),
             ..new_user("frank")
         },
@@ -358,6 +371,7 @@ async fn users_list_by_status_newest_or_oldest_first_with_a_total() {
     create(
         &app,
         CreateUserRequest {
+            skip_primary_account: true,
             status: UserStatus::PendingVerification.into(),
             ..new_user("usr4")
         },
@@ -454,6 +468,7 @@ async fn an_update_changes_masked_fields_and_a_new_email_is_unverified() {
     let user = create(
         &app,
         CreateUserRequest {
+            skip_primary_account: true,
             photo_url: "https://cdn.example.com/h.png".into(),
             ..new_user("henry")
         },
@@ -545,6 +560,7 @@ async fn suspension_and_activation_are_recorded_with_their_reasons() {
     let user = create(
         &app,
         CreateUserRequest {
+            skip_primary_account: true,
             status: UserStatus::PendingVerification.into(),
             ..new_user("jack")
         },
@@ -860,6 +876,7 @@ async fn users_sort_by_name_username_or_email_in_stable_pages() {
         create(
             &app,
             CreateUserRequest {
+                skip_primary_account: true,
                 full_name: full_name.into(),
                 username: username.into(),
                 email: email.into(),
@@ -931,4 +948,69 @@ async fn users_sort_by_name_username_or_email_in_stable_pages() {
         .await
         .expect_err("a token from another order");
     assert_eq!(foreign.code(), tonic::Code::InvalidArgument);
+}
+
+#[tokio::test]
+async fn a_new_user_gets_a_primary_account_unless_skipped() {
+    use identityd::proto::{DeleteAccountRequest, GetAccountRequest, ListUserAccountsRequest};
+    let app = spawn_app().await;
+    let mut with = new_user("primo");
+    with.skip_primary_account = false;
+    let primo = create(&app, with).await;
+    assert!(!primo.primary_account_id.is_empty(), "{primo:?}");
+    let account = app
+        .accounts
+        .clone()
+        .get_account(GetAccountRequest {
+            account_id: primo.primary_account_id.clone(),
+        })
+        .await
+        .expect("the primary account")
+        .into_inner()
+        .account
+        .expect("an account");
+    assert_eq!(account.owner_user_id, primo.id);
+    let profile = account.profile.expect("a profile");
+    assert_eq!(profile.display_name, "primo", "named after the username");
+    assert_eq!(profile.email, primo.email);
+    assert_eq!(profile.full_name, primo.full_name);
+    let listed = app
+        .accounts
+        .clone()
+        .list_user_accounts(ListUserAccountsRequest {
+            user_id: primo.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("the user's accounts")
+        .into_inner();
+    assert_eq!(listed.accounts.len(), 1);
+
+    // Someone who will only be invited gets none.
+    let mut without = new_user("invitee");
+    without.skip_primary_account = true;
+    let invitee = create(&app, without).await;
+    assert!(invitee.primary_account_id.is_empty());
+
+    // The primary account can be deleted like any other; the user then has none.
+    app.accounts
+        .clone()
+        .delete_account(DeleteAccountRequest {
+            account_id: primo.primary_account_id.clone(),
+            delete_orphan_users: false,
+        })
+        .await
+        .expect("delete the primary account");
+    let after = app
+        .users
+        .clone()
+        .get_user(GetUserRequest {
+            user_id: primo.id.clone(),
+        })
+        .await
+        .expect("the user stays")
+        .into_inner()
+        .user
+        .expect("a user");
+    assert!(after.primary_account_id.is_empty());
 }

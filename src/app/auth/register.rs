@@ -6,11 +6,12 @@ use crate::app::App;
 use crate::app::authn::Principal;
 use crate::app::blocks::audit::{Change, record_at};
 use crate::app::blocks::links::*;
-use crate::app::blocks::new_account::insert_account;
+use crate::app::blocks::loads::load_user;
+use crate::app::blocks::new_account::create_primary_account;
 use crate::app::blocks::new_user::{UserDraft, insert_user_at};
 use crate::app::error::{AppError, Reason};
 use crate::crypto::KeyPurpose;
-use crate::domain::{AccountId, AccountProfile, Email, FieldViolation, UserId, UserStatus};
+use crate::domain::{Email, FieldViolation, UserId, UserStatus};
 use crate::mail::MailKind;
 use crate::store::{self, ConnectionTrait, users::UserRow};
 
@@ -90,14 +91,8 @@ impl App {
         draft: UserDraft,
         via: Option<&str>,
     ) -> Result<UserRow, AppError> {
-        let profile = AccountProfile::primary(
-            draft.username.as_str(),
-            draft.full_name.as_str(),
-            draft.email.clone(),
-        );
         let user = insert_user_at(txn, user_id, draft, self.now()).await?;
-        let account_id = AccountId::generate();
-        insert_account(txn, account_id, user_id, profile, self.now().as_micros()).await?;
+        let account_id = create_primary_account(txn, principal, self.now(), &user).await?;
         let mut registered = Change::new("user.registered", "user", user_id)
             .account(account_id)
             .detail("username", &user.username);
@@ -105,13 +100,7 @@ impl App {
             registered = registered.detail("provider", provider);
         }
         record_at(txn, principal, self.now(), registered).await?;
-        let account_created = Change::new("account.created", "account", account_id)
-            .account(account_id)
-            .detail("display_name", &user.username)
-            .detail("owner_user_id", user_id)
-            .detail("primary", true);
-        record_at(txn, principal, self.now(), account_created).await?;
-        Ok(user)
+        Ok(load_user(txn, user_id).await?)
     }
 
     pub(super) async fn register_existing(

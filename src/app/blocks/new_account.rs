@@ -1,8 +1,38 @@
 //! Creating an account with its owner's membership, whoever creates it.
 
+use crate::app::authn::Principal;
+use crate::app::blocks::audit::{Change, record_at};
 use crate::app::error::AppError;
-use crate::domain::{AccountId, AccountPermissions, AccountProfile, AccountStatus, UserId};
-use crate::store::{self, ConnectionTrait, accounts::AccountRow, memberships::MembershipRow};
+use crate::domain::{
+    AccountId, AccountPermissions, AccountProfile, AccountStatus, Email, Timestamp, UserId,
+};
+use crate::store::{
+    self, ConnectionTrait, accounts::AccountRow, memberships::MembershipRow, users::UserRow,
+};
+
+/// Makes `user`'s primary account (Awanio's "primary organization"): named
+/// after the username, billed to the user, owned by them; marks it primary
+/// and records `account.created`, inside `conn`.
+pub(crate) async fn create_primary_account(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    now: Timestamp,
+    user: &UserRow,
+) -> Result<AccountId, AppError> {
+    let email = Email::parse("email", &user.email)
+        .map_err(|_| AppError::corrupt(format!("user {} has an unreadable email", user.id)))?;
+    let profile = AccountProfile::primary(&user.username, &user.full_name, email);
+    let account_id = AccountId::generate();
+    insert_account(conn, account_id, user.id, profile, now.as_micros()).await?;
+    store::users::set_primary_account(conn, user.id, Some(account_id), now.as_micros()).await?;
+    let change = Change::new("account.created", "account", account_id)
+        .account(account_id)
+        .detail("display_name", &user.username)
+        .detail("owner_user_id", user.id)
+        .detail("primary", true);
+    record_at(conn, principal, now, change).await?;
+    Ok(account_id)
+}
 
 /// Inserts an account owned by `owner_id`, with the owner's membership.
 pub(crate) async fn insert_account(

@@ -73,6 +73,7 @@ pub(crate) async fn insert_user_at(
         updated_at: now,
         last_login_at: None,
         mfa_enabled_at: None,
+        primary_account_id: None,
         search_text: String::new(),
     };
     store::users::insert(conn, row)

@@ -357,7 +357,7 @@ pub fn membership(
     })
 }
 
-/// A parsed AddMember request: as [`membership`], and the grant must name
+/// A parsed AddMember or UpdateMemberPermissions request: as [`membership`], and the grant must name
 /// at least one permission (a member who may do nothing is a mistake, not
 /// a choice; staff who want that can grant `PROFILE` alone).
 pub fn new_membership(

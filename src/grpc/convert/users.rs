@@ -31,6 +31,10 @@ impl From<User> for pb::User {
             update_time: Some(timestamp(user.updated_at)),
             last_login_time: user.last_login_at.map(timestamp),
             mfa_enabled: user.mfa_enabled_at.is_some(),
+            primary_account_id: user
+                .primary_account_id
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
         }
     }
 }
@@ -59,6 +63,7 @@ pub fn create_user(
         status,
         request_id,
         send_set_password_email,
+        skip_primary_account,
     } = request;
     let mut v = Validator::new();
     if send_set_password_email && !password.is_empty() {
@@ -97,6 +102,7 @@ pub fn create_user(
             password: password?,
             status: status?.unwrap_or(UserStatus::Active),
             send_set_password_email,
+            skip_primary_account,
         };
         Some((user, request_id?))
     })
@@ -181,6 +187,7 @@ pub fn update_user(
         create_time: _,
         update_time: _,
         last_login_time: _,
+        primary_account_id: _,
     } = user;
     let mut v = Validator::new();
     let id = v.check(UserId::parse("user.id", &id));

@@ -69,6 +69,7 @@ mod tests {
             updated_at: 1,
             last_login_at: None,
             mfa_enabled_at: None,
+            primary_account_id: None,
             search_text: String::new(),
         };
         let shown = format!("{row:?}");

@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
-use crate::domain::{RoleId, UserId, UserStatus};
+use crate::domain::{AccountId, RoleId, UserId, UserStatus};
 
 /// One user; a user with an admin role is staff. Its `Debug` hides the
 /// password hash (a leaked hash can be guessed at offline).
@@ -43,6 +43,8 @@ pub struct Model {
     /// When two-factor authentication was turned on (a TOTP enrolment
     /// confirmed), in microseconds since the Unix epoch; `None` when off.
     pub mfa_enabled_at: Option<i64>,
+    /// The account made with the user, while it exists.
+    pub primary_account_id: Option<AccountId>,
     /// Lower-cased full name, username and email, for substring search.
     /// Derived by `store::users` on every write; callers leave it empty.
     pub search_text: String,
@@ -71,5 +73,6 @@ redacted_row_debug!("UserRow" {
     updated_at,
     last_login_at,
     mfa_enabled_at,
+    primary_account_id,
     search_text,
 });
