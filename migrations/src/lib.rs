@@ -25,6 +25,7 @@ mod m20261130_000018_add_runtime_settings;
 mod m20261130_000019_add_retention;
 mod m20261130_000020_add_external_sign_in;
 mod m20261130_000021_add_primary_account;
+mod m20261130_000022_add_account_contacts;
 
 /// Every migration of identityd, in the order they apply.
 pub struct Migrator;
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000019_add_retention::Migration),
             Box::new(m20261130_000020_add_external_sign_in::Migration),
             Box::new(m20261130_000021_add_primary_account::Migration),
+            Box::new(m20261130_000022_add_account_contacts::Migration),
         ]
     }
 }

@@ -143,6 +143,12 @@ pub enum Reason {
     MailTemplateNotStored,
     /// Another retention run holds the lease.
     RetentionRunning,
+    /// No contact has this id (for this caller).
+    ContactNotFound,
+    /// The account has a contact with this email address already.
+    ContactEmailTaken,
+    /// The account has as many contacts as it may keep.
+    ContactLimitReached,
     /// No sign-in provider has this id (or it is turned off).
     SignInProviderNotFound,
     /// The external sign-in's state is unknown, used or expired.
@@ -247,6 +253,9 @@ impl Reason {
             Reason::SignUpDomainRefused => "SIGN_UP_DOMAIN_REFUSED",
             Reason::MailTemplateNotStored => "MAIL_TEMPLATE_NOT_STORED",
             Reason::RetentionRunning => "RETENTION_RUNNING",
+            Reason::ContactNotFound => "CONTACT_NOT_FOUND",
+            Reason::ContactEmailTaken => "CONTACT_EMAIL_TAKEN",
+            Reason::ContactLimitReached => "CONTACT_LIMIT_REACHED",
             Reason::SignInProviderNotFound => "SIGN_IN_PROVIDER_NOT_FOUND",
             Reason::ExternalStateInvalid => "EXTERNAL_STATE_INVALID",
             Reason::ExternalProviderUnavailable => "EXTERNAL_PROVIDER_UNAVAILABLE",
@@ -392,6 +401,9 @@ impl Reason {
             Reason::RetentionRunning => {
                 "a retention run is in progress on this or another replica; wait for it"
             }
+            Reason::ContactNotFound => "no contact has this id",
+            Reason::ContactEmailTaken => "the account has a contact with this email address",
+            Reason::ContactLimitReached => "the account has as many contacts as it may keep (100)",
             Reason::SignInProviderNotFound => "no enabled sign-in provider has this id",
             Reason::ExternalStateInvalid => {
                 "the sign-in's state is unknown, already used or expired; start again"

@@ -29,7 +29,8 @@ pub use crate::store::activity::ActivityFilter;
 pub use crate::store::mails::MailFilter;
 pub use crate::store::users::UserSortKey;
 pub use accounts::{
-    Account, AccountPage, AccountQuery, MembershipPage, NewAccount, NewAccountOwner, UserAccount,
+    Account, AccountPage, AccountQuery, CONTACTS_MAX, Contact, ContactDetails, Correspondent,
+    MembershipPage, NewAccount, NewAccountOwner, UserAccount,
 };
 pub use activity::{ActivityEvent, ActivityPage, ActivityQuery};
 pub use auth::{

@@ -330,6 +330,26 @@ pub const POLICIES: &[(&str, Policy)] = &[
     ),
     ("/identity.v1.AuthService/RedeemSsoToken", Policy::Public),
     (
+        "/identity.v1.AccountService/ListContacts",
+        Policy::StaffOrSession(Permission::AccountsRead),
+    ),
+    (
+        "/identity.v1.AccountService/AddContact",
+        Policy::StaffOrSession(Permission::AccountsWrite),
+    ),
+    (
+        "/identity.v1.AccountService/UpdateContact",
+        Policy::StaffOrSession(Permission::AccountsWrite),
+    ),
+    (
+        "/identity.v1.AccountService/RemoveContact",
+        Policy::StaffOrSession(Permission::AccountsWrite),
+    ),
+    (
+        "/identity.v1.AccountService/ClassifyCorrespondent",
+        Policy::Staff(Permission::AccountsRead),
+    ),
+    (
         "/identity.v1.AuthService/ListSignInProviders",
         Policy::Public,
     ),

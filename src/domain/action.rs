@@ -29,6 +29,21 @@ const fn action(
 pub const ACTIONS: &[ActionInfo] = &[
     action("account.closed", "account", "An account was closed."),
     action(
+        "account.contact_added",
+        "account",
+        "A contact (someone the account mails who is not a login) was added.",
+    ),
+    action(
+        "account.contact_removed",
+        "account",
+        "A contact was removed.",
+    ),
+    action(
+        "account.contact_updated",
+        "account",
+        "A contact's name, address or mails changed.",
+    ),
+    action(
         "account.created",
         "account",
         "An account was created with its owner.",

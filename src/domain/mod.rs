@@ -5,6 +5,7 @@
 mod account;
 mod action;
 mod billing;
+mod contact;
 mod email;
 mod error;
 mod fingerprint;
@@ -31,6 +32,7 @@ pub use account::{
 };
 pub use action::{ACTIONS, ActionInfo, action_info};
 pub use billing::{AccountChanges, AccountProfile, AccountProfileInput, ProfileField};
+pub use contact::{ContactMail, ContactMails};
 pub use email::Email;
 pub use error::{FieldViolation, MAX_VIOLATIONS, ValidationError, Validator, truncate_text};
 pub use fingerprint::Fingerprint;

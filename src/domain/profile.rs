@@ -10,8 +10,16 @@ impl PhotoUrl {
     /// The longest URL accepted.
     pub const MAX_LEN: usize = 2048;
 
-    /// Parses a photo URL; only `http` and `https` with a host are accepted,
-    /// so a `javascript:` or `data:` URL never reaches a page that shows it.
+    /// Parses a photo URL: `https` with a host and no credentials, so a
+    /// `javascript:` or `data:` URL never reaches a page that shows it, an
+    /// https page never loads a plain-http image (mixed content, and the
+    /// viewer's address in clear), and no password sits in a URL everyone
+    /// who sees the user can read.
+    ///
+    /// A URL, not uploaded bytes: identityd is not an image store. Billing
+    /// front ends already host files on a CDN or object store that resizes
+    /// and caches them, and accepting images would make identityd parse and
+    /// serve untrusted files and grow every user row by kilobytes.
     pub fn parse(field: &str, value: &str) -> Result<Self, FieldViolation> {
         let value = value.trim();
         if value.len() > Self::MAX_LEN {
@@ -31,12 +39,14 @@ impl PhotoUrl {
                 "must not contain control, invisible or text-direction characters",
             ));
         }
-        let parsed = url::Url::parse(value)
-            .map_err(|_| FieldViolation::new(field, "must be an http(s) URL"))?;
-        if !matches!(parsed.scheme(), "http" | "https")
+        let must = || FieldViolation::new(field, "must be an https URL without credentials");
+        let parsed = url::Url::parse(value).map_err(|_| must())?;
+        if parsed.scheme() != "https"
             || parsed.host_str().is_none_or(str::is_empty)
+            || !parsed.username().is_empty()
+            || parsed.password().is_some()
         {
-            return Err(FieldViolation::new(field, "must be an http(s) URL"));
+            return Err(must());
         }
         Ok(Self(value.to_owned()))
     }
@@ -86,12 +96,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_http_photo_urls_with_a_host_are_accepted() {
+    fn only_https_photo_urls_with_a_host_and_no_credentials_are_accepted() {
         assert!(PhotoUrl::parse("photo_url", "https://cdn.example.com/a.png").is_ok());
         for bad in [
             "javascript:alert(1)",
             "data:image/png;base64,AAAA",
             "ftp://x/a.png",
+            "http://cdn.example.com/a.png",
+            "https://user:secret@cdn.example.com/a.png",
             "https://",
             "photo.png",
             "https://cdn.example.com/\u{202E}gnp.exe",

@@ -3,6 +3,7 @@
 use tonic::{Request, Response, Status};
 
 use super::convert::accounts as convert;
+use super::convert::contacts;
 use super::convert::with_reason;
 use super::{parse, principal, reply};
 use crate::app::App;
@@ -192,6 +193,69 @@ impl AccountService for AccountApi {
         reply(&p, result, |member| pb::AddMemberResponse {
             member: Some(member.into()),
         })
+    }
+
+    async fn list_contacts(
+        &self,
+        request: Request<pb::ListContactsRequest>,
+    ) -> Result<Response<pb::ListContactsResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::ListContactsRequest { account_id } = request.into_inner();
+        let account = parse(&p, AccountId::parse("account_id", &account_id))?;
+        let result = self.app.list_contacts(&p, account).await;
+        reply(&p, result, |found| pb::ListContactsResponse {
+            contacts: found.into_iter().map(contacts::contact).collect(),
+        })
+    }
+
+    async fn add_contact(
+        &self,
+        request: Request<pb::AddContactRequest>,
+    ) -> Result<Response<pb::AddContactResponse>, Status> {
+        let p = principal(&request)?;
+        let (account, details) = parse(&p, contacts::add(request.into_inner()))?;
+        let result = self.app.add_contact(&p, account, details).await;
+        reply(&p, result, |added| pb::AddContactResponse {
+            contact: Some(contacts::contact(added)),
+        })
+    }
+
+    async fn update_contact(
+        &self,
+        request: Request<pb::UpdateContactRequest>,
+    ) -> Result<Response<pb::UpdateContactResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::UpdateContactRequest {
+            contact_id,
+            full_name,
+            email,
+            mails,
+        } = request.into_inner();
+        let details = parse(&p, contacts::details(&full_name, &email, &mails))?;
+        let result = self.app.update_contact(&p, &contact_id, details).await;
+        reply(&p, result, |updated| pb::UpdateContactResponse {
+            contact: Some(contacts::contact(updated)),
+        })
+    }
+
+    async fn remove_contact(
+        &self,
+        request: Request<pb::RemoveContactRequest>,
+    ) -> Result<Response<pb::RemoveContactResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::RemoveContactRequest { contact_id } = request.into_inner();
+        let result = self.app.remove_contact(&p, &contact_id).await;
+        reply(&p, result, |()| pb::RemoveContactResponse {})
+    }
+
+    async fn classify_correspondent(
+        &self,
+        request: Request<pb::ClassifyCorrespondentRequest>,
+    ) -> Result<Response<pb::ClassifyCorrespondentResponse>, Status> {
+        let p = principal(&request)?;
+        let (account, email) = parse(&p, contacts::classify(request.into_inner()))?;
+        let result = self.app.classify_correspondent(&p, account, &email).await;
+        reply(&p, result, contacts::correspondent)
     }
 
     async fn update_member_permissions(

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod activity;
 mod columns;
+pub mod contacts;
 pub mod credentials;
 pub mod entities;
 mod error;

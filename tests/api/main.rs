@@ -8,6 +8,7 @@ mod auth;
 mod authz;
 mod brute_force;
 mod clock;
+mod contacts;
 mod credentials;
 mod edge;
 mod external;

@@ -6,9 +6,12 @@
 //! membership row, and holds every permission whatever that row says.
 
 mod activity;
+mod contacts;
 mod lifecycle;
 mod members;
 mod ownership;
+
+pub use contacts::{CONTACTS_MAX, Contact, ContactDetails, Correspondent};
 
 use crate::app::error::AppError;
 use crate::domain::ProfileField;

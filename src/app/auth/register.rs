@@ -100,7 +100,7 @@ impl App {
             registered = registered.detail("provider", provider);
         }
         record_at(txn, principal, self.now(), registered).await?;
-        Ok(load_user(txn, user_id).await?)
+        load_user(txn, user_id).await
     }
 
     pub(super) async fn register_existing(

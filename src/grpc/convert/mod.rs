@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod activity;
 pub mod auth;
+pub mod contacts;
 pub mod credentials;
 pub mod external;
 pub mod invitations;

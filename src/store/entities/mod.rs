@@ -23,6 +23,7 @@ macro_rules! redacted_row_debug {
 }
 
 pub mod account;
+pub mod account_contact;
 pub mod activity_event;
 pub mod api_credential;
 pub mod api_credential_role;
