@@ -250,6 +250,20 @@ pub struct ServerSettings {
     /// no metrics. Port 0 picks a free port.
     #[serde(default)]
     pub metrics_listen: Option<SocketAddr>,
+    /// The server's certificate chain (PEM); with `tls_key_path`, the gRPC
+    /// port speaks TLS only.
+    #[serde(default)]
+    pub tls_cert_path: Option<PathBuf>,
+    /// The server's private key (PEM).
+    #[serde(default)]
+    pub tls_key_path: Option<PathBuf>,
+    /// CA certificates (PEM) client certificates must chain to: mutual TLS
+    /// for every method but the health check.
+    #[serde(default)]
+    pub tls_client_ca_path: Option<PathBuf>,
+    /// How often the TLS files are checked for a change, in seconds (they
+    /// are also read again on SIGHUP).
+    pub tls_reload_secs: u64,
 }
 
 /// Data retention pruning (WHMCS's "Data Retention Pruning"): deleting
@@ -462,6 +476,7 @@ impl Settings {
             .set_default("server.listen", "127.0.0.1:50051")?
             .set_default("server.max_request_bytes", 1_048_576)?
             .set_default("server.shutdown_grace_secs", 20)?
+            .set_default("server.tls_reload_secs", 30)?
             .set_default("server.health_check_interval_secs", 5)?
             .set_default("server.call_timeout_ms", 30_000)?
             .set_default("server.max_concurrent_calls", 1_024)?

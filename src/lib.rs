@@ -22,6 +22,7 @@ pub mod runtime;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 
 /// The generated protobuf types, clients and servers of `identity.v1`.
 #[allow(missing_docs, clippy::all)]

@@ -54,6 +54,10 @@ enum Command {
         /// unspecified host (0.0.0.0 or ::) taken as this machine.
         #[arg(long, value_name = "HOST:PORT")]
         addr: Option<String>,
+        /// With TLS on (`server.tls_cert_path`), the name the server's
+        /// certificate carries; the certificates in that file are trusted.
+        #[arg(long, value_name = "NAME", default_value = "localhost")]
+        tls_name: String,
     },
 }
 
@@ -139,9 +143,14 @@ async fn run(command: Command, settings: Settings) -> Result<(), Box<dyn std::er
             );
             println!("{}", created.token.bearer());
         }
-        Command::Health { addr } => {
+        Command::Health { addr, tls_name } => {
             let addr = addr.unwrap_or_else(|| local_address(settings.server.listen));
-            let status = identityd::startup::check_health(&addr).await?;
+            let tls = settings
+                .server
+                .tls_cert_path
+                .as_deref()
+                .map(|cert| (cert, tls_name.as_str()));
+            let status = identityd::startup::check_health(&addr, tls).await?;
             println!("{status}");
             if status != "SERVING" {
                 return Err(format!("the server at {addr} is {status}").into());

@@ -143,6 +143,8 @@ pub enum Reason {
     MailTemplateNotStored,
     /// Another retention run holds the lease.
     RetentionRunning,
+    /// Mutual TLS is on and the caller presented no verified client certificate.
+    ClientCertificateRequired,
     /// No contact has this id (for this caller).
     ContactNotFound,
     /// The account has a contact with this email address already.
@@ -253,6 +255,7 @@ impl Reason {
             Reason::SignUpDomainRefused => "SIGN_UP_DOMAIN_REFUSED",
             Reason::MailTemplateNotStored => "MAIL_TEMPLATE_NOT_STORED",
             Reason::RetentionRunning => "RETENTION_RUNNING",
+            Reason::ClientCertificateRequired => "CLIENT_CERTIFICATE_REQUIRED",
             Reason::ContactNotFound => "CONTACT_NOT_FOUND",
             Reason::ContactEmailTaken => "CONTACT_EMAIL_TAKEN",
             Reason::ContactLimitReached => "CONTACT_LIMIT_REACHED",
@@ -400,6 +403,9 @@ impl Reason {
             }
             Reason::RetentionRunning => {
                 "a retention run is in progress on this or another replica; wait for it"
+            }
+            Reason::ClientCertificateRequired => {
+                "this server requires a client certificate signed by its client CA (mutual TLS)"
             }
             Reason::ContactNotFound => "no contact has this id",
             Reason::ContactEmailTaken => "the account has a contact with this email address",

@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 use std::net::IpAddr;
 
 use http::{HeaderValue, Request, Response};
-use tonic::transport::server::TcpConnectInfo;
+use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tower::{Layer, Service};
 
 use super::policy::{Policy, policy_for};
@@ -20,12 +20,23 @@ use crate::telemetry::RequestId;
 #[derive(Debug, Clone)]
 pub struct AuthzLayer {
     app: App,
+    client_certificates: bool,
 }
 
 impl AuthzLayer {
     /// A layer that authenticates against `app`'s credentials.
     pub fn new(app: App) -> Self {
-        Self { app }
+        Self {
+            app,
+            client_certificates: false,
+        }
+    }
+
+    /// Requires a verified client certificate (mutual TLS) for every method
+    /// but the health check, when `required`.
+    pub fn require_client_certificates(mut self, required: bool) -> Self {
+        self.client_certificates = required;
+        self
     }
 }
 
@@ -36,6 +47,7 @@ impl<S> Layer<S> for AuthzLayer {
         Authz {
             inner,
             app: self.app.clone(),
+            client_certificates: self.client_certificates,
         }
     }
 }
@@ -45,6 +57,7 @@ impl<S> Layer<S> for AuthzLayer {
 pub struct Authz<S> {
     inner: S,
     app: App,
+    client_certificates: bool,
 }
 
 type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
@@ -68,7 +81,14 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let app = self.app.clone();
         let call = CallFacts::of(&request, app.trusted_proxies());
+        let certificate_missing = self.client_certificates
+            && !call.path.starts_with(HEALTH_PREFIX)
+            && !call.client_certificate;
         Box::pin(async move {
+            if certificate_missing {
+                let refused = AppError::Unauthenticated(Reason::ClientCertificateRequired);
+                return Ok(to_status(refused, &call.request_id).into_http());
+            }
             match authorize(&app, &call).await {
                 Ok(principal) => {
                     tracing::Span::current().record("caller", describe_caller(&principal.caller));
@@ -80,6 +100,9 @@ where
         })
     }
 }
+
+/// The health service's methods, open to probes without a client certificate.
+const HEALTH_PREFIX: &str = "/grpc.health.v1.Health/";
 
 /// The header a proxy appends the address it received a call from to.
 const FORWARDED_FOR: &str = "x-forwarded-for";
@@ -94,15 +117,23 @@ struct CallFacts {
     request_id: String,
     client_ip: Option<IpAddr>,
     authorization: Option<HeaderValue>,
+    /// Whether the caller presented a client certificate the TLS handshake
+    /// verified against the configured CA.
+    client_certificate: bool,
 }
 
 impl CallFacts {
     fn of<B>(request: &Request<B>, proxies: &TrustedProxies) -> Self {
-        let peer = request
-            .extensions()
+        let extensions = request.extensions();
+        let tls = extensions.get::<TlsConnectInfo<TcpConnectInfo>>();
+        let peer = extensions
             .get::<TcpConnectInfo>()
+            .or_else(|| tls.map(TlsConnectInfo::get_ref))
             .and_then(|info| info.remote_addr())
             .map(|addr| addr.ip());
+        let client_certificate = tls
+            .and_then(TlsConnectInfo::peer_certs)
+            .is_some_and(|certs| !certs.is_empty());
         let headers = request.headers();
         // Header values that are not text are ignored, as if absent.
         let forwarded_for = headers
@@ -119,6 +150,7 @@ impl CallFacts {
                 .unwrap_or_default(),
             client_ip: proxies.client_address(peer, forwarded_for, client_ip),
             authorization: request.headers().get(http::header::AUTHORIZATION).cloned(),
+            client_certificate,
         }
     }
 }

@@ -53,6 +53,9 @@ pub enum StartupError {
     /// A `server.trusted_proxies` entry is not a CIDR block.
     #[error("invalid server.trusted_proxies")]
     TrustedProxies(#[source] BadNetwork),
+    /// The TLS settings name files that cannot be used, or only some of them.
+    #[error("TLS on the gRPC port")]
+    Tls(#[source] crate::tls::TlsError),
     /// The HTTP client for external sign-in providers cannot be built.
     #[error("external sign-in")]
     Oidc(#[source] crate::oidc::OidcError),

@@ -1,8 +1,9 @@
 //! `identityd health`: one grpc.health.v1 Check against a running server.
 
+use std::path::Path;
 use std::time::Duration;
 
-use tonic::transport::Endpoint;
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -25,18 +26,49 @@ pub enum ProbeError {
         #[source]
         source: tonic::transport::Error,
     },
+    /// The server's certificate file cannot be read.
+    #[error("cannot read {}", path.display())]
+    Certificate {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// The server answered the check with an error.
     #[error("the health check failed: {0}")]
     Check(#[from] tonic::Status),
 }
 
 /// The serving status of the whole server at `addr` (`SERVING`,
-/// `NOT_SERVING`, …), over plain-text HTTP/2.
-pub async fn check_health(addr: &str) -> Result<&'static str, ProbeError> {
-    let endpoint = Endpoint::from_shared(format!("http://{addr}"))
+/// `NOT_SERVING`, …), over plain-text HTTP/2, or over TLS when `tls` names
+/// the server's certificate file (whose certificates are trusted: a
+/// self-signed certificate or a full chain) and the name it carries. The
+/// health check needs no client certificate, even with mutual TLS.
+pub async fn check_health(
+    addr: &str,
+    tls: Option<(&Path, &str)>,
+) -> Result<&'static str, ProbeError> {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))
         .map_err(|_| ProbeError::Address(addr.to_owned()))?
         .connect_timeout(PROBE_TIMEOUT)
         .timeout(PROBE_TIMEOUT);
+    if let Some((cert, name)) = tls {
+        let pem = std::fs::read(cert).map_err(|source| ProbeError::Certificate {
+            path: cert.to_owned(),
+            source,
+        })?;
+        let config = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(pem))
+            .domain_name(name);
+        endpoint = endpoint
+            .tls_config(config)
+            .map_err(|source| ProbeError::Connect {
+                addr: addr.to_owned(),
+                source,
+            })?;
+    }
     let channel = endpoint
         .connect()
         .await

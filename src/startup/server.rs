@@ -4,6 +4,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -15,11 +17,40 @@ use crate::app::App;
 use crate::config::Settings;
 use crate::domain::Clock;
 use crate::mail::worker::MailWorker;
+use crate::tls::{TlsError, TlsFiles, TlsReloader};
+
+/// The TLS configuration the settings ask for, loaded; none for plain HTTP/2.
+fn tls_from(settings: &Settings) -> Result<Option<TlsReloader>, StartupError> {
+    let server = &settings.server;
+    let incomplete = |what: &str| {
+        StartupError::Tls(TlsError::Config(format!(
+            "{what}: set server.tls_cert_path and server.tls_key_path together"
+        )))
+    };
+    match (&server.tls_cert_path, &server.tls_key_path) {
+        (Some(cert), Some(key)) => {
+            let files = TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: server.tls_client_ca_path.clone(),
+            };
+            TlsReloader::load(files)
+                .map(Some)
+                .map_err(StartupError::Tls)
+        }
+        (None, None) if server.tls_client_ca_path.is_some() => Err(incomplete(
+            "server.tls_client_ca_path needs a server certificate",
+        )),
+        (None, None) => Ok(None),
+        _ => Err(incomplete("only one of the certificate and key is set")),
+    }
+}
 
 /// A built service, bound and ready to serve.
 pub struct Application {
     listener: TcpListener,
     metrics_listener: Option<TcpListener>,
+    tls: Option<Arc<TlsReloader>>,
     local_addr: SocketAddr,
     app: App,
     mail_worker: MailWorker,
@@ -55,6 +86,7 @@ impl Application {
             Err(err) => return Err(StartupError::Bootstrap(err)),
         }
 
+        let tls = tls_from(&settings)?.map(Arc::new);
         let address = settings.server.listen;
         let listener = TcpListener::bind(address)
             .await
@@ -73,6 +105,7 @@ impl Application {
         Ok(Self {
             listener,
             metrics_listener,
+            tls,
             local_addr,
             app,
             mail_worker,
@@ -116,6 +149,7 @@ impl Application {
         let Self {
             listener,
             metrics_listener,
+            tls,
             local_addr,
             app,
             mail_worker,
@@ -135,7 +169,11 @@ impl Application {
                 stop_rx.clone(),
             )));
         }
-        let server = services::serve(listener, &app, &settings, health_service, stop_rx)?;
+        if let Some(tls) = &tls {
+            let every = Duration::from_secs(settings.server.tls_reload_secs.max(1));
+            jobs.push(tokio::spawn(tls.clone().watch(every, stop_rx.clone())));
+        }
+        let server = services::serve(listener, tls, &app, &settings, health_service, stop_rx)?;
         tracing::info!(address = %local_addr, "identityd listening");
 
         let mut server = tokio::spawn(server);

@@ -2,6 +2,8 @@
 //! and the listener's connection settings.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -23,18 +25,19 @@ use crate::proto::auth_service_server::AuthServiceServer;
 use crate::proto::invitation_service_server::InvitationServiceServer;
 use crate::proto::user_service_server::UserServiceServer;
 use crate::telemetry::RequestContextLayer;
+use crate::tls::{TlsIncoming, TlsReloader};
 
 /// The server on `listener`, ready to be spawned: it serves every service
 /// behind the request context, call limits and authorization layers until
 /// `stop` turns true, then finishes the calls in flight.
 pub(super) fn serve(
     listener: TcpListener,
+    tls: Option<Arc<TlsReloader>>,
     app: &App,
     settings: &Settings,
     health: HealthServer<impl Health>,
     mut stop: watch::Receiver<bool>,
-) -> Result<impl Future<Output = Result<(), tonic::transport::Error>> + Send + 'static, StartupError>
-{
+) -> Result<ServerFuture, StartupError> {
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(crate::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -63,7 +66,12 @@ pub(super) fn serve(
             server_settings.max_concurrent_calls,
             Duration::from_millis(server_settings.call_timeout_ms),
         ))
-        .layer(AuthzLayer::new(app.clone()))
+        .layer(
+            AuthzLayer::new(app.clone()).require_client_certificates(
+                tls.as_ref()
+                    .is_some_and(|tls| tls.requires_client_certificates()),
+            ),
+        )
         .into_inner();
     // Without TCP_NODELAY a response written in two segments waits for
     // the client's delayed ACK: about 40 ms per call.
@@ -73,7 +81,7 @@ pub(super) fn serve(
     let incoming = LimitedIncoming::new(incoming, server_settings.max_connections);
     let keepalive_interval = (server_settings.http2_keepalive_interval_secs > 0)
         .then(|| Duration::from_secs(server_settings.http2_keepalive_interval_secs));
-    Ok(Server::builder()
+    let router = Server::builder()
         .max_concurrent_streams(server_settings.max_concurrent_streams.max(1))
         .http2_keepalive_interval(keepalive_interval)
         .http2_keepalive_timeout(Some(Duration::from_secs(
@@ -87,8 +95,18 @@ pub(super) fn serve(
         .add_service(users)
         .add_service(accounts)
         .add_service(auth)
-        .add_service(invitations)
-        .serve_with_incoming_shutdown(incoming, async move {
-            let _ = stop.wait_for(|stop| *stop).await;
-        }))
+        .add_service(invitations);
+    let stopped = async move {
+        let _ = stop.wait_for(|stop| *stop).await;
+    };
+    Ok(match tls {
+        Some(tls) => {
+            Box::pin(router.serve_with_incoming_shutdown(TlsIncoming::new(incoming, tls), stopped))
+        }
+        None => Box::pin(router.serve_with_incoming_shutdown(incoming, stopped)),
+    })
 }
+
+/// The server, running until told to stop.
+pub(super) type ServerFuture =
+    Pin<Box<dyn Future<Output = Result<(), tonic::transport::Error>> + Send + 'static>>;

@@ -112,6 +112,10 @@ pub fn test_settings(data_dir: PathBuf, database_url: Option<String>) -> Setting
             http2_keepalive_interval_secs: 60,
             http2_keepalive_timeout_secs: 20,
             metrics_listen: None,
+            tls_cert_path: None,
+            tls_key_path: None,
+            tls_client_ca_path: None,
+            tls_reload_secs: 30,
             trusted_proxies: Vec::new(),
         },
         database: DatabaseSettings {

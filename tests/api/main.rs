@@ -28,4 +28,5 @@ mod settings;
 mod smtp_sink;
 mod sso;
 mod staff;
+mod tls;
 mod users;
