@@ -63,10 +63,12 @@ fn to_status_with(
             (Code::ResourceExhausted, Reason::TooManyAttempts)
         }
         AppError::Unavailable(source) => {
+            crate::app::note_database_down();
             tracing::warn!(request_id, error = %source, cause = %cause_chain(source), "database unavailable");
             (Code::Unavailable, Reason::DatabaseUnavailable)
         }
         AppError::Upstream(reason) => (Code::Unavailable, *reason),
+        AppError::DatabaseDown => (Code::Unavailable, Reason::DatabaseUnavailable),
         AppError::Busy => (Code::Unavailable, Reason::ServerBusy),
         AppError::TimedOut => (Code::DeadlineExceeded, Reason::CallTimeout),
         AppError::Internal(source) => {
@@ -91,7 +93,7 @@ fn to_status_with(
     if !violations.is_empty() {
         details.set_bad_request(violations);
     }
-    if let AppError::Busy = &err {
+    if let AppError::Busy | AppError::DatabaseDown = &err {
         details.set_retry_info(Some(std::time::Duration::from_secs(1)));
     }
     if let AppError::Throttled(delay) = &err {

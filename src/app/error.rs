@@ -477,6 +477,10 @@ pub enum AppError {
     /// reached; the caller may retry.
     #[error("unavailable: {} ({})", .0.message(), .0.as_str())]
     Upstream(Reason),
+    /// The database was found unreachable moments ago and is not tried
+    /// again until a probe reaches it; the caller may retry shortly.
+    #[error("the database is down")]
+    DatabaseDown,
     /// The database cannot be reached; the caller may retry.
     #[error("unavailable")]
     Unavailable(#[source] StoreError),

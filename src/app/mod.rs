@@ -9,6 +9,7 @@ mod authn;
 mod blocks;
 mod bootstrap;
 mod credentials;
+mod database_state;
 mod error;
 mod export;
 mod identities;
@@ -50,6 +51,7 @@ pub use bootstrap::{BootstrapStaff, Bootstrapped, TokenSink};
 pub use credentials::{
     ApiCredential, CreatedApiCredential, CredentialPage, CredentialQuery, NewApiCredential,
 };
+pub use database_state::{CALL_MET_DATABASE_DOWN, DatabaseState, note_database_down};
 pub use error::{AppError, Reason};
 pub use export::EXPORT_ACTIVITY_MAX;
 pub use identities::ExternalIdentity;
@@ -91,6 +93,7 @@ pub struct App {
     clock: Clock,
     authn: Authenticator,
     oidc: OidcClient,
+    database: DatabaseState,
 }
 
 /// Rules fixed at start by the settings file. The rules an operator may
@@ -198,6 +201,7 @@ impl App {
             clock,
             authn,
             oidc,
+            database: DatabaseState::default(),
         }
     }
 
@@ -331,6 +335,11 @@ impl App {
     /// Whether `input` has the keyed digest `stored`, in constant time.
     pub fn keyed_digest_matches(&self, purpose: KeyPurpose, input: &str, stored: &str) -> bool {
         self.server_key.digest_matches(purpose, input, stored)
+    }
+
+    /// Whether this replica believes its database is down.
+    pub fn database_state(&self) -> &DatabaseState {
+        &self.database
     }
 
     /// The peers whose word on the client's address is taken.

@@ -1,6 +1,8 @@
 //! The tower layer that authenticates each call and enforces its method's policy.
 
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use std::net::IpAddr;
@@ -10,7 +12,7 @@ use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tower::{Layer, Service};
 
 use super::policy::{Policy, policy_for};
-use crate::app::{App, AppError, Caller, Principal, Reason};
+use crate::app::{App, AppError, CALL_MET_DATABASE_DOWN, Caller, Principal, Reason};
 use crate::domain::TrustedProxies;
 use crate::error::to_status;
 use crate::telemetry::RequestId;
@@ -84,22 +86,44 @@ where
         let certificate_missing = self.client_certificates
             && !call.path.starts_with(HEALTH_PREFIX)
             && !call.client_certificate;
+        let needs_database = call.path.starts_with(API_PREFIX);
         Box::pin(async move {
             if certificate_missing {
                 let refused = AppError::Unauthenticated(Reason::ClientCertificateRequired);
                 return Ok(to_status(refused, &call.request_id).into_http());
             }
-            match authorize(&app, &call).await {
-                Ok(principal) => {
-                    tracing::Span::current().record("caller", describe_caller(&principal.caller));
-                    request.extensions_mut().insert(principal);
-                    inner.call(request).await
-                }
-                Err(err) => Ok(to_status(err, &call.request_id).into_http()),
+            // A database known to be down fails the call at once, rather than
+            // after the connect timeout: callers with short deadlines get a
+            // clear UNAVAILABLE, and calls do not pile up. The health watch
+            // probes it meanwhile and lifts this when it answers.
+            let database = app.database_state().clone();
+            if needs_database && database.is_down() {
+                return Ok(to_status(AppError::DatabaseDown, &call.request_id).into_http());
             }
+            let met_database_down = Arc::new(AtomicBool::new(false));
+            let answer = CALL_MET_DATABASE_DOWN
+                .scope(met_database_down.clone(), async move {
+                    match authorize(&app, &call).await {
+                        Ok(principal) => {
+                            tracing::Span::current()
+                                .record("caller", describe_caller(&principal.caller));
+                            request.extensions_mut().insert(principal);
+                            inner.call(request).await
+                        }
+                        Err(err) => Ok(to_status(err, &call.request_id).into_http()),
+                    }
+                })
+                .await;
+            if met_database_down.load(Ordering::Acquire) {
+                database.mark_down();
+            }
+            answer
         })
     }
 }
+
+/// identityd's own services, which all need the database.
+const API_PREFIX: &str = "/identity.v1.";
 
 /// The health service's methods, open to probes without a client certificate.
 const HEALTH_PREFIX: &str = "/grpc.health.v1.Health/";

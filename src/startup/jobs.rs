@@ -151,10 +151,19 @@ async fn check_database(
     reporter: &HealthReporter,
     last: Option<ServingStatus>,
 ) -> ServingStatus {
-    let status = match store::ping(app.db()).await {
-        Ok(()) => ServingStatus::Serving,
-        Err(err) => {
+    let status = match tokio::time::timeout(PROBE_TIMEOUT, store::ping(app.db())).await {
+        Ok(Ok(())) => {
+            app.database_state().mark_up();
+            ServingStatus::Serving
+        }
+        Ok(Err(err)) => {
             tracing::warn!(error = %err, "database health check failed");
+            app.database_state().mark_down();
+            ServingStatus::NotServing
+        }
+        Err(_) => {
+            tracing::warn!("database health check timed out");
+            app.database_state().mark_down();
             ServingStatus::NotServing
         }
     };
@@ -166,8 +175,15 @@ async fn check_database(
     status
 }
 
+/// How often the database is probed while it is down.
+const DOWN_PROBE_INTERVAL: Duration = Duration::from_millis(500);
+/// How long one probe may take before the database counts as down.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Keeps the health service in step with the database: NOT_SERVING while it
-/// does not answer.
+/// does not answer. A call that meets an unreachable database wakes it at
+/// once; while down it probes every [`DOWN_PROBE_INTERVAL`], so calls fail
+/// fast only as long as the outage lasts.
 async fn watch_database(
     app: App,
     reporter: HealthReporter,
@@ -175,9 +191,16 @@ async fn watch_database(
     interval: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
+    let state = app.database_state().clone();
     loop {
+        let wait = if state.is_down() {
+            DOWN_PROBE_INTERVAL
+        } else {
+            interval
+        };
         tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = state.wait_for_change() => {}
             _ = stop.wait_for(|stop| *stop) => return,
         }
         last = check_database(&app, &reporter, Some(last)).await;

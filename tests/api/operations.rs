@@ -681,3 +681,98 @@ async fn replicas_migrating_an_empty_postgresql_database_at_once_take_turns() {
             .expect("every replica's migration succeeds");
     }
 }
+
+/// While PostgreSQL refuses connections, calls answer UNAVAILABLE at once
+/// (with a RetryInfo: the database is known to be down, so they do not each
+/// wait out the connect timeout), health turns NOT_SERVING, and both come
+/// back by themselves when the database accepts connections again.
+#[tokio::test]
+async fn calls_fail_fast_while_the_database_is_down_and_recover_when_it_returns() {
+    use tonic_types::StatusExt;
+    let Ok(admin_url) = std::env::var("IDENTITYD_TEST_POSTGRES_URL") else {
+        eprintln!("skipped: needs PostgreSQL (IDENTITYD_TEST_POSTGRES_URL) to stop a database");
+        return;
+    };
+    let app = spawn_app().await;
+    let name = app
+        .database_url
+        .rsplit('/')
+        .next()
+        .and_then(|tail| tail.split('?').next())
+        .expect("a database name")
+        .to_owned();
+    let admin = sea_orm::Database::connect(&admin_url)
+        .await
+        .expect("connect as the administrator");
+    let list = || {
+        let mut admin_client = app.admin.clone();
+        async move {
+            admin_client
+                .list_roles(identityd::proto::ListRolesRequest::default())
+                .await
+        }
+    };
+    list().await.expect("a call while the database is up");
+
+    admin
+        .execute_unprepared(&format!(
+            "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false; \
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        ))
+        .await
+        .expect("stop the database accepting connections");
+
+    // The first call meets the outage; later ones are refused without trying.
+    let mut fast = None;
+    for _ in 0..20 {
+        let status = list().await.expect_err("the database is down");
+        assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+        let details = status.get_error_details();
+        assert_eq!(
+            details.error_info().map(|info| info.reason.as_str()),
+            Some("DATABASE_UNAVAILABLE")
+        );
+        if details.retry_info().is_some() {
+            fast = Some(status);
+            break;
+        }
+    }
+    assert!(fast.is_some(), "calls never failed fast");
+    let mut health = HealthClient::new(app.channel());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = health
+            .check(HealthCheckRequest::default())
+            .await
+            .expect("health answers")
+            .into_inner();
+        if answer.status() == ServingStatus::NotServing {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "health stayed SERVING"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    admin
+        .execute_unprepared(&format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true"))
+        .await
+        .expect("let the database accept connections again");
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while list().await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "calls did not recover after the database came back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let answer = health
+        .check(HealthCheckRequest::default())
+        .await
+        .expect("health answers")
+        .into_inner();
+    assert_eq!(answer.status(), ServingStatus::Serving);
+}
