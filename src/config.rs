@@ -166,7 +166,8 @@ pub struct MailSettings {
     pub templates_dir: Option<PathBuf>,
     /// Where the `file` transport writes; `<data_dir>/mail` when unset.
     pub file_dir: Option<PathBuf>,
-    /// Attempts before a mail is marked failed.
+    /// The most attempts before a mail is marked failed; it is also given up
+    /// once no longer worth sending (see `MailKind::useful_for`).
     pub max_attempts: u32,
     /// The first retry delay, in milliseconds; it doubles with each attempt.
     pub retry_base_ms: u64,
@@ -516,7 +517,7 @@ impl Settings {
             .set_default("mail.from", "identityd <no-reply@localhost>")?
             .set_default("mail.public_base_url", "http://localhost:8080")?
             .set_default("mail.product_name", "identityd")?
-            .set_default("mail.max_attempts", 8)?
+            .set_default("mail.max_attempts", 40)?
             .set_default("mail.retry_base_ms", 5_000)?
             .set_default("mail.poll_interval_ms", 1_000)?
             .set_default("mail.smtp.host", "localhost")?

@@ -8,6 +8,7 @@ use crate::app::error::{AppError, Reason};
 pub use crate::domain::MailStatus;
 use crate::domain::Permission;
 use crate::domain::{AccountId, Fingerprint, PageSize, Timestamp};
+use crate::mail::MailKind;
 use crate::store::{
     self,
     mails::{MailFilter, MailRow},
@@ -114,6 +115,26 @@ impl App {
             mails,
             next_page_token,
         })
+    }
+
+    /// Queues every failed mail (of `kind`, if given) again, due now, with
+    /// its attempts reset; how many. Staff holding `mail.write`.
+    pub async fn retry_failed_mails(
+        &self,
+        principal: &Principal,
+        kind: Option<MailKind>,
+    ) -> Result<u64, AppError> {
+        principal.ensure_staff(Permission::MailWrite)?;
+        let now = self.now();
+        let txn = store::begin(self.db()).await?;
+        let requeued =
+            store::mails::requeue_failed(&txn, kind.map(MailKind::as_str), now.as_micros()).await?;
+        let target = kind.map_or("all", MailKind::as_str);
+        let change =
+            Change::new("mail.failed_retried", "mail", target).detail("requeued", requeued);
+        record_at(&txn, principal, now, change).await?;
+        self.commit(txn).await?;
+        Ok(requeued)
     }
 
     /// Queues a failed mail again, due now, with its attempts reset.

@@ -123,6 +123,10 @@ pub const POLICIES: &[(&str, Policy)] = &[
         Policy::Staff(Permission::MailWrite),
     ),
     (
+        "/identity.v1.AdminService/RetryFailedMails",
+        Policy::Staff(Permission::MailWrite),
+    ),
+    (
         "/identity.v1.AdminService/ListSignInProviderConfigs",
         Policy::Staff(Permission::SettingsRead),
     ),

@@ -209,6 +209,11 @@ pub const ACTIONS: &[ActionInfo] = &[
         "invitation",
         "An invitation was mailed again with a new link.",
     ),
+    action(
+        "mail.failed_retried",
+        "mail",
+        "Every failed mail (of one kind, if named) was queued again; the target id is the kind or `all`.",
+    ),
     action("mail.retried", "mail", "A failed mail was queued again."),
     action(
         "mail.test_sent",

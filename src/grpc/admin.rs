@@ -261,6 +261,19 @@ impl AdminService for AdminApi {
         })
     }
 
+    async fn retry_failed_mails(
+        &self,
+        request: Request<pb::RetryFailedMailsRequest>,
+    ) -> Result<Response<pb::RetryFailedMailsResponse>, Status> {
+        let p = principal(&request)?;
+        let pb::RetryFailedMailsRequest { kind } = request.into_inner();
+        let kind = parse(&p, mails::optional_kind(&kind))?;
+        let result = self.app.retry_failed_mails(&p, kind).await;
+        reply(&p, result, |requeued| pb::RetryFailedMailsResponse {
+            requeued: i64::try_from(requeued).unwrap_or(i64::MAX),
+        })
+    }
+
     async fn retry_mail(
         &self,
         request: Request<pb::RetryMailRequest>,

@@ -11,6 +11,8 @@ pub mod templates;
 pub mod transport;
 pub mod worker;
 
+use std::time::Duration;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -52,7 +54,25 @@ pub enum MailKind {
     AccountInactivityWarning,
 }
 
+/// How long mail of a kind is worth delivering late: a code or link until
+/// it expires, a notice for a day. A mail that still fails to go out after
+/// that is marked failed, not retried for ever.
+const CODE_USEFUL: Duration = Duration::from_secs(10 * 60);
+const RESET_LINK_USEFUL: Duration = Duration::from_secs(60 * 60);
+const LINK_USEFUL: Duration = Duration::from_secs(72 * 60 * 60);
+const NOTICE_USEFUL: Duration = Duration::from_secs(24 * 60 * 60);
+
 impl MailKind {
+    /// How long after it was queued the mail is still worth sending.
+    pub fn useful_for(self) -> Duration {
+        match self {
+            MailKind::VerificationCode => CODE_USEFUL,
+            MailKind::PasswordReset => RESET_LINK_USEFUL,
+            MailKind::SetPassword | MailKind::Invitation => LINK_USEFUL,
+            _ => NOTICE_USEFUL,
+        }
+    }
+
     /// Every kind.
     pub const ALL: [MailKind; 14] = [
         MailKind::VerificationCode,

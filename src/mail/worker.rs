@@ -19,8 +19,12 @@ use crate::domain::Clock;
 use crate::runtime::LiveSettings;
 use crate::store::{self, DatabaseConnection, mails::MailRow};
 
-/// How long a claimed mail stays reserved for its worker.
-const LEASE: Duration = Duration::from_secs(120);
+/// How long a claimed mail stays reserved for its worker: short, so a
+/// worker killed mid-batch delays its mails by seconds, and renewed every
+/// [`LEASE_RENEWAL`] while a send is under way.
+const LEASE: Duration = Duration::from_secs(30);
+/// How often a send in progress renews its lease.
+const LEASE_RENEWAL: Duration = Duration::from_secs(10);
 /// How many mails one claim takes.
 const BATCH: u64 = 16;
 /// The longest wait between two attempts.
@@ -106,14 +110,55 @@ impl MailWorker {
             store::mails::claim_due(&self.db, now.as_micros(), lease_until, BATCH).await?;
         let count = claimed.len();
         for mail in claimed {
-            self.deliver(mail).await?;
+            // The lease of a mail further down the batch may have run out
+            // while earlier ones were sent; renewing it proves this worker
+            // still holds it (its lease is still the one the claim set), and
+            // otherwise another worker has it.
+            let renewed = self.lease_end();
+            if !store::mails::renew_lease(&self.db, &mail.id, lease_until, renewed).await? {
+                tracing::debug!(mail_id = %mail.id, "lease lost to another worker; skipping");
+                continue;
+            }
+            self.deliver(mail, renewed).await?;
         }
         Ok(count)
     }
 
-    async fn deliver(&self, mail: MailRow) -> Result<(), store::StoreError> {
+    /// When a lease taken or renewed now ends.
+    fn lease_end(&self) -> i64 {
+        self.clock.now().as_micros() + i64::try_from(LEASE.as_micros()).unwrap_or(i64::MAX)
+    }
+
+    /// Sends `mail`, renewing its lease (held until `held_until`) while the
+    /// transport works, so a slow SMTP server never lets another worker
+    /// take the same mail.
+    async fn send_renewing(
+        &self,
+        mail: &MailRow,
+        mut held_until: i64,
+    ) -> Result<(), (String, bool)> {
+        let send = self.render_and_send(mail);
+        tokio::pin!(send);
+        let mut renewal = tokio::time::interval(LEASE_RENEWAL);
+        renewal.tick().await;
+        loop {
+            tokio::select! {
+                outcome = &mut send => return outcome,
+                _ = renewal.tick() => {
+                    let renewed = self.lease_end();
+                    match store::mails::renew_lease(&self.db, &mail.id, held_until, renewed).await {
+                        Ok(true) => held_until = renewed,
+                        Ok(false) => tracing::warn!(mail_id = %mail.id, "mail lease lost during a send"),
+                        Err(error) => tracing::warn!(mail_id = %mail.id, %error, "could not renew a mail lease"),
+                    }
+                }
+            }
+        }
+    }
+
+    async fn deliver(&self, mail: MailRow, held_until: i64) -> Result<(), store::StoreError> {
         let attempts = mail.attempts.saturating_add(1);
-        let outcome = self.render_and_send(&mail).await;
+        let outcome = self.send_renewing(&mail, held_until).await;
         let now = self.clock.now().as_micros();
         match outcome {
             Ok(()) => {
@@ -125,11 +170,23 @@ impl MailWorker {
             Err((error, transient)) => {
                 crate::metrics::metrics().mail_delivery_failures.inc();
                 let max = i32::try_from(self.settings.max_attempts.max(1)).unwrap_or(i32::MAX);
-                if transient && attempts < max {
-                    let jitter = f64::from(random_bytes::<1>()[0]) / 255.0;
-                    let base = Duration::from_millis(self.settings.retry_base_ms.max(1));
-                    let wait = backoff(base, u32::try_from(attempts).unwrap_or(u32::MAX), jitter);
-                    let next = now + i64::try_from(wait.as_micros()).unwrap_or(i64::MAX);
+                let jitter = f64::from(random_bytes::<1>()[0]) / 255.0;
+                let base = Duration::from_millis(self.settings.retry_base_ms.max(1));
+                let wait = backoff(base, u32::try_from(attempts).unwrap_or(u32::MAX), jitter);
+                let next = now.saturating_add(i64::try_from(wait.as_micros()).unwrap_or(i64::MAX));
+                // Retried for as long as the mail is worth sending: a code
+                // until it expires, a notice for a day.
+                let useful_until = MailKind::from_str_name(&mail.kind).map_or(now, |kind| {
+                    mail.created_at.saturating_add(
+                        i64::try_from(kind.useful_for().as_micros()).unwrap_or(i64::MAX),
+                    )
+                });
+                let error = if transient && next >= useful_until {
+                    format!("{error} (no longer worth sending; given up)")
+                } else {
+                    error
+                };
+                if transient && attempts < max && next < useful_until {
                     store::mails::mark_retry(&self.db, &mail.id, attempts, next, &error).await?;
                     let retried = self.counters.retried.fetch_add(1, Ordering::Relaxed) + 1;
                     tracing::warn!(mail_id = %mail.id, attempts, retry_in_ms = wait.as_millis() as u64, error = %error, retried_total = retried, "mail delivery failed; will retry");

@@ -63,6 +63,44 @@ fn claim_due_query(now: i64, lease_until: i64, limit: u64) -> UpdateMany<mail::E
         .filter(Column::Id.in_subquery(due))
 }
 
+/// Extends the lease of a mail this worker holds (its lease still ends at
+/// `held_until`, as this worker set it) to `until`; `false` when another
+/// worker has claimed it since, or it is no longer queued.
+pub async fn renew_lease(
+    conn: &impl ConnectionTrait,
+    id: &str,
+    held_until: i64,
+    until: i64,
+) -> Result<bool, StoreError> {
+    let result = mail::Entity::update_many()
+        .col_expr(mail::Column::ClaimedUntil, Expr::value(until))
+        .filter(mail::Column::Id.eq(id))
+        .filter(mail::Column::Status.eq(MailStatus::Queued))
+        .filter(mail::Column::ClaimedUntil.eq(held_until))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Puts every failed mail (of `kind`, if given) back in the queue, due
+/// now, with its attempts reset; how many.
+pub async fn requeue_failed(
+    conn: &impl ConnectionTrait,
+    kind: Option<&str>,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let mut update = mail::Entity::update_many()
+        .col_expr(mail::Column::Status, Expr::value(MailStatus::Queued))
+        .col_expr(mail::Column::Attempts, Expr::value(0))
+        .col_expr(mail::Column::NextAttemptAt, Expr::value(now))
+        .col_expr(mail::Column::ClaimedUntil, Expr::value(Option::<i64>::None))
+        .filter(mail::Column::Status.eq(MailStatus::Failed));
+    if let Some(kind) = kind {
+        update = update.filter(mail::Column::Kind.eq(kind));
+    }
+    Ok(update.exec(conn).await?.rows_affected)
+}
+
 /// Records a delivery and erases the mail's secrets.
 pub async fn mark_sent(
     conn: &impl ConnectionTrait,

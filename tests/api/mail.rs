@@ -382,3 +382,92 @@ async fn a_broken_template_stops_the_start_and_names_the_file() {
     };
     assert!(error.contains("de/invitation.subject"), "{error}");
 }
+
+#[tokio::test]
+async fn every_failed_mail_is_retried_in_one_call_after_an_outage() {
+    use identityd::proto::RetryFailedMailsRequest;
+    let port = unused_port();
+    let app = spawn_app_with(|settings| {
+        smtp_to(port)(settings);
+        settings.mail.max_attempts = 1;
+    })
+    .await;
+    hand_over(&app, "Outage Co").await;
+    wait_until(&app, |m| {
+        m.len() == 2 && m.iter().all(|m| m.status() == MailStatus::Failed)
+    })
+    .await;
+    let bad = app
+        .admin
+        .clone()
+        .retry_failed_mails(RetryFailedMailsRequest {
+            kind: "no_such_kind".into(),
+        })
+        .await
+        .expect_err("an unknown kind");
+    assert_eq!(violated_fields(&bad), ["kind"]);
+
+    let sink = SmtpSink::start_on(port).await;
+    let requeued = app
+        .admin
+        .clone()
+        .retry_failed_mails(RetryFailedMailsRequest::default())
+        .await
+        .expect("retry all")
+        .into_inner()
+        .requeued;
+    assert_eq!(requeued, 2);
+    assert_eq!(sink.wait_for(2).await.len(), 2);
+    wait_until(&app, |m| m.iter().all(|m| m.status() == MailStatus::Sent)).await;
+}
+
+#[tokio::test]
+async fn a_code_that_cannot_be_delivered_before_it_expires_is_given_up() {
+    let port = unused_port();
+    let app = spawn_app_with(|settings| {
+        smtp_to(port)(settings);
+        settings.mail.max_attempts = 1000;
+    })
+    .await;
+    // A verification code is worth sending for its 10 minutes only.
+    app.auth_public()
+        .register(identityd::proto::RegisterRequest {
+            full_name: "Vera Late".into(),
+            username: "vera.late".into(),
+            email: "vera.late@example.test".into(),
+            password: "tidal-lantern-oboe-42".into(),
+            locale: String::new(),
+        })
+        .await
+        .expect("register");
+    let queued = wait_until(&app, |m| {
+        m.iter()
+            .any(|m| m.kind == "verification_code" && m.attempts > 0)
+    })
+    .await;
+    let code = queued
+        .iter()
+        .find(|m| m.kind == "verification_code")
+        .expect("the code's mail");
+    assert_eq!(
+        code.status(),
+        MailStatus::Queued,
+        "still retried within its life"
+    );
+
+    app.clock.advance(Duration::from_secs(11 * 60));
+    let given_up = wait_until(&app, |m| {
+        m.iter()
+            .any(|m| m.kind == "verification_code" && m.status() == MailStatus::Failed)
+    })
+    .await;
+    let code = given_up
+        .iter()
+        .find(|m| m.kind == "verification_code")
+        .expect("the code's mail");
+    assert_eq!(code.status(), MailStatus::Failed);
+    assert!(
+        code.last_error.contains("no longer worth sending"),
+        "{code:?}"
+    );
+}

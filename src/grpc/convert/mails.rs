@@ -80,3 +80,14 @@ pub fn mail_id(value: &str) -> Result<uuid::Uuid, ValidationError> {
     }
     uuid::Uuid::try_parse(value).map_err(|_| ValidationError::single("mail_id", "must be a UUID"))
 }
+
+/// A mail kind named in a request (`kind`), or none when empty.
+pub fn optional_kind(kind: &str) -> Result<Option<MailKind>, crate::domain::FieldViolation> {
+    let kind = kind.trim();
+    if kind.is_empty() {
+        return Ok(None);
+    }
+    MailKind::from_str_name(kind).map(Some).ok_or_else(|| {
+        crate::domain::FieldViolation::new("kind", "is not a mail kind, such as verification_code")
+    })
+}
