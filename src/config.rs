@@ -213,6 +213,9 @@ pub struct PasswordSettings {
     pub hashing_threads: usize,
     /// Hashes that may wait for a thread before callers get RESOURCE_EXHAUSTED.
     pub hashing_queue: usize,
+    /// The longest a new hash may expect to wait for a thread, in
+    /// milliseconds; past it the call answers busy at once.
+    pub hashing_max_wait_ms: u64,
 }
 
 /// The gRPC server.
@@ -506,6 +509,7 @@ impl Settings {
             .set_default("passwords.argon2_parallelism", 1)?
             .set_default("passwords.hashing_threads", 0)?
             .set_default("passwords.hashing_queue", 64)?
+            .set_default("passwords.hashing_max_wait_ms", 1000)?
             .set_default("accounts.client_user_management", true)?
             .set_default("sign_up.open", true)?
             .set_default("sign_up.allowed_email_domains", Vec::<String>::new())?

@@ -3,7 +3,7 @@
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http::{HeaderValue, Request, Response};
 use tower::{Layer, Service};
@@ -118,9 +118,19 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let started = Instant::now();
+        // The caller's deadline, so work it can no longer use (a password
+        // hash queued behind others) is refused instead of done for nobody.
+        let deadline = request
+            .headers()
+            .get("grpc-timeout")
+            .and_then(|value| value.to_str().ok())
+            .and_then(parse_grpc_timeout)
+            .map(|timeout| started + timeout);
         Box::pin(
             async move {
-                let mut response = inner.call(request).await?;
+                let mut response = crate::crypto::CALL_DEADLINE
+                    .scope(deadline, inner.call(request))
+                    .await?;
                 // tonic answers a body it cannot decode itself, before any
                 // handler, with a bare status; give it identityd's code,
                 // reason and request id like every other error.
@@ -147,9 +157,41 @@ where
     }
 }
 
+/// A `grpc-timeout` header's value (`100m`, `5S`...): at most 8 digits and
+/// a unit, as the gRPC over HTTP/2 protocol defines it.
+fn parse_grpc_timeout(value: &str) -> Option<Duration> {
+    if !value.is_ascii() {
+        return None;
+    }
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let amount: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(amount.saturating_mul(3600)),
+        "M" => Duration::from_secs(amount.saturating_mul(60)),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grpc_timeouts_are_read_by_the_protocol_rules() {
+        assert_eq!(parse_grpc_timeout("100m"), Some(Duration::from_millis(100)));
+        assert_eq!(parse_grpc_timeout("5S"), Some(Duration::from_secs(5)));
+        assert_eq!(parse_grpc_timeout("2H"), Some(Duration::from_secs(7200)));
+        for bad in ["", "m", "123456789m", "10x", "-1S", "1.5S", "5é"] {
+            assert_eq!(parse_grpc_timeout(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn only_plain_short_request_ids_are_accepted() {

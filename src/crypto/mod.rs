@@ -11,7 +11,9 @@ mod token;
 mod totp;
 
 pub use backup_code::{BACKUP_CODE_COUNT, backup_code, normalize_backup_code};
-pub use password::{HashingParams, PasswordHashError, PasswordHasher};
+pub use password::{
+    CALL_DEADLINE, DEFAULT_MAX_WAIT, HashingParams, PasswordHashError, PasswordHasher,
+};
 pub use sealed::{Opened, SealFailed, Unsealable};
 pub use secret::{TokenKind, is_verification_code, verification_code};
 pub use server_key::{

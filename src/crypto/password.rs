@@ -16,6 +16,11 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// The longest a new hash may expect to wait for a thread, unless
+/// configured: past it the caller hears "busy" at once.
+pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(1);
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -60,6 +65,19 @@ pub struct PasswordHasher {
     decoy: Arc<tokio::sync::OnceCell<String>>,
     /// Queued hashes dropped unstarted because their caller had gone.
     abandoned: Arc<AtomicU64>,
+    /// Hashing threads, to turn a queue length into a wait.
+    thread_count: usize,
+    /// How long a hash measured lately took, in microseconds (0 until one
+    /// is measured): a moving average.
+    hash_micros: Arc<AtomicU64>,
+    /// The longest a new hash may expect to wait for a thread.
+    max_wait: Duration,
+}
+
+tokio::task_local! {
+    /// When the call in progress must be answered (its `grpc-timeout`),
+    /// if it said; a hash that cannot finish by then is refused up front.
+    pub static CALL_DEADLINE: Option<Instant>;
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -161,7 +179,25 @@ impl PasswordHasher {
                 .map_err(|e| PasswordHashError::Failed(format!("starting hashing threads: {e}")))?,
             decoy: Arc::new(tokio::sync::OnceCell::new()),
             abandoned: Arc::new(AtomicU64::new(0)),
+            thread_count: threads.max(1),
+            hash_micros: Arc::new(AtomicU64::new(0)),
+            max_wait: DEFAULT_MAX_WAIT,
         })
+    }
+
+    /// This hasher, refusing hashes that would wait longer than `max_wait`
+    /// for a thread (the queue is sized by time, not only by count).
+    pub fn with_max_wait(mut self, max_wait: Duration) -> Self {
+        self.max_wait = max_wait;
+        self
+    }
+
+    /// How long a hash queued now would wait for a thread, and take, by the
+    /// hashes measured lately.
+    fn expected(&self, ahead: usize) -> (Duration, Duration) {
+        let each = Duration::from_micros(self.hash_micros.load(Ordering::Relaxed));
+        let rounds = u32::try_from(ahead / self.thread_count).unwrap_or(u32::MAX);
+        (each.saturating_mul(rounds), each)
     }
 
     /// How many queued hashes were dropped unstarted because their caller
@@ -182,7 +218,15 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce(&Argon2<'static>) -> T + Send + 'static,
     ) -> Result<T, PasswordHashError> {
-        if self.in_flight.fetch_add(1, Ordering::AcqRel) >= self.capacity {
+        let ahead = self.in_flight.fetch_add(1, Ordering::AcqRel);
+        // Refused at once, rather than queued to no purpose: when every
+        // place is taken, when the wait for a thread would be longer than
+        // the queue is meant to hold, or when the caller's deadline passes
+        // before the hash could be done.
+        let (wait, each) = self.expected(ahead);
+        let deadline = CALL_DEADLINE.try_with(|deadline| *deadline).ok().flatten();
+        let too_late = deadline.is_some_and(|deadline| Instant::now() + wait + each > deadline);
+        if ahead >= self.capacity || wait > self.max_wait || too_late {
             self.in_flight.fetch_sub(1, Ordering::AcqRel);
             crate::metrics::metrics().hash_rejections.inc();
             return Err(PasswordHashError::Busy);
@@ -190,6 +234,7 @@ impl PasswordHasher {
         let place = Place(self.in_flight.clone());
         let argon2 = self.argon2.clone();
         let abandoned = self.abandoned.clone();
+        let measured = self.hash_micros.clone();
         let (reply, result) = tokio::sync::oneshot::channel();
         self.threads
             .submit(move || {
@@ -203,7 +248,13 @@ impl PasswordHasher {
                     drop(place);
                     return;
                 }
+                let started = Instant::now();
                 let outcome = work(&argon2);
+                let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                // A moving average over about the last eight hashes.
+                let _ = measured.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                    Some(if old == 0 { took } else { (old * 7 + took) / 8 })
+                });
                 drop(place);
                 let _ = reply.send(outcome);
             })
@@ -396,6 +447,51 @@ mod tests {
             0,
             "places returned"
         );
+    }
+
+    #[tokio::test]
+    async fn a_hash_that_would_wait_too_long_or_miss_its_deadline_is_refused() {
+        let slow = HashingParams {
+            memory_kib: 8192,
+            iterations: 3,
+            parallelism: 1,
+        };
+        let hasher = PasswordHasher::new(slow, 1, 100)
+            .unwrap()
+            .with_max_wait(Duration::from_micros(1));
+        // The first hash finds the thread idle (no wait) and is measured.
+        hasher
+            .hash("tidal-lantern-oboe")
+            .await
+            .expect("an idle pool hashes");
+        // While one runs, the next would wait a whole hash: refused at once,
+        // though many queue places are free.
+        let running = {
+            let hasher = hasher.clone();
+            tokio::spawn(async move { hasher.hash("tidal-lantern-oboe").await })
+        };
+        while hasher.load().0 == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert!(matches!(
+            hasher.hash("tidal-lantern-oboe").await,
+            Err(PasswordHashError::Busy)
+        ));
+        running.await.unwrap().expect("the running hash completes");
+
+        // With the pool idle again, a caller whose deadline has already
+        // passed is refused; one with time enough is served.
+        let patient = hasher.clone().with_max_wait(Duration::from_secs(60));
+        let past = Some(Instant::now());
+        let refused = CALL_DEADLINE
+            .scope(past, patient.hash("tidal-lantern-oboe"))
+            .await;
+        assert!(matches!(refused, Err(PasswordHashError::Busy)));
+        let later = Some(Instant::now() + Duration::from_secs(60));
+        CALL_DEADLINE
+            .scope(later, patient.hash("tidal-lantern-oboe"))
+            .await
+            .expect("time enough");
     }
 
     #[tokio::test]

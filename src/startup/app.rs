@@ -27,7 +27,8 @@ pub async fn build_app(settings: &Settings, databases: Databases) -> Result<App,
         parallelism: passwords.argon2_parallelism,
     };
     let hasher = PasswordHasher::new(params, threads, passwords.hashing_queue)
-        .map_err(StartupError::Passwords)?;
+        .map_err(StartupError::Passwords)?
+        .with_max_wait(Duration::from_millis(passwords.hashing_max_wait_ms));
     let server_key = match &settings.security.server_secret {
         Some(secret) if !secret.expose_secret().is_empty() => {
             ServerKey::from_setting(secret.expose_secret())

@@ -136,6 +136,7 @@ pub fn test_settings(data_dir: PathBuf, database_url: Option<String>) -> Setting
             argon2_parallelism: 1,
             hashing_threads: 0,
             hashing_queue: 64,
+            hashing_max_wait_ms: 1000,
         },
         accounts: AccountSettings {
             client_user_management: true,
