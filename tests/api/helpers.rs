@@ -426,7 +426,7 @@ impl TestApp {
             .expect("build the replica");
         let address = application.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
+        let server = tokio::spawn(async move {
             let _ = application
                 .run_until(async {
                     let _ = stopped.await;
@@ -441,6 +441,7 @@ impl TestApp {
         Replica {
             _stop: stop,
             channel,
+            server,
         }
     }
 
@@ -581,6 +582,7 @@ pub fn hold_mail(settings: &mut Settings) {
 pub struct Replica {
     _stop: oneshot::Sender<()>,
     channel: Channel,
+    server: tokio::task::JoinHandle<()>,
 }
 
 impl Replica {
@@ -592,6 +594,22 @@ impl Replica {
     /// An AuthService client of this replica sending no token.
     pub fn auth_public(&self) -> AuthClient {
         AuthServiceClient::with_interceptor(self.channel.clone(), bearer(None))
+    }
+
+    /// An AuthService client of this replica sending `token`.
+    pub fn auth_as(&self, token: &str) -> AuthClient {
+        AuthServiceClient::with_interceptor(self.channel.clone(), bearer(Some(token)))
+    }
+
+    /// An InvitationService client of this replica sending `token`.
+    pub fn invitations_as(&self, token: &str) -> InvitationClient {
+        InvitationServiceClient::with_interceptor(self.channel.clone(), bearer(Some(token)))
+    }
+
+    /// Stops the replica at once, as `kill -9` would: calls in flight are
+    /// cut off and nothing is drained.
+    pub fn kill(&self) {
+        self.server.abort();
     }
 }
 

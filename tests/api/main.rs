@@ -21,6 +21,7 @@ mod module_graph;
 mod oidc_provider;
 mod operations;
 mod people;
+mod replicas;
 mod retention;
 mod roles;
 mod server;
