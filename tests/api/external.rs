@@ -9,21 +9,19 @@ use std::time::Duration;
 
 use identityd::proto::{
     CompleteExternalSignInRequest, CompleteExternalSignInResponse, CompleteLoginRequest,
-    ConfirmTotpEnrollmentRequest, DeleteSignInProviderConfigRequest, ExportUserRequest,
-    ExternalLink, GetUserRequest, ListExternalIdentitiesRequest, ListSignInProviderConfigsRequest,
-    ListSignInProvidersRequest, PutSignInProviderConfigRequest, SignInProviderConfig,
-    StartExternalSignInRequest, StartExternalSignInResponse, StartTotpEnrollmentRequest,
-    SuspendUserRequest, UnlinkExternalIdentityRequest, UserStatus,
+    DeleteSignInProviderConfigRequest, ExportUserRequest, ExternalLink, GetUserRequest,
+    ListExternalIdentitiesRequest, ListSignInProviderConfigsRequest, ListSignInProvidersRequest,
+    PutSignInProviderConfigRequest, SignInProviderConfig, StartExternalSignInRequest,
+    StartExternalSignInResponse, SuspendUserRequest, UnlinkExternalIdentityRequest, UserStatus,
 };
 use tonic::Code;
-use totp_rs::TOTP;
 
 use crate::helpers::{TestApp, assert_error, hold_mail, rows_in, spawn_app_with, violated_fields};
 use crate::oidc_provider::{
     CLIENT_ID, CLIENT_SECRET, MIXUP_CLIENT_ID, MIXUP_CLIENT_SECRET, OidcProvider, Person,
     REDIRECT_URI,
 };
-use crate::people::{PASSWORD, active_user, session_of};
+use crate::people::{active_user, enable_totp, session_of, unix_seconds};
 use crate::smtp_sink::unused_port;
 
 async fn spawn() -> TestApp {
@@ -576,20 +574,7 @@ async fn a_two_factor_user_still_owes_the_second_factor_and_a_suspended_one_gets
     let mut linking = config("whmcs", &provider.issuer);
     linking.link_by_email = true;
     put(&app, linking).await.expect("put");
-    let mut auth = app.auth_as(&session_of(&app, "tess").await);
-    let started = auth
-        .start_totp_enrollment(StartTotpEnrollmentRequest {})
-        .await
-        .expect("start")
-        .into_inner();
-    let authenticator = TOTP::from_url(&started.otpauth_uri).expect("readable");
-    let now = |app: &TestApp| u64::try_from(app.clock.now().as_unix().0).expect("after 1970");
-    auth.confirm_totp_enrollment(ConfirmTotpEnrollmentRequest {
-        code: authenticator.generate(now(&app)),
-        password: PASSWORD.to_owned(),
-    })
-    .await
-    .expect("confirm");
+    let authenticator = enable_totp(&app, "tess").await;
 
     let at_provider = person("tess-at-whmcs", &tess.email, true);
     let answered = sign_in_as(&app, &provider, "whmcs", &at_provider)
@@ -602,7 +587,7 @@ async fn a_two_factor_user_still_owes_the_second_factor_and_a_suspended_one_gets
         .auth_public()
         .complete_login(CompleteLoginRequest {
             challenge_token: challenge,
-            code: authenticator.generate(now(&app)),
+            code: authenticator.generate(unix_seconds(&app)),
             user_agent: "browser".into(),
             device_token: String::new(),
         })

@@ -79,3 +79,28 @@ pub async fn sign_in(app: &TestApp, username: &str) -> LoginResponse {
 pub async fn session_of(app: &TestApp, username: &str) -> String {
     sign_in(app, username).await.session_token
 }
+
+/// Turns two-factor authentication on for `username` (signed in with
+/// [`PASSWORD`]) and returns the authenticator app that now makes its codes.
+pub async fn enable_totp(app: &TestApp, username: &str) -> totp_rs::TOTP {
+    use identityd::proto::{ConfirmTotpEnrollmentRequest, StartTotpEnrollmentRequest};
+    let mut auth = app.auth_as(&session_of(app, username).await);
+    let started = auth
+        .start_totp_enrollment(StartTotpEnrollmentRequest {})
+        .await
+        .expect("start a TOTP enrolment")
+        .into_inner();
+    let authenticator = totp_rs::TOTP::from_url(&started.otpauth_uri).expect("readable");
+    auth.confirm_totp_enrollment(ConfirmTotpEnrollmentRequest {
+        code: authenticator.generate(unix_seconds(app)),
+        password: PASSWORD.to_owned(),
+    })
+    .await
+    .expect("confirm the enrolment");
+    authenticator
+}
+
+/// The server clock's time, in seconds since 1970, for TOTP codes.
+pub fn unix_seconds(app: &TestApp) -> u64 {
+    u64::try_from(app.clock.now().as_unix().0).expect("after 1970")
+}

@@ -5,16 +5,14 @@
 use std::time::Duration;
 
 use identityd::proto::{
-    AccountPermission, ActorKind, AddMemberRequest, CompleteLoginRequest,
-    ConfirmTotpEnrollmentRequest, CreateSsoTokenRequest, ListActivityRequest,
-    RedeemSsoTokenRequest, RedeemSsoTokenResponse, RemoveMemberRequest, StartTotpEnrollmentRequest,
+    AccountPermission, ActorKind, AddMemberRequest, CompleteLoginRequest, CreateSsoTokenRequest,
+    ListActivityRequest, RedeemSsoTokenRequest, RedeemSsoTokenResponse, RemoveMemberRequest,
     SuspendUserRequest,
 };
 use tonic::Code;
-use totp_rs::TOTP;
 
 use crate::helpers::{TestApp, assert_error, hold_mail, spawn_app_with, violated_fields};
-use crate::people::{PASSWORD, account_of, active_user, session_of};
+use crate::people::{account_of, active_user, enable_totp, unix_seconds};
 
 async fn spawn() -> TestApp {
     spawn_app_with(hold_mail).await
@@ -279,21 +277,7 @@ async fn a_two_factor_user_still_owes_the_second_factor_unless_the_setting_says_
         .await;
         let user = active_user(&app, "tess").await;
         let account = account_of(&app, &user.id, "Tess Co").await;
-        let session = session_of(&app, "tess").await;
-        let mut auth = app.auth_as(&session);
-        let started = auth
-            .start_totp_enrollment(StartTotpEnrollmentRequest {})
-            .await
-            .expect("start")
-            .into_inner();
-        let authenticator = TOTP::from_url(&started.otpauth_uri).expect("readable");
-        let now = |app: &TestApp| u64::try_from(app.clock.now().as_unix().0).expect("after 1970");
-        auth.confirm_totp_enrollment(ConfirmTotpEnrollmentRequest {
-            code: authenticator.generate(now(&app)),
-            password: PASSWORD.to_owned(),
-        })
-        .await
-        .expect("confirm");
+        let authenticator = enable_totp(&app, "tess").await;
 
         let redeemed = redeem(&app, &mint(&app, &user.id, &account).await)
             .await
@@ -310,7 +294,7 @@ async fn a_two_factor_user_still_owes_the_second_factor_unless_the_setting_says_
             .auth_public()
             .complete_login(CompleteLoginRequest {
                 challenge_token: challenge,
-                code: authenticator.generate(now(&app)),
+                code: authenticator.generate(unix_seconds(&app)),
                 user_agent: "control panel".into(),
                 device_token: String::new(),
             })
