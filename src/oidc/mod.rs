@@ -17,9 +17,9 @@ use openidconnect::core::{
 };
 use openidconnect::reqwest;
 use openidconnect::{
-    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, IssuerUrl,
-    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
-    RequestTokenError, Scope, TokenResponse,
+    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, TokenResponse,
 };
 
 /// How long discovered metadata and keys are reused.
@@ -164,12 +164,8 @@ impl OidcClient {
         state: &str,
     ) -> Result<Authorization, OidcError> {
         let metadata = self.metadata(provider.issuer_url, false).await?;
-        let client = CoreClient::from_provider_metadata(
-            (*metadata).clone(),
-            ClientId::new(provider.client_id.to_owned()),
-            Some(ClientSecret::new(provider.client_secret.to_owned())),
-        )
-        .set_redirect_uri(redirect_url(redirect_uri)?);
+        let client =
+            relying_party(&metadata, provider).set_redirect_uri(redirect_url(redirect_uri)?);
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let state = CsrfToken::new(state.to_owned());
         let mut request = client
@@ -203,12 +199,8 @@ impl OidcClient {
         nonce: &str,
     ) -> Result<ExternalProfile, OidcError> {
         let metadata = self.metadata(provider.issuer_url, false).await?;
-        let client = CoreClient::from_provider_metadata(
-            (*metadata).clone(),
-            ClientId::new(provider.client_id.to_owned()),
-            Some(ClientSecret::new(provider.client_secret.to_owned())),
-        )
-        .set_redirect_uri(redirect_url(redirect_uri)?);
+        let client =
+            relying_party(&metadata, provider).set_redirect_uri(redirect_url(redirect_uri)?);
         let tokens = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|e| OidcError::Misconfigured(e.to_string()))?
@@ -235,11 +227,7 @@ impl OidcClient {
             // rotated its keys. Fetch them once more and check again.
             Err(ClaimsVerificationError::SignatureVerification(_)) => {
                 let metadata = self.metadata(provider.issuer_url, true).await?;
-                let client = CoreClient::from_provider_metadata(
-                    (*metadata).clone(),
-                    ClientId::new(provider.client_id.to_owned()),
-                    Some(ClientSecret::new(provider.client_secret.to_owned())),
-                );
+                let client = relying_party(&metadata, provider);
                 id_token
                     .claims(&client.id_token_verifier(), &nonce)
                     .map_err(|e| OidcError::InvalidToken(error_chain(&e)))?
@@ -287,6 +275,24 @@ impl OidcClient {
         }
         Ok(profile)
     }
+}
+
+/// identityd's client at the provider `metadata` describes.
+type RelyingParty = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+fn relying_party(metadata: &CoreProviderMetadata, provider: ProviderAccess<'_>) -> RelyingParty {
+    CoreClient::from_provider_metadata(
+        metadata.clone(),
+        ClientId::new(provider.client_id.to_owned()),
+        Some(ClientSecret::new(provider.client_secret.to_owned())),
+    )
 }
 
 fn redirect_url(uri: &str) -> Result<RedirectUrl, OidcError> {

@@ -28,6 +28,13 @@ async fn spawn() -> TestApp {
     spawn_app_with(hold_mail).await
 }
 
+/// A real provider and a server, or `None` (the reason printed) where
+/// Node.js or oidc-provider is missing.
+async fn provider_and_app() -> Option<(OidcProvider, TestApp)> {
+    let provider = OidcProvider::start().await?;
+    Some((provider, spawn().await))
+}
+
 fn config(id: &str, issuer: &str) -> SignInProviderConfig {
     SignInProviderConfig {
         id: id.to_owned(),
@@ -122,10 +129,9 @@ async fn identities_of(app: &TestApp, user_id: &str) -> usize {
 
 #[tokio::test]
 async fn a_new_person_signs_up_through_the_provider_and_comes_back_linked() {
-    let Some(provider) = OidcProvider::start().await else {
+    let Some((provider, app)) = provider_and_app().await else {
         return;
     };
-    let app = spawn().await;
     let stored = put(&app, config("whmcs", &provider.issuer))
         .await
         .expect("put");
@@ -256,10 +262,9 @@ async fn a_new_person_signs_up_through_the_provider_and_comes_back_linked() {
 
 #[tokio::test]
 async fn a_verified_address_links_to_its_user_only_when_the_provider_allows_it() {
-    let Some(provider) = OidcProvider::start().await else {
+    let Some((provider, app)) = provider_and_app().await else {
         return;
     };
-    let app = spawn().await;
     let grace = active_user(&app, "grace").await;
     put(&app, config("whmcs", &provider.issuer))
         .await
@@ -303,10 +308,9 @@ async fn a_verified_address_links_to_its_user_only_when_the_provider_allows_it()
 
 #[tokio::test]
 async fn an_unverified_address_neither_signs_up_nor_links_anyone() {
-    let Some(provider) = OidcProvider::start().await else {
+    let Some((provider, app)) = provider_and_app().await else {
         return;
     };
-    let app = spawn().await;
     let victim = active_user(&app, "victim").await;
     let mut linking = config("whmcs", &provider.issuer);
     linking.link_by_email = true;
@@ -331,10 +335,9 @@ async fn an_unverified_address_neither_signs_up_nor_links_anyone() {
 
 #[tokio::test]
 async fn a_wrong_nonce_or_audience_is_refused_and_creates_nothing() {
-    let Some(provider) = OidcProvider::start().await else {
+    let Some((provider, app)) = provider_and_app().await else {
         return;
     };
-    let app = spawn().await;
     put(&app, config("whmcs", &provider.issuer))
         .await
         .expect("put");
@@ -385,10 +388,9 @@ async fn a_wrong_nonce_or_audience_is_refused_and_creates_nothing() {
 
 #[tokio::test]
 async fn a_refusal_at_the_provider_or_a_provider_that_is_down_fails_cleanly() {
-    let Some(mut provider) = OidcProvider::start().await else {
+    let Some((mut provider, app)) = provider_and_app().await else {
         return;
     };
-    let app = spawn().await;
     put(&app, config("whmcs", &provider.issuer))
         .await
         .expect("put");
@@ -537,10 +539,9 @@ async fn provider_configuration_is_checked_guarded_and_never_shows_the_secret() 
 
 #[tokio::test]
 async fn a_redirect_uri_off_the_list_is_refused() {
-    let Some(provider) = OidcProvider::start().await else {
+    let Some((provider, app)) = provider_and_app().await else {
         return;
     };
-    let app = spawn().await;
     put(&app, config("whmcs", &provider.issuer))
         .await
         .expect("put");
@@ -566,10 +567,9 @@ async fn a_redirect_uri_off_the_list_is_refused() {
 
 #[tokio::test]
 async fn a_two_factor_user_still_owes_the_second_factor_and_a_suspended_one_gets_nothing() {
-    let Some(provider) = OidcProvider::start().await else {
+    let Some((provider, app)) = provider_and_app().await else {
         return;
     };
-    let app = spawn().await;
     let tess = active_user(&app, "tess").await;
     let mut linking = config("whmcs", &provider.issuer);
     linking.link_by_email = true;

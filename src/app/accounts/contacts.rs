@@ -12,7 +12,7 @@ use crate::domain::{
     AccountId, AccountPermission, AccountPermissions, ContactMails, Email, FieldViolation,
     FullName, Permission, Timestamp, UserId,
 };
-use crate::store::{self, contacts::ContactRow};
+use crate::store::{self, StoreError, contacts::ContactRow};
 
 /// The most contacts one account keeps.
 pub const CONTACTS_MAX: u64 = 100;
@@ -120,13 +120,9 @@ impl App {
             created_at: now.as_micros(),
             updated_at: now.as_micros(),
         };
-        match store::contacts::insert(&txn, row.clone()).await {
-            Ok(()) => {}
-            Err(e) if e.is_unique_violation_on("email_normalized") => {
-                return Err(AppError::AlreadyExists(Reason::ContactEmailTaken));
-            }
-            Err(e) => return Err(e.into()),
-        }
+        store::contacts::insert(&txn, row.clone())
+            .await
+            .map_err(address_taken)?;
         let change = Change::new("account.contact_added", "account", account_id)
             .account(account_id)
             .detail("contact_id", &row.id)
@@ -154,13 +150,9 @@ impl App {
         row.email_normalized = details.email.normalized();
         row.mails = details.mails.to_stored();
         row.updated_at = now.as_micros();
-        match store::contacts::update(&txn, row.clone()).await {
-            Ok(()) => {}
-            Err(e) if e.is_unique_violation_on("email_normalized") => {
-                return Err(AppError::AlreadyExists(Reason::ContactEmailTaken));
-            }
-            Err(e) => return Err(e.into()),
-        }
+        store::contacts::update(&txn, row.clone())
+            .await
+            .map_err(address_taken)?;
         let change = Change::new("account.contact_updated", "account", row.account_id)
             .account(row.account_id)
             .detail("contact_id", &row.id)
@@ -247,6 +239,15 @@ impl App {
             Err(AppError::PermissionDenied(Reason::AccountNotSelected)) => Err(not_found()),
             Err(other) => Err(other),
         }
+    }
+}
+
+/// A write the account's one-contact-per-address index refused.
+fn address_taken(error: StoreError) -> AppError {
+    if error.is_unique_violation_on("email_normalized") {
+        AppError::AlreadyExists(Reason::ContactEmailTaken)
+    } else {
+        error.into()
     }
 }
 

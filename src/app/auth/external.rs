@@ -488,17 +488,8 @@ impl App {
             OidcError::Refused(_) => "provider_refused",
             OidcError::InvalidToken(_) => "token_invalid",
         };
-        let txn = store::begin(self.db()).await?;
-        let change = Change::new(
-            "auth.external_sign_in_failed",
-            "sign_in_provider",
-            provider_id,
-        )
-        .detail("reason", reason)
-        .detail("error", error.to_string());
-        record_at(&txn, principal, self.now(), change).await?;
-        self.commit(txn).await?;
-        Ok(())
+        self.record_refusal(principal, provider_id, reason, Some(error.to_string()))
+            .await
     }
 
     /// Records a refused sign-in (nothing else is written) and returns `error`.
@@ -509,16 +500,32 @@ impl App {
         reason: &str,
         error: AppError,
     ) -> Result<ExternalSignIn, AppError> {
+        self.record_refusal(principal, provider_id, reason, None)
+            .await?;
+        Err(error)
+    }
+
+    /// The `auth.external_sign_in_failed` event, in a transaction of its own.
+    async fn record_refusal(
+        &self,
+        principal: &Principal,
+        provider_id: &str,
+        reason: &str,
+        provider_said: Option<String>,
+    ) -> Result<(), AppError> {
         let txn = store::begin(self.db()).await?;
-        let change = Change::new(
+        let mut change = Change::new(
             "auth.external_sign_in_failed",
             "sign_in_provider",
             provider_id,
         )
         .detail("reason", reason);
+        if let Some(said) = provider_said {
+            change = change.detail("error", said);
+        }
         record_at(&txn, principal, self.now(), change).await?;
         self.commit(txn).await?;
-        Err(error)
+        Ok(())
     }
 }
 
