@@ -406,6 +406,14 @@ async fn every_failed_mail_is_retried_in_one_call_after_an_outage() {
         .await
         .expect_err("an unknown kind");
     assert_eq!(violated_fields(&bad), ["kind"]);
+    // Staff who may only read the outbox cannot requeue it.
+    let (reader, _) = app.staff_token_with("outbox-reader", &["mail.read"]).await;
+    let denied = app
+        .client(&reader)
+        .retry_failed_mails(RetryFailedMailsRequest::default())
+        .await
+        .expect_err("mail.read only");
+    assert_eq!(denied.code(), Code::PermissionDenied);
 
     let sink = SmtpSink::start_on(port).await;
     let requeued = app
