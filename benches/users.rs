@@ -15,12 +15,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use identityd::domain::{UserId, UserStatus as StoredStatus};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use identityd::domain::{AccountId, AccountStatus, UserId, UserStatus as StoredStatus};
 use identityd::proto::user_service_client::UserServiceClient;
 use identityd::proto::{GetUserRequest, ListUsersRequest, UserStatus};
-use identityd::store::entities::user;
+use identityd::store::entities::{account, membership, user};
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, TransactionTrait};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, IntoActiveModel, TransactionTrait,
+};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
@@ -94,6 +98,12 @@ const STATEMENTS_PER_TRANSACTION: usize = 10;
 /// The page size every ListUsers call asks for.
 const PAGE_SIZE: usize = 50;
 
+/// One user in this many is a member of the large account.
+const LARGE_ACCOUNT_EVERY: usize = 100;
+
+/// Members of the small account: a household or a small business.
+const SMALL_ACCOUNT_MEMBERS: usize = 5;
+
 /// A small deterministic generator (SplitMix64), so every run seeds the same users.
 struct SplitMix64(u64);
 
@@ -140,6 +150,10 @@ struct Seeded {
     suspended: usize,
     /// A full name that a handful of users share: the rare search.
     rare_fragment: String,
+    /// An account that one user in [`LARGE_ACCOUNT_EVERY`] belongs to.
+    large_account: Option<(AccountId, usize)>,
+    /// An account with [`SMALL_ACCOUNT_MEMBERS`] members.
+    small_account: Option<(AccountId, usize)>,
 }
 
 impl Seeded {
@@ -248,6 +262,8 @@ async fn seed(db: &DatabaseConnection, count: usize) -> Seeded {
         search_texts: Vec::with_capacity(count),
         suspended: 0,
         rare_fragment: String::new(),
+        large_account: None,
+        small_account: None,
     };
     let mut n = 0;
     while n < count {
@@ -278,20 +294,94 @@ async fn seed(db: &DatabaseConnection, count: usize) -> Seeded {
         }
         txn.commit().await.expect("commit a seeding transaction");
     }
+    seed_accounts(db, &mut seeded).await;
     if db.get_database_backend() == DbBackend::Postgres {
         // Autovacuum would soon vacuum and analyze a table that just grew by
         // this much, and would compete with the measurements while doing it.
         // Doing it now gives the planner its statistics and moves the rows
         // waiting in the trigram index's pending list into the index proper,
         // as on a live server.
-        db.execute_unprepared("VACUUM ANALYZE users")
+        db.execute_unprepared("VACUUM ANALYZE users, memberships, accounts")
             .await
-            .expect("vacuum and analyze the users table");
+            .expect("vacuum and analyze the seeded tables");
     }
     seeded
 }
 
+/// Two accounts for the account filter: a large one (a reseller's staff,
+/// one user in [`LARGE_ACCOUNT_EVERY`]) and a small one spread across the
+/// table, each owned by its first member.
+async fn seed_accounts(db: &DatabaseConnection, seeded: &mut Seeded) {
+    let ids: Vec<UserId> = seeded
+        .ids
+        .iter()
+        .map(|id| id.parse().expect("a seeded id"))
+        .collect();
+    let large: Vec<UserId> = ids.iter().step_by(LARGE_ACCOUNT_EVERY).copied().collect();
+    let step = (ids.len() / SMALL_ACCOUNT_MEMBERS).max(1);
+    let small: Vec<UserId> = ids.iter().skip(step / 2).step_by(step).copied().collect();
+    let txn = db.begin().await.expect("begin seeding accounts");
+    for (members, slot) in [
+        (large, &mut seeded.large_account),
+        (small, &mut seeded.small_account),
+    ] {
+        let Some(&owner) = members.first() else {
+            continue;
+        };
+        let now = now_micros();
+        let id = AccountId::generate();
+        let row = account::Model {
+            id,
+            display_name: "Bench Hosting".into(),
+            full_name: String::new(),
+            company: "Bench Hosting Ltd".into(),
+            email: "billing@bench.example".into(),
+            address_line1: String::new(),
+            address_line2: String::new(),
+            city: String::new(),
+            state: String::new(),
+            postcode: String::new(),
+            country: "GB".into(),
+            phone: String::new(),
+            tax_id: String::new(),
+            status: AccountStatus::Active,
+            owner_user_id: owner,
+            search_text: "bench hosting bench hosting ltd billing@bench.example".into(),
+            created_at: now,
+            updated_at: now,
+            closed_at: None,
+            last_activity_at: None,
+            retention_hold: false,
+            retention_hold_reason: String::new(),
+            inactivity_warned_at: None,
+        };
+        account::Entity::insert(row.into_active_model())
+            .exec_without_returning(&txn)
+            .await
+            .expect("insert an account");
+        for chunk in members.chunks(ROWS_PER_STATEMENT) {
+            let rows = chunk.iter().map(|&user_id| {
+                membership::Model {
+                    account_id: id,
+                    user_id,
+                    permissions: String::new(),
+                    created_at: now,
+                    updated_at: now,
+                }
+                .into_active_model()
+            });
+            membership::Entity::insert_many(rows)
+                .exec_without_returning(&txn)
+                .await
+                .expect("insert memberships");
+        }
+        *slot = Some((id, members.len()));
+    }
+    txn.commit().await.expect("commit the accounts");
+}
+
 /// One ListUsers scenario.
+#[derive(Clone)]
 struct Listing {
     /// What the table calls it, after `UserService/ListUsers`.
     label: String,
@@ -299,8 +389,14 @@ struct Listing {
     query: String,
     /// The status filter; unspecified for none.
     status: UserStatus,
-    /// How many users match, so how full the page must be.
+    /// The account filter; empty for none.
+    account_id: String,
+    /// Where the page starts; empty for the first page.
+    page_token: String,
+    /// How many users match.
     matching: usize,
+    /// How many users the page must hold.
+    expected: usize,
 }
 
 /// Runs the benchmark.
@@ -308,11 +404,42 @@ fn main() {
     common::block_on(run());
 }
 
-/// Seeds the users, starts the server, measures each scenario and prints the table.
+/// The page token for the page after the user `after_id` under no filters:
+/// a real token from the server with its position moved. Tokens name the
+/// last row's id and a fingerprint of the filters, so this starts a page
+/// deep in the table without paging there first.
+async fn token_after(users: &mut UsersClient, after_id: &str) -> String {
+    let first = users
+        .list_users(ListUsersRequest {
+            page_size: 1,
+            ..Default::default()
+        })
+        .await
+        .expect("list users")
+        .into_inner();
+    let body = URL_SAFE_NO_PAD
+        .decode(&first.next_page_token)
+        .expect("a base64 token");
+    let mut body: serde_json::Value = serde_json::from_slice(&body).expect("a JSON token");
+    body["k"] = serde_json::Value::String(after_id.to_owned());
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&body).expect("JSON"))
+}
+
+/// A UserService client authenticated with the bootstrap credential.
+type UsersClient = UserServiceClient<
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, common::Bearer>,
+>;
+
+/// Seeds the users, starts the server, measures each scenario in
+/// `IDENTITYD_BENCH_ROUNDS` rounds (default 3) and prints each round's table
+/// and the median. `IDENTITYD_BENCH_ONLY` keeps only the scenarios whose name
+/// contains it (the baseline always runs), for profiling one call type.
 async fn run() {
     let count = usize::try_from(common::env_number("IDENTITYD_BENCH_USERS", 100_000))
         .expect("a user count that fits in memory");
     assert!(count > 0, "IDENTITYD_BENCH_USERS must be at least 1");
+    let rounds = common::env_number("IDENTITYD_BENCH_ROUNDS", 3).max(1);
+    let only = std::env::var("IDENTITYD_BENCH_ONLY").unwrap_or_default();
     let bench = Bench::from_env().await;
     let application = bench.build().await;
     let started = Instant::now();
@@ -324,120 +451,177 @@ async fn run() {
         seeding.as_secs_f64()
     );
     let server = bench.serve(application).await;
-    let users = server.client(UserServiceClient::with_interceptor);
+    let mut users = server.client(UserServiceClient::with_interceptor);
+    let listings = listings(&seeded, count, &mut users).await;
+    let wanted = |name: &str| only.is_empty() || name.contains(&only);
 
-    let health = HealthClient::new(server.channel.clone());
-    let baseline = bench
-        .measure("grpc.health.v1.Health/Check (baseline)", move || {
-            let mut health = health.clone();
-            async move {
-                health
-                    .check(HealthCheckRequest {
-                        service: String::new(),
-                    })
-                    .await
-                    .expect("health check");
+    let facts = [format!("{count} users")];
+    let mut results = Vec::new();
+    for round in 1..=rounds {
+        let health = HealthClient::new(server.channel.clone());
+        let baseline = bench
+            .measure("grpc.health.v1.Health/Check (baseline)", move || {
+                let mut health = health.clone();
+                async move {
+                    health
+                        .check(HealthCheckRequest {
+                            service: String::new(),
+                        })
+                        .await
+                        .expect("health check");
+                }
+            })
+            .await;
+        let mut figures = vec![baseline];
+
+        let get_user = "UserService/GetUser (random id)";
+        if wanted(get_user) {
+            let client = users.clone();
+            let seeded_ids = Arc::clone(&seeded);
+            let next = Arc::new(AtomicU64::new(0));
+            let fetched = bench
+                .measure(get_user, move || {
+                    let mut client = client.clone();
+                    let turn = next.fetch_add(1, Ordering::Relaxed);
+                    let ids = &seeded_ids.ids;
+                    let user_id = ids[(mix(turn) % ids.len() as u64) as usize].clone();
+                    async move {
+                        let user = client
+                            .get_user(GetUserRequest {
+                                user_id: user_id.clone(),
+                            })
+                            .await
+                            .expect("get user")
+                            .into_inner()
+                            .user
+                            .expect("a user");
+                        assert_eq!(user.id, user_id, "GetUser answered another user");
+                    }
+                })
+                .await;
+            figures.push(fetched);
+        }
+
+        for listing in &listings {
+            let name = format!(
+                "UserService/ListUsers {} ({} matching)",
+                listing.label, listing.matching
+            );
+            if !wanted(&name) {
+                continue;
             }
-        })
-        .await;
+            // Every call must return this many users, so errors and empty
+            // pages cannot pass for fast answers.
+            let expected = listing.expected;
+            let client = users.clone();
+            let request = ListUsersRequest {
+                page_size: PAGE_SIZE as i32,
+                query: listing.query.clone(),
+                status: listing.status.into(),
+                account_id: listing.account_id.clone(),
+                page_token: listing.page_token.clone(),
+                ..Default::default()
+            };
+            let listed = bench
+                .measure(name, move || {
+                    let mut client = client.clone();
+                    let request = request.clone();
+                    async move {
+                        let page = client
+                            .list_users(request)
+                            .await
+                            .expect("list users")
+                            .into_inner();
+                        assert_eq!(page.users.len(), expected, "a page of the expected size");
+                    }
+                })
+                .await;
+            figures.push(listed);
+        }
+        if rounds > 1 {
+            bench.print_table(
+                "identityd user benchmark",
+                &[facts[0].clone(), format!("round {round} of {rounds}")],
+                &figures,
+            );
+        }
+        results.push(figures);
+    }
+    if rounds > 1 {
+        bench.print_median_table("identityd user benchmark", &facts, &results);
+    } else {
+        bench.print_table("identityd user benchmark", &facts, &results[0]);
+    }
+    bench.finish().await;
+}
 
-    let client = users.clone();
-    let seeded_ids = Arc::clone(&seeded);
-    let next = Arc::new(AtomicU64::new(0));
-    let fetched = bench
-        .measure("UserService/GetUser (random id)", move || {
-            let mut client = client.clone();
-            let turn = next.fetch_add(1, Ordering::Relaxed);
-            let ids = &seeded_ids.ids;
-            let user_id = ids[(mix(turn) % ids.len() as u64) as usize].clone();
-            async move {
-                let user = client
-                    .get_user(GetUserRequest {
-                        user_id: user_id.clone(),
-                    })
-                    .await
-                    .expect("get user")
-                    .into_inner()
-                    .user
-                    .expect("a user");
-                assert_eq!(user.id, user_id, "GetUser answered another user");
-            }
-        })
-        .await;
-
-    // The bootstrap staff user is there too, so every user is count + 1.
-    let listings = [
-        Listing {
-            label: "no filter".to_owned(),
-            query: String::new(),
-            status: UserStatus::Unspecified,
-            matching: count + 1,
-        },
-        Listing {
-            label: format!("query {COMMON_FRAGMENT:?}"),
-            query: COMMON_FRAGMENT.to_owned(),
-            status: UserStatus::Unspecified,
-            matching: seeded.matching(COMMON_FRAGMENT),
-        },
-        Listing {
-            label: format!("query {:?}", seeded.rare_fragment),
-            query: seeded.rare_fragment.clone(),
-            status: UserStatus::Unspecified,
-            matching: seeded.matching(&seeded.rare_fragment),
-        },
-        Listing {
-            label: "status SUSPENDED".to_owned(),
-            query: String::new(),
-            status: UserStatus::Suspended,
-            matching: seeded.suspended,
-        },
-    ];
+/// The ListUsers scenarios: the first page, a page deep in the keyset, a
+/// common and a rare search, a status filter and the account filter.
+async fn listings(seeded: &Seeded, count: usize, users: &mut UsersClient) -> Vec<Listing> {
     if count >= 10_000 {
         assert!(
             seeded.matching(COMMON_FRAGMENT) >= PAGE_SIZE,
             "the common search must fill a page"
         );
     }
-    let mut figures = vec![baseline, fetched];
-    for Listing {
-        label,
-        query,
-        status,
-        matching,
-    } in listings
-    {
-        assert!(matching > 0, "ListUsers {label} must find someone");
-        // Every call must return this many users, so errors and empty pages
-        // cannot pass for fast answers.
-        let expected = matching.min(PAGE_SIZE);
-        let client = users.clone();
-        let name = format!("UserService/ListUsers {label} ({matching} matching)");
-        let listed = bench
-            .measure(name, move || {
-                let mut client = client.clone();
-                let request = ListUsersRequest {
-                    page_size: PAGE_SIZE as i32,
-                    query: query.clone(),
-                    status: status.into(),
-                    ..Default::default()
-                };
-                async move {
-                    let page = client
-                        .list_users(request)
-                        .await
-                        .expect("list users")
-                        .into_inner();
-                    assert_eq!(page.users.len(), expected, "a page of the expected size");
-                }
-            })
-            .await;
-        figures.push(listed);
+    // The bootstrap staff user is there too, so every user is count + 1.
+    let first_page = Listing {
+        label: "no filter".to_owned(),
+        query: String::new(),
+        status: UserStatus::Unspecified,
+        account_id: String::new(),
+        page_token: String::new(),
+        matching: count + 1,
+        expected: PAGE_SIZE.min(count + 1),
+    };
+    // Newest first, so the page after the middle user holds older users.
+    let middle = count / 2;
+    let deep_page = Listing {
+        label: format!("page after user {middle} of {count}"),
+        page_token: token_after(users, &seeded.ids[middle]).await,
+        expected: PAGE_SIZE.min(middle),
+        ..first_page.clone()
+    };
+    let mut listings = vec![first_page, deep_page];
+    for query in [COMMON_FRAGMENT.to_owned(), seeded.rare_fragment.clone()] {
+        let matching = seeded.matching(&query);
+        listings.push(Listing {
+            label: format!("query {query:?}"),
+            query,
+            status: UserStatus::Unspecified,
+            account_id: String::new(),
+            page_token: String::new(),
+            matching,
+            expected: matching.min(PAGE_SIZE),
+        });
     }
-
-    bench.print_table(
-        "identityd user benchmark",
-        &[format!("{count} users")],
-        &figures,
-    );
-    bench.finish().await;
+    listings.push(Listing {
+        label: "status SUSPENDED".to_owned(),
+        query: String::new(),
+        status: UserStatus::Suspended,
+        account_id: String::new(),
+        page_token: String::new(),
+        matching: seeded.suspended,
+        expected: seeded.suspended.min(PAGE_SIZE),
+    });
+    for (size, account) in [
+        ("large", seeded.large_account),
+        ("small", seeded.small_account),
+    ] {
+        if let Some((id, members)) = account {
+            listings.push(Listing {
+                label: format!("{size} account's members"),
+                query: String::new(),
+                status: UserStatus::Unspecified,
+                account_id: id.to_string(),
+                page_token: String::new(),
+                matching: members,
+                expected: members.min(PAGE_SIZE),
+            });
+        }
+    }
+    for listing in &listings {
+        assert!(listing.matching > 0, "ListUsers {} must find someone", listing.label);
+    }
+    listings
 }

@@ -311,6 +311,14 @@ impl Bench {
     /// Prints the header line `<title>: <backend>, <facts>, <callers>, <seconds>, <cores>`
     /// and one row per scenario, the first being the baseline.
     pub fn print_table(&self, title: &str, facts: &[String], figures: &[Figures]) {
+        let base_rate = figures.first().map_or(1.0, Figures::rate);
+        let rows: Vec<_> = figures.iter().map(|f| (f, base_rate)).collect();
+        self.print_rows(title, facts, &rows);
+    }
+
+    /// Prints the header and one row per scenario, each with the baseline
+    /// rate its ratio is taken against.
+    fn print_rows(&self, title: &str, facts: &[String], rows: &[(&Figures, f64)]) {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
@@ -323,9 +331,9 @@ impl Bench {
             "{header}, {} concurrent callers, {} s per scenario, {cores} cores",
             self.concurrency, self.seconds
         );
-        let width = figures
+        let width = rows
             .iter()
-            .map(|f| f.name.chars().count())
+            .map(|(f, _)| f.name.chars().count())
             .max()
             .unwrap_or(0)
             .max(48);
@@ -333,8 +341,7 @@ impl Bench {
             "{:<width$} {:>10} {:>10} {:>10} {:>9}",
             "scenario", "calls/s", "p50 µs", "p99 µs", "vs base"
         );
-        let base_rate = figures.first().map_or(1.0, Figures::rate);
-        for figures in figures {
+        for (figures, base_rate) in rows {
             let rate = figures.rate();
             println!(
                 "{:<width$} {:>10.0} {:>10} {:>10} {:>8.0}%",
@@ -345,6 +352,40 @@ impl Bench {
                 100.0 * rate / base_rate
             );
         }
+    }
+
+    /// Prints, for scenarios measured in several rounds (each round a list
+    /// of figures in the same order, its baseline first), one row per
+    /// scenario from the round whose ratio to that round's baseline is the
+    /// median; the baseline row is its median-rate round. So every ratio
+    /// printed compares two figures of one round.
+    #[allow(dead_code, reason = "each benchmark compiles this module; not all run rounds")]
+    pub fn print_median_table(&self, title: &str, facts: &[String], rounds: &[Vec<Figures>]) {
+        let Some(first) = rounds.first() else {
+            return;
+        };
+        let mut facts = facts.to_vec();
+        facts.push(format!("median of {} rounds", rounds.len()));
+        let mut chosen = Vec::with_capacity(first.len());
+        for scenario in 0..first.len() {
+            let mut by_ratio: Vec<(f64, &Figures, f64)> = rounds
+                .iter()
+                .map(|round| {
+                    let base = round[0].rate();
+                    let figures = &round[scenario];
+                    let key = if scenario == 0 {
+                        base
+                    } else {
+                        figures.rate() / base
+                    };
+                    (key, figures, base)
+                })
+                .collect();
+            by_ratio.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let (_, figures, base) = by_ratio[by_ratio.len() / 2];
+            chosen.push((figures, base));
+        }
+        self.print_rows(title, &facts, &chosen);
     }
 
     /// Drops the scratch database, if any.

@@ -27,6 +27,7 @@ mod m20261130_000020_add_external_sign_in;
 mod m20261130_000021_add_primary_account;
 mod m20261130_000022_add_account_contacts;
 mod m20261130_000023_index_user_full_name_order;
+mod m20261130_000024_add_sqlite_user_search_index;
 
 /// Every migration of identityd, in the order they apply.
 pub struct Migrator;
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000021_add_primary_account::Migration),
             Box::new(m20261130_000022_add_account_contacts::Migration),
             Box::new(m20261130_000023_index_user_full_name_order::Migration),
+            Box::new(m20261130_000024_add_sqlite_user_search_index::Migration),
         ]
     }
 }

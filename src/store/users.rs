@@ -3,7 +3,7 @@
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, Order, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Select,
 };
 
@@ -34,10 +34,35 @@ fn search_text(row: &UserRow) -> String {
     )
 }
 
-fn filtered(filter: &UserFilter) -> Select<user::Entity> {
+/// The shortest text SQLite's trigram index can look up; shorter text is
+/// matched by scanning, as it has no whole trigram to look for.
+const TRIGRAM_LEN: usize = 3;
+
+/// The condition that a user's search text contains `text`.
+///
+/// PostgreSQL answers `LIKE '%text%'` from its trigram GIN index. SQLite has
+/// no index for LIKE, so for text of at least three characters it asks the
+/// FTS5 trigram index `users_search` (migration 24) for the users whose text
+/// contains `text` as one phrase: consecutive trigrams, which is exactly a
+/// substring. The index compares characters exactly, like LIKE on this
+/// lower-cased text, so both find the same users (a test checks they agree).
+fn contains_text(backend: DbBackend, text: &str) -> Expr {
+    if backend == DbBackend::Sqlite && text.chars().count() >= TRIGRAM_LEN {
+        let phrase = format!("\"{}\"", text.replace('"', "\"\""));
+        Expr::cust_with_values(
+            "\"users\".\"id\" IN (SELECT d.user_id FROM user_search_docs d WHERE d.doc IN \
+             (SELECT rowid FROM users_search WHERE users_search MATCH ?))",
+            [phrase],
+        )
+    } else {
+        user::Column::SearchText.like(contains_pattern(text))
+    }
+}
+
+fn filtered(backend: DbBackend, filter: &UserFilter) -> Select<user::Entity> {
     let mut query = user::Entity::find();
     if let Some(text) = &filter.text {
-        query = query.filter(user::Column::SearchText.like(contains_pattern(text)));
+        query = query.filter(contains_text(backend, text));
     }
     if let Some(status) = &filter.status {
         query = query.filter(user::Column::Status.eq(*status));
@@ -63,7 +88,7 @@ pub async fn list(
 ) -> Result<Page<UserRow>, StoreError> {
     page_by_id(
         conn,
-        filtered(filter),
+        filtered(conn.get_database_backend(), filter),
         user::Column::Id,
         newest_first,
         after,
@@ -114,7 +139,7 @@ pub async fn list_sorted(
     after: Option<(String, UserId)>,
     limit: u64,
 ) -> Result<Page<UserRow>, StoreError> {
-    let mut query = filtered(filter);
+    let mut query = filtered(conn.get_database_backend(), filter);
     if let Some((value, id)) = after {
         query = query.filter(
             Condition::any().add(key.expr().gt(value.clone())).add(
@@ -135,7 +160,9 @@ pub async fn list_sorted(
 
 /// How many users match `filter`.
 pub async fn count(conn: &impl ConnectionTrait, filter: &UserFilter) -> Result<u64, StoreError> {
-    Ok(filtered(filter).count(conn).await?)
+    Ok(filtered(conn.get_database_backend(), filter)
+        .count(conn)
+        .await?)
 }
 
 /// The user with this lower-cased email address.

@@ -362,6 +362,171 @@ async fn search_matches_name_username_and_email_without_case_and_takes_wildcards
     assert_eq!(violated_fields(&status), vec!["query"]);
 }
 
+/// The usernames of every user whose search text contains `query`, found by
+/// the scan ListUsers used before SQLite had its trigram index: `LIKE` over
+/// the lower-cased search text, wildcards escaped.
+async fn scanned(app: &TestApp, query: &str) -> BTreeSet<String> {
+    let db = app.database().await;
+    let backend = db.get_database_backend();
+    let placeholder = if backend == sea_orm::DbBackend::Postgres {
+        "$1"
+    } else {
+        "?"
+    };
+    let mut pattern = String::from("%");
+    for c in query.trim().to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "SELECT username FROM users WHERE search_text LIKE {placeholder} ESCAPE '\\'"
+            ),
+            [pattern.into()],
+        ))
+        .await
+        .expect("scan users");
+    rows.iter()
+        .map(|row| row.try_get::<String>("", "username").expect("a username"))
+        .collect()
+}
+
+/// The usernames ListUsers finds for `query`, every page of them.
+async fn searched(app: &TestApp, query: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut page_token = String::new();
+    loop {
+        let page = app
+            .users
+            .clone()
+            .list_users(ListUsersRequest {
+                query: query.into(),
+                page_size: 7,
+                page_token,
+                ..Default::default()
+            })
+            .await
+            .expect("list users")
+            .into_inner();
+        found.extend(page.users.into_iter().map(|u| u.username));
+        if page.next_page_token.is_empty() {
+            return found;
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+/// Asserts that ListUsers and the scan agree on every query.
+async fn assert_search_agrees(app: &TestApp, queries: &[&str]) {
+    for query in queries {
+        assert_eq!(
+            searched(app, query).await,
+            scanned(app, query).await,
+            "ListUsers and a scan disagree on {query:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn search_finds_what_a_scan_of_every_user_finds() {
+    let app = spawn_app().await;
+    let people = [
+        ("jose1", "José Álvarez", "jose1@correo.example"),
+        ("jose2", "JOSE ALVAREZ", "jose2@example.com"),
+        ("jose3", "Jose Alvarado", "jose3@example.org"),
+        ("zoe", "Zoë Straße", "zoe@example.com"),
+        ("unal", "Ünal Çelik", "unal@example.com"),
+        ("ota", "Ōta Ken", "ota@example.jp"),
+        ("obrien", "Seán O'Brien", "sean@example.ie"),
+        ("quoted", "Ann \"Nan\" Lee", "nan@example.com"),
+        ("percent", "Percy 100% Sure", "percy@example.com"),
+        ("under_score", "Una Der_Score", "una@example.com"),
+        ("ilker", "İlker Işık", "ilker@example.com.tr"),
+        ("wei", "王伟", "wei@example.cn"),
+    ];
+    for (username, full_name, email) in people {
+        create(
+            &app,
+            CreateUserRequest {
+                skip_primary_account: true,
+                username: username.into(),
+                full_name: full_name.into(),
+                email: email.into(),
+                ..Default::default()
+            },
+        )
+        .await;
+    }
+    let queries = [
+        "jos", "JOSÉ", "josé", "jose", "álv", "alv", "ÁLVAREZ", "é", "é a", "zoë", "zoe",
+        "straße", "STRASSE", "ünal", "çel", "ōta", "o'b", "\"nan\"", "\"", "nan", "100%",
+        "%", "% s", "_sc", "der_", "i\u{307}lk", "ilk", "işı", "ışı", "王伟", "伟", "example",
+        "correo", ".example.", "@", "a", "ez ", " o'", "x", "zz", "qqq", "ee", "e a",
+        "alvarez jose", "ann \"nan\" lee",
+    ];
+    assert_search_agrees(&app, &queries).await;
+    assert_eq!(
+        searched(&app, "álvarez").await,
+        BTreeSet::from(["jose1".to_owned()]),
+        "accents are not folded"
+    );
+    assert_eq!(
+        searched(&app, "alvarez").await,
+        BTreeSet::from(["jose2".to_owned()]),
+        "case is folded"
+    );
+
+    // The index follows renames and deletions, in the same transaction.
+    let zoe = searched_user(&app, "zoe").await;
+    app.users
+        .clone()
+        .update_user(UpdateUserRequest {
+            user: Some(User {
+                id: zoe.id,
+                full_name: "Chloé Bernard".into(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["full_name"]),
+        })
+        .await
+        .expect("rename");
+    let jose3 = searched_user(&app, "jose3").await;
+    app.users
+        .clone()
+        .delete_user(DeleteUserRequest {
+            user_id: jose3.id,
+        })
+        .await
+        .expect("delete");
+    assert!(searched(&app, "straße").await.is_empty());
+    assert_eq!(
+        searched(&app, "chloé").await,
+        BTreeSet::from(["zoe".to_owned()])
+    );
+    assert!(searched(&app, "alvarado").await.is_empty());
+    assert_search_agrees(&app, &queries).await;
+    assert_search_agrees(&app, &["chloé", "bernard", "alvarado"]).await;
+}
+
+/// The one user whose username is `username`.
+async fn searched_user(app: &TestApp, username: &str) -> User {
+    app.users
+        .clone()
+        .lookup_user(LookupUserRequest {
+            key: Some(Key::Username(username.into())),
+        })
+        .await
+        .expect("look up")
+        .into_inner()
+        .user
+        .expect("a user")
+}
+
 #[tokio::test]
 async fn users_list_by_status_newest_or_oldest_first_with_a_total() {
     let app = spawn_app().await;
