@@ -621,7 +621,11 @@ async fn listings(seeded: &Seeded, count: usize, users: &mut UsersClient) -> Vec
         }
     }
     for listing in &listings {
-        assert!(listing.matching > 0, "ListUsers {} must find someone", listing.label);
+        assert!(
+            listing.matching > 0,
+            "ListUsers {} must find someone",
+            listing.label
+        );
     }
     listings
 }

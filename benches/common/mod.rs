@@ -359,7 +359,10 @@ impl Bench {
     /// scenario from the round whose ratio to that round's baseline is the
     /// median; the baseline row is its median-rate round. So every ratio
     /// printed compares two figures of one round.
-    #[allow(dead_code, reason = "each benchmark compiles this module; not all run rounds")]
+    #[allow(
+        dead_code,
+        reason = "each benchmark compiles this module; not all run rounds"
+    )]
     pub fn print_median_table(&self, title: &str, facts: &[String], rounds: &[Vec<Figures>]) {
         let Some(first) = rounds.first() else {
             return;

@@ -90,6 +90,13 @@ pub async fn connect(settings: &ConnectSettings) -> Result<DatabaseConnection, S
     Ok(Database::connect(options).await?)
 }
 
+/// How much of the SQLite file each reader maps into memory. Mapped pages
+/// are read in place instead of being copied out of the operating system's
+/// cache on every read, which halves the time of reads that touch many pages
+/// (a search through the trigram index at a million users). The mapping is
+/// address space, not memory: pages are shared with the OS cache.
+const SQLITE_MMAP_BYTES: u64 = 1 << 30;
+
 /// Opens the pool that read-only use cases use. On SQLite that is a separate
 /// pool of `readers` read-only connections: in WAL mode they read while the
 /// single writer writes, so a slow search or a long transaction does not
@@ -113,6 +120,7 @@ pub async fn connect_reader(
             opts.read_only(true)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5))
+                .pragma("mmap_size", SQLITE_MMAP_BYTES.to_string())
         });
     Ok(Database::connect(options).await?)
 }

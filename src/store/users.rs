@@ -1,10 +1,10 @@
 //! Queries on users.
 
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
+use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Func, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement,
 };
 
 use super::entities::{membership, role, user};
@@ -38,32 +38,105 @@ fn search_text(row: &UserRow) -> String {
 /// matched by scanning, as it has no whole trigram to look for.
 const TRIGRAM_LEN: usize = 3;
 
-/// The condition that a user's search text contains `text`.
-///
-/// PostgreSQL answers `LIKE '%text%'` from its trigram GIN index. SQLite has
-/// no index for LIKE, so for text of at least three characters it asks the
-/// FTS5 trigram index `users_search` (migration 24) for the users whose text
-/// contains `text` as one phrase: consecutive trigrams, which is exactly a
-/// substring. The index compares characters exactly, like LIKE on this
-/// lower-cased text, so both find the same users (a test checks they agree).
-fn contains_text(backend: DbBackend, text: &str) -> Expr {
-    if backend == DbBackend::Sqlite && text.chars().count() >= TRIGRAM_LEN {
-        let phrase = format!("\"{}\"", text.replace('"', "\"\""));
-        Expr::cust_with_values(
-            "\"users\".\"id\" IN (SELECT d.user_id FROM user_search_docs d WHERE d.doc IN \
-             (SELECT rowid FROM users_search WHERE users_search MATCH ?))",
-            [phrase],
-        )
-    } else {
-        user::Column::SearchText.like(contains_pattern(text))
-    }
+/// How SQLite looks for a page of a search (see [`page`]).
+#[derive(Debug, Clone, Copy)]
+struct SearchPlan {
+    /// Up to how many trigram-index matches to fetch to decide: text with
+    /// fewer is found through the index, text with more by reading users
+    /// in order.
+    probe: u64,
+    /// How many users, in list order, to read looking for a page of common
+    /// text before taking every match from the index instead.
+    window: u64,
 }
 
-fn filtered(backend: DbBackend, filter: &UserFilter) -> Select<user::Entity> {
-    let mut query = user::Entity::find();
-    if let Some(text) = &filter.text {
-        query = query.filter(contains_text(backend, text));
+impl SearchPlan {
+    /// Text that one user in a thousand has fills a page within the window;
+    /// sorting up to the probe's number of rare matches is cheap.
+    const DEFAULT: SearchPlan = SearchPlan {
+        probe: 500,
+        window: 10_000,
+    };
+}
+
+/// The condition that a user's search text contains `text`, by `LIKE`.
+fn like_text(text: &str) -> Expr {
+    user::Column::SearchText.like(contains_pattern(text))
+}
+
+/// An FTS5 query for the users whose text holds every trigram of `text`
+/// that starts at a multiple of three, and its last: trigrams that cover
+/// the text without overlapping. Every user containing `text` matches, and a
+/// few more may (the trigrams in another order), so the query finds
+/// candidates that `LIKE` then checks. Asking for every overlapping trigram
+/// as one phrase would match exactly, but costs the index twice the work.
+fn fts_candidates(text: &str) -> String {
+    let quoted = |term: &str| format!("\"{}\"", term.replace('"', "\"\""));
+    let chars: Vec<char> = text.chars().collect();
+    let Some(last) = chars.len().checked_sub(TRIGRAM_LEN) else {
+        // Too short for a trigram; the callers never ask.
+        return quoted(text);
+    };
+    let mut starts: Vec<usize> = (0..=last).step_by(TRIGRAM_LEN).collect();
+    if starts.last() != Some(&last) {
+        starts.push(last);
     }
+    let terms: Vec<String> = starts
+        .into_iter()
+        .map(|start| quoted(&chars[start..start + TRIGRAM_LEN].iter().collect::<String>()))
+        .collect();
+    terms.join(" AND ")
+}
+
+/// The condition that a user's search text contains `text`, through SQLite's
+/// FTS5 trigram index `users_search` (migration 24): the index's candidates,
+/// checked by `LIKE`. `text` has at least [`TRIGRAM_LEN`] characters.
+fn indexed_text(text: &str) -> Condition {
+    Condition::all()
+        .add(Expr::cust_with_values(
+            "\"users\".\"id\" IN (SELECT d.user_id FROM user_search_docs d WHERE d.doc IN \
+             (SELECT rowid FROM users_search WHERE users_search MATCH ?))",
+            [fts_candidates(text)],
+        ))
+        .add(like_text(text))
+}
+
+/// The condition that a user is one of the trigram index's documents
+/// listed in `docs`, a JSON array of document numbers.
+fn among_docs(docs: String) -> Expr {
+    // One array bound as one value, so every list of documents shares one
+    // prepared statement.
+    Expr::cust_with_values(
+        "\"users\".\"id\" IN (SELECT d.user_id FROM user_search_docs d WHERE d.doc IN \
+         (SELECT value FROM json_each(?)))",
+        [docs],
+    )
+}
+
+/// Up to `cap` of the trigram index's candidates for `text` (see
+/// [`fts_candidates`]): how many, and their numbers as a JSON array. One row comes back however many
+/// documents match, which costs far less than a row per document.
+async fn probe_index(
+    conn: &impl ConnectionTrait,
+    text: &str,
+    cap: u64,
+) -> Result<(u64, String), StoreError> {
+    let row = conn
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "SELECT count(*) AS found, json_group_array(doc) AS docs FROM \
+             (SELECT rowid AS doc FROM users_search WHERE users_search MATCH ? LIMIT ?)",
+            [fts_candidates(text).into(), cap.into()],
+        ))
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("no answer from the user search index".into()))?;
+    let found: i64 = row.try_get("", "found")?;
+    Ok((u64::try_from(found).unwrap_or(0), row.try_get("", "docs")?))
+}
+
+/// Users matching `filter` apart from its text.
+fn filtered(filter: &UserFilter) -> Select<user::Entity> {
+    let mut query = user::Entity::find();
     if let Some(status) = &filter.status {
         query = query.filter(user::Column::Status.eq(*status));
     }
@@ -78,6 +151,89 @@ fn filtered(backend: DbBackend, filter: &UserFilter) -> Select<user::Entity> {
     query
 }
 
+/// One page of `query` in `order` (with the text of `filter`, if any),
+/// `limit` rows at most.
+///
+/// PostgreSQL answers `LIKE '%text%'` from its trigram GIN index and plans
+/// between it and reading in order itself. SQLite has no index for LIKE and
+/// its planner cannot tell how many users an FTS5 query matches, so for text
+/// of at least three characters this plans by hand:
+///
+/// 1. It fetches up to `plan.probe` candidate documents from the
+///    trigram index. Fewer means the text is rare: the page is read from
+///    those users (sorting a few is cheap; scanning for them is not).
+/// 2. Otherwise the text is common, and reading the next `plan.window`
+///    users in order and keeping those whose text
+///    matches fills the page soonest (the index would hand back every match
+///    to be sorted).
+/// 3. If other filters thin the window out so that it does not fill the
+///    page, every match is taken from the index and sorted.
+///
+/// Each step finds the same users a scan of the whole table would, so the
+/// choice changes only the time.
+async fn page(
+    conn: &impl ConnectionTrait,
+    query: Select<user::Entity>,
+    text: Option<&str>,
+    order: &[(Expr, Order)],
+    limit: u64,
+    plan: SearchPlan,
+) -> Result<Page<UserRow>, StoreError> {
+    let ordered = |mut query: Select<user::Entity>| {
+        for (expr, direction) in order {
+            query = query.order_by(expr.clone(), direction.clone());
+        }
+        query.limit(limit + 1)
+    };
+    let backend = conn.get_database_backend();
+    let text = match text {
+        Some(text) if backend == DbBackend::Sqlite && text.chars().count() >= TRIGRAM_LEN => text,
+        Some(text) => {
+            let rows = ordered(query.filter(like_text(text))).all(conn).await?;
+            return Ok(Page::from_overfetch(rows, limit));
+        }
+        None => {
+            let rows = ordered(query).all(conn).await?;
+            return Ok(Page::from_overfetch(rows, limit));
+        }
+    };
+    let (found, docs) = probe_index(conn, text, plan.probe).await?;
+    if found < plan.probe {
+        let candidates = query.filter(among_docs(docs)).filter(like_text(text));
+        let rows = ordered(candidates).all(conn).await?;
+        return Ok(Page::from_overfetch(rows, limit));
+    }
+    // The window, named `users` so that the conditions and orderings
+    // written for the table apply to it unchanged.
+    let mut window = ordered(query.clone()).limit(plan.window).into_query();
+    let mut scan = Query::select();
+    scan.column(Asterisk)
+        .from_subquery(window.take(), user::Entity)
+        .and_where(like_text(text))
+        .limit(limit + 1);
+    for (expr, direction) in order {
+        scan.order_by_expr(expr.clone(), direction.clone());
+    }
+    let rows = UserRow::find_by_statement(backend.build(&scan))
+        .all(conn)
+        .await?;
+    if rows.len() as u64 > limit {
+        return Ok(Page::from_overfetch(rows, limit));
+    }
+    let rows = ordered(query.filter(indexed_text(text))).all(conn).await?;
+    Ok(Page::from_overfetch(rows, limit))
+}
+
+/// The id ordering: newest (greatest id) first or oldest first.
+fn id_order(newest_first: bool) -> (Expr, Order) {
+    let order = if newest_first {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
+    (Expr::col((user::Entity, user::Column::Id)), order)
+}
+
 /// A page of users in id (creation) order, newest or oldest first.
 pub async fn list(
     conn: &impl ConnectionTrait,
@@ -86,15 +242,34 @@ pub async fn list(
     after: Option<&str>,
     limit: u64,
 ) -> Result<Page<UserRow>, StoreError> {
-    page_by_id(
+    list_planned(
         conn,
-        filtered(conn.get_database_backend(), filter),
-        user::Column::Id,
+        filter,
         newest_first,
         after,
         limit,
+        SearchPlan::DEFAULT,
     )
     .await
+}
+
+/// [`list`], searching SQLite as `plan` says.
+async fn list_planned(
+    conn: &impl ConnectionTrait,
+    filter: &UserFilter,
+    newest_first: bool,
+    after: Option<&str>,
+    limit: u64,
+    plan: SearchPlan,
+) -> Result<Page<UserRow>, StoreError> {
+    let mut query = filtered(filter);
+    query = match (after, newest_first) {
+        (Some(after), true) => query.filter(user::Column::Id.lt(after)),
+        (Some(after), false) => query.filter(user::Column::Id.gt(after)),
+        (None, _) => query,
+    };
+    let order = [id_order(newest_first)];
+    page(conn, query, filter.text.as_deref(), &order, limit, plan).await
 }
 
 /// What a list of users is sorted by, A to Z regardless of case, ties
@@ -139,7 +314,7 @@ pub async fn list_sorted(
     after: Option<(String, UserId)>,
     limit: u64,
 ) -> Result<Page<UserRow>, StoreError> {
-    let mut query = filtered(conn.get_database_backend(), filter);
+    let mut query = filtered(filter);
     if let Some((value, id)) = after {
         query = query.filter(
             Condition::any().add(key.expr().gt(value.clone())).add(
@@ -149,20 +324,24 @@ pub async fn list_sorted(
             ),
         );
     }
-    let rows = query
-        .order_by(key.expr(), Order::Asc)
-        .order_by_asc(user::Column::Id)
-        .limit(limit + 1)
-        .all(conn)
-        .await?;
-    Ok(Page::from_overfetch(rows, limit))
+    let order = [(key.expr(), Order::Asc), id_order(false)];
+    let plan = SearchPlan::DEFAULT;
+    page(conn, query, filter.text.as_deref(), &order, limit, plan).await
 }
 
 /// How many users match `filter`.
 pub async fn count(conn: &impl ConnectionTrait, filter: &UserFilter) -> Result<u64, StoreError> {
-    Ok(filtered(conn.get_database_backend(), filter)
-        .count(conn)
-        .await?)
+    let mut query = filtered(filter);
+    if let Some(text) = &filter.text {
+        let indexed =
+            conn.get_database_backend() == DbBackend::Sqlite && text.chars().count() >= TRIGRAM_LEN;
+        query = if indexed {
+            query.filter(indexed_text(text))
+        } else {
+            query.filter(like_text(text))
+        };
+    }
+    Ok(query.count(conn).await?)
 }
 
 /// The user with this lower-cased email address.
@@ -467,6 +646,145 @@ impl From<UserRow> for User {
             last_login_at: row.last_login_at.map(Timestamp::from_micros),
             mfa_enabled_at: row.mfa_enabled_at.map(Timestamp::from_micros),
             primary_account_id: row.primary_account_id,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+
+    use super::*;
+
+    /// A fresh migrated SQLite database in memory (one connection, so one database).
+    async fn database() -> DatabaseConnection {
+        let mut options = ConnectOptions::new("sqlite::memory:");
+        options.max_connections(1).sqlx_logging(false);
+        let db = Database::connect(options)
+            .await
+            .expect("an in-memory database");
+        crate::store::migrate(&db).await.expect("migrations");
+        db
+    }
+
+    /// User `n`: one of a few names, every fifth suspended, every 37th rare.
+    fn row(n: usize) -> UserRow {
+        const FIRST: &[&str] = &["Ana", "Bruno", "Chloé", "Dmitri", "Emma"];
+        const LAST: &[&str] = &["Garcia", "Smith", "O'Neil", "Müller", "Zhang", "Rossi"];
+        let full_name = if n % 37 == 0 {
+            "Rare Person".to_owned()
+        } else {
+            format!("{} {}", FIRST[n % FIRST.len()], LAST[n / 7 % LAST.len()])
+        };
+        let username = format!("user{n}");
+        UserRow {
+            id: UserId::generate(),
+            email: format!("{username}@example.com"),
+            email_normalized: format!("{username}@example.com"),
+            username_normalized: username.clone(),
+            username,
+            full_name,
+            photo_url: None,
+            locale: None,
+            status: if n % 5 == 0 {
+                UserStatus::Suspended
+            } else {
+                UserStatus::Active
+            },
+            email_verified: true,
+            password_hash: None,
+            admin_role_id: None,
+            created_at: 0,
+            updated_at: 0,
+            last_login_at: None,
+            mfa_enabled_at: None,
+            primary_account_id: None,
+            search_text: String::new(),
+        }
+    }
+
+    /// Every id `list_planned` pages through, newest first, 7 at a time.
+    async fn paged(db: &DatabaseConnection, filter: &UserFilter, plan: SearchPlan) -> Vec<UserId> {
+        let mut ids = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = list_planned(db, filter, true, after.as_deref(), 7, plan)
+                .await
+                .expect("a page");
+            ids.extend(page.rows.iter().map(|row| row.id));
+            match (page.has_more, page.rows.last()) {
+                (true, Some(last)) => after = Some(last.id.to_string()),
+                _ => return ids,
+            }
+        }
+    }
+
+    #[test]
+    fn index_candidates_cover_the_text_with_whole_trigrams() {
+        assert_eq!(
+            fts_candidates("robert robinson"),
+            r#""rob" AND "ert" AND " ro" AND "bin" AND "son""#
+        );
+        assert_eq!(fts_candidates("abcd"), r#""abc" AND "bcd""#);
+        assert_eq!(fts_candidates("zoë"), r#""zoë""#);
+        assert_eq!(fts_candidates(r#"a"bc"#), r#""a""b" AND """bc""#);
+    }
+
+    #[tokio::test]
+    async fn every_search_plan_finds_what_a_scan_finds_in_order() {
+        let db = database().await;
+        let mut rows = Vec::new();
+        for n in 0..300 {
+            rows.push(insert(&db, row(n)).await.expect("insert"));
+        }
+        rows.sort_by_key(|row| std::cmp::Reverse(row.id));
+        let plans = [
+            SearchPlan::DEFAULT,
+            // Common text through the window, rare through the probe.
+            SearchPlan {
+                probe: 20,
+                window: 60,
+            },
+            // Windows too small to fill a page: every match from the index.
+            SearchPlan {
+                probe: 1,
+                window: 3,
+            },
+        ];
+        for text in [
+            "garcia",
+            "rare person",
+            "müller",
+            "chloé",
+            "o'n",
+            "user1",
+            "zz",
+            "an",
+        ] {
+            for status in [None, Some(UserStatus::Suspended)] {
+                let filter = UserFilter {
+                    text: Some(text.to_owned()),
+                    status,
+                    account_id: None,
+                };
+                let expected: Vec<UserId> = rows
+                    .iter()
+                    .filter(|row| row.search_text.contains(text))
+                    .filter(|row| status.is_none_or(|s| row.status == s))
+                    .map(|row| row.id)
+                    .collect();
+                for plan in plans {
+                    assert_eq!(
+                        paged(&db, &filter, plan).await,
+                        expected,
+                        "{text:?} {status:?} {plan:?}"
+                    );
+                }
+                assert_eq!(
+                    count(&db, &filter).await.expect("a count"),
+                    expected.len() as u64
+                );
+            }
         }
     }
 }
