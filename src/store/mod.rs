@@ -60,6 +60,14 @@ pub fn sqlite_url(data_dir: &Path) -> String {
     )
 }
 
+/// How long a PostgreSQL connection may sit idle in the pool before it is
+/// pinged when taken out. The pool's default pings on every checkout: a
+/// whole extra round trip per query or transaction, which measured as a
+/// large share of a simple read. Connections in steady use are known to
+/// work; one idle this long may have been dropped by the server, a proxy or
+/// a firewall, and the ping finds out before a query fails on it.
+const POSTGRES_PING_AFTER_IDLE: Duration = Duration::from_secs(10);
+
 /// Opens the pool that writes (and, on PostgreSQL, reads).
 ///
 /// SQLite gets one writing connection in WAL mode with foreign keys on and a busy
@@ -76,6 +84,8 @@ pub async fn connect(settings: &ConnectSettings) -> Result<DatabaseConnection, S
         options
             .max_connections(1)
             .min_connections(1)
+            // A file has no far end to hang up; see `POSTGRES_PING_AFTER_IDLE`.
+            .test_before_acquire(false)
             .map_sqlx_sqlite_opts(|opts| {
                 opts.journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
@@ -85,7 +95,8 @@ pub async fn connect(settings: &ConnectSettings) -> Result<DatabaseConnection, S
     } else {
         options
             .max_connections(settings.max_connections)
-            .min_connections(1);
+            .min_connections(1)
+            .test_before_acquire_if_idle_for(POSTGRES_PING_AFTER_IDLE);
     }
     Ok(Database::connect(options).await?)
 }
@@ -115,6 +126,7 @@ pub async fn connect_reader(
         .acquire_timeout(settings.connect_timeout)
         .max_connections(readers.max(1))
         .min_connections(1)
+        .test_before_acquire(false)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|opts| {
             opts.read_only(true)
