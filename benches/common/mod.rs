@@ -391,10 +391,19 @@ impl Bench {
         self.print_rows(title, &facts, &chosen);
     }
 
-    /// Drops the scratch database, if any.
+    /// Drops the scratch database (or removes the SQLite directory) unless
+    /// `IDENTITYD_BENCH_KEEP_DATABASE` is set: then it stays, and where it is
+    /// is printed, for looking at query plans on the data the run measured.
     pub async fn finish(self) {
-        if let Some(scratch) = self.scratch {
-            scratch.drop_database().await;
+        let keep = std::env::var_os("IDENTITYD_BENCH_KEEP_DATABASE").is_some();
+        match self.scratch {
+            Some(scratch) if keep => println!("kept the benchmark database: {}", scratch.url),
+            Some(scratch) => scratch.drop_database().await,
+            None if keep => {
+                let dir = self.data_dir.keep();
+                println!("kept the benchmark database under {}", dir.display());
+            }
+            None => {}
         }
     }
 }

@@ -46,50 +46,63 @@ pub async fn record_failure(
     Ok(row.try_get("", "failures")?)
 }
 
-/// Reserves one attempt on `subject` at `now`, counting it as a failure
-/// until a success gives it back, unless the subject is blocked; returns
-/// the count, or `None` when blocked. A counter whose last failure is older
-/// than `forget_before` starts over (and its old block no longer counts).
+/// Reserves one attempt on each of `subjects` at `now`, counting it as a
+/// failure until a success gives it back, unless any of them is blocked;
+/// returns each reserved subject with its count. A counter whose last
+/// failure is older than `forget_before` starts over (and its old block no
+/// longer counts). `subjects` must not repeat.
 ///
-/// One statement that checks and counts: concurrent attempts queue on the
-/// row, and each sees the count and block the one before it left, so no
-/// more get through than the rule allows.
-pub async fn reserve(
+/// One statement that checks and counts: when a subject is blocked nothing
+/// is inserted or counted, and concurrent attempts queue on each row, so
+/// each sees the count and block the one before it left and no more get
+/// through than the rule allows. A subject blocked by a concurrent attempt
+/// between the check and its row is left out of the answer; the caller then
+/// rolls back the others.
+pub async fn reserve_all(
     conn: &impl ConnectionTrait,
-    subject: &str,
+    subjects: &[String],
     now: i64,
     forget_before: i64,
-) -> Result<Option<i32>, StoreError> {
-    let sql = "INSERT INTO throttles (subject, failures, last_failure_at, blocked_until) \
-               VALUES (?, 1, ?, 0) \
-               ON CONFLICT (subject) DO UPDATE SET \
-                 failures = CASE WHEN throttles.last_failure_at < ? THEN 1 \
-                                 ELSE throttles.failures + 1 END, \
-                 blocked_until = CASE WHEN throttles.last_failure_at < ? THEN 0 \
-                                      ELSE throttles.blocked_until END, \
-                 last_failure_at = excluded.last_failure_at \
-               WHERE throttles.blocked_until <= ? OR throttles.last_failure_at < ? \
-               RETURNING failures";
-    let row = raw_query_one(
-        conn,
-        sql,
-        [
-            subject.into(),
-            now.into(),
-            forget_before.into(),
-            forget_before.into(),
-            now.into(),
-            forget_before.into(),
-        ],
-    )
-    .await?;
-    match row {
-        Some(row) => Ok(Some(row.try_get("", "failures")?)),
-        None => Ok(None),
+) -> Result<Vec<(String, i32)>, StoreError> {
+    if subjects.is_empty() {
+        return Ok(Vec::new());
     }
+    let marks = vec!["?"; subjects.len()].join(", ");
+    let rows = vec!["(?)"; subjects.len()].join(", ");
+    let sql = format!(
+        "INSERT INTO throttles (subject, failures, last_failure_at, blocked_until) \
+         SELECT v.column1, 1, ?, 0 FROM (VALUES {rows}) AS v \
+         WHERE NOT EXISTS (SELECT 1 FROM throttles b WHERE b.subject IN ({marks}) \
+                           AND b.blocked_until > ? AND b.last_failure_at >= ?) \
+         ON CONFLICT (subject) DO UPDATE SET \
+           failures = CASE WHEN throttles.last_failure_at < ? THEN 1 \
+                           ELSE throttles.failures + 1 END, \
+           blocked_until = CASE WHEN throttles.last_failure_at < ? THEN 0 \
+                                ELSE throttles.blocked_until END, \
+           last_failure_at = excluded.last_failure_at \
+         WHERE throttles.blocked_until <= ? OR throttles.last_failure_at < ? \
+         RETURNING subject, failures"
+    );
+    let mut values: Vec<sea_orm::Value> = vec![now.into()];
+    values.extend(subjects.iter().map(|s| s.as_str().into()));
+    values.extend(subjects.iter().map(|s| s.as_str().into()));
+    values.extend([
+        now.into(),
+        forget_before.into(),
+        forget_before.into(),
+        forget_before.into(),
+        now.into(),
+        forget_before.into(),
+    ]);
+    let rows = conn
+        .query_all_raw(super::raw_statement(conn, &sql, values))
+        .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get("", "subject")?, row.try_get("", "failures")?)))
+        .collect()
 }
 
-/// Gives back one attempt reserved with [`reserve`] after it succeeded,
+/// Gives back one attempt reserved with [`reserve_all`] after it succeeded,
 /// lifting the block when the count falls back to `free_failures`.
 pub async fn release(
     conn: &impl ConnectionTrait,
@@ -138,10 +151,13 @@ pub async fn block_until(
     Ok(())
 }
 
-/// Forgets the failures of `subject`.
-pub async fn clear(conn: &impl ConnectionTrait, subject: &str) -> Result<(), StoreError> {
+/// Forgets the failures of each of `subjects`.
+pub async fn clear(conn: &impl ConnectionTrait, subjects: &[String]) -> Result<(), StoreError> {
+    if subjects.is_empty() {
+        return Ok(());
+    }
     throttle::Entity::delete_many()
-        .filter(throttle::Column::Subject.eq(subject))
+        .filter(throttle::Column::Subject.is_in(subjects.iter().cloned()))
         .exec(conn)
         .await?;
     Ok(())

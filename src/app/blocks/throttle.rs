@@ -2,7 +2,7 @@
 //! counted in the database so every replica sees the same counts.
 //!
 //! Attempts that must not race (a sign-in, a code guess) reserve their
-//! attempt with one atomic statement per subject before any work, so
+//! attempt on every subject with one atomic statement before any work, so
 //! concurrent guesses cannot all slip past a check made before the first of
 //! them is counted; a success gives the reservation back.
 
@@ -178,44 +178,50 @@ impl App {
         Ok(delayed)
     }
 
-    /// Reserves one attempt against each of `subjects`, in one short
-    /// transaction that commits before the attempt does any work. Refuses
-    /// (reserving nothing) while any of them must wait; returns the
-    /// subjects this attempt's reservation delayed, for the activity log if
-    /// it fails. A success gives the reservation back with
-    /// [`App::settle_success`].
+    /// Reserves one attempt against each of `subjects`, in one statement of
+    /// a short transaction that commits before the attempt does any work. Refuses (reserving
+    /// nothing) while any of them must wait; returns the subjects this
+    /// attempt's reservation delayed, for the activity log if it fails. A
+    /// success gives the reservation back with [`App::settle_success`].
     pub(crate) async fn reserve_attempt(
         &self,
         subjects: &[Subject],
     ) -> Result<Vec<Delayed>, AppError> {
-        if subjects.is_empty() {
+        let mut keys: Vec<String> = Vec::with_capacity(subjects.len());
+        for subject in subjects {
+            if !keys.contains(&subject.key) {
+                keys.push(subject.key.clone());
+            }
+        }
+        if keys.is_empty() {
             return Ok(Vec::new());
         }
         let now = self.now();
         let forget_before = now.minus(self.auth_rules().forget_failures_after);
+        // The blocks a reservation makes due are set before it commits, so
+        // concurrent attempts, which queue on the rows, see them.
         let txn = store::begin(self.db()).await?;
+        let reserved =
+            store::throttles::reserve_all(&txn, &keys, now.as_micros(), forget_before.as_micros())
+                .await?;
+        if reserved.len() < keys.len() {
+            // Blocked: nothing is kept, and the wait is the longest block.
+            let rows = store::throttles::find_many(&txn, &keys).await?;
+            drop(txn);
+            let wait = rows
+                .iter()
+                .filter(|row| row.last_failure_at >= forget_before.as_micros())
+                .map(|row| Timestamp::from_micros(row.blocked_until).since(now))
+                .max()
+                .unwrap_or_default()
+                .max(std::time::Duration::from_millis(1));
+            return Err(AppError::Throttled(wait));
+        }
         let mut delayed = Vec::new();
-        for subject in subjects {
-            let reserved = store::throttles::reserve(
-                &txn,
-                &subject.key,
-                now.as_micros(),
-                forget_before.as_micros(),
-            )
-            .await?;
-            let Some(failures) = reserved else {
-                let rows =
-                    store::throttles::find_many(&txn, std::slice::from_ref(&subject.key)).await?;
-                drop(txn);
-                let wait = rows
-                    .iter()
-                    .map(|row| Timestamp::from_micros(row.blocked_until).since(now))
-                    .max()
-                    .unwrap_or_default()
-                    .max(std::time::Duration::from_millis(1));
-                return Err(AppError::Throttled(wait));
-            };
-            delayed.extend(block_if_due(&txn, subject, failures, now).await?);
+        for (key, failures) in reserved {
+            if let Some(subject) = subjects.iter().find(|subject| subject.key == key) {
+                delayed.extend(block_if_due(&txn, subject, failures, now).await?);
+            }
         }
         // Counters are bookkeeping no authentication reads.
         store::commit(txn).await?;
@@ -231,9 +237,8 @@ impl App {
         forgiven: &[Subject],
         released: &[Subject],
     ) -> Result<(), AppError> {
-        for subject in forgiven {
-            store::throttles::clear(conn, &subject.key).await?;
-        }
+        let keys: Vec<String> = forgiven.iter().map(|s| s.key.clone()).collect();
+        store::throttles::clear(conn, &keys).await?;
         for subject in released {
             store::throttles::release(conn, &subject.key, subject.rule.free_failures).await?;
         }
@@ -246,7 +251,7 @@ impl App {
         conn: &impl ConnectionTrait,
         subject: &Subject,
     ) -> Result<(), AppError> {
-        store::throttles::clear(conn, &subject.key).await?;
+        store::throttles::clear(conn, std::slice::from_ref(&subject.key)).await?;
         Ok(())
     }
 }
