@@ -2,8 +2,8 @@
 //! ListUsers matches substrings in, and the indexes that keep listing fast.
 //!
 //! On PostgreSQL a trigram GIN index serves `LIKE '%text%'`; `pg_trgm` is a
-//! trusted extension, so the database owner may create it. SQLite has no such
-//! index and scans; docs/BENCHMARKS.md has what that costs.
+//! trusted extension, so the database owner may create it. SQLite's index is
+//! an FTS5 table added by migration 24.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;

@@ -11,9 +11,12 @@
 //! inside the statement that changes a user, hence in its transaction.
 //!
 //! The index is contentless (`content=''`): it stores trigrams, not a second
-//! copy of the text, and `contentless_delete=1` lets a row be deleted by
-//! rowid alone. `case_sensitive 1` compares characters exactly, as `LIKE` does
-//! on the already lower-cased text (LIKE folds only ASCII case, which
+//! copy of the text. Such an index forgets a document through its `delete`
+//! command given the text it indexed, which the triggers have as
+//! `old.search_text`; this works with every SQLite that has the trigram
+//! tokenizer (3.34 on), so an operator's `sqlite3` shell can still change
+//! users by hand. `case_sensitive 1` compares characters exactly, as `LIKE`
+//! does on the already lower-cased text (LIKE folds only ASCII case, which
 //! lower-cased text never needs).
 
 use sea_orm_migration::prelude::*;
@@ -26,7 +29,7 @@ pub struct Migration;
 const UP: &[&str] = &[
     "CREATE TABLE user_search_docs (doc INTEGER PRIMARY KEY, user_id NOT NULL UNIQUE)",
     "CREATE VIRTUAL TABLE users_search USING fts5(search_text, content='', \
-     contentless_delete=1, tokenize='trigram case_sensitive 1')",
+     tokenize='trigram case_sensitive 1')",
     "INSERT INTO user_search_docs (user_id) SELECT id FROM users ORDER BY id",
     "INSERT INTO users_search (rowid, search_text) \
      SELECT d.doc, u.search_text FROM user_search_docs d JOIN users u ON u.id = d.user_id",
@@ -37,14 +40,16 @@ const UP: &[&str] = &[
      END",
     "CREATE TRIGGER users_search_after_update AFTER UPDATE OF search_text ON users \
      WHEN old.search_text IS NOT new.search_text BEGIN \
-       DELETE FROM users_search \
-         WHERE rowid = (SELECT doc FROM user_search_docs WHERE user_id = new.id); \
+       INSERT INTO users_search (users_search, rowid, search_text) \
+         VALUES ('delete', (SELECT doc FROM user_search_docs WHERE user_id = old.id), \
+                 old.search_text); \
        INSERT INTO users_search (rowid, search_text) \
          VALUES ((SELECT doc FROM user_search_docs WHERE user_id = new.id), new.search_text); \
      END",
     "CREATE TRIGGER users_search_after_delete AFTER DELETE ON users BEGIN \
-       DELETE FROM users_search \
-         WHERE rowid = (SELECT doc FROM user_search_docs WHERE user_id = old.id); \
+       INSERT INTO users_search (users_search, rowid, search_text) \
+         VALUES ('delete', (SELECT doc FROM user_search_docs WHERE user_id = old.id), \
+                 old.search_text); \
        DELETE FROM user_search_docs WHERE user_id = old.id; \
      END",
 ];
