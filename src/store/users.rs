@@ -671,7 +671,7 @@ mod tests {
     fn row(n: usize) -> UserRow {
         const FIRST: &[&str] = &["Ana", "Bruno", "Chloé", "Dmitri", "Emma"];
         const LAST: &[&str] = &["Garcia", "Smith", "O'Neil", "Müller", "Zhang", "Rossi"];
-        let full_name = if n % 37 == 0 {
+        let full_name = if n.is_multiple_of(37) {
             "Rare Person".to_owned()
         } else {
             format!("{} {}", FIRST[n % FIRST.len()], LAST[n / 7 % LAST.len()])
@@ -686,7 +686,7 @@ mod tests {
             full_name,
             photo_url: None,
             locale: None,
-            status: if n % 5 == 0 {
+            status: if n.is_multiple_of(5) {
                 UserStatus::Suspended
             } else {
                 UserStatus::Active
