@@ -28,8 +28,6 @@ use tokio::task::JoinHandle;
 use tonic::Code;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_client::HealthClient;
 
 use common::{Bearer, Bench, Figures};
 
@@ -140,20 +138,7 @@ async fn run() {
         setup_logins.busy()
     );
 
-    let health = HealthClient::new(server.channel.clone());
-    let baseline = bench
-        .measure("grpc.health.v1.Health/Check (baseline)", move || {
-            let mut health = health.clone();
-            async move {
-                health
-                    .check(HealthCheckRequest {
-                        service: String::new(),
-                    })
-                    .await
-                    .expect("health check");
-            }
-        })
-        .await;
+    let baseline = bench.measure_health(&server).await;
 
     // Raw hashing right before and right after Login, with the server idle,
     // and Login compared with their mean: the machine's hashing speed drifts

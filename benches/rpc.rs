@@ -10,8 +10,6 @@ mod common;
 
 use identityd::proto::admin_service_client::AdminServiceClient;
 use identityd::proto::{CreateRoleRequest, GetRoleRequest, ListPermissionsRequest, RoleKind};
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_client::HealthClient;
 
 use common::Bench;
 
@@ -41,20 +39,7 @@ async fn run() {
         .expect("a role")
         .id;
 
-    let health = HealthClient::new(server.channel.clone());
-    let baseline = bench
-        .measure("grpc.health.v1.Health/Check (baseline)", move || {
-            let mut health = health.clone();
-            async move {
-                health
-                    .check(HealthCheckRequest {
-                        service: String::new(),
-                    })
-                    .await
-                    .expect("health check");
-            }
-        })
-        .await;
+    let baseline = bench.measure_health(&server).await;
     let client = admin.clone();
     let listed = bench
         .measure("AdminService/ListPermissions (authenticated)", move || {

@@ -25,8 +25,6 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, IntoActiveModel, TransactionTrait,
 };
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_client::HealthClient;
 
 use common::Bench;
 
@@ -458,20 +456,7 @@ async fn run() {
     let facts = [format!("{count} users")];
     let mut results = Vec::new();
     for round in 1..=rounds {
-        let health = HealthClient::new(server.channel.clone());
-        let baseline = bench
-            .measure("grpc.health.v1.Health/Check (baseline)", move || {
-                let mut health = health.clone();
-                async move {
-                    health
-                        .check(HealthCheckRequest {
-                            service: String::new(),
-                        })
-                        .await
-                        .expect("health check");
-                }
-            })
-            .await;
+        let baseline = bench.measure_health(&server).await;
         let mut figures = vec![baseline];
 
         let get_user = "UserService/GetUser (random id)";

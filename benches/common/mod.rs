@@ -15,6 +15,8 @@ use secrecy::SecretString;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
 
 /// A whole-number environment variable, or `default` when unset or not a number.
 pub fn env_number(name: &str, default: u64) -> u64 {
@@ -263,6 +265,23 @@ impl Bench {
         Fut: Future<Output = ()> + Send,
     {
         self.measure_with(name, self.concurrency, call).await
+    }
+
+    /// Measures the baseline every table starts with: the gRPC health check.
+    pub async fn measure_health(&self, server: &Server) -> Figures {
+        let health = HealthClient::new(server.channel.clone());
+        self.measure("grpc.health.v1.Health/Check (baseline)", move || {
+            let mut health = health.clone();
+            async move {
+                health
+                    .check(HealthCheckRequest {
+                        service: String::new(),
+                    })
+                    .await
+                    .expect("health check");
+            }
+        })
+        .await
     }
 
     /// Like [`Bench::measure`], from `callers` tasks instead of `concurrency`.
