@@ -178,11 +178,12 @@ impl App {
         Ok(delayed)
     }
 
-    /// Reserves one attempt against each of `subjects`, in one statement of
-    /// a short transaction that commits before the attempt does any work. Refuses (reserving
-    /// nothing) while any of them must wait; returns the subjects this
-    /// attempt's reservation delayed, for the activity log if it fails. A
-    /// success gives the reservation back with [`App::settle_success`].
+    /// Reserves one attempt against each of `subjects`, with one statement
+    /// in a short transaction that commits before the attempt does any
+    /// work. Refuses (reserving nothing) while any of them must wait;
+    /// returns the subjects this attempt's reservation delayed, for the
+    /// activity log if it fails. A success gives the reservation back with
+    /// [`App::settle_success`].
     pub(crate) async fn reserve_attempt(
         &self,
         subjects: &[Subject],
