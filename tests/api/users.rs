@@ -353,13 +353,22 @@ async fn search_matches_name_username_and_email_without_case_and_takes_wildcards
         "_ is a literal, not a wildcard"
     );
 
-    let status = app
-        .users
-        .clone()
-        .list_users(search(&"q".repeat(129)))
-        .await
-        .expect_err("too long");
-    assert_eq!(violated_fields(&status), vec!["query"]);
+    for bad in [
+        &"q".repeat(129),
+        "jo\u{0}se",
+        "\u{0}\u{0}\u{0}",
+        "é\ta",
+        "ab\u{202E}c",
+    ] {
+        let status = app
+            .users
+            .clone()
+            .list_users(search(bad))
+            .await
+            .expect_err("too long, or a control or invisible character");
+        assert_eq!(status.code(), Code::InvalidArgument, "{bad:?}");
+        assert_eq!(violated_fields(&status), vec!["query"], "{bad:?}");
+    }
 }
 
 /// The usernames of every user whose search text contains `query`, found by
@@ -506,6 +515,14 @@ async fn search_finds_what_a_scan_of_every_user_finds() {
         "e a",
         "alvarez jose",
         "ann \"nan\" lee",
+        // Characters that mean something to FTS5's query syntax are text
+        // like any other.
+        "*",
+        "jos*",
+        "NEAR(a b)",
+        "a OR b",
+        "\\\\x",
+        "^jos",
     ];
     assert_search_agrees(&app, &queries).await;
     assert_eq!(

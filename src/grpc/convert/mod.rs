@@ -129,14 +129,16 @@ pub(super) fn filter_id<T, E: Into<ValidationError>>(
     }
 }
 
-/// A list's search text: trimmed and lower-cased, `None` when empty; one
-/// that is too long is recorded in `v`.
+/// A list's search text: trimmed and lower-cased, `None` when empty. One
+/// that is too long, or holds control or invisible characters (which no
+/// stored name, username or address has, and which a database may refuse),
+/// is recorded in `v`.
 pub(super) fn search_text(v: &mut Validator, query: &str) -> Option<String> {
-    let text = query.trim();
-    if text.chars().count() > QUERY_MAX {
-        v.violation("query", format!("must have at most {QUERY_MAX} characters"));
+    if query.trim().is_empty() {
+        return None;
     }
-    (!text.is_empty()).then(|| text.to_lowercase())
+    v.check(bounded_text("query", query, 1, QUERY_MAX))
+        .map(|text| text.to_lowercase())
 }
 
 /// A parsed id with the reason for a change of status, as CloseAccount,
