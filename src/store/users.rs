@@ -59,6 +59,12 @@ impl SearchPlan {
     };
 }
 
+/// Whether a search for `text` goes through SQLite's trigram index: on
+/// SQLite, for text with at least one whole trigram.
+fn uses_trigram_index(backend: DbBackend, text: &str) -> bool {
+    backend == DbBackend::Sqlite && text.chars().count() >= TRIGRAM_LEN
+}
+
 /// The condition that a user's search text contains `text`, by `LIKE`.
 fn like_text(text: &str) -> Expr {
     user::Column::SearchText.like(contains_pattern(text))
@@ -187,12 +193,12 @@ async fn page(
     };
     let backend = conn.get_database_backend();
     let text = match text {
-        Some(text) if backend == DbBackend::Sqlite && text.chars().count() >= TRIGRAM_LEN => text,
-        Some(text) => {
-            let rows = ordered(query.filter(like_text(text))).all(conn).await?;
-            return Ok(Page::from_overfetch(rows, limit));
-        }
-        None => {
+        Some(text) if uses_trigram_index(backend, text) => text,
+        other => {
+            let query = match other {
+                Some(text) => query.filter(like_text(text)),
+                None => query,
+            };
             let rows = ordered(query).all(conn).await?;
             return Ok(Page::from_overfetch(rows, limit));
         }
@@ -333,9 +339,7 @@ pub async fn list_sorted(
 pub async fn count(conn: &impl ConnectionTrait, filter: &UserFilter) -> Result<u64, StoreError> {
     let mut query = filtered(filter);
     if let Some(text) = &filter.text {
-        let indexed =
-            conn.get_database_backend() == DbBackend::Sqlite && text.chars().count() >= TRIGRAM_LEN;
-        query = if indexed {
+        query = if uses_trigram_index(conn.get_database_backend(), text) {
             query.filter(indexed_text(text))
         } else {
             query.filter(like_text(text))
